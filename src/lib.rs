@@ -1,0 +1,20 @@
+//! fave-lock: lock the FAVE base image's Python requirements for its exact target.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! config (fave-lock.toml) ─┐
+//! requirements (pip syntax)┴▶ index (PyPI simple API, metadata, cache) ▶ resolve (PubGrub, per platform)
+//!                                                                       ▶ lock (requirements.txt, pylock.toml)
+//! ```
+//!
+//! The CLI (`src/main.rs`, `cli`) is a thin layer over these library calls; only it turns errors into
+//! messages and exit codes.
+
+pub mod config;
+pub mod fs;
+pub mod index;
+pub mod lock;
+pub mod requirements;
+pub mod resolve;
+pub mod tags;

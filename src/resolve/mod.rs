@@ -1,0 +1,1 @@
+//! Resolution: PubGrub over the index, one run per target platform.
