@@ -26,7 +26,10 @@ pub struct Staged {
 impl Staged {
     /// Write `contents` to a temporary file beside `path`.
     pub fn stage(&mut self, path: &Path, contents: &[u8]) -> Result<(), WriteError> {
-        let wrap = |source| WriteError { path: path.to_path_buf(), source };
+        let wrap = |source| WriteError {
+            path: path.to_path_buf(),
+            source,
+        };
         let dir = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
             _ => PathBuf::from("."),
@@ -47,8 +50,10 @@ impl Staged {
     pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
         let mut written = Vec::with_capacity(self.files.len());
         for (temp, path) in self.files {
-            temp.persist(&path)
-                .map_err(|err| WriteError { path: path.clone(), source: err.error })?;
+            temp.persist(&path).map_err(|err| WriteError {
+                path: path.clone(),
+                source: err.error,
+            })?;
             written.push(path);
         }
         Ok(written)
@@ -78,7 +83,11 @@ mod tests {
         drop(staged);
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "old");
         let leftovers: Vec<_> = std::fs::read_dir(a.parent().unwrap()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "a dropped stage must not leave temp files");
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "a dropped stage must not leave temp files"
+        );
         write_atomic(&a, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "new");
     }

@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod fs;
+pub mod image;
 pub mod index;
 pub mod lock;
 pub mod requirements;

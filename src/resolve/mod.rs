@@ -1,1 +1,306 @@
-//! Resolution: PubGrub over the index, one run per target platform.
+//! Resolution: PubGrub over the index, one solver per target platform, all sharing one fetcher so that
+//! a page or metadata file is fetched once per run whatever the number of platforms.
+
+mod candidates;
+mod fetch;
+mod package;
+mod provider;
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use pep440_rs::Version;
+use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, PackageName, Requirement};
+use pubgrub::PubGrubError;
+
+pub use candidates::{Candidate, Unusable, VersionMap};
+pub use report::{NoSolution, TargetFailure};
+
+use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError};
+use crate::requirements::RequirementsInput;
+use crate::tags::{Platform, PythonVersion, Tags};
+use fetch::Fetcher;
+use package::PubGrubPackage;
+use provider::{Provider, ProviderError};
+
+/// One interpreter and platform to resolve for.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// OCI platform name (`linux/amd64`), for messages and outputs.
+    pub oci: String,
+    pub python: PythonVersion,
+    pub platform: Platform,
+    pub tags: Tags,
+    /// The marker environment of the target interpreter.
+    pub markers: MarkerEnvironment,
+    /// `X.Y.0`: like uv, a target given as `3.11` is checked as its lowest patch release.
+    pub python_full: Version,
+}
+
+impl Target {
+    pub fn new(oci: &str, python: PythonVersion, platform: Platform) -> Target {
+        let python_full = format!("{}.{}.0", python.major, python.minor);
+        let python_short = python.to_string();
+        let markers = MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
+            implementation_name: "cpython",
+            implementation_version: &python_full,
+            os_name: "posix",
+            platform_machine: platform.arch.machine(),
+            platform_python_implementation: "CPython",
+            platform_release: "",
+            platform_system: "Linux",
+            platform_version: "",
+            python_full_version: &python_full,
+            python_version: &python_short,
+            sys_platform: "linux",
+        })
+        .expect("X.Y.0 is a valid version");
+        Target {
+            oci: oci.to_string(),
+            python,
+            platform,
+            tags: Tags::new(python, platform),
+            markers,
+            python_full: Version::new([u64::from(python.major), u64::from(python.minor), 0]),
+        }
+    }
+}
+
+/// Resolution settings beyond the requirements and targets.
+#[derive(Debug, Clone, Default)]
+pub struct ResolveOptions {
+    /// Ignore files uploaded after this instant.
+    pub exclude_newer: Option<Timestamp>,
+    /// Packages whose sdist may be chosen when no wheel fits.
+    pub allow_sdist: BTreeSet<PackageName>,
+}
+
+/// Why a package is in the resolution.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Via {
+    /// Named in this input file.
+    Input(PathBuf),
+    /// Required by this package.
+    Package(PackageName),
+}
+
+/// One package chosen for one target.
+#[derive(Debug, Clone)]
+pub struct ResolvedPackage {
+    pub name: PackageName,
+    pub version: Version,
+    /// The file pip installs on this target.
+    pub file: DistFile,
+    pub metadata: Arc<CoreMetadata>,
+    /// Extras of this package that something requires.
+    pub extras: BTreeSet<ExtraName>,
+    /// Packages it depends on, on this target.
+    pub dependencies: BTreeSet<PackageName>,
+    pub via: BTreeSet<Via>,
+}
+
+/// The packages chosen for one target.
+#[derive(Debug, Clone)]
+pub struct TargetResolution {
+    pub target: Target,
+    pub packages: BTreeMap<PackageName, ResolvedPackage>,
+}
+
+/// The outcome of resolving an input for every target.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub targets: Vec<TargetResolution>,
+    /// Things the user should know that do not stop the lock (a yanked release chosen by an exact pin).
+    pub warnings: Vec<String>,
+}
+
+/// Why resolving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The requirements cannot be satisfied on at least one target.
+    #[error(transparent)]
+    NoSolution(Box<NoSolution>),
+    #[error(transparent)]
+    Index(Arc<IndexError>),
+    #[error("the resolver thread failed: {0}")]
+    Internal(String),
+}
+
+/// Resolve `input` for every target, concurrently, sharing fetches.
+pub async fn resolve(
+    client: Arc<IndexClient>,
+    input: &RequirementsInput,
+    targets: &[Target],
+    options: ResolveOptions,
+) -> Result<Resolution, ResolveError> {
+    let fetcher = Arc::new(Fetcher::new(client, targets.to_vec(), options));
+    let root: Vec<Requirement> = input
+        .requirements
+        .iter()
+        .map(|r| r.requirement.clone())
+        .collect();
+    let constraints: Vec<Requirement> = input
+        .constraints
+        .iter()
+        .map(|r| r.requirement.clone())
+        .collect();
+    let mut solvers = Vec::new();
+    for index in 0..targets.len() {
+        let provider = Provider::new(
+            fetcher.clone(),
+            index,
+            tokio::runtime::Handle::current(),
+            root.clone(),
+            &constraints,
+        );
+        solvers.push(tokio::task::spawn_blocking(move || {
+            pubgrub::resolve(&provider, PubGrubPackage::Root, Version::new([0]))
+        }));
+    }
+    let mut resolved = Vec::new();
+    let mut failures = Vec::new();
+    for (index, solver) in solvers.into_iter().enumerate() {
+        match solver
+            .await
+            .map_err(|err| ResolveError::Internal(err.to_string()))?
+        {
+            Ok(selection) => resolved.push((index, selection)),
+            Err(PubGrubError::NoSolution(tree)) => {
+                failures.push(report::failure(&targets[index], tree))
+            }
+            Err(PubGrubError::ErrorRetrievingDependencies {
+                source: ProviderError::Index(err),
+                ..
+            })
+            | Err(PubGrubError::ErrorChoosingVersion {
+                source: ProviderError::Index(err),
+                ..
+            }) => {
+                return Err(ResolveError::Index(err));
+            }
+            Err(other) => return Err(ResolveError::Internal(other.to_string())),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ResolveError::NoSolution(Box::new(NoSolution::new(
+            failures,
+        ))));
+    }
+    let mut resolution = Resolution {
+        targets: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for (index, selection) in resolved {
+        let chosen: Vec<(PubGrubPackage, Version)> = selection
+            .iter()
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
+        let target =
+            build_target(&fetcher, index, &chosen, input, &mut resolution.warnings).await?;
+        resolution.targets.push(target);
+    }
+    Ok(resolution)
+}
+
+/// Turn PubGrub's selection into packages with their files, dependency edges and `via`s.
+async fn build_target(
+    fetcher: &Fetcher,
+    index: usize,
+    chosen: &[(PubGrubPackage, Version)],
+    input: &RequirementsInput,
+    warnings: &mut Vec<String>,
+) -> Result<TargetResolution, ResolveError> {
+    let target = fetcher.target(index).clone();
+    let mut extras: BTreeMap<PackageName, BTreeSet<ExtraName>> = BTreeMap::new();
+    for (package, _) in chosen {
+        if let PubGrubPackage::Extra(name, extra) = package {
+            extras
+                .entry(name.clone())
+                .or_default()
+                .insert(extra.clone());
+        }
+    }
+    let mut packages = BTreeMap::new();
+    for (package, version) in chosen {
+        let PubGrubPackage::Package(name) = package else {
+            continue;
+        };
+        let map = fetcher
+            .versions(index, name)
+            .await
+            .map_err(ResolveError::Index)?;
+        let candidate = map
+            .and_then(|map| map.usable.get(version).cloned())
+            .ok_or_else(|| {
+                ResolveError::Internal(format!("{name} {version} was chosen but is not usable"))
+            })?;
+        if let Some(reason) = &candidate.yanked {
+            let reason = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            };
+            warnings.push(format!("{name}=={version} is yanked{reason}; it is locked because it is pinned exactly ({})", target.oci));
+        }
+        let metadata = fetcher
+            .metadata(&candidate.file)
+            .await
+            .map_err(ResolveError::Index)?;
+        let active: Vec<ExtraName> = extras
+            .get(name)
+            .map(|set| set.iter().cloned().collect())
+            .unwrap_or_default();
+        let dependencies = metadata
+            .requires_dist
+            .as_ref()
+            .map(|requirements| {
+                requirements
+                    .iter()
+                    .filter(|r| &r.name != name && r.marker.evaluate(&target.markers, &active))
+                    .map(|r| r.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        packages.insert(
+            name.clone(),
+            ResolvedPackage {
+                name: name.clone(),
+                version: version.clone(),
+                file: candidate.file.clone(),
+                metadata: metadata.core.clone(),
+                extras: extras.get(name).cloned().unwrap_or_default(),
+                dependencies,
+                via: BTreeSet::new(),
+            },
+        );
+    }
+    link_vias(&mut packages, input, &target);
+    Ok(TargetResolution { target, packages })
+}
+
+fn link_vias(
+    packages: &mut BTreeMap<PackageName, ResolvedPackage>,
+    input: &RequirementsInput,
+    target: &Target,
+) {
+    let edges: Vec<(PackageName, PackageName)> = packages
+        .values()
+        .flat_map(|p| p.dependencies.iter().map(|d| (p.name.clone(), d.clone())))
+        .collect();
+    for (parent, child) in edges {
+        if let Some(package) = packages.get_mut(&child) {
+            package.via.insert(Via::Package(parent));
+        }
+    }
+    for input in &input.requirements {
+        let requirement = &input.requirement;
+        if requirement.marker.evaluate(&target.markers, &[])
+            && let Some(package) = packages.get_mut(&requirement.name)
+        {
+            package.via.insert(Via::Input(input.location.path.clone()));
+        }
+    }
+}

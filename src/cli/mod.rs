@@ -1,0 +1,134 @@
+//! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
+
+mod progress;
+mod resolve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use fave_lock::image::ImageError;
+use fave_lock::resolve::ResolveError;
+
+/// Lock the FAVE base image's Python requirements for its exact target.
+#[derive(Debug, Parser)]
+#[command(name = "fave-lock", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Resolve requirements against the index and write the lock files.
+    Resolve(ResolveArgs),
+}
+
+/// Output format for summaries and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// `fave-lock resolve`: without `-r`, every image of `fave-lock.toml`; with `-r`, an ad hoc input using
+/// uv's flag names.
+#[derive(Debug, clap::Args)]
+pub struct ResolveArgs {
+    /// The config file.
+    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Resolve only this image of the config (repeatable).
+    #[arg(long = "image", value_name = "NAME")]
+    pub images: Vec<String>,
+    /// Ad hoc: resolve this requirements file instead of the config's images.
+    #[arg(short = 'r', long = "requirement", value_name = "FILE")]
+    pub requirement: Option<PathBuf>,
+    /// Ad hoc: target Python version (`3.11`).
+    #[arg(long, value_name = "X.Y")]
+    pub python_version: Option<String>,
+    /// Ad hoc: target platform, as uv spells it (`x86_64-manylinux_2_28`); repeat for several.
+    #[arg(long = "python-platform", value_name = "PLATFORM")]
+    pub python_platforms: Vec<String>,
+    /// Ad hoc: a package whose sdist may be used when no wheel fits (repeatable).
+    #[arg(long = "allow-sdist", value_name = "NAME")]
+    pub allow_sdist: Vec<String>,
+    /// Ignore files uploaded after this instant (RFC 3339, or a date meaning midnight UTC).
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub exclude_newer: Option<String>,
+    /// Where to write requirements.txt (ad hoc: stdout when absent; `.toml` writes a pylock.toml).
+    #[arg(short = 'o', long = "output-file", value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
+    /// The package index's simple API.
+    #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Use only the cache; fail if something is missing from it.
+    #[arg(long)]
+    pub offline: bool,
+    /// Fetch every project page again, ignoring the cache.
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
+    /// Cache folder.
+    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
+    pub cache_dir: Option<PathBuf>,
+    /// How long a cached project page counts as fresh, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub cache_ttl: u64,
+    /// Most index requests in flight.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub concurrency: usize,
+    /// No progress or summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The one exit-code convention of every fave-lock command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Success, or fresh.
+    Success,
+    /// A finding the user must act on: unsatisfiable, stale.
+    Finding,
+    /// Usage, config, I/O or network error.
+    Error,
+    /// Integrity failure: a hash that does not match.
+    Integrity,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Finding => 1,
+            ExitStatus::Error => 2,
+            ExitStatus::Integrity => 3,
+        })
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Resolve(args) => resolve::run(args).await,
+    }
+}
+
+/// The exit status an error maps to.
+pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
+    match err.downcast_ref::<ImageError>() {
+        Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
+        _ => ExitStatus::Error,
+    }
+}
+
+/// The error and its causes, one per line.
+pub fn render_error(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    text
+}

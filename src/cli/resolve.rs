@@ -1,0 +1,265 @@
+//! `fave-lock resolve`: config or ad hoc input → jobs → locks → files written atomically, all or none.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use jiff::Timestamp;
+use pep508_rs::PackageName;
+
+use fave_lock::config::{self, DEFAULT_INDEX_URL};
+use fave_lock::fs::Staged;
+use fave_lock::image::{ImageJob, LockedImage};
+use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
+use fave_lock::lock::requirements_txt;
+use fave_lock::tags::{Platform, PythonVersion};
+
+use super::progress::Progress;
+use super::{ExitStatus, Format, ResolveArgs};
+
+pub async fn run(args: ResolveArgs) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    let exclude_newer = args
+        .exclude_newer
+        .as_deref()
+        .map(parse_timestamp)
+        .transpose()?;
+    let (jobs, index_url) = match &args.requirement {
+        Some(requirement) => ad_hoc_job(&args, requirement, exclude_newer)?,
+        None => config_jobs(&args, exclude_newer)?,
+    };
+    let client = Arc::new(IndexClient::new(IndexSettings {
+        index_url,
+        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+        offline: args.offline,
+        refresh: args.refresh,
+        page_ttl: Duration::from_secs(args.cache_ttl),
+        concurrency: args.concurrency.max(1),
+    })?);
+    let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
+    let progress = Progress::start(
+        format!("Resolving {}", names.join(", ")),
+        client.stats.clone(),
+        args.quiet,
+    );
+    let locked =
+        futures::future::try_join_all(jobs.iter().map(|job| job.lock(client.clone()))).await;
+    drop(progress);
+    let locked = locked?;
+    for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
+        if !args.quiet {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let written = write_outputs(&args, &locked)?;
+    report(&args, &locked, &written, started.elapsed());
+    Ok(ExitStatus::Success)
+}
+
+/// Stage every output of every image, then rename them all: a failure leaves every previous file.
+fn write_outputs(args: &ResolveArgs, locked: &[LockedImage]) -> anyhow::Result<Vec<PathBuf>> {
+    if args.requirement.is_some() && args.output_file.is_none() {
+        for image in locked {
+            print!("{}", requirements_txt(&image.lock));
+        }
+        return Ok(Vec::new());
+    }
+    let mut staged = Staged::default();
+    for (path, contents) in locked.iter().flat_map(|image| &image.outputs) {
+        staged.stage(path, contents.as_bytes())?;
+    }
+    Ok(staged.commit()?)
+}
+
+fn report(args: &ResolveArgs, locked: &[LockedImage], written: &[PathBuf], elapsed: Duration) {
+    match args.format {
+        Format::Json => {
+            let images: Vec<serde_json::Value> = locked
+                .iter()
+                .map(|image| {
+                    serde_json::json!({
+                        "image": image.job.name,
+                        "python": image.job.python.to_string(),
+                        "platforms": image.job.platforms.iter().map(|(oci, p)| serde_json::json!({"oci": oci, "platform": p.to_string()})).collect::<Vec<_>>(),
+                        "packages": image.lock.package_count(),
+                        "input-hash": image.lock.context.input_hash,
+                        "files": image.outputs.iter().map(|(path, _)| path.display().to_string()).collect::<Vec<_>>(),
+                        "warnings": image.resolution.warnings,
+                    })
+                })
+                .collect();
+            let summary = serde_json::json!({
+                "images": images,
+                "written": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                "elapsed-ms": elapsed.as_millis(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).unwrap_or_default()
+            );
+        }
+        Format::Text if !args.quiet => {
+            for image in locked {
+                let platforms: Vec<&str> = image
+                    .job
+                    .platforms
+                    .iter()
+                    .map(|(oci, _)| oci.as_str())
+                    .collect();
+                eprintln!(
+                    "Resolved {} packages for {} (CPython {}; {}) in {:.2}s",
+                    image.lock.package_count(),
+                    image.job.name,
+                    image.job.python,
+                    platforms.join(", "),
+                    elapsed.as_secs_f64()
+                );
+            }
+            for path in written {
+                eprintln!("Wrote {}", path.display());
+            }
+        }
+        Format::Text => {}
+    }
+}
+
+fn config_jobs(
+    args: &ResolveArgs,
+    exclude_newer: Option<Timestamp>,
+) -> anyhow::Result<(Vec<ImageJob>, String)> {
+    for flag in [
+        (args.python_version.is_some(), "--python-version"),
+        (!args.python_platforms.is_empty(), "--python-platform"),
+        (!args.allow_sdist.is_empty(), "--allow-sdist"),
+    ] {
+        if flag.0 {
+            bail!(
+                "{} only applies with -r (ad hoc mode); for the config's images, edit {}",
+                flag.1,
+                args.config.display()
+            );
+        }
+    }
+    let config = config::load(&args.config)?;
+    let index_url = effective_index_url(args.index_url.as_deref(), config.index_url.as_deref());
+    let exclude_newer = exclude_newer.or(config.exclude_newer);
+    let selected: Vec<_> = if args.images.is_empty() {
+        config.images.iter().collect()
+    } else {
+        let mut selected = Vec::new();
+        for name in &args.images {
+            let Some(image) = config.images.iter().find(|image| &image.name == name) else {
+                let known: Vec<&str> = config
+                    .images
+                    .iter()
+                    .map(|image| image.name.as_str())
+                    .collect();
+                bail!(
+                    "no image `{name}` in {} (images: {})",
+                    args.config.display(),
+                    known.join(", ")
+                );
+            };
+            selected.push(image);
+        }
+        selected
+    };
+    if args.output_file.is_some() && selected.len() != 1 {
+        bail!("--output-file needs exactly one image: add --image NAME");
+    }
+    let jobs = selected
+        .into_iter()
+        .map(|image| {
+            ImageJob::from_config(
+                &config,
+                image,
+                &index_url,
+                exclude_newer,
+                args.output_file.clone(),
+            )
+        })
+        .collect();
+    Ok((jobs, index_url))
+}
+
+fn ad_hoc_job(
+    args: &ResolveArgs,
+    requirement: &Path,
+    exclude_newer: Option<Timestamp>,
+) -> anyhow::Result<(Vec<ImageJob>, String)> {
+    let Some(python_version) = &args.python_version else {
+        bail!("-r needs --python-version (for the base image: --python-version 3.11)");
+    };
+    let python = PythonVersion::from_str(python_version)
+        .map_err(|err| anyhow::anyhow!("--python-version {python_version}: {err}"))?;
+    if args.python_platforms.is_empty() {
+        bail!(
+            "-r needs --python-platform (for the base image: --python-platform x86_64-manylinux_2_36)"
+        );
+    }
+    let mut platforms = Vec::new();
+    for text in &args.python_platforms {
+        let platform = Platform::from_str(text)
+            .map_err(|err| anyhow::anyhow!("--python-platform {text}: {err}"))?;
+        platforms.push((platform.oci().to_string(), platform));
+    }
+    let allow_sdist = args
+        .allow_sdist
+        .iter()
+        .map(|name| PackageName::from_str(name).with_context(|| format!("--allow-sdist {name}")))
+        .collect::<anyhow::Result<BTreeSet<_>>>()?;
+    let index_url = effective_index_url(args.index_url.as_deref(), None);
+    let output = args.output_file.clone();
+    let writes_pylock = output
+        .as_ref()
+        .is_some_and(|path| path.extension().is_some_and(|ext| ext == "toml"));
+    let mut command = format!("fave-lock resolve --python-version={python}");
+    for (_, platform) in &platforms {
+        command.push_str(&format!(" --python-platform={platform}"));
+    }
+    if let Some(cutoff) = exclude_newer {
+        command.push_str(&format!(" --exclude-newer={cutoff}"));
+    }
+    if let Some(output) = &output {
+        command.push_str(&format!(" --output-file={}", output.display()));
+    }
+    command.push_str(&format!(" --requirement={}", requirement.display()));
+    let job = ImageJob {
+        name: "ad-hoc".to_string(),
+        python,
+        platforms,
+        requirements: requirement.to_path_buf(),
+        requirements_txt: if writes_pylock { None } else { output.clone() },
+        pylock_toml: if writes_pylock { output } else { None },
+        index_url: index_url.clone(),
+        exclude_newer,
+        allow_sdist,
+        canonical_config: String::new(),
+        command,
+    };
+    Ok((vec![job], index_url))
+}
+
+fn effective_index_url(flag_or_env: Option<&str>, config: Option<&str>) -> String {
+    flag_or_env
+        .or(config)
+        .unwrap_or(DEFAULT_INDEX_URL)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// `--exclude-newer`: an RFC 3339 instant, or a date meaning its midnight UTC.
+fn parse_timestamp(text: &str) -> anyhow::Result<Timestamp> {
+    if let Ok(timestamp) = Timestamp::from_str(text) {
+        return Ok(timestamp);
+    }
+    if let Ok(date) = jiff::civil::Date::from_str(text) {
+        return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+    }
+    bail!(
+        "--exclude-newer {text}: expected an RFC 3339 timestamp (2026-11-01T00:00:00Z) or a date (2026-11-01)"
+    )
+}

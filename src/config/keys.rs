@@ -1,0 +1,82 @@
+//! The keys each table accepts, and the "did you mean" suggestion for a misspelt one.
+
+/// Keys at the top level of `fave-lock.toml`.
+pub(super) const TOP_LEVEL_KEYS: &[&str] = &["index-url", "exclude-newer", "image"];
+
+/// Keys of an `[[image]]` table.
+pub(super) const IMAGE_KEYS: &[&str] = &[
+    "name",
+    "python-version",
+    "requirements",
+    "output",
+    "registry",
+    "allow-sdist",
+    "platforms",
+];
+
+/// Keys of one entry of an image's `platforms`.
+pub(super) const PLATFORM_KEYS: &[&str] = &["platform", "manylinux"];
+
+/// The allowed key closest to `key`, if it is close enough to be a plausible typo.
+///
+/// `_` and `-` count as the same and case is ignored, because `python_version` (Python's spelling) and
+/// `Python-Version` are the likeliest slips; beyond that, up to a third of the key's length may differ.
+pub(super) fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    let normalized = normalize(key);
+    let budget = (normalized.chars().count() / 3).max(1);
+    allowed
+        .iter()
+        .map(|candidate| {
+            (
+                edit_distance(&normalized, &normalize(candidate)),
+                *candidate,
+            )
+        })
+        .filter(|(distance, _)| *distance <= budget)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+fn normalize(key: &str) -> String {
+    key.to_lowercase().replace('_', "-")
+}
+
+/// Levenshtein distance between `a` and `b`, by characters, one row at a time.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, a_char) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, b_char) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(a_char != *b_char);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            closest("python_version", IMAGE_KEYS),
+            Some("python-version")
+        );
+        assert_eq!(closest("plaftorms", IMAGE_KEYS), Some("platforms"));
+        assert_eq!(closest("allow_sdists", IMAGE_KEYS), Some("allow-sdist"));
+        assert_eq!(closest("images", TOP_LEVEL_KEYS), Some("image"));
+        assert_eq!(closest("wheels", IMAGE_KEYS), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! An image to lock, from its config (or ad hoc flags) to the files its lock consists of. The CLI and
+//! later the server and `check` call this, so they cannot disagree about what a lock should contain.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use pep508_rs::PackageName;
+
+use crate::config::{Config, ImageConfig};
+use crate::index::IndexClient;
+use crate::lock::{Lock, LockContext, LockTarget, input_hash, pylock_toml, requirements_txt};
+use crate::requirements::{self, RequirementsError, RequirementsInput};
+use crate::resolve::{self, Resolution, ResolveError, ResolveOptions, Target};
+use crate::tags::{Platform, PythonVersion};
+
+/// Everything needed to lock one image.
+#[derive(Debug, Clone)]
+pub struct ImageJob {
+    pub name: String,
+    pub python: PythonVersion,
+    /// `(oci name, platform)` pairs.
+    pub platforms: Vec<(String, Platform)>,
+    /// The requirements input, as a path the user would type.
+    pub requirements: PathBuf,
+    /// Where to write requirements.txt; `None` when not asked for (ad hoc to stdout, or pylock only).
+    pub requirements_txt: Option<PathBuf>,
+    /// Where to write pylock.toml; `None` when not asked for.
+    pub pylock_toml: Option<PathBuf>,
+    pub index_url: String,
+    pub exclude_newer: Option<Timestamp>,
+    pub allow_sdist: BTreeSet<PackageName>,
+    /// Canonical config text that feeds the input hash.
+    pub canonical_config: String,
+    /// The regenerating command for the header.
+    pub command: String,
+}
+
+/// A resolved image and the text of each output file.
+#[derive(Debug, Clone)]
+pub struct LockedImage {
+    pub job: ImageJob,
+    pub resolution: Resolution,
+    pub lock: Lock,
+    /// `(path, contents)` for each output.
+    pub outputs: Vec<(PathBuf, String)>,
+}
+
+/// Why an image could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(transparent)]
+    Requirements(#[from] RequirementsError),
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+}
+
+/// Join a config-relative path without a leading `./`, so that messages show paths as written.
+pub fn config_path(config: &Config, relative: &Path) -> PathBuf {
+    if config.root.as_os_str().is_empty() || config.root == Path::new(".") {
+        relative.to_path_buf()
+    } else {
+        config.root.join(relative)
+    }
+}
+
+impl ImageJob {
+    /// The job for one `[[image]]` of the config; `index_url`/`exclude_newer` are the effective values
+    /// after command-line overrides.
+    pub fn from_config(
+        config: &Config,
+        image: &ImageConfig,
+        index_url: &str,
+        exclude_newer: Option<Timestamp>,
+        requirements_txt: Option<PathBuf>,
+    ) -> ImageJob {
+        let output = config_path(config, &image.output);
+        let requirements_txt = requirements_txt.unwrap_or_else(|| output.join("requirements.txt"));
+        let mut command = String::from("fave-lock resolve");
+        if config.path != Path::new("fave-lock.toml") {
+            command.push_str(&format!(" --config={}", config.path.display()));
+        }
+        command.push_str(&format!(
+            " --image={} --output-file={}",
+            image.name,
+            requirements_txt.display()
+        ));
+        ImageJob {
+            name: image.name.clone(),
+            python: image.python_version,
+            platforms: image
+                .platforms
+                .iter()
+                .map(|p| (p.oci.clone(), p.platform))
+                .collect(),
+            requirements: config_path(config, &image.requirements),
+            requirements_txt: Some(requirements_txt),
+            pylock_toml: Some(output.join("pylock.toml")),
+            index_url: index_url.to_string(),
+            exclude_newer,
+            allow_sdist: image.allow_sdist.iter().cloned().collect(),
+            canonical_config: image.canonical.clone(),
+            command,
+        }
+    }
+
+    /// Read the input, resolve every platform and render the outputs. Writes nothing.
+    pub async fn lock(&self, client: Arc<IndexClient>) -> Result<LockedImage, ImageError> {
+        let input = requirements::read(&self.requirements)?;
+        let targets: Vec<Target> = self
+            .platforms
+            .iter()
+            .map(|(oci, platform)| Target::new(oci, self.python, *platform))
+            .collect();
+        let options = ResolveOptions {
+            exclude_newer: self.exclude_newer,
+            allow_sdist: self.allow_sdist.clone(),
+        };
+        let resolution = resolve::resolve(client, &input, &targets, options).await?;
+        let context = LockContext {
+            image: self.name.clone(),
+            python: self.python,
+            targets: self
+                .platforms
+                .iter()
+                .map(|(oci, platform)| LockTarget {
+                    oci: oci.clone(),
+                    platform: *platform,
+                })
+                .collect(),
+            index_url: self.index_url.clone(),
+            exclude_newer: self.exclude_newer,
+            input_hash: self.input_hash(&input)?,
+            command: self.command.clone(),
+        };
+        let lock = Lock::new(&resolution, context);
+        let mut outputs = Vec::new();
+        if let Some(path) = &self.requirements_txt {
+            outputs.push((path.clone(), requirements_txt(&lock)));
+        }
+        if let Some(path) = &self.pylock_toml {
+            outputs.push((path.clone(), pylock_toml(&lock)));
+        }
+        Ok(LockedImage {
+            job: self.clone(),
+            resolution,
+            lock,
+            outputs,
+        })
+    }
+
+    /// Hash of the config section, the effective index and cutoff, the platforms and every input file.
+    pub fn input_hash(&self, input: &RequirementsInput) -> Result<String, RequirementsError> {
+        let mut contents = Vec::new();
+        for path in &input.files {
+            let bytes = std::fs::read(path).map_err(|source| RequirementsError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            contents.push((format!("file {}", path.display()), bytes));
+        }
+        let platforms: Vec<String> = self
+            .platforms
+            .iter()
+            .map(|(oci, p)| format!("{oci}={p}"))
+            .collect();
+        let settings = format!(
+            "image={}\npython={}\nplatforms={}\nindex-url={}\nexclude-newer={}\nallow-sdist={:?}\n",
+            self.name,
+            self.python,
+            platforms.join(","),
+            self.index_url,
+            self.exclude_newer
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            self.allow_sdist
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        );
+        let mut parts: Vec<(&str, &[u8])> = vec![
+            ("settings", settings.as_bytes()),
+            ("config", self.canonical_config.as_bytes()),
+        ];
+        parts.extend(
+            contents
+                .iter()
+                .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
+        );
+        Ok(input_hash(parts))
+    }
+}

@@ -1,0 +1,291 @@
+//! [`IndexClient`]: project pages and core metadata, each from the disk cache when it can be and from the
+//! index otherwise.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use jiff::Timestamp;
+use pep508_rs::PackageName;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+
+use super::cache::Cache;
+use super::download::metadata_from_download;
+use super::error::IndexError;
+use super::http::{Failure, Http, unexpected_status};
+use super::model::{
+    CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse,
+};
+use super::range::{HttpRanges, ReadError, TAIL_LEN, read_metadata};
+use super::{metadata, simple_html, simple_json};
+
+/// PEP 691 content negotiation: JSON preferred, HTML accepted. PyPI answers JSON only to the exact `v1`
+/// type (`latest+json` gets HTML), hence no `latest`.
+const PAGE_ACCEPT: &str = "application/vnd.pypi.simple.v1+json, text/html;q=0.1";
+const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
+
+/// The largest project page fave-lock reads (botocore's, the biggest seen, is 2 MB).
+const MAX_PAGE_LEN: u64 = 256 << 20;
+/// The largest `.metadata` file fave-lock reads.
+const MAX_METADATA_FILE_LEN: u64 = 64 << 20;
+
+/// A page answer: the URL it was finally served from, whether its Content-Type says JSON, the body.
+type PageBody = (Url, Option<bool>, Vec<u8>);
+
+/// Client for one index, shared across tasks.
+pub struct IndexClient {
+    settings: IndexSettings,
+    /// Counters the CLI reads to draw progress.
+    pub stats: Arc<IndexStats>,
+    http: Http,
+    cache: Cache,
+}
+
+impl IndexClient {
+    /// A client for `settings.index_url`, with one connection pool for all its requests.
+    pub fn new(settings: IndexSettings) -> Result<IndexClient, IndexError> {
+        let stats = Arc::<IndexStats>::default();
+        let http = Http::new(settings.concurrency, stats.clone())?;
+        let cache = Cache::new(settings.cache_dir.clone());
+        Ok(IndexClient {
+            settings,
+            stats,
+            http,
+            cache,
+        })
+    }
+
+    pub fn settings(&self) -> &IndexSettings {
+        &self.settings
+    }
+
+    /// Every file the index lists for `name`: a cached page younger than `page_ttl` (any age when
+    /// offline, none with `refresh`), else `GET {index_url}/{name}/` (PEP 503 URL, normalized name).
+    pub async fn project(&self, name: &PackageName) -> Result<ProjectResponse, IndexError> {
+        let index_url = self.settings.index_url.as_str();
+        if self.settings.offline || !self.settings.refresh {
+            if let Some(cached) = self.cache.read_page(index_url, name).await {
+                if self.settings.offline || self.is_fresh(cached.fetched_at) {
+                    self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    return Ok(ProjectResponse::Found(Arc::new(cached.page)));
+                }
+            }
+        }
+        if self.settings.offline {
+            return Err(IndexError::Offline {
+                what: format!("the index page of `{name}`"),
+            });
+        }
+        let fetched_at = Timestamp::now();
+        let Some(page) = self.fetch_page(name).await? else {
+            return Ok(ProjectResponse::NotFound);
+        };
+        let page = Arc::new(page);
+        self.cache
+            .write_page(index_url, page.clone(), fetched_at)
+            .await?;
+        Ok(ProjectResponse::Found(page))
+    }
+
+    /// The core metadata of `file` (a wheel), from the first source that has it: the disk cache, the
+    /// PEP 658 `.metadata` file, range reads of the wheel's zip directory, the whole wheel.
+    pub async fn metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        if let Some(cached) = self.cache.read_metadata(&file.url).await {
+            self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Arc::new(cached));
+        }
+        if self.settings.offline {
+            return Err(IndexError::Offline {
+                what: format!("the metadata of `{}`", file.filename),
+            });
+        }
+        let url = Url::parse(&file.url)
+            .map_err(|error| IndexError::malformed(&file.url, error.to_string()))?;
+        let (source_url, bytes) = self.fetch_metadata(file, &url).await?;
+        let parsed = metadata::parse(&bytes)
+            .map_err(|message| IndexError::malformed(source_url, message))?;
+        let parsed = Arc::new(parsed);
+        self.cache.write_metadata(&file.url, parsed.clone()).await?;
+        Ok(parsed)
+    }
+
+    fn is_fresh(&self, fetched_at: Timestamp) -> bool {
+        let age = Timestamp::now().duration_since(fetched_at);
+        // A page from the future (a clock that moved back) is not trusted to be fresh.
+        !age.is_negative() && age.unsigned_abs() < self.settings.page_ttl
+    }
+
+    /// `{index_url}/{name}/`: PEP 503 wants the trailing slash, and relative links resolve against it.
+    fn project_url(&self, name: &PackageName) -> Result<Url, IndexError> {
+        let url = format!("{}/{name}/", self.settings.index_url.trim_end_matches('/'));
+        Url::parse(&url).map_err(|error| IndexError::malformed(url, error.to_string()))
+    }
+
+    /// Fetch and parse the project page; `None` on 404 (or 410: the project is gone).
+    async fn fetch_page(&self, name: &PackageName) -> Result<Option<ProjectPage>, IndexError> {
+        let url = self.project_url(name)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static(PAGE_ACCEPT));
+        let mut retrying = self.http.retrying(&url);
+        let answer = loop {
+            let attempt = self.page_attempt(&url, &headers).await;
+            if let Some(answer) = retrying.settle(attempt).await? {
+                break answer;
+            }
+        };
+        let Some((page_url, is_json, body)) = answer else {
+            return Ok(None);
+        };
+        let page = if is_json.unwrap_or_else(|| looks_like_json(&body)) {
+            simple_json::parse(&body, &page_url, name)
+                .map_err(|message| IndexError::malformed(url.as_str(), message))?
+        } else {
+            simple_html::parse(&String::from_utf8_lossy(&body), &page_url, name)
+        };
+        Ok(Some(page))
+    }
+
+    /// One attempt at the page: its final URL, whether the Content-Type says JSON, and the body.
+    async fn page_attempt(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+    ) -> Result<Option<PageBody>, Failure> {
+        let (response, _permit) = self.http.send(url, headers).await?;
+        match response.status() {
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
+            status if status.is_success() => {
+                // Redirects were followed: relative links resolve against where the page really is.
+                let page_url = response.url().clone();
+                let content_type = response
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|value| value.to_str().ok());
+                let is_json = is_json(content_type);
+                let body = self.http.body(url, response, MAX_PAGE_LEN).await?;
+                Ok(Some((page_url, is_json, body)))
+            }
+            status => Err(unexpected_status(url, status)),
+        }
+    }
+
+    /// The metadata file's bytes and the URL they came from (for error messages).
+    async fn fetch_metadata(
+        &self,
+        file: &DistFile,
+        url: &Url,
+    ) -> Result<(String, Vec<u8>), IndexError> {
+        // PEP 658/714: ask even when the page does not advertise the file, because PyPI serves it anyway.
+        let mut metadata_url = url.clone();
+        metadata_url.set_path(&format!("{}.metadata", url.path()));
+        if let Some(bytes) = self.fetch_metadata_file(&metadata_url).await? {
+            return Ok((metadata_url.into(), bytes));
+        }
+        if !file.filename.ends_with(".whl") {
+            let message = "no `.metadata` file, and fave-lock reads metadata from wheels only";
+            return Err(IndexError::malformed(url.as_str(), message));
+        }
+        let mut ranges = HttpRanges {
+            http: &self.http,
+            url,
+        };
+        let bytes = match read_metadata(&mut ranges, &file.filename, TAIL_LEN).await {
+            Ok(bytes) => bytes,
+            Err(ReadError::Unsupported) => {
+                let temp_dir = self.settings.cache_dir.join("downloads");
+                metadata_from_download(
+                    &self.http,
+                    url,
+                    &file.filename,
+                    file.sha256.as_deref(),
+                    &temp_dir,
+                )
+                .await?
+            }
+            Err(ReadError::Index(error)) => return Err(error),
+            Err(ReadError::Zip(error)) => {
+                return Err(IndexError::malformed(url.as_str(), error.to_string()));
+            }
+        };
+        Ok((url.to_string(), bytes))
+    }
+
+    /// The `.metadata` file, or `None` when the server has none (any 4xx: a missing file is not an error
+    /// here, there are other ways to the metadata).
+    async fn fetch_metadata_file(&self, url: &Url) -> Result<Option<Vec<u8>>, IndexError> {
+        let mut retrying = self.http.retrying(url);
+        loop {
+            let attempt = async {
+                let (response, _permit) = self.http.send(url, &HeaderMap::new()).await?;
+                match response.status() {
+                    status if status.is_success() => Ok(Some(
+                        self.http.body(url, response, MAX_METADATA_FILE_LEN).await?,
+                    )),
+                    status if status.is_client_error() => Ok(None),
+                    status => Err(unexpected_status(url, status)),
+                }
+            }
+            .await;
+            if let Some(answer) = retrying.settle(attempt).await? {
+                return Ok(answer);
+            }
+        }
+    }
+}
+
+/// Whether a `Content-Type` says PEP 691 JSON (`Some(true)`) or HTML (`Some(false)`); `None` when it is
+/// missing or unknown and the body has to tell.
+fn is_json(content_type: Option<&str>) -> Option<bool> {
+    let content_type = content_type?;
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        JSON_TYPE | "application/json" => Some(true),
+        "text/html" | "application/vnd.pypi.simple.v1+html" => Some(false),
+        _ => None,
+    }
+}
+
+/// A body whose first non-blank byte opens an object is JSON; anything else is treated as HTML.
+fn looks_like_json(body: &[u8]) -> bool {
+    body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert_eq!(is_json(Some(JSON_TYPE)), Some(true));
+        assert_eq!(is_json(Some("Text/HTML; charset=utf-8")), Some(false));
+        assert_eq!(is_json(Some("application/octet-stream")), None);
+        assert_eq!(is_json(None), None);
+        assert!(looks_like_json(b"  \n{\"files\": []}"));
+        assert!(!looks_like_json(b"<html>"));
+    }
+
+    /// Callers spawn these futures on a multi-threaded runtime.
+    #[test]
+    fn futures_are_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let client = IndexClient::new(IndexSettings::default()).unwrap();
+        let name = PackageName::new("six".to_string()).unwrap();
+        assert_send(&client.project(&name));
+        let file = DistFile {
+            filename: String::new(),
+            url: String::new(),
+            sha256: None,
+            size: None,
+            upload_time: None,
+            requires_python: None,
+            yanked: None,
+            core_metadata: false,
+        };
+        assert_send(&client.metadata(&file));
+    }
+}

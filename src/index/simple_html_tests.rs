@@ -1,0 +1,175 @@
+//! Tests of the PEP 503 HTML reader: a trimmed real page, the attribute forms indexes use, and garbage.
+
+use std::str::FromStr;
+
+use super::*;
+
+const REQUESTS: &str = include_str!("../../tests/fixtures/pages/requests.html");
+
+fn name() -> PackageName {
+    PackageName::from_str("demo").unwrap()
+}
+
+fn page_url() -> Url {
+    Url::parse("https://index.example/simple/demo/").unwrap()
+}
+
+fn files(html: &str) -> Vec<DistFile> {
+    parse(html, &page_url(), &name()).files
+}
+
+#[test]
+fn parses_a_trimmed_real_page() {
+    let page = parse(
+        REQUESTS,
+        &Url::parse("https://pypi.org/simple/requests/").unwrap(),
+        &name(),
+    );
+    let json = include_str!("../../tests/fixtures/pages/requests.json");
+    let from_json = super::super::simple_json::parse(
+        json.as_bytes(),
+        &Url::parse("https://pypi.org/simple/requests/").unwrap(),
+        &name(),
+    )
+    .unwrap();
+    assert_eq!(page.files.len(), 5);
+    // HTML carries no size or upload time; everything else agrees with the JSON page.
+    for (html, json) in page.files.iter().zip(&from_json.files) {
+        let json_without_extras = DistFile {
+            size: None,
+            upload_time: None,
+            ..json.clone()
+        };
+        assert_eq!(html, &json_without_extras);
+    }
+    assert_eq!(page.files[1].requires_python.as_deref(), Some(">=3.7"));
+    assert_eq!(
+        page.files[3].yanked.as_deref(),
+        Some("Yanked due to conflicts with CVE-2024-35195 mitigation ")
+    );
+}
+
+#[test]
+fn resolves_relative_links_and_base() {
+    let found = files(
+        r#"<a href="../../files/a-1.0.tar.gz#sha256=AB&#67;DEF0123456789abcdef0123456789abcdef0123456789abcdef0123456789">a-1.0.tar.gz</a>
+           <a href="/root/a-1.1.tar.gz#md5=0123">a-1.1.tar.gz</a>
+           <base href="https://mirror.example/pkgs/">
+           <a href="a-1.2.tar.gz">a-1.2.tar.gz</a>"#,
+    );
+    let urls: Vec<&str> = found.iter().map(|file| file.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            "https://index.example/files/a-1.0.tar.gz",
+            "https://index.example/root/a-1.1.tar.gz",
+            "https://mirror.example/pkgs/a-1.2.tar.gz"
+        ]
+    );
+    assert_eq!(
+        found[0].sha256.as_deref(),
+        Some("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
+    );
+    assert_eq!(found[1].sha256, None);
+}
+
+#[test]
+fn reads_attributes_in_every_form() {
+    let found = files(
+        "<A HREF='a-1.0.whl' Data-Requires-Python='&gt;=3.8,&lt;4' data-yanked>a-1.0.whl</A>\n\
+         <a href=a-1.1.whl data-yanked=\"bad &amp; broken\" data-dist-info-metadata=\"sha256=00\">a-1.1.whl</a>\n\
+         <a data-core-metadata=\"true\" href=\"a-1.2.whl\" data-requires-python=\"\">  a-1.2.whl  </a>\n\
+         <a href=\"a-1.3.whl\" data-core-metadata=\"false\" data-dist-info-metadata=\"true\"></a>\n\
+         <a href=\"a-1.4.whl\" data-dist-info-metadata>a-1.4.whl</a>",
+    );
+    assert_eq!(found.len(), 5);
+    assert_eq!(found[0].requires_python.as_deref(), Some(">=3.8,<4"));
+    assert_eq!(found[0].yanked.as_deref(), Some(""));
+    assert!(!found[0].core_metadata);
+    assert_eq!(found[1].yanked.as_deref(), Some("bad & broken"));
+    assert!(found[1].core_metadata);
+    assert_eq!(found[2].filename, "a-1.2.whl");
+    assert_eq!(found[2].requires_python, None);
+    assert!(found[2].core_metadata);
+    // No anchor text: the filename comes from the URL; `data-core-metadata` wins (PEP 714).
+    assert_eq!(found[3].filename, "a-1.3.whl");
+    assert!(!found[3].core_metadata);
+    assert!(found[4].core_metadata);
+}
+
+#[test]
+fn skips_comments_non_links_and_anchors_without_href() {
+    let found = files(
+        "<!DOCTYPE html><!-- <a href=\"hidden.whl\">hidden.whl</a> --><abbr href=\"x\">x</abbr>\
+         <a name=\"top\">top</a><a href=\"kept.whl\">kept.whl</a>",
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].filename, "kept.whl");
+}
+
+#[test]
+fn decodes_entities() {
+    assert_eq!(decode_entities("&gt;=3.8"), ">=3.8");
+    assert_eq!(
+        decode_entities("&#62;&#x3e;&#X3E;&amp;&quot;&apos;"),
+        ">>>&\"'"
+    );
+    assert_eq!(
+        decode_entities("&unknown; & &; &#xZZ; &#0; &#xD800;"),
+        "&unknown; & &; &#xZZ; \u{fffd} \u{fffd}"
+    );
+    assert_eq!(
+        decode_entities("&#99999999999999999999;"),
+        "&#99999999999999999999;"
+    );
+    assert_eq!(decode_entities("ü&gt;ß&"), "ü>ß&");
+}
+
+#[test]
+fn survives_garbage() {
+    let samples = [
+        "",
+        "<",
+        "<a",
+        "<a href",
+        "<a href=",
+        "<a href=\"",
+        "<a href='x.whl",
+        "<a href=x.whl>x.whl",
+        "<a href=x.whl>x.whl</a",
+        "<a =\"x\" href=y.whl/>",
+        "<a\u{0}href=\"\u{ff}\">é</a>",
+        "<!--",
+        "<a href=\"http://[::1\">bad url</a>",
+        "<<<>>><a/><a//><a href=\"ü.whl\">ü</a>",
+        "&&&&;;;<a href=\"&#xFFFFFFFFF;\">&#</a>",
+    ];
+    for html in samples {
+        let _ = files(html);
+    }
+    // Every prefix and every char-boundary split of a real page.
+    for end in (0..=REQUESTS.len()).filter(|&end| REQUESTS.is_char_boundary(end)) {
+        let _ = files(&REQUESTS[..end]);
+        let _ = files(&REQUESTS[end..]);
+    }
+    assert_eq!(files("<a href=x.whl>x.whl").len(), 1);
+}
+
+#[test]
+fn survives_random_bytes() {
+    let alphabet = [
+        "<", ">", "a", " ", "=", "\"", "'", "&", ";", "#", "/", "href", "!--", "-->", "é", "x",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..2000 {
+        let mut html = String::new();
+        for _ in 0..40 {
+            // xorshift: deterministic, no dependency.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            html.push_str(alphabet[(state % alphabet.len() as u64) as usize]);
+        }
+        let _ = files(&html);
+    }
+}

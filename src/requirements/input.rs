@@ -1,0 +1,48 @@
+//! What reading a requirements file produces: requirements and constraints, each with the place it was
+//! written, plus the list of files read.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use pep508_rs::Requirement;
+
+/// Where an input requirement was written.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    /// The file, as the user named it (relative paths stay relative).
+    pub path: PathBuf,
+    /// 1-based line of the requirement's first physical line.
+    pub line: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.path.display(), self.line)
+    }
+}
+
+/// One requirement line and where it came from.
+#[derive(Debug, Clone)]
+pub struct InputRequirement {
+    /// The parsed PEP 508 requirement; never a direct URL (those are rejected while reading).
+    pub requirement: Requirement,
+    /// Where it was written, so that errors and the diagnosis report can point at it.
+    pub location: Location,
+    /// The requirement as written (continuations joined, comment stripped), for reports and rewrites.
+    pub text: String,
+}
+
+/// Everything read from a requirements file and the files it includes.
+#[derive(Debug, Clone, Default)]
+pub struct RequirementsInput {
+    /// Requirements to install (`name`, `-r` included files). The same package may appear more than
+    /// once: like pip, the resolver intersects the entries, and keeping each one lets a report name
+    /// every line that constrains it.
+    pub requirements: Vec<InputRequirement>,
+    /// Constraints (`-c` files): restrict versions, never add packages.
+    pub constraints: Vec<InputRequirement>,
+    /// Every file read, in the order first read, each once, for the input hash.
+    pub files: Vec<PathBuf>,
+    /// `-i`/`--index-url` given in the file, if any.
+    pub index_url: Option<String>,
+}

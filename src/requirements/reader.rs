@@ -1,0 +1,217 @@
+//! Reading a file and everything it includes, depth first, in pip's order.
+//!
+//! Paths stay as the user wrote them, joined to the including file's folder (`base-image/extra.in`),
+//! so messages name files the way the user knows them. Only include-cycle detection looks at the
+//! canonical path, because two spellings can name the same file.
+
+use std::path::{Component, Path, PathBuf};
+
+use pep508_rs::Requirement;
+
+use super::entry::{Entry, IncludeKind, check_constraint, parse_entry};
+use super::lines::{LogicalLine, logical_lines};
+use super::{InputRequirement, Location, RequirementsError, RequirementsInput};
+
+/// One file being read: the name to show and the identity to compare for cycles.
+struct OpenFile {
+    path: PathBuf,
+    identity: PathBuf,
+}
+
+/// State of one read: what was collected so far and the chain of files being read.
+#[derive(Default)]
+pub(super) struct Reader {
+    input: RequirementsInput,
+    /// Files being read, outermost first.
+    open: Vec<OpenFile>,
+    /// Where `index_url` was set, to point at both lines when two disagree.
+    index_url_location: Option<Location>,
+}
+
+impl Reader {
+    /// Read `path` from disk and everything it includes.
+    pub(super) fn read(path: &Path) -> Result<RequirementsInput, RequirementsError> {
+        let contents = std::fs::read_to_string(path).map_err(|source| RequirementsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Reader::parse(&contents, path)
+    }
+
+    /// Parse `contents` as if read from `path`; includes are read relative to `path`'s folder.
+    pub(super) fn parse(
+        contents: &str,
+        path: &Path,
+    ) -> Result<RequirementsInput, RequirementsError> {
+        let mut reader = Reader::default();
+        reader.parse_file(contents, path, IncludeKind::Requirements)?;
+        Ok(reader.input)
+    }
+
+    fn parse_file(
+        &mut self,
+        contents: &str,
+        path: &Path,
+        kind: IncludeKind,
+    ) -> Result<(), RequirementsError> {
+        if !self.input.files.iter().any(|file| file == path) {
+            self.input.files.push(path.to_path_buf());
+        }
+        self.open.push(OpenFile {
+            path: path.to_path_buf(),
+            identity: identity(path),
+        });
+        for line in logical_lines(contents) {
+            self.parse_line(line, path, kind)?;
+        }
+        self.open.pop();
+        Ok(())
+    }
+
+    fn parse_line(
+        &mut self,
+        line: LogicalLine,
+        path: &Path,
+        kind: IncludeKind,
+    ) -> Result<(), RequirementsError> {
+        let location = Location {
+            path: path.to_path_buf(),
+            line: line.line,
+        };
+        let entry = parse_entry(&line.text).map_err(|message| syntax(&location, message))?;
+        match entry {
+            Entry::Requirement(requirement) => {
+                self.push_requirement(*requirement, location, line.text, kind)
+            }
+            Entry::Include {
+                kind: include,
+                file,
+            } => self.include(&file, location, kind.nested(include)),
+            Entry::IndexUrl(url) => self.set_index_url(url, location),
+        }
+    }
+
+    fn push_requirement(
+        &mut self,
+        requirement: Requirement,
+        location: Location,
+        text: String,
+        kind: IncludeKind,
+    ) -> Result<(), RequirementsError> {
+        let entry = InputRequirement {
+            requirement,
+            location,
+            text,
+        };
+        match kind {
+            IncludeKind::Requirements => self.input.requirements.push(entry),
+            IncludeKind::Constraints => {
+                check_constraint(&entry.requirement, &entry.text)
+                    .map_err(|message| syntax(&entry.location, message))?;
+                self.input.constraints.push(entry);
+            }
+        }
+        Ok(())
+    }
+
+    /// Read `file`, named on the line at `location`, as a file of `kind`.
+    fn include(
+        &mut self,
+        file: &str,
+        location: Location,
+        kind: IncludeKind,
+    ) -> Result<(), RequirementsError> {
+        let path = join_relative(&location.path, file);
+        let identity = identity(&path);
+        if let Some(start) = self.open.iter().position(|open| open.identity == identity) {
+            let mut chain: Vec<PathBuf> = self.open[start..]
+                .iter()
+                .map(|open| open.path.clone())
+                .collect();
+            chain.push(path);
+            return Err(RequirementsError::IncludeCycle { location, chain });
+        }
+        let contents = match std::fs::read_to_string(&path) {
+            Ok(contents) => contents,
+            Err(source) => {
+                return Err(RequirementsError::Include {
+                    location,
+                    path,
+                    source,
+                });
+            }
+        };
+        self.parse_file(&contents, &path, kind)
+    }
+
+    /// Record `-i`; a second, different one is an error because fave-lock uses exactly one index.
+    fn set_index_url(&mut self, url: String, location: Location) -> Result<(), RequirementsError> {
+        if let (Some(existing), Some(first)) = (&self.input.index_url, &self.index_url_location)
+            && *existing != url
+        {
+            let message = format!(
+                "index URL `{url}` conflicts with `{existing}` set at {first}: fave-lock resolves from \
+                 exactly one index; keep one `-i` line"
+            );
+            return Err(syntax(&location, message));
+        }
+        self.input.index_url = Some(url);
+        self.index_url_location.get_or_insert(location);
+        Ok(())
+    }
+}
+
+fn syntax(location: &Location, message: String) -> RequirementsError {
+    RequirementsError::Syntax {
+        location: location.clone(),
+        message,
+    }
+}
+
+/// `file` as named in `including`: relative names are joined to its folder, and `.` components are
+/// dropped so `-r ./extra.in` in `base-image/requirements.in` reads as `base-image/extra.in`. `..` is
+/// kept, since resolving it without the file system can be wrong under symlinks.
+fn join_relative(including: &Path, file: &str) -> PathBuf {
+    let folder = including.parent().unwrap_or(Path::new(""));
+    folder
+        .join(file)
+        .components()
+        .filter(|component| *component != Component::CurDir)
+        .collect()
+}
+
+/// The canonical path when the file exists, else the path itself: enough to recognise the same file
+/// spelled two ways (`a.in` and `../dir/a.in`).
+fn identity(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn includes_join_the_including_folder_as_written() {
+        let including = Path::new("base-image/requirements.in");
+        assert_eq!(
+            join_relative(including, "extra.in"),
+            Path::new("base-image/extra.in")
+        );
+        assert_eq!(
+            join_relative(including, "./sub/./x.in"),
+            Path::new("base-image/sub/x.in")
+        );
+        assert_eq!(
+            join_relative(including, "../common.in"),
+            Path::new("base-image/../common.in")
+        );
+        assert_eq!(
+            join_relative(Path::new("requirements.in"), "extra.in"),
+            Path::new("extra.in")
+        );
+        assert_eq!(
+            join_relative(including, "/abs/x.in"),
+            Path::new("/abs/x.in")
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! Which releases of a package can install on one target, and which file each would install.
+//!
+//! A release is usable when, after dropping files newer than `exclude-newer` and files whose
+//! `requires-python` excludes the target, a wheel fits the target's tags (or its sdist is allowed).
+//! Unusable releases keep their reason, so that a failure can say why an exact pin cannot install.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::PackageName;
+use version_ranges::Ranges;
+
+use super::Target;
+use crate::index::{DistFile, ProjectPage};
+use crate::tags::{DistFilename, IncompatibleTag, TagCompatibility};
+
+/// A release that can install on the target.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The file pip would install: the best-tagged wheel, or the sdist when allowed and no wheel fits.
+    pub file: DistFile,
+    /// `Some(reason)` when every fitting file is yanked (PEP 592).
+    pub yanked: Option<String>,
+}
+
+/// Why a release cannot install on the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// Every file was uploaded after the `exclude-newer` cutoff; holds the earliest upload.
+    NewerThanCutoff { earliest: Timestamp },
+    /// Every file's `requires-python` excludes the target.
+    RequiresPython { specifiers: String },
+    /// No wheel fits and no sdist may be used.
+    NoWheel {
+        /// The nearest miss over the release's wheels, if it has any.
+        nearest: Option<IncompatibleTag>,
+        /// The tag triples of the wheels it does have (`cp39-cp39-manylinux1_x86_64`).
+        wheel_tags: Vec<String>,
+        /// Whether an sdist exists (usable only when the config allows it).
+        has_sdist: bool,
+    },
+}
+
+/// Every release of a package, split by whether it can install on one target.
+#[derive(Debug, Default)]
+pub struct VersionMap {
+    pub usable: BTreeMap<Version, Candidate>,
+    pub unusable: BTreeMap<Version, Unusable>,
+}
+
+/// What selection needs to know besides the page.
+pub struct Policy<'a> {
+    pub target: &'a Target,
+    pub exclude_newer: Option<Timestamp>,
+    pub allow_sdist: &'a BTreeSet<PackageName>,
+}
+
+impl VersionMap {
+    /// Sort `page`'s files into releases for `policy.target`.
+    pub fn new(page: &ProjectPage, policy: &Policy<'_>) -> VersionMap {
+        let mut by_version: BTreeMap<Version, Vec<(DistFilename, &DistFile)>> = BTreeMap::new();
+        for file in &page.files {
+            if let Some(parsed) = DistFilename::parse(&file.filename, &page.name) {
+                let version = match &parsed {
+                    DistFilename::Wheel(wheel) => wheel.version.clone(),
+                    DistFilename::Sdist(sdist) => sdist.version.clone(),
+                };
+                by_version.entry(version).or_default().push((parsed, file));
+            }
+        }
+        let mut map = VersionMap::default();
+        for (version, files) in by_version {
+            match select(&page.name, &files, policy) {
+                Ok(candidate) => {
+                    map.usable.insert(version, candidate);
+                }
+                Err(reason) => {
+                    map.unusable.insert(version, reason);
+                }
+            }
+        }
+        map
+    }
+
+    /// The highest usable release in `range`, as PubGrub wants it.
+    ///
+    /// A yanked release is only chosen when `range` is exactly that version (PEP 592: an `==` pin), and a
+    /// pre-release only when `allow_prerelease` or no final release fits.
+    pub fn best(&self, range: &Ranges<Version>, allow_prerelease: bool) -> Option<&Version> {
+        let exact = range.as_singleton();
+        let fits = |(version, candidate): &(&Version, &Candidate)| {
+            range.contains(*version) && (candidate.yanked.is_none() || exact == Some(*version))
+        };
+        let mut in_range = self.usable.iter().rev().filter(fits);
+        if allow_prerelease {
+            return in_range.next().map(|(version, _)| version);
+        }
+        let mut first_pre = None;
+        for (version, _) in in_range {
+            if !version.any_prerelease() {
+                return Some(version);
+            }
+            first_pre.get_or_insert(version);
+        }
+        first_pre
+    }
+
+    /// The highest unusable release in `range`, to explain why nothing in it installs.
+    pub fn best_unusable(&self, range: &Ranges<Version>) -> Option<(&Version, &Unusable)> {
+        self.unusable
+            .iter()
+            .rev()
+            .find(|(version, _)| range.contains(*version))
+    }
+}
+
+/// Choose the file a release would install on the target, or say why there is none.
+fn select(
+    name: &PackageName,
+    files: &[(DistFilename, &DistFile)],
+    policy: &Policy<'_>,
+) -> Result<Candidate, Unusable> {
+    let in_time: Vec<_> = files
+        .iter()
+        .filter(|(_, file)| match (policy.exclude_newer, file.upload_time) {
+            (Some(cutoff), Some(uploaded)) => uploaded <= cutoff,
+            _ => true,
+        })
+        .collect();
+    if in_time.is_empty() {
+        let earliest = files.iter().filter_map(|(_, file)| file.upload_time).min();
+        return Err(Unusable::NewerThanCutoff {
+            earliest: earliest.unwrap_or_default(),
+        });
+    }
+    let python = &policy.target.python_full;
+    let for_python: Vec<_> = in_time
+        .iter()
+        .filter(|(_, file)| requires_python_allows(file.requires_python.as_deref(), python))
+        .collect();
+    if for_python.is_empty() {
+        let specifiers = in_time
+            .iter()
+            .find_map(|(_, file)| file.requires_python.clone())
+            .unwrap_or_default();
+        return Err(Unusable::RequiresPython { specifiers });
+    }
+    let mut best: Option<(bool, TagCompatibility, &DistFile)> = None;
+    let mut nearest = None;
+    let mut wheel_tags = BTreeSet::new();
+    let mut sdist = None;
+    for (parsed, file) in for_python.iter().map(|entry| **entry) {
+        match parsed {
+            DistFilename::Wheel(wheel) => {
+                wheel_tags.insert(tag_triple(
+                    &wheel.python_tags,
+                    &wheel.abi_tags,
+                    &wheel.platform_tags,
+                ));
+                match policy.target.tags.compatibility(wheel) {
+                    TagCompatibility::Incompatible(miss) => nearest = nearest.max(Some(miss)),
+                    compatible => {
+                        // Prefer an unyanked file over a yanked one, then pip's tag order.
+                        let key = (file.yanked.is_none(), compatible, *file);
+                        if best
+                            .as_ref()
+                            .is_none_or(|current| (key.0, key.1) > (current.0, current.1))
+                        {
+                            best = Some(key);
+                        }
+                    }
+                }
+            }
+            DistFilename::Sdist(_) => sdist = sdist.or(Some(file)),
+        }
+    }
+    let chosen = match (best, sdist) {
+        (Some((_, _, file)), _) => file,
+        (None, Some(file)) if policy.allow_sdist.contains(name) => file,
+        (None, sdist) => {
+            return Err(Unusable::NoWheel {
+                nearest,
+                wheel_tags: wheel_tags.into_iter().collect(),
+                has_sdist: sdist.is_some(),
+            });
+        }
+    };
+    Ok(Candidate {
+        file: chosen.clone(),
+        yanked: chosen.yanked.clone(),
+    })
+}
+
+fn tag_triple(python: &[String], abi: &[String], platform: &[String]) -> String {
+    format!(
+        "{}-{}-{}",
+        python.join("."),
+        abi.join("."),
+        platform.join(".")
+    )
+}
+
+/// Whether a `requires-python` value admits `python`; an unparsable value does not exclude anything,
+/// as in pip.
+pub fn requires_python_allows(requires_python: Option<&str>, python: &Version) -> bool {
+    let Some(text) = requires_python
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+    else {
+        return true;
+    };
+    VersionSpecifiers::from_str(text).map_or(true, |specifiers| specifiers.contains(python))
+}
+
+impl fmt::Display for Unusable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unusable::NewerThanCutoff { earliest } => write!(
+                f,
+                "was uploaded after the exclude-newer cutoff (first file {})",
+                earliest.strftime("%Y-%m-%d")
+            ),
+            Unusable::RequiresPython { specifiers } => write!(f, "requires Python {specifiers}"),
+            Unusable::NoWheel {
+                wheel_tags,
+                has_sdist,
+                ..
+            } => {
+                if wheel_tags.is_empty() {
+                    f.write_str("has no wheels")?;
+                } else {
+                    write!(
+                        f,
+                        "has no wheel for this target (wheels: {})",
+                        wheel_tags.join(", ")
+                    )?;
+                }
+                if *has_sdist {
+                    f.write_str("; only an sdist, and the image installs binaries only (allow it with `allow-sdist`)")
+                } else {
+                    f.write_str(" and no sdist")
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::tags::{Arch, Platform, PythonVersion};
+
+    fn target() -> Target {
+        let platform = Platform {
+            arch: Arch::X86_64,
+            glibc: (2, 36),
+        };
+        Target::new(
+            "linux/amd64",
+            PythonVersion {
+                major: 3,
+                minor: 11,
+            },
+            platform,
+        )
+    }
+
+    fn file(filename: &str, uploaded: &str) -> DistFile {
+        DistFile {
+            filename: filename.to_string(),
+            url: format!("https://files.example/{filename}"),
+            sha256: Some("00".repeat(32)),
+            size: Some(1),
+            upload_time: Some(Timestamp::from_str(uploaded).unwrap()),
+            requires_python: None,
+            yanked: None,
+            core_metadata: false,
+        }
+    }
+
+    fn yanked(mut file: DistFile, reason: &str) -> DistFile {
+        file.yanked = Some(reason.to_string());
+        file
+    }
+
+    fn map(files: Vec<DistFile>, exclude_newer: Option<&str>) -> VersionMap {
+        let page = ProjectPage {
+            name: PackageName::from_str("demo").unwrap(),
+            files,
+        };
+        let target = target();
+        let allow_sdist = BTreeSet::new();
+        let policy = Policy {
+            target: &target,
+            exclude_newer: exclude_newer.map(|t| Timestamp::from_str(t).unwrap()),
+            allow_sdist: &allow_sdist,
+        };
+        VersionMap::new(&page, &policy)
+    }
+
+    fn v(text: &str) -> Version {
+        Version::from_str(text).unwrap()
+    }
+
+    fn range(specifiers: &str) -> Ranges<Version> {
+        Ranges::from(VersionSpecifiers::from_str(specifiers).unwrap())
+    }
+
+    #[test]
+    fn a_yanked_release_is_only_chosen_by_an_exact_pin() {
+        let versions = map(
+            vec![
+                file("demo-1.0-py3-none-any.whl", "2024-01-01T00:00:00Z"),
+                yanked(
+                    file("demo-1.1-py3-none-any.whl", "2024-02-01T00:00:00Z"),
+                    "broken build",
+                ),
+            ],
+            None,
+        );
+        assert_eq!(versions.best(&range(">=1.0"), false), Some(&v("1.0")));
+        assert_eq!(versions.best(&Ranges::full(), false), Some(&v("1.0")));
+        assert_eq!(versions.best(&range("==1.1"), false), Some(&v("1.1")));
+        assert_eq!(
+            versions.usable[&v("1.1")].yanked.as_deref(),
+            Some("broken build")
+        );
+    }
+
+    #[test]
+    fn an_unyanked_wheel_beats_a_yanked_one_of_the_same_release() {
+        let versions = map(
+            vec![
+                yanked(
+                    file(
+                        "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+                        "2024-01-01T00:00:00Z",
+                    ),
+                    "",
+                ),
+                file("demo-1.0-py3-none-any.whl", "2024-01-01T00:00:00Z"),
+            ],
+            None,
+        );
+        let candidate = &versions.usable[&v("1.0")];
+        assert_eq!(candidate.file.filename, "demo-1.0-py3-none-any.whl");
+        assert_eq!(candidate.yanked, None);
+    }
+
+    #[test]
+    fn files_newer_than_the_cutoff_are_ignored() {
+        let versions = map(
+            vec![
+                file("demo-1.0-py3-none-any.whl", "2024-01-01T00:00:00Z"),
+                file("demo-2.0-py3-none-any.whl", "2026-11-02T00:00:00Z"),
+                // A wheel for 1.0 added after the cutoff must not displace the one that existed then.
+                file(
+                    "demo-1.0-cp311-cp311-manylinux_2_28_x86_64.whl",
+                    "2026-11-05T00:00:00Z",
+                ),
+            ],
+            Some("2026-11-01T00:00:00Z"),
+        );
+        assert_eq!(versions.best(&Ranges::full(), false), Some(&v("1.0")));
+        assert_eq!(
+            versions.usable[&v("1.0")].file.filename,
+            "demo-1.0-py3-none-any.whl"
+        );
+        assert!(matches!(
+            versions.unusable[&v("2.0")],
+            Unusable::NewerThanCutoff { .. }
+        ));
+        assert_eq!(
+            versions.unusable[&v("2.0")].to_string(),
+            "was uploaded after the exclude-newer cutoff (first file 2026-11-02)"
+        );
+    }
+
+    #[test]
+    fn the_best_tagged_wheel_is_chosen_and_misses_are_explained() {
+        let versions = map(
+            vec![
+                file("demo-1.0-py3-none-any.whl", "2024-01-01T00:00:00Z"),
+                file(
+                    "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+                    "2024-01-01T00:00:00Z",
+                ),
+                file(
+                    "demo-1.0-cp311-cp311-musllinux_1_1_x86_64.whl",
+                    "2024-01-01T00:00:00Z",
+                ),
+                file(
+                    "demo-0.9-cp39-cp39-manylinux1_x86_64.whl",
+                    "2023-01-01T00:00:00Z",
+                ),
+                file("demo-0.9.tar.gz", "2023-01-01T00:00:00Z"),
+            ],
+            None,
+        );
+        assert_eq!(
+            versions.usable[&v("1.0")].file.filename,
+            "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+        );
+        let Unusable::NoWheel {
+            nearest,
+            wheel_tags,
+            has_sdist,
+        } = &versions.unusable[&v("0.9")]
+        else {
+            panic!("0.9 has no cp311 wheel");
+        };
+        assert_eq!(*nearest, Some(IncompatibleTag::Python));
+        assert_eq!(wheel_tags, &vec!["cp39-cp39-manylinux1_x86_64".to_string()]);
+        assert!(*has_sdist);
+    }
+
+    #[test]
+    fn requires_python_excludes_releases() {
+        let mut new = file("demo-2.0-py3-none-any.whl", "2024-01-01T00:00:00Z");
+        new.requires_python = Some(">=3.12".to_string());
+        let mut broken = file("demo-1.5-py3-none-any.whl", "2024-01-01T00:00:00Z");
+        broken.requires_python = Some(">=3.6.*".to_string());
+        let versions = map(
+            vec![
+                new,
+                broken,
+                file("demo-1.0-py3-none-any.whl", "2023-01-01T00:00:00Z"),
+            ],
+            None,
+        );
+        assert_eq!(
+            versions.unusable[&v("2.0")],
+            Unusable::RequiresPython {
+                specifiers: ">=3.12".to_string()
+            }
+        );
+        assert_eq!(
+            versions.best(&Ranges::full(), false),
+            Some(&v("1.5")),
+            "an unparsable requires-python excludes nothing"
+        );
+    }
+
+    #[test]
+    fn prereleases_only_when_asked_or_nothing_else_fits() {
+        let versions = map(
+            vec![
+                file("demo-1.0-py3-none-any.whl", "2024-01-01T00:00:00Z"),
+                file("demo-2.0rc1-py3-none-any.whl", "2024-02-01T00:00:00Z"),
+            ],
+            None,
+        );
+        assert_eq!(versions.best(&Ranges::full(), false), Some(&v("1.0")));
+        assert_eq!(versions.best(&Ranges::full(), true), Some(&v("2.0rc1")));
+        assert_eq!(versions.best(&range(">1.0"), false), Some(&v("2.0rc1")));
+    }
+}

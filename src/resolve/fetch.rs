@@ -1,0 +1,218 @@
+//! The async side of resolving: every page and metadata file is fetched once, into a memo that the
+//! synchronous PubGrub thread waits on, and a speculative crawl fetches what PubGrub will most likely ask
+//! for next while it is still busy.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use pep440_rs::Version;
+use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
+use tokio::sync::OnceCell;
+use version_ranges::Ranges;
+
+use super::candidates::{Policy, VersionMap};
+use super::{ResolveOptions, Target};
+use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectResponse};
+
+/// A fetch outcome shared by every waiter.
+pub type Shared<T> = Result<T, Arc<IndexError>>;
+
+/// Core metadata with its `Requires-Dist` parsed once.
+#[derive(Debug)]
+pub struct Metadata {
+    pub core: Arc<CoreMetadata>,
+    /// Parsed requirements, or the first entry that does not parse and why.
+    pub requires_dist: Result<Vec<Requirement>, InvalidRequirement>,
+}
+
+/// A `Requires-Dist` entry that is not valid PEP 508.
+#[derive(Debug, Clone)]
+pub struct InvalidRequirement {
+    pub text: String,
+    pub message: String,
+}
+
+/// Runs each keyed future once; later callers await the first one's result.
+struct Memo<K, V> {
+    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Memo {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn get<F: Future<Output = V>>(&self, key: &K, init: impl FnOnce() -> F) -> V {
+        let cell = {
+            let mut cells = self
+                .cells
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            cells.entry(key.clone()).or_default().clone()
+        };
+        cell.get_or_init(init).await.clone()
+    }
+}
+
+/// Index access shared by every target's solver and the crawler.
+pub struct Fetcher {
+    client: Arc<IndexClient>,
+    targets: Vec<Target>,
+    options: ResolveOptions,
+    pages: Memo<PackageName, Shared<ProjectResponse>>,
+    metadata: Memo<String, Shared<Arc<Metadata>>>,
+    version_maps: Mutex<HashMap<(usize, PackageName), Arc<VersionMap>>>,
+    crawled: Mutex<HashSet<(usize, PackageName, Version, Vec<ExtraName>)>>,
+}
+
+impl Fetcher {
+    pub fn new(client: Arc<IndexClient>, targets: Vec<Target>, options: ResolveOptions) -> Fetcher {
+        Fetcher {
+            client,
+            targets,
+            options,
+            pages: Memo::new(),
+            metadata: Memo::new(),
+            version_maps: Mutex::default(),
+            crawled: Mutex::default(),
+        }
+    }
+
+    pub fn target(&self, index: usize) -> &Target {
+        &self.targets[index]
+    }
+
+    /// The project's page, fetched at most once per run.
+    pub async fn page(&self, name: &PackageName) -> Shared<ProjectResponse> {
+        self.pages
+            .get(name, || async {
+                self.client.project(name).await.map_err(Arc::new)
+            })
+            .await
+    }
+
+    /// A file's metadata, fetched at most once per run.
+    pub async fn metadata(&self, file: &DistFile) -> Shared<Arc<Metadata>> {
+        self.metadata
+            .get(&file.url, || async {
+                let core = self.client.metadata(file).await.map_err(Arc::new)?;
+                let requires_dist = parse_requires_dist(&core.requires_dist);
+                Ok(Arc::new(Metadata {
+                    core,
+                    requires_dist,
+                }))
+            })
+            .await
+    }
+
+    /// The releases of `name` that can install on target `target`; `None` when the project does not exist.
+    pub async fn versions(
+        &self,
+        target: usize,
+        name: &PackageName,
+    ) -> Shared<Option<Arc<VersionMap>>> {
+        let key = (target, name.clone());
+        if let Some(map) = self.lock_maps().get(&key) {
+            return Ok(Some(map.clone()));
+        }
+        let ProjectResponse::Found(page) = self.page(name).await? else {
+            return Ok(None);
+        };
+        let policy = Policy {
+            target: &self.targets[target],
+            exclude_newer: self.options.exclude_newer,
+            allow_sdist: &self.options.allow_sdist,
+        };
+        let map = Arc::new(VersionMap::new(&page, &policy));
+        Ok(Some(self.lock_maps().entry(key).or_insert(map).clone()))
+    }
+
+    fn lock_maps(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<(usize, PackageName), Arc<VersionMap>>> {
+        self.version_maps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Start fetching, in the background, what resolving `name` in `range` will most likely need: its
+    /// page, the metadata of the release PubGrub would pick, and recursively the same for its
+    /// dependencies. Errors are left for the solver to meet (and report) when it asks.
+    pub fn crawl(
+        self: &Arc<Self>,
+        target: usize,
+        name: PackageName,
+        range: Ranges<Version>,
+        extras: Vec<ExtraName>,
+    ) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.crawl_one(target, name, range, extras).await });
+    }
+
+    async fn crawl_one(
+        self: Arc<Self>,
+        target: usize,
+        name: PackageName,
+        range: Ranges<Version>,
+        extras: Vec<ExtraName>,
+    ) {
+        let Ok(Some(map)) = self.versions(target, &name).await else {
+            return;
+        };
+        let Some(version) = map.best(&range, false).cloned() else {
+            return;
+        };
+        let key = (target, name, version.clone(), extras.clone());
+        let first_visit = self
+            .crawled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key);
+        if !first_visit {
+            return;
+        }
+        let file = map.usable[&version].file.clone();
+        let Ok(metadata) = self.metadata(&file).await else {
+            return;
+        };
+        let Ok(requirements) = &metadata.requires_dist else {
+            return;
+        };
+        let env = &self.targets[target].markers;
+        for requirement in requirements {
+            if requirement.marker.evaluate(env, &extras) {
+                self.crawl(
+                    target,
+                    requirement.name.clone(),
+                    requirement_range(requirement),
+                    requirement.extras.clone(),
+                );
+            }
+        }
+    }
+}
+
+/// The version range a requirement allows; a direct URL allows nothing from the index.
+pub fn requirement_range(requirement: &Requirement) -> Ranges<Version> {
+    match &requirement.version_or_url {
+        None => Ranges::full(),
+        Some(VersionOrUrl::VersionSpecifier(specifiers)) => Ranges::from(specifiers.clone()),
+        Some(VersionOrUrl::Url(_)) => Ranges::empty(),
+    }
+}
+
+fn parse_requires_dist(entries: &[String]) -> Result<Vec<Requirement>, InvalidRequirement> {
+    entries
+        .iter()
+        .map(|text| {
+            Requirement::from_str(text).map_err(|err| InvalidRequirement {
+                text: text.clone(),
+                message: err.message.to_string(),
+            })
+        })
+        .collect()
+}

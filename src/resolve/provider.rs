@@ -1,0 +1,270 @@
+//! PubGrub's view of the index for one target: it chooses versions and lists dependencies, waiting on
+//! the [`Fetcher`]'s memo, never on HTTP directly.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use pep440_rs::Version;
+use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
+use pubgrub::{
+    Dependencies, DependencyConstraints, DependencyProvider, PackageResolutionStatistics,
+};
+use tokio::runtime::Handle;
+use version_ranges::Ranges;
+
+use super::candidates::requires_python_allows;
+use super::fetch::{Fetcher, requirement_range};
+use super::package::PubGrubPackage;
+use crate::index::IndexError;
+
+/// A failure that stops resolving (as opposed to a conflict, which PubGrub explains).
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error(transparent)]
+    Index(Arc<IndexError>),
+}
+
+/// The dependency provider for one target.
+pub struct Provider {
+    fetcher: Arc<Fetcher>,
+    target: usize,
+    handle: Handle,
+    root: Vec<Requirement>,
+    constraints: HashMap<PackageName, Ranges<Version>>,
+    /// Packages for which some requirement names a pre-release, so pre-releases may be chosen.
+    prereleases: RefCell<HashSet<PackageName>>,
+    /// Releases chosen although they cannot install, so that PubGrub reports why.
+    unusable: RefCell<HashMap<(PackageName, Version), String>>,
+    /// Discovery order, so that ties go to packages met earlier (closer to the input).
+    discovered: RefCell<HashMap<PubGrubPackage, usize>>,
+}
+
+impl Provider {
+    pub fn new(
+        fetcher: Arc<Fetcher>,
+        target: usize,
+        handle: Handle,
+        root: Vec<Requirement>,
+        constraints: &[Requirement],
+    ) -> Provider {
+        let mut constraint_ranges: HashMap<PackageName, Ranges<Version>> = HashMap::new();
+        for constraint in constraints {
+            let env = &fetcher.target(target).markers;
+            if constraint.marker.evaluate(env, &[]) {
+                let range = requirement_range(constraint);
+                constraint_ranges
+                    .entry(constraint.name.clone())
+                    .and_modify(|existing| *existing = existing.intersection(&range))
+                    .or_insert(range);
+            }
+        }
+        Provider {
+            fetcher,
+            target,
+            handle,
+            root,
+            constraints: constraint_ranges,
+            prereleases: RefCell::default(),
+            unusable: RefCell::default(),
+            discovered: RefCell::default(),
+        }
+    }
+
+    /// The requirements a node brings, evaluated for this target with `extras` active.
+    fn edges(
+        &self,
+        requirements: &[Requirement],
+        extras: &[ExtraName],
+        from: Option<&PackageName>,
+    ) -> Vec<(PubGrubPackage, Ranges<Version>)> {
+        let env = &self.fetcher.target(self.target).markers;
+        let mut merged: BTreeMap<PubGrubPackage, Ranges<Version>> = BTreeMap::new();
+        for requirement in requirements
+            .iter()
+            .filter(|r| r.marker.evaluate(env, extras))
+        {
+            let name = &requirement.name;
+            let mut range = requirement_range(requirement);
+            if let Some(constraint) = self.constraints.get(name) {
+                range = range.intersection(constraint);
+            }
+            if let Some(VersionOrUrl::VersionSpecifier(specifiers)) = &requirement.version_or_url
+                && specifiers
+                    .iter()
+                    .any(|specifier| specifier.version().any_prerelease())
+            {
+                self.prereleases.borrow_mut().insert(name.clone());
+            }
+            let mut nodes = vec![PubGrubPackage::Package(name.clone())];
+            nodes.extend(
+                requirement
+                    .extras
+                    .iter()
+                    .map(|extra| PubGrubPackage::Extra(name.clone(), extra.clone())),
+            );
+            for node in nodes {
+                if from == Some(name) && matches!(node, PubGrubPackage::Package(_)) {
+                    // A package's extra may require the package itself; the base node is already there.
+                    continue;
+                }
+                merged
+                    .entry(node)
+                    .and_modify(|existing| *existing = existing.intersection(&range))
+                    .or_insert_with(|| range.clone());
+            }
+        }
+        for (node, range) in &merged {
+            let mut discovered = self.discovered.borrow_mut();
+            let next = discovered.len();
+            discovered.entry(node.clone()).or_insert(next);
+            if let PubGrubPackage::Package(name) = node {
+                let extras = merged
+                    .keys()
+                    .filter_map(|other| match other {
+                        PubGrubPackage::Extra(other_name, extra) if other_name == name => {
+                            Some(extra.clone())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                self.fetcher
+                    .crawl(self.target, name.clone(), range.clone(), extras);
+            }
+        }
+        merged.into_iter().collect()
+    }
+
+    fn package_dependencies(
+        &self,
+        name: &PackageName,
+        extra: Option<&ExtraName>,
+        version: &Version,
+    ) -> Result<Dependencies<PubGrubPackage, Ranges<Version>, String>, ProviderError> {
+        if let Some(reason) = self.unusable.borrow().get(&(name.clone(), version.clone())) {
+            return Ok(Dependencies::Unavailable(reason.clone()));
+        }
+        let map = self
+            .handle
+            .block_on(self.fetcher.versions(self.target, name))
+            .map_err(ProviderError::Index)?
+            .expect("a chosen version's project exists");
+        let Some(candidate) = map.usable.get(version) else {
+            return Ok(Dependencies::Unavailable(
+                "is not available for this target".to_string(),
+            ));
+        };
+        let metadata = self
+            .handle
+            .block_on(self.fetcher.metadata(&candidate.file))
+            .map_err(ProviderError::Index)?;
+        let requirements = match &metadata.requires_dist {
+            Ok(requirements) => requirements,
+            Err(invalid) => {
+                return Ok(Dependencies::Unavailable(format!(
+                    "has invalid metadata: Requires-Dist `{}` ({})",
+                    invalid.text, invalid.message
+                )));
+            }
+        };
+        let python = &self.fetcher.target(self.target).python_full;
+        if let Some(requires_python) = &metadata.core.requires_python
+            && !requires_python_allows(Some(requires_python), python)
+        {
+            return Ok(Dependencies::Unavailable(format!(
+                "requires Python {requires_python}"
+            )));
+        }
+        let mut edges = match extra {
+            None => self.edges(requirements, &[], Some(name)),
+            Some(extra) => self.edges(requirements, std::slice::from_ref(extra), Some(name)),
+        };
+        if extra.is_some() {
+            edges.push((
+                PubGrubPackage::Package(name.clone()),
+                Ranges::singleton(version.clone()),
+            ));
+        }
+        Ok(Dependencies::Available(DependencyConstraints::from_iter(
+            edges,
+        )))
+    }
+}
+
+impl DependencyProvider for Provider {
+    type P = PubGrubPackage;
+    type V = Version;
+    type VS = Ranges<Version>;
+    type M = String;
+    type Priority = (bool, u32, Reverse<usize>);
+    type Err = ProviderError;
+
+    fn prioritize(
+        &self,
+        package: &PubGrubPackage,
+        range: &Ranges<Version>,
+        statistics: &PackageResolutionStatistics,
+    ) -> Self::Priority {
+        // Exact pins first: they cannot branch, and deciding them early prunes the most.
+        let order = self
+            .discovered
+            .borrow()
+            .get(package)
+            .copied()
+            .unwrap_or(usize::MAX);
+        (
+            range.as_singleton().is_some(),
+            statistics.conflict_count(),
+            Reverse(order),
+        )
+    }
+
+    fn choose_version(
+        &self,
+        package: &PubGrubPackage,
+        range: &Ranges<Version>,
+    ) -> Result<Option<Version>, ProviderError> {
+        let Some(name) = package.name() else {
+            return Ok(Some(Version::new([0])));
+        };
+        let Some(map) = self
+            .handle
+            .block_on(self.fetcher.versions(self.target, name))
+            .map_err(ProviderError::Index)?
+        else {
+            return Ok(None);
+        };
+        let allow_prerelease = self.prereleases.borrow().contains(name);
+        if let Some(version) = map.best(range, allow_prerelease) {
+            return Ok(Some(version.clone()));
+        }
+        // Nothing in range installs: hand PubGrub the nearest release that does not, and say why in
+        // `get_dependencies`, so the report names the real cause instead of "no versions".
+        Ok(map.best_unusable(range).map(|(version, reason)| {
+            self.unusable
+                .borrow_mut()
+                .insert((name.clone(), version.clone()), reason.to_string());
+            version.clone()
+        }))
+    }
+
+    fn get_dependencies(
+        &self,
+        package: &PubGrubPackage,
+        version: &Version,
+    ) -> Result<Dependencies<PubGrubPackage, Ranges<Version>, String>, ProviderError> {
+        match package {
+            PubGrubPackage::Root => {
+                let root = self.edges(&self.root, &[], None);
+                Ok(Dependencies::Available(DependencyConstraints::from_iter(
+                    root,
+                )))
+            }
+            PubGrubPackage::Package(name) => self.package_dependencies(name, None, version),
+            PubGrubPackage::Extra(name, extra) => {
+                self.package_dependencies(name, Some(extra), version)
+            }
+        }
+    }
+}

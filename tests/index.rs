@@ -1,0 +1,570 @@
+//! The index client against a local index serving real wheels (`tests/support/index_server.rs`), and once
+//! against live PyPI.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use fave_lock::index::{
+    CoreMetadata, DistFile, IndexClient, IndexError, IndexSettings, ProjectPage, ProjectResponse,
+};
+use pep508_rs::PackageName;
+use support::index_server::{IndexServer, PageFormat, Wheel};
+
+const SIX: &str = "six-1.16.0-py2.py3-none-any.whl";
+const SIX_SHA256: &str = "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254";
+/// 70 KB: bigger than the client's first 64 KiB range read.
+const IDNA: &str = "idna-3.10-py3-none-any.whl";
+const PACKAGING: &str = "packaging-24.2-py3-none-any.whl";
+
+fn settings(index_url: &str, cache_dir: &Path) -> IndexSettings {
+    IndexSettings {
+        index_url: index_url.to_string(),
+        cache_dir: cache_dir.to_path_buf(),
+        offline: false,
+        refresh: false,
+        page_ttl: Duration::from_secs(600),
+        concurrency: 4,
+    }
+}
+
+fn client(server: &IndexServer, cache_dir: &Path) -> IndexClient {
+    IndexClient::new(settings(&server.url(), cache_dir)).unwrap()
+}
+
+fn name(name: &str) -> PackageName {
+    PackageName::from_str(name).unwrap()
+}
+
+async fn page(client: &IndexClient, project: &str) -> Arc<ProjectPage> {
+    match client.project(&name(project)).await.unwrap() {
+        ProjectResponse::Found(page) => page,
+        ProjectResponse::NotFound => panic!("`{project}` not found"),
+    }
+}
+
+fn file<'a>(page: &'a ProjectPage, filename: &str) -> &'a DistFile {
+    page.files
+        .iter()
+        .find(|file| file.filename == filename)
+        .unwrap()
+}
+
+fn counter(client: &IndexClient) -> (u64, u64) {
+    let stats = &client.stats;
+    (
+        stats.requests.load(Ordering::Relaxed),
+        stats.cache_hits.load(Ordering::Relaxed),
+    )
+}
+
+/// The paths the server saw, in order.
+fn paths(server: &IndexServer) -> Vec<String> {
+    server
+        .requests()
+        .into_iter()
+        .map(|request| request.path)
+        .collect()
+}
+
+fn assert_packaging(metadata: &CoreMetadata) {
+    assert_eq!(metadata.name, "packaging");
+    assert_eq!(metadata.version, "24.2");
+    assert_eq!(metadata.requires_python.as_deref(), Some(">=3.8"));
+    assert_eq!(metadata.classifiers.len(), 16);
+}
+
+#[tokio::test]
+async fn json_page_lists_every_field() {
+    let server = IndexServer::builder()
+        .wheel(
+            Wheel::fixture(SIX)
+                .upload_time("2021-05-05T14:18:17.123456Z")
+                .requires_python(">=2.7, !=3.0.*"),
+        )
+        .wheel(Wheel::fixture(IDNA).yanked("").advertise_metadata())
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let six = page(&client, "six").await;
+    assert_eq!(six.name, name("six"));
+    assert_eq!(
+        six.files,
+        [DistFile {
+            filename: SIX.to_string(),
+            url: server.file_url(SIX),
+            sha256: Some(SIX_SHA256.to_string()),
+            size: Some(11053),
+            upload_time: Some("2021-05-05T14:18:17.123456Z".parse().unwrap()),
+            requires_python: Some(">=2.7, !=3.0.*".to_string()),
+            yanked: None,
+            core_metadata: false,
+        }]
+    );
+    let idna = page(&client, "IDNA").await;
+    assert_eq!(idna.files[0].yanked.as_deref(), Some(""));
+    assert!(idna.files[0].core_metadata);
+    let requests = server.requests();
+    assert_eq!(paths(&server), ["/simple/six/", "/simple/idna/"]);
+    assert_eq!(
+        requests[0].accept.as_deref(),
+        Some("application/vnd.pypi.simple.v1+json, text/html;q=0.1")
+    );
+}
+
+#[tokio::test]
+async fn html_pages_are_read_when_json_is_not_offered() {
+    let server = IndexServer::builder()
+        .wheel(
+            Wheel::fixture(IDNA)
+                .yanked("bad <release> & more")
+                .requires_python(">=3.6"),
+        )
+        .wheel(Wheel::fixture(SIX).yanked(""))
+        .format(PageFormat::Html)
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let idna = page(&client, "idna").await;
+    let entry = file(&idna, IDNA);
+    assert_eq!(entry.url, server.file_url(IDNA));
+    assert_eq!(entry.requires_python.as_deref(), Some(">=3.6"));
+    assert_eq!(entry.yanked.as_deref(), Some("bad <release> & more"));
+    assert_eq!(
+        entry.sha256.as_deref(),
+        Some("946d195a0d259cbba61165e88e65941f16e9b36ea6ddb97f00452bae8b1287d3")
+    );
+    assert_eq!(entry.size, None);
+    assert_eq!(
+        file(&*page(&client, "six").await, SIX).yanked.as_deref(),
+        Some("")
+    );
+    // The HTML page's metadata is read like any other.
+    let metadata = client.metadata(entry).await.unwrap();
+    assert_eq!(
+        (metadata.name.as_str(), metadata.version.as_str()),
+        ("idna", "3.10")
+    );
+}
+
+#[tokio::test]
+async fn metadata_comes_from_the_pep_658_file() {
+    let server = IndexServer::builder().wheel(Wheel::fixture(SIX)).start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let six = page(&client, "six").await;
+    server.clear_requests();
+    let metadata = client.metadata(&six.files[0]).await.unwrap();
+    assert_eq!(metadata.name, "six");
+    assert_eq!(metadata.version, "1.16.0");
+    assert_eq!(
+        metadata.requires_python.as_deref(),
+        Some(">=2.7, !=3.0.*, !=3.1.*, !=3.2.*")
+    );
+    assert_eq!(metadata.license.as_deref(), Some("MIT"));
+    assert!(metadata.requires_dist.is_empty());
+    // Not advertised on the page, asked for anyway (PyPI's behaviour), and nothing else fetched.
+    assert!(!six.files[0].core_metadata);
+    assert_eq!(paths(&server), [format!("/files/{SIX}.metadata")]);
+}
+
+#[tokio::test]
+async fn metadata_comes_from_range_reads_without_pep_658() {
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(IDNA))
+        .metadata_files(false)
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let idna = page(&client, "idna").await;
+    server.clear_requests();
+    let bytes_before = client.stats.bytes.load(Ordering::Relaxed);
+    let metadata = client.metadata(&idna.files[0]).await.unwrap();
+    assert_eq!(
+        (metadata.name.as_str(), metadata.version.as_str()),
+        ("idna", "3.10")
+    );
+    assert_eq!(metadata.requires_python.as_deref(), Some(">=3.6"));
+    assert_eq!(metadata.requires_dist.len(), 4);
+    assert_eq!(
+        metadata.requires_dist[0],
+        "ruff >= 0.6.2 ; extra == \"all\""
+    );
+    assert_eq!(metadata.provides_extra, ["all"]);
+    let requests = server.requests();
+    let summary: Vec<(Option<&str>, u16)> = requests
+        .iter()
+        .map(|request| (request.range.as_deref(), request.status))
+        .collect();
+    // The `.metadata` file is missing; one suffix range holds directory and METADATA.
+    assert_eq!(summary, [(None, 404), (Some("bytes=-65536"), 206)]);
+    assert_eq!(
+        client.stats.bytes.load(Ordering::Relaxed) - bytes_before,
+        65536
+    );
+}
+
+#[tokio::test]
+async fn metadata_comes_from_a_full_download_without_ranges() {
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(PACKAGING))
+        .metadata_files(false)
+        .ranges(false)
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let packaging = page(&client, "packaging").await;
+    server.clear_requests();
+    assert_packaging(&client.metadata(&packaging.files[0]).await.unwrap());
+    let statuses: Vec<(Option<String>, u16)> = server
+        .requests()
+        .into_iter()
+        .map(|request| (request.range, request.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (None, 404),
+            (Some("bytes=-65536".to_string()), 200),
+            (None, 200)
+        ]
+    );
+    // The temporary download is gone.
+    let downloads = cache.path().join("downloads");
+    assert_eq!(std::fs::read_dir(downloads).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_full_download_with_another_hash_is_refused() {
+    let listed = "0".repeat(64);
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).sha256(&listed))
+        .metadata_files(false)
+        .ranges(false)
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let six = page(&client, "six").await;
+    match client.metadata(&six.files[0]).await {
+        Err(IndexError::HashMismatch {
+            expected, actual, ..
+        }) => {
+            assert_eq!(
+                (expected.as_str(), actual.as_str()),
+                (listed.as_str(), SIX_SHA256)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn damaged_wheels_are_errors() {
+    let bytes = std::fs::read(fixture(PACKAGING)).unwrap();
+    let truncated = Wheel::from_bytes(
+        "broken-1.0-py3-none-any.whl",
+        bytes[..40_000].to_vec(),
+        Vec::new(),
+    );
+    let server = IndexServer::builder()
+        .wheel(truncated)
+        .metadata_files(false)
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let broken = page(&client, "broken").await;
+    let error = client.metadata(&broken.files[0]).await.unwrap_err();
+    assert!(matches!(error, IndexError::Malformed { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_missing_project_is_not_found() {
+    let server = IndexServer::builder().wheel(Wheel::fixture(SIX)).start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    assert!(matches!(
+        client.project(&name("nope")).await.unwrap(),
+        ProjectResponse::NotFound
+    ));
+    assert_eq!(counter(&client), (1, 0));
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_client_errors_are_not() {
+    let server = IndexServer::builder().wheel(Wheel::fixture(SIX)).start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    server.fail_next(1, 503);
+    page(&client, "six").await;
+    assert_eq!(client.stats.retries.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        server
+            .requests()
+            .iter()
+            .map(|request| request.status)
+            .collect::<Vec<_>>(),
+        [503, 200]
+    );
+
+    server.clear_requests();
+    server.fail_next(1, 403);
+    let six = page(&client, "six").await; // from the cache
+    let error = client.metadata(&six.files[0]).await;
+    // A 4xx on the `.metadata` file just means "no such file": the client moves on to range reads.
+    assert_eq!(error.unwrap().name, "six");
+
+    let client = IndexClient::new(IndexSettings {
+        refresh: true,
+        ..settings(&server.url(), cache.path())
+    })
+    .unwrap();
+    server.clear_requests();
+    server.fail_next(1, 403);
+    let error = client.project(&name("six")).await.unwrap_err();
+    assert!(
+        matches!(error, IndexError::Status { status: 403, .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+
+    server.fail_next(4, 503);
+    let started = Instant::now();
+    let error = client.project(&name("six")).await.unwrap_err();
+    assert!(
+        matches!(error, IndexError::Status { status: 503, .. }),
+        "{error:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn pages_and_metadata_are_cached() {
+    let server = IndexServer::builder().wheel(Wheel::fixture(SIX)).start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let first = page(&client, "six").await;
+    client.metadata(&first.files[0]).await.unwrap();
+    assert_eq!(counter(&client), (2, 0));
+    let second = page(&client, "six").await;
+    client.metadata(&second.files[0]).await.unwrap();
+    assert_eq!(counter(&client), (2, 2));
+    assert_eq!(first, second);
+
+    // Another client (another run) with the same cache folder.
+    let again = self::client(&server, cache.path());
+    page(&again, "six").await;
+    assert_eq!(counter(&again), (0, 1));
+
+    // `refresh` fetches the page again, but metadata stays cached.
+    let refresh = IndexClient::new(IndexSettings {
+        refresh: true,
+        ..settings(&server.url(), cache.path())
+    })
+    .unwrap();
+    refresh
+        .metadata(&page(&refresh, "six").await.files[0])
+        .await
+        .unwrap();
+    assert_eq!(counter(&refresh), (1, 1));
+
+    // A stale page is fetched again, and sees the index's news.
+    server.yank(SIX, Some("oops"));
+    let stale = IndexClient::new(IndexSettings {
+        page_ttl: Duration::ZERO,
+        ..settings(&server.url(), cache.path())
+    })
+    .unwrap();
+    assert_eq!(
+        page(&stale, "six").await.files[0].yanked.as_deref(),
+        Some("oops")
+    );
+    assert_eq!(counter(&stale), (1, 0));
+}
+
+#[tokio::test]
+async fn offline_answers_from_the_cache_or_fails() {
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX))
+        .wheel(Wheel::fixture(IDNA))
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let online = client(&server, cache.path());
+    let six = page(&online, "six").await;
+    online.metadata(&six.files[0]).await.unwrap();
+    server.clear_requests();
+
+    let offline = IndexClient::new(IndexSettings {
+        offline: true,
+        page_ttl: Duration::ZERO, // any age will do offline
+        ..settings(&server.url(), cache.path())
+    })
+    .unwrap();
+    assert_eq!(page(&offline, "six").await, six);
+    assert_eq!(offline.metadata(&six.files[0]).await.unwrap().name, "six");
+    let error = offline.project(&name("idna")).await.unwrap_err();
+    assert!(
+        matches!(&error, IndexError::Offline { what } if what.contains("`idna`")),
+        "{error:?}"
+    );
+    let mut idna = six.files[0].clone();
+    idna.url = server.file_url(IDNA);
+    assert!(matches!(
+        offline.metadata(&idna).await,
+        Err(IndexError::Offline { .. })
+    ));
+    assert!(server.requests().is_empty());
+    assert_eq!(counter(&offline), (0, 2));
+}
+
+#[tokio::test]
+async fn corrupt_cache_entries_are_misses() {
+    let server = IndexServer::builder().wheel(Wheel::fixture(SIX)).start();
+    let cache = tempfile::tempdir().unwrap();
+    let first = client(&server, cache.path());
+    let six = page(&first, "six").await;
+    first.metadata(&six.files[0]).await.unwrap();
+    let entries = files_under(cache.path());
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (index, entry) in entries.iter().enumerate() {
+        let garbage: &[u8] = if index == 0 {
+            b"{\"index_url\": \"truncat"
+        } else {
+            b"\xff\xfe\x00"
+        };
+        std::fs::write(entry, garbage).unwrap();
+    }
+    let second = client(&server, cache.path());
+    assert_eq!(page(&second, "six").await, six);
+    assert_eq!(second.metadata(&six.files[0]).await.unwrap().name, "six");
+    assert_eq!(counter(&second), (2, 0));
+    // The entries were rewritten whole.
+    let third = client(&server, cache.path());
+    page(&third, "six").await;
+    third.metadata(&six.files[0]).await.unwrap();
+    assert_eq!(counter(&third), (0, 2));
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_one_client() {
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX))
+        .wheel(Wheel::fixture(IDNA))
+        .wheel(Wheel::fixture(PACKAGING))
+        .metadata_files(false)
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = Arc::new(
+        IndexClient::new(IndexSettings {
+            concurrency: 2,
+            ..settings(&server.url(), cache.path())
+        })
+        .unwrap(),
+    );
+    let tasks: Vec<_> = ["six", "idna", "packaging"]
+        .into_iter()
+        .map(|project| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let page = page(&client, project).await;
+                client.metadata(&page.files[0]).await.unwrap().name.clone()
+            })
+        })
+        .collect();
+    let mut names = Vec::new();
+    for task in tasks {
+        names.push(task.await.unwrap());
+    }
+    assert_eq!(names, ["six", "idna", "packaging"]);
+}
+
+/// Live PyPI: `six`'s page and the metadata of its 1.16.0 wheel. Set `FAVE_LOCK_NO_NETWORK` to skip.
+#[tokio::test]
+async fn live_pypi_six() {
+    if std::env::var_os("FAVE_LOCK_NO_NETWORK").is_some() {
+        return;
+    }
+    let cache = tempfile::tempdir().unwrap();
+    let client = IndexClient::new(settings("https://pypi.org/simple", cache.path())).unwrap();
+    let six = page(&client, "six").await;
+    let wheel = file(&six, SIX);
+    assert_eq!(wheel.sha256.as_deref(), Some(SIX_SHA256));
+    assert_eq!(wheel.size, Some(11053));
+    assert!(
+        wheel
+            .url
+            .starts_with("https://files.pythonhosted.org/packages/")
+    );
+    assert!(wheel.upload_time.is_some());
+    let metadata = client.metadata(wheel).await.unwrap();
+    assert_eq!(metadata.name, "six");
+    assert_eq!(metadata.version, "1.16.0");
+    assert_eq!(
+        metadata.requires_python.as_deref(),
+        Some(">=2.7, !=3.0.*, !=3.1.*, !=3.2.*")
+    );
+    assert!(
+        metadata
+            .classifiers
+            .iter()
+            .any(|classifier| classifier == "License :: OSI Approved :: MIT License")
+    );
+}
+
+/// Cold and warm `project("numpy")` against PyPI. Run with
+/// `cargo test --release --test index measure_numpy -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "network: a measurement, not a check"]
+async fn measure_numpy() {
+    let cache = tempfile::tempdir().unwrap();
+    let settings = settings("https://pypi.org/simple", cache.path());
+    let cold = IndexClient::new(settings.clone()).unwrap();
+    let started = Instant::now();
+    let numpy = page(&cold, "numpy").await;
+    let cold_time = started.elapsed();
+    let bytes = cold.stats.bytes.load(Ordering::Relaxed);
+    let warm = IndexClient::new(settings).unwrap();
+    let mut warm_times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(page(&warm, "numpy").await.files.len(), numpy.files.len());
+        warm_times.push(started.elapsed());
+    }
+    let entry = files_under(cache.path()).into_iter().next().unwrap();
+    println!(
+        "numpy: {} files, {bytes} bytes fetched; cold {cold_time:?}; warm (disk cache, {} bytes) {warm_times:?}",
+        numpy.files.len(),
+        std::fs::metadata(entry).unwrap().len()
+    );
+}
+
+fn fixture(filename: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/wheels")
+        .join(filename)
+}
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path)
+            } else {
+                files.push(path)
+            }
+        }
+    }
+    files.sort();
+    files
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests. Each test binary includes this with `mod support;`.
+
+pub mod index_server;
