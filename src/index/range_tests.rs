@@ -138,7 +138,8 @@ async fn live_range_read() {
     use std::sync::atomic::Ordering;
 
     let url = std::env::var("FAVE_LOCK_BIG_WHEEL").unwrap_or_else(|_| {
-        "https://files.pythonhosted.org/packages/6e/49/7de1b1e8cd0bd0ab5a65a9fb5e6e1e1ab4ba70b1b1d5e8b07d5e4c1d4e8f/x.whl"
+        "https://files.pythonhosted.org/packages/56/be/76eaa36c9cd032d3b01b001e2c5a05943df75f26211f68fae79e62f87734/\
+         torch-2.9.1-cp311-cp311-manylinux_2_28_x86_64.whl"
             .to_string()
     });
     let url = Url::parse(&url).unwrap();
@@ -166,4 +167,10 @@ async fn live_range_read() {
         stats.requests.load(Ordering::Relaxed),
         stats.bytes.load(Ordering::Relaxed),
     );
+    // Where PyPI has a PEP 658 file, it must be byte-for-byte what the range walk found.
+    let pep658 = reqwest::get(format!("{url}.metadata")).await.unwrap();
+    if pep658.status().is_success() {
+        assert_eq!(pep658.bytes().await.unwrap().as_ref(), metadata.as_slice());
+        println!("matches the `.metadata` file");
+    }
 }

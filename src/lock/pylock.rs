@@ -44,6 +44,16 @@ pub fn pylock_toml(lock: &Lock) -> String {
     let mut ours = Table::new();
     ours["image"] = toml_edit::value(context.image.as_str());
     ours["lock-format"] = toml_edit::value(i64::from(LOCK_FORMAT_VERSION));
+    ours["python"] = toml_edit::value(context.python.to_string());
+    let mut targets = Array::new();
+    for target in &context.targets {
+        let mut entry = InlineTable::new();
+        entry.insert("oci", Value::from(target.oci.as_str()));
+        entry.insert("platform", Value::from(target.platform.to_string()));
+        targets.push(Value::InlineTable(entry));
+    }
+    ours["targets"] = toml_edit::value(targets);
+    ours["index-url"] = toml_edit::value(context.index_url.as_str());
     ours["input-hash"] = toml_edit::value(context.input_hash.as_str());
     if let Some(cutoff) = context.exclude_newer {
         ours["exclude-newer"] = toml_edit::value(cutoff.to_string());
