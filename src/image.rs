@@ -9,10 +9,13 @@ use jiff::Timestamp;
 use pep508_rs::PackageName;
 
 use crate::config::{Config, ImageConfig};
+use crate::diagnose::{self, DiagnoseContext, Diagnosis};
 use crate::index::IndexClient;
 use crate::lock::{Lock, LockContext, LockTarget, input_hash, pylock_toml, requirements_txt};
+use crate::plan::{PlanError, PlanSettings};
 use crate::requirements::{self, RequirementsError, RequirementsInput};
-use crate::resolve::{self, Resolution, ResolveError, ResolveOptions, Target};
+use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, Target};
+use crate::sbom::{SBOM_FILE, SbomError, SbomOutput};
 use crate::tags::{Platform, PythonVersion};
 
 /// Everything needed to lock one image.
@@ -35,6 +38,11 @@ pub struct ImageJob {
     pub canonical_config: String,
     /// The regenerating command for the header.
     pub command: String,
+    /// The build plan written beside the lock (`build-plan.json`, `docker-bake.json`); `None` for ad
+    /// hoc runs and for images without `base-image`.
+    pub plan: Option<PlanSettings>,
+    /// The CycloneDX SBOM written beside the lock; `None` for ad hoc runs.
+    pub sbom: Option<SbomOutput>,
 }
 
 /// A resolved image and the text of each output file.
@@ -54,6 +62,10 @@ pub enum ImageError {
     Requirements(#[from] RequirementsError),
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Sbom(#[from] SbomError),
 }
 
 /// Join a config-relative path without a leading `./`, so that messages show paths as written.
@@ -102,12 +114,16 @@ impl ImageJob {
             allow_sdist: image.allow_sdist.iter().cloned().collect(),
             canonical_config: image.canonical.clone(),
             command,
+            plan: PlanSettings::from_config(config, image),
+            sbom: Some(SbomOutput {
+                path: output.join(SBOM_FILE),
+                timestamp: None,
+            }),
         }
     }
 
-    /// Read the input, resolve every platform and render the outputs. Writes nothing.
-    pub async fn lock(&self, client: Arc<IndexClient>) -> Result<LockedImage, ImageError> {
-        let input = requirements::read(&self.requirements)?;
+    /// A resolver for this image's targets and policy.
+    pub fn resolver(&self, client: Arc<IndexClient>) -> Resolver {
         let targets: Vec<Target> = self
             .platforms
             .iter()
@@ -117,7 +133,28 @@ impl ImageJob {
             exclude_newer: self.exclude_newer,
             allow_sdist: self.allow_sdist.clone(),
         };
-        let resolution = resolve::resolve(client, &input, &targets, options).await?;
+        Resolver::new(client, targets, options)
+    }
+
+    /// Explain why this image's input does not resolve: every problem, each with checked fixes.
+    pub async fn diagnose(&self, client: Arc<IndexClient>) -> Result<Diagnosis, ImageError> {
+        let input = requirements::read(&self.requirements)?;
+        let context = DiagnoseContext {
+            image: self.name.clone(),
+            options: ResolveOptions {
+                exclude_newer: self.exclude_newer,
+                allow_sdist: self.allow_sdist.clone(),
+            },
+            requirements_path: self.requirements.clone(),
+        };
+        Ok(diagnose::diagnose(&self.resolver(client), &input, &context).await?)
+    }
+
+    /// Read the input, resolve every platform and render the outputs. Writes nothing.
+    pub async fn lock(&self, client: Arc<IndexClient>) -> Result<LockedImage, ImageError> {
+        let input = requirements::read(&self.requirements)?;
+        let offline = client.settings().offline;
+        let mut resolution = self.resolver(client.clone()).resolve(&input).await?;
         let context = LockContext {
             image: self.name.clone(),
             python: self.python,
@@ -141,6 +178,28 @@ impl ImageJob {
         }
         if let Some(path) = &self.pylock_toml {
             outputs.push((path.clone(), pylock_toml(&lock)));
+        }
+        // The plan hashes every lock file exactly as written, and the SBOM records the plan's base
+        // image digest: plan once for the SBOM, then again (same base image) with the SBOM hashed in.
+        let mut base_image = None;
+        if let Some(plan) = &self.plan {
+            let (base, warnings) = plan.pin_base_image_from_registry(offline).await;
+            resolution.warnings.extend(warnings);
+            plan.replace_files(&lock, &mut outputs, base.clone())?;
+            base_image = Some(base);
+        }
+        // After the plan, whose base image digest it records.
+        if let Some(sbom) = &self.sbom {
+            let plan_path = sbom.plan_path();
+            let plan_text = outputs
+                .iter()
+                .find(|(path, _)| *path == plan_path)
+                .map(|(_, text)| text.as_str());
+            let text = crate::sbom::render_for_lock(&client, &lock, sbom, plan_text).await?;
+            outputs.push((sbom.path.clone(), text));
+        }
+        if let (Some(plan), Some(base)) = (&self.plan, base_image) {
+            plan.replace_files(&lock, &mut outputs, base)?;
         }
         Ok(LockedImage {
             job: self.clone(),

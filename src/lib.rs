@@ -12,10 +12,16 @@
 //! messages and exit codes.
 
 pub mod config;
+pub mod diagnose;
 pub mod fs;
 pub mod image;
 pub mod index;
 pub mod lock;
+pub mod plan;
+pub mod registry;
 pub mod requirements;
 pub mod resolve;
+pub mod sbom;
+pub mod server;
 pub mod tags;
+pub mod verify;

@@ -310,6 +310,23 @@ async fn transient_failures_are_retried_and_client_errors_are_not() {
         [503, 200]
     );
 
+    // A connection closed without an answer is retried too.
+    server.clear_requests();
+    server.drop_next(2);
+    let fresh = IndexClient::new(IndexSettings {
+        refresh: true,
+        ..settings(&server.url(), cache.path())
+    })
+    .unwrap();
+    page(&fresh, "six").await;
+    assert_eq!(fresh.stats.retries.load(Ordering::Relaxed), 2);
+    let statuses: Vec<u16> = server
+        .requests()
+        .iter()
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(statuses, [0, 0, 200]);
+
     server.clear_requests();
     server.fail_next(1, 403);
     let six = page(&client, "six").await; // from the cache

@@ -48,6 +48,7 @@ fn tool(name: &str) -> Command {
 fn fave_lock() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_fave-lock"));
     cmd.env("FAVE_LOCK_CACHE_DIR", repo().join(".cache/fave-lock"));
+    cmd.env_remove("FAVE_LOCK_INDEX_URL"); // the config's / default index (PyPI), whatever the shell has
     cmd
 }
 

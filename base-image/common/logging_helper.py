@@ -131,7 +131,7 @@ def _safe_repr(value: object) -> str:
     try:
         return repr(value)
     except Exception:  # noqa: BLE001
-        return _safe_str(value) if type(value).__str__ is not object.__str__ else f"<unrepresentable {type(value).__name__}>"
+        return _safe_str(value) if _has_own_str(value) else f"<unrepresentable {type(value).__name__}>"
 
 
 def json_safe(value: Any, _depth: int = 0, _seen: frozenset[int] = frozenset()) -> Any:
@@ -195,9 +195,14 @@ def _json_safe(value: Any, depth: int, seen: frozenset[int]) -> Any:
             except Exception:  # noqa: BLE001 - fall through to str()
                 break
             return _json_safe(converted, depth + 1, inner)
-    if type(value).__str__ is object.__str__:
+    if not _has_own_str(value):
         return _safe_repr(value)
     return _safe_str(value)
+
+
+def _has_own_str(value: object) -> bool:
+    """Whether ``value``'s class defines ``__str__`` (else ``str()`` would just give ``repr()``)."""
+    return getattr(type(value), "__str__", None) is not getattr(object, "__str__")
 
 
 def _env_context(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -320,7 +325,7 @@ class _CurrentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(_output_stream())
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> IO[str]:
         return _output_stream()
 

@@ -225,5 +225,6 @@ def memory_snapshot(cgroup_root: str | os.PathLike[str] | None = None) -> dict[s
 def log_memory(stage: str, event: str = "memory", **fields: Any) -> dict[str, int | None]:
     """Log :func:`memory_snapshot` (plus ``fields``) through ``log_event`` and return the snapshot."""
     snapshot = memory_snapshot()
-    log_event(stage, event, **snapshot, **fields)
+    payload: dict[str, Any] = {**fields, **snapshot}
+    log_event(stage, event, **payload)
     return snapshot

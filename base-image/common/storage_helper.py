@@ -46,7 +46,8 @@ Behaviour common to both backends
   504, ``SlowDown``, ``RequestTimeout``, ``InternalError``...) is tried again up to ``max_attempts`` times in all,
   waiting ``min(backoff_max, backoff_base * 2**n)`` seconds scaled by a random factor in [0.5, 1). The backends'
   own retry loops are switched off so that the policy is the same for both. Listing resumes after the last key
-  it yielded. Other errors are raised at once.
+  it yielded. Other errors are raised at once. Each retry is logged as a warning on the ``fave.storage`` logger
+  (a JSON line once :func:`logging_helper.configure_logging` has run).
 - Errors are raised as :class:`StorageError` or its subclasses :class:`NotFoundError` (with ``missing`` set to
   ``"bucket"`` or ``"key"`` and a message that names it: a 404 is followed by one bucket check to tell which) and
   :class:`AuthError` (credentials rejected, signature mismatch, access denied). The backend's exception is
@@ -74,7 +75,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -243,7 +244,6 @@ class StorageConfig:
     read_timeout: float = 60.0
     tmp_dir: str | None = None
     list_page_size: int = 1000
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -401,7 +401,7 @@ class Storage(ABC):
 
     # -- retry and error mapping --------------------------------------------------------------------------------
     def _backoff(self, attempt: int) -> float:
-        delay = min(self.config.backoff_max, self.config.backoff_base * (2 ** (attempt - 1)))
+        delay = min(self.config.backoff_max, self.config.backoff_base * (2.0 ** (attempt - 1)))
         return delay * random.uniform(0.5, 1.0)
 
     def _call(self, operation: str, bucket: str, key: str | None, fn: Callable[[], T]) -> T:
@@ -577,7 +577,18 @@ class Storage(ABC):
                     raise
                 attempt += 1
                 if classified.kind == "transient" and attempt < self.config.max_attempts:
-                    self._sleep(self._backoff(attempt))
+                    delay = self._backoff(attempt)
+                    log.warning(
+                        "list %s failed (%s), resuming after %r in %.2fs (attempt %d of %d)",
+                        _where(bucket, None),
+                        classified.detail,
+                        last,
+                        delay,
+                        attempt,
+                        self.config.max_attempts,
+                        extra={"stage": "storage", "backend": self.backend_name, "attempt": attempt},
+                    )
+                    self._sleep(delay)
                     continue
                 if classified.kind in {"key", "not_found"}:
                     classified = _Classified("bucket", classified.code, classified.detail)
@@ -661,12 +672,17 @@ def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+_boto3_session: Any = None
+_boto3_session_lock = threading.Lock()
+
+
 class Boto3Storage(Storage):
     """:class:`Storage` on boto3 (``S3.Client`` plus its managed transfers)."""
 
     backend_name = "boto3"
 
     def __init__(self, config: StorageConfig, **kwargs: Any) -> None:
+        global _boto3_session
         super().__init__(config, **kwargs)
         import boto3
         from boto3.s3.transfer import TransferConfig
@@ -680,17 +696,22 @@ class Boto3Storage(Storage):
             read_timeout=config.read_timeout,
             signature_version="s3v4",
         )
-        session = boto3.session.Session()
-        self.client: Any = session.client(
-            "s3",
-            endpoint_url=config.endpoint_url,
-            aws_access_key_id=config.access_key,
-            aws_secret_access_key=config.secret_key,
-            aws_session_token=config.session_token,
-            region_name=config.region,
-            verify=config.verify,
-            config=botocore_config,
-        )
+        # One Session for the process: creating a Session reloads botocore's service models (~0.3 s). Clients made
+        # from it are independent; a Session is not thread-safe, hence the lock. (Without explicit keys the
+        # Session resolves credentials once, on first use.)
+        with _boto3_session_lock:
+            if _boto3_session is None:
+                _boto3_session = boto3.session.Session()
+            self.client: Any = _boto3_session.client(
+                "s3",
+                endpoint_url=config.endpoint_url,
+                aws_access_key_id=config.access_key,
+                aws_secret_access_key=config.secret_key,
+                aws_session_token=config.session_token,
+                region_name=config.region,
+                verify=config.verify,
+                config=botocore_config,
+            )
         self.transfer_config = TransferConfig(
             multipart_threshold=config.multipart_threshold,
             multipart_chunksize=config.part_size,

@@ -1,7 +1,11 @@
 //! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
 
+mod plan;
 mod progress;
 mod resolve;
+mod sbom;
+mod serve;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +27,14 @@ pub struct Cli {
 pub enum Command {
     /// Resolve requirements against the index and write the lock files.
     Resolve(ResolveArgs),
+    /// Print an image's build plan (written by `resolve`): JSON, `--build-arg` or `--label` flags.
+    Plan(plan::PlanArgs),
+    /// Download every file of each image's lock and check it against the lock and the index.
+    Verify(verify::VerifyArgs),
+    /// Write each image's CycloneDX SBOM (`locks/<image>/sbom.cdx.json`) from its lock.
+    Sbom(sbom::SbomArgs),
+    /// Serve the tag and digest dashboard, its JSON API and metrics (127.0.0.1:8080 by default).
+    Serve(serve::ServeArgs),
 }
 
 /// Output format for summaries and reports.
@@ -34,7 +46,7 @@ pub enum Format {
 
 /// `fave-lock resolve`: without `-r`, every image of `fave-lock.toml`; with `-r`, an ad hoc input using
 /// uv's flag names.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ResolveArgs {
     /// The config file.
     #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
@@ -84,6 +96,18 @@ pub struct ResolveArgs {
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// When the input cannot be resolved, write the checked fixes into it (keeping its comments), then
+    /// resolve again.
+    #[arg(long)]
+    pub apply_fixes: bool,
+    /// Download and check every file of the new lock (as `fave-lock verify` does) before writing it; any
+    /// finding leaves the previous lock files untouched.
+    #[arg(long)]
+    pub verify: bool,
+    /// Stamp the SBOM's `metadata.timestamp` (RFC 3339, or `now`); without it the SBOM is byte-identical
+    /// run to run.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub sbom_timestamp: Option<String>,
 }
 
 /// The one exit-code convention of every fave-lock command.
@@ -113,6 +137,10 @@ impl From<ExitStatus> for ExitCode {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Resolve(args) => resolve::run(args).await,
+        Command::Plan(args) => plan::run(&args),
+        Command::Verify(args) => verify::run(args).await,
+        Command::Sbom(args) => sbom::run(args).await,
+        Command::Serve(args) => serve::run(args).await,
     }
 }
 
@@ -120,6 +148,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
     match err.downcast_ref::<ImageError>() {
         Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
+        _ if matches!(
+            err.downcast_ref::<fave_lock::plan::PlanError>(),
+            Some(fave_lock::plan::PlanError::LockMismatch { .. })
+        ) =>
+        {
+            ExitStatus::Integrity
+        }
         _ => ExitStatus::Error,
     }
 }

@@ -11,26 +11,88 @@ use jiff::Timestamp;
 use pep508_rs::PackageName;
 
 use fave_lock::config::{self, DEFAULT_INDEX_URL};
+use fave_lock::diagnose::{apply_fixes, render_json, render_text};
 use fave_lock::fs::Staged;
-use fave_lock::image::{ImageJob, LockedImage};
+use fave_lock::image::{ImageError, ImageJob, LockedImage};
 use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::requirements_txt;
+use fave_lock::resolve::ResolveError;
 use fave_lock::tags::{Platform, PythonVersion};
 
 use super::progress::Progress;
 use super::{ExitStatus, Format, ResolveArgs};
 
 pub async fn run(args: ResolveArgs) -> anyhow::Result<ExitStatus> {
+    let status = run_once(&args).await?;
+    if status == ExitStatus::Finding && args.apply_fixes {
+        // The checked fixes are now in the input: resolve again, for real.
+        return run_once(&args).await;
+    }
+    Ok(status)
+}
+
+/// Explain every unresolvable image (nothing is written), and with `--apply-fixes` write the checked
+/// fixes into the inputs.
+async fn diagnose(
+    args: &ResolveArgs,
+    jobs: &[&ImageJob],
+    client: Arc<IndexClient>,
+) -> anyhow::Result<ExitStatus> {
+    let mut reports = Vec::new();
+    for job in jobs {
+        let progress = Progress::start(
+            format!("Diagnosing {}", job.name),
+            client.stats.clone(),
+            args.quiet,
+        );
+        let diagnosis = job.diagnose(client.clone()).await;
+        drop(progress);
+        let diagnosis = diagnosis?;
+        match args.format {
+            Format::Json => reports
+                .push(serde_json::json!({"image": job.name, "diagnosis": render_json(&diagnosis)})),
+            Format::Text => eprint!("error: {}: {}", job.name, render_text(&diagnosis)),
+        }
+        if args.apply_fixes {
+            let written = apply_fixes(&diagnosis)?;
+            if !args.quiet {
+                for path in written {
+                    eprintln!("Applied fixes to {}", path.display());
+                }
+            }
+        }
+    }
+    if args.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"resolved": false, "images": reports})
+            )?
+        );
+    }
+    Ok(ExitStatus::Finding)
+}
+
+async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
+    let args = args.clone();
     let started = Instant::now();
     let exclude_newer = args
         .exclude_newer
         .as_deref()
         .map(parse_timestamp)
         .transpose()?;
-    let (jobs, index_url) = match &args.requirement {
+    let (mut jobs, index_url) = match &args.requirement {
         Some(requirement) => ad_hoc_job(&args, requirement, exclude_newer)?,
         None => config_jobs(&args, exclude_newer)?,
     };
+    let sbom_timestamp = args
+        .sbom_timestamp
+        .as_deref()
+        .map(super::sbom::parse_sbom_timestamp)
+        .transpose()?;
+    for sbom in jobs.iter_mut().filter_map(|job| job.sbom.as_mut()) {
+        sbom.timestamp = sbom_timestamp;
+    }
     let client = Arc::new(IndexClient::new(IndexSettings {
         index_url,
         cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
@@ -45,13 +107,36 @@ pub async fn run(args: ResolveArgs) -> anyhow::Result<ExitStatus> {
         client.stats.clone(),
         args.quiet,
     );
-    let locked =
-        futures::future::try_join_all(jobs.iter().map(|job| job.lock(client.clone()))).await;
+    let results = futures::future::join_all(jobs.iter().map(|job| job.lock(client.clone()))).await;
     drop(progress);
-    let locked = locked?;
+    let mut locked = Vec::new();
+    let mut unresolvable = Vec::new();
+    for (job, result) in jobs.iter().zip(results) {
+        match result {
+            Ok(image) => locked.push(image),
+            Err(ImageError::Resolve(ResolveError::NoSolution(_))) => unresolvable.push(job),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    if !unresolvable.is_empty() {
+        return diagnose(&args, &unresolvable, client.clone()).await;
+    }
     for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
         if !args.quiet {
             eprintln!("warning: {warning}");
+        }
+    }
+    if args.verify {
+        let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+        let verdict = super::verify::verify_before_writing(
+            &client,
+            &locked,
+            &cache_dir,
+            args.format,
+            args.quiet,
+        );
+        if let Some(status) = verdict.await? {
+            return Ok(status);
         }
     }
     let written = write_outputs(&args, &locked)?;
@@ -239,6 +324,8 @@ fn ad_hoc_job(
         allow_sdist,
         canonical_config: String::new(),
         command,
+        plan: None,
+        sbom: None,
     };
     Ok((vec![job], index_url))
 }

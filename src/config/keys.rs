@@ -10,8 +10,13 @@ pub(super) const IMAGE_KEYS: &[&str] = &[
     "requirements",
     "output",
     "registry",
+    "registry-insecure",
     "allow-sdist",
     "platforms",
+    "base-image",
+    "tags",
+    "apt-packages",
+    "labels",
 ];
 
 /// Keys of one entry of an image's `platforms`.

@@ -5,6 +5,7 @@
 //! [`toml_edit::Document`] is the raw form, and [`validate`] turns it into a [`Config`], collecting
 //! every problem before it fails.
 
+mod build;
 mod canonical;
 mod checker;
 mod error;
@@ -19,6 +20,7 @@ mod values;
 
 use std::path::Path;
 
+pub use build::{BuildConfig, RESERVED_LABEL_PREFIXES};
 pub use error::{ConfigError, ConfigProblem};
 pub use model::{Config, ImageConfig, PlatformConfig};
 

@@ -59,6 +59,12 @@ pub struct ImageConfig {
     pub allow_sdist: Vec<PackageName>,
     /// Registry repository the image is published to (`ghcr.io/org/fave-base`), if set.
     pub registry: Option<String>,
+    /// `registry-insecure`: the registry may be spoken to over plain http (a private registry without
+    /// TLS). Loopback registries always may. Not part of the input hash.
+    pub registry_insecure: bool,
+    /// How the image is built and published (`base-image`, `tags`, `apt-packages`, `labels`): input
+    /// of the build plan only, so not part of [`ImageConfig::canonical`].
+    pub build: super::BuildConfig,
     /// 1-based line of the `[[image]]` header, for messages.
     pub line: usize,
     /// The image's table re-serialised canonically (keys sorted, values normalised, no comments), with

@@ -143,7 +143,7 @@ fn exclude_newer_forms() {
 fn unknown_keys_suggest_the_closest() {
     assert_snapshot!(error(&format!("index_url = \"https://pypi.org/simple\"\n{IMAGE}")), @"fave-lock.toml:1: unknown key `index_url` in the top-level table; did you mean `index-url`?");
     assert_snapshot!(error(&image_with("python-version", "python_version")), @"fave-lock.toml:3: unknown key `python_version` in `[[image]]`; did you mean `python-version`?");
-    assert_snapshot!(error(&format!("{IMAGE}wheels = true\n")), @"fave-lock.toml:7: unknown key `wheels` in `[[image]]`; valid keys are `name`, `python-version`, `requirements`, `output`, `registry`, `allow-sdist` and `platforms`");
+    assert_snapshot!(error(&format!("{IMAGE}wheels = true\n")), @"fave-lock.toml:7: unknown key `wheels` in `[[image]]`; valid keys are `name`, `python-version`, `requirements`, `output`, `registry`, `registry-insecure`, `allow-sdist`, `platforms`, `base-image`, `tags`, `apt-packages` and `labels`");
     assert_snapshot!(error(&image_with("manylinux", "glibc")), @r"
     fave-lock.toml:6: missing key `manylinux` in a `platforms` entry
     fave-lock.toml:6: unknown key `glibc` in a `platforms` entry; valid keys are `platform` and `manylinux`
@@ -303,4 +303,14 @@ fn document_keeps_comments_for_rewriting() {
     let edited = document.to_string();
     assert!(edited.contains("# Ignore files uploaded after this instant"));
     assert!(edited.contains("exclude-newer = \"2026-12-01T00:00:00Z\""));
+}
+
+#[test]
+fn registry_insecure_is_a_boolean() {
+    assert!(!parse(IMAGE).images[0].registry_insecure);
+    let image = parse(&format!(
+        "{IMAGE}registry = \"registry.lan:5000/fave-base\"\nregistry-insecure = true\n"
+    ));
+    assert!(image.images[0].registry_insecure);
+    assert_snapshot!(error(&format!("{IMAGE}registry-insecure = \"yes\"\n")), @"fave-lock.toml:7: `registry-insecure` must be true or false, found the string `yes`");
 }

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! simple-v1/<sha256(index url)[..16]>/<normalized name>.json   CachedPage
-//! metadata-v1/<h[..2]>/<h = sha256(file url)>.json              CoreMetadata
+//! metadata-v2/<h[..2]>/<h = sha256(file url)>.json              CoreMetadata
 //! ```
 //!
 //! Writes go through [`crate::fs::write_atomic`] (temp file + rename), so a concurrent fave-lock process
@@ -80,7 +80,7 @@ impl Cache {
     pub(crate) fn metadata_path(&self, file_url: &str) -> PathBuf {
         let hash = sha256_hex(file_url.as_bytes());
         self.root
-            .join("metadata-v1")
+            .join("metadata-v2")
             .join(&hash[..2])
             .join(format!("{hash}.json"))
     }
@@ -235,6 +235,50 @@ mod tests {
         assert!(cache.read_page(index, &name).await.is_none());
         std::fs::write(&path, b"\xff\x00garbage").unwrap();
         assert!(cache.read_page(index, &name).await.is_none());
+    }
+
+    /// How long a numpy-sized page (4,415 files) takes to load from the cache. Run with
+    /// `cargo test --release --lib measure_page_load -- --ignored --nocapture`.
+    #[tokio::test]
+    #[ignore = "a measurement, not a check"]
+    async fn measure_page_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let mut big = page("numpy");
+        let template = big.files[0].clone();
+        big.files = (0..4415)
+            .map(|index| DistFile {
+                filename: format!("numpy-1.{index}.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),
+                url: format!(
+                    "https://files.pythonhosted.org/packages/ab/cd/{}/numpy-1.{index}.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+                    "0123456789abcdef".repeat(4)
+                ),
+                ..template.clone()
+            })
+            .collect();
+        let name = big.name.clone();
+        cache
+            .write_page("https://pypi.org/simple", Arc::new(big), Timestamp::now())
+            .await
+            .unwrap();
+        let mut times = Vec::new();
+        for _ in 0..30 {
+            let started = std::time::Instant::now();
+            let read = cache
+                .read_page("https://pypi.org/simple", &name)
+                .await
+                .unwrap();
+            times.push(started.elapsed());
+            assert_eq!(read.page.files.len(), 4415);
+        }
+        times.sort();
+        let size = std::fs::metadata(cache.page_path("https://pypi.org/simple", &name))
+            .unwrap()
+            .len();
+        println!(
+            "{size} bytes: min {:?}, median {:?}, max {:?}",
+            times[0], times[15], times[29]
+        );
     }
 
     #[tokio::test]

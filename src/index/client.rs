@@ -10,7 +10,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
 use super::cache::Cache;
-use super::download::metadata_from_download;
+use super::download::{DownloadedFile, download, metadata_from_download};
 use super::error::IndexError;
 use super::http::{Failure, Http, unexpected_status};
 use super::model::{
@@ -63,13 +63,12 @@ impl IndexClient {
     /// offline, none with `refresh`), else `GET {index_url}/{name}/` (PEP 503 URL, normalized name).
     pub async fn project(&self, name: &PackageName) -> Result<ProjectResponse, IndexError> {
         let index_url = self.settings.index_url.as_str();
-        if self.settings.offline || !self.settings.refresh {
-            if let Some(cached) = self.cache.read_page(index_url, name).await {
-                if self.settings.offline || self.is_fresh(cached.fetched_at) {
-                    self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(ProjectResponse::Found(Arc::new(cached.page)));
-                }
-            }
+        if (self.settings.offline || !self.settings.refresh)
+            && let Some(cached) = self.cache.read_page(index_url, name).await
+            && (self.settings.offline || self.is_fresh(cached.fetched_at))
+        {
+            self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(ProjectResponse::Found(Arc::new(cached.page)));
         }
         if self.settings.offline {
             return Err(IndexError::Offline {
@@ -107,6 +106,24 @@ impl IndexClient {
         let parsed = Arc::new(parsed);
         self.cache.write_metadata(&file.url, parsed.clone()).await?;
         Ok(parsed)
+    }
+
+    /// Stream `file` into a new temporary file in `temp_dir`, hashing it on the way; `progress` hears the
+    /// length of each chunk. The hash is returned, not compared: judging it is the caller's job (`verify`).
+    pub async fn download(
+        &self,
+        file: &DistFile,
+        temp_dir: &std::path::Path,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<DownloadedFile, IndexError> {
+        if self.settings.offline {
+            return Err(IndexError::Offline {
+                what: format!("the file `{}`", file.filename),
+            });
+        }
+        let url = Url::parse(&file.url)
+            .map_err(|error| IndexError::malformed(&file.url, error.to_string()))?;
+        download(&self.http, &url, temp_dir, progress).await
     }
 
     fn is_fresh(&self, fetched_at: Timestamp) -> bool {
@@ -181,7 +198,7 @@ impl IndexClient {
         if let Some(bytes) = self.fetch_metadata_file(&metadata_url).await? {
             return Ok((metadata_url.into(), bytes));
         }
-        if !file.filename.ends_with(".whl") {
+        if !file.filename.to_ascii_lowercase().ends_with(".whl") {
             let message = "no `.metadata` file, and fave-lock reads metadata from wheels only";
             return Err(IndexError::malformed(url.as_str(), message));
         }

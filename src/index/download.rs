@@ -1,9 +1,11 @@
-//! The last way to a wheel's METADATA: download the whole file, for servers that answer neither PEP 658
-//! `.metadata` files nor range requests.
+//! Whole-file downloads: the last way to a wheel's METADATA, for servers that answer neither PEP 658
+//! `.metadata` files nor range requests, and the way `verify` fetches every locked file
+//! ([`IndexClient::download`](super::IndexClient::download)).
 //!
 //! The body streams into a temporary file (wheels reach gigabytes; memory would not do) and through
 //! SHA-256 on the way. Since the whole file passed through, its hash is checked against the index's,
-//! which the range path cannot do. The zip is then read from the file with the same walk as `range.rs`.
+//! which the range path cannot do. The zip is then read from the file with the same walk as `range.rs`
+//! ([`wheel_metadata`] does the same for a wheel already on disk).
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -15,10 +17,23 @@ use tempfile::NamedTempFile;
 
 use super::error::IndexError;
 use super::http::{Failure, Http, check_limit, unexpected_status};
+use super::metadata;
+use super::model::CoreMetadata;
 use super::range::{ByteSource, ReadError, TAIL_LEN, read_metadata};
 
 /// The largest file fave-lock downloads (the largest wheels on PyPI are a few GB).
 const MAX_DOWNLOAD_LEN: u64 = 16 << 30;
+
+/// A file streamed to disk by [`IndexClient::download`](super::IndexClient::download).
+#[derive(Debug)]
+pub struct DownloadedFile {
+    /// The bytes, in a temporary file that is deleted on drop unless the caller persists it.
+    pub file: NamedTempFile,
+    /// Lower-case hex SHA-256 of the bytes, computed while they streamed in.
+    pub sha256: String,
+    /// Number of bytes received.
+    pub size: u64,
+}
 
 /// A downloaded file to read the zip from.
 pub(crate) struct FileSource {
@@ -68,48 +83,63 @@ pub(crate) async fn metadata_from_download(
     expected_sha256: Option<&str>,
     temp_dir: &Path,
 ) -> Result<Vec<u8>, IndexError> {
-    let (temp, sha256) = download(http, url, temp_dir).await?;
+    let downloaded = download(http, url, temp_dir, &|_| {}).await?;
     if let Some(expected) =
-        expected_sha256.filter(|expected| !expected.eq_ignore_ascii_case(&sha256))
+        expected_sha256.filter(|expected| !expected.eq_ignore_ascii_case(&downloaded.sha256))
     {
         return Err(IndexError::HashMismatch {
             url: url.to_string(),
             expected: expected.to_string(),
-            actual: sha256,
+            actual: downloaded.sha256,
         });
     }
-    let path = temp.path().to_path_buf();
+    metadata_bytes(downloaded.file.path(), wheel_filename, url.as_str()).await
+}
+
+/// The parsed METADATA of the wheel `wheel_filename` stored at `path` (a downloaded or cached file).
+pub async fn wheel_metadata(path: &Path, wheel_filename: &str) -> Result<CoreMetadata, IndexError> {
+    let where_ = path.display().to_string();
+    let bytes = metadata_bytes(path, wheel_filename, &where_).await?;
+    metadata::parse(&bytes).map_err(|message| IndexError::malformed(where_, message))
+}
+
+/// The uncompressed METADATA of the wheel at `path`; `origin` names it in errors.
+async fn metadata_bytes(
+    path: &Path,
+    wheel_filename: &str,
+    origin: &str,
+) -> Result<Vec<u8>, IndexError> {
     let cache_error = |source| IndexError::Cache {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     };
-    let file = temp.reopen().map_err(cache_error)?;
+    let file = std::fs::File::open(path).map_err(cache_error)?;
     let len = file.metadata().map_err(cache_error)?.len();
     let mut source = FileSource {
         file,
         len,
-        path: path.clone(),
+        path: path.to_path_buf(),
     };
     match read_metadata(&mut source, wheel_filename, TAIL_LEN).await {
         Ok(metadata) => Ok(metadata),
         Err(ReadError::Index(error)) => Err(error),
-        Err(ReadError::Zip(error)) => Err(IndexError::malformed(url.as_str(), error.to_string())),
+        Err(ReadError::Zip(error)) => Err(IndexError::malformed(origin, error.to_string())),
         // A file source always reads.
-        Err(ReadError::Unsupported) => {
-            Err(IndexError::malformed(url.as_str(), "unreadable download"))
-        }
+        Err(ReadError::Unsupported) => Err(IndexError::malformed(origin, "unreadable file")),
     }
 }
 
-/// Stream `url` into a new temporary file, returning it with its SHA-256. A retry starts a new file.
-async fn download(
+/// Stream `url` into a new temporary file, returning it with its SHA-256 and size; `progress` hears the
+/// length of each chunk as it arrives. A retry starts a new file (and `progress` hears its bytes again).
+pub(crate) async fn download(
     http: &Http,
     url: &Url,
     temp_dir: &Path,
-) -> Result<(NamedTempFile, String), IndexError> {
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<DownloadedFile, IndexError> {
     let mut retrying = http.retrying(url);
     loop {
-        let attempt = download_attempt(http, url, temp_dir).await;
+        let attempt = download_attempt(http, url, temp_dir, progress).await;
         if let Some(answer) = retrying.settle(attempt).await? {
             return Ok(answer);
         }
@@ -121,7 +151,8 @@ async fn download_attempt(
     http: &Http,
     url: &Url,
     temp_dir: &Path,
-) -> Result<(NamedTempFile, String), Failure> {
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<DownloadedFile, Failure> {
     let cache_error = |source| {
         Failure::Fatal(IndexError::Cache {
             path: temp_dir.to_path_buf(),
@@ -150,7 +181,12 @@ async fn download_attempt(
         check_limit(url, len, MAX_DOWNLOAD_LEN)?;
         hasher.update(chunk);
         temp.write_all(chunk).map_err(cache_error)?;
+        progress(chunk.len() as u64);
     }
     temp.flush().map_err(cache_error)?;
-    Ok((temp, hex::encode(hasher.finalize())))
+    Ok(DownloadedFile {
+        file: temp,
+        sha256: hex::encode(hasher.finalize()),
+        size: len,
+    })
 }

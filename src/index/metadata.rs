@@ -41,7 +41,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<CoreMetadata, String> {
 fn headers(text: &str) -> Vec<(&str, String)> {
     let mut fields: Vec<(&str, String)> = Vec::new();
     for line in text.lines() {
-        if line.trim().is_empty() {
+        // Only a truly empty line ends the headers: a multi-line field (scipy's License) has
+        // whitespace-only continuation lines, and stopping there loses every later Requires-Dist.
+        if line.is_empty() {
             break;
         }
         if line.starts_with([' ', '\t']) {
@@ -77,6 +79,19 @@ fn continuation(line: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_only_continuation_lines_do_not_end_the_headers() {
+        // Shape of scipy 1.11.4's METADATA: a License with blank-looking continuation lines before
+        // the Requires-Dist fields.
+        let text = "Metadata-Version: 2.1\nName: scipy\nVersion: 1.11.4\nLicense: Copyright\n        All rights reserved.\n        \n        Name: OpenBLAS\nRequires-Dist: numpy<1.28.0,>=1.21.6\nRequires-Dist: pytest; extra == \"test\"\n\nbody\n";
+        let metadata = parse(text.as_bytes()).unwrap();
+        assert_eq!(
+            metadata.requires_dist,
+            vec!["numpy<1.28.0,>=1.21.6", "pytest; extra == \"test\""]
+        );
+        assert!(metadata.license.unwrap().contains("Name: OpenBLAS"));
+    }
 
     #[test]
     fn parses_a_real_metadata_file() {

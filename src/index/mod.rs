@@ -27,5 +27,6 @@ mod zip;
 
 pub use cache::default_cache_dir;
 pub use client::IndexClient;
+pub use download::{DownloadedFile, wheel_metadata};
 pub use error::IndexError;
 pub use model::{CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse};

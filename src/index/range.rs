@@ -104,15 +104,31 @@ pub(crate) async fn read_metadata(
     };
     let record = end_record(source, &mut window, file_len).await?;
     zip::check_directory_bounds(&record, file_len)?;
-    window.extend_to(source, record.directory_offset).await?;
-    let directory = window
-        .get(record.directory_offset, record.directory_len)
-        .ok_or(ZipError::Truncated("central directory"))?;
-    let entries = zip::parse_directory(directory)?;
+    let entries = zip::parse_directory(&directory(source, &mut window, &record).await?)?;
     let entry = zip::find_metadata(&entries, wheel_filename)?;
     zip::check_entry(entry)?;
     let data = entry_data(source, &window, entry, file_len).await?;
     Ok(zip::extract(entry, &data)?)
+}
+
+/// The central directory's bytes. When it ends inside the window, the window grows back to its start (one
+/// read, and the entry's data may then be in the window too); when it ends before the window (bytes
+/// between directory and EOCD record), it is read on its own, so a lying offset cannot make us read the
+/// whole file.
+async fn directory<'w>(
+    source: &mut impl ByteSource,
+    window: &'w mut Window,
+    record: &zip::EndRecord,
+) -> Result<Cow<'w, [u8]>, ReadError> {
+    let (offset, len) = (record.directory_offset, record.directory_len);
+    if offset + len < window.start {
+        return Ok(Cow::Owned(source.read(offset, len).await?));
+    }
+    window.extend_to(source, offset).await?;
+    let bytes = window.get(offset, len);
+    Ok(Cow::Borrowed(
+        bytes.ok_or(ZipError::Truncated("central directory"))?,
+    ))
 }
 
 /// The EOCD record, with its ZIP64 values applied. If the tail is too short to hold the record behind a

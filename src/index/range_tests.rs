@@ -83,6 +83,25 @@ async fn reads_zip64_and_long_comments() {
 }
 
 #[tokio::test]
+async fn a_directory_far_before_the_end_record_is_read_on_its_own() {
+    let (_, record) = zip::find_end_record(IDNA).unwrap();
+    let directory_end = (record.directory_offset + record.directory_len) as usize;
+    let mut padded = IDNA[..directory_end].to_vec();
+    padded.extend(vec![0; 200_000]);
+    padded.extend(&IDNA[IDNA.len() - EOCD_LEN..]);
+    let mut source = MemorySource::new(&padded);
+    let metadata = read_metadata(&mut source, "idna-3.10-py3-none-any.whl", TAIL_LEN)
+        .await
+        .unwrap();
+    assert_eq!(metadata, IDNA_METADATA);
+    assert_eq!(
+        source.reads[1],
+        (record.directory_offset, record.directory_len)
+    );
+    assert!(source.bytes_read() < 80_000, "{:?}", source.reads);
+}
+
+#[tokio::test]
 async fn damaged_files_fail_cleanly() {
     for cut in (0..IDNA.len()).step_by(499) {
         for tail_len in [64, TAIL_LEN] {

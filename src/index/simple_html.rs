@@ -204,23 +204,21 @@ fn parse_attribute(html: &str, start: usize) -> ((String, Option<Cow<'_, str>>),
     ((name, Some(decode_entities(raw))), next.max(start + 1))
 }
 
-/// The decoded text of an anchor whose start tag ends at `start`, and the offset after its `</a>` (or at
-/// the next tag when the anchor is never closed).
+/// The decoded text of an anchor whose start tag ends at `start`, and where to continue scanning.
+///
+/// The text ends at the next tag, which is the anchor's `</a>` on any real index page. Stopping there,
+/// rather than searching ahead for `</a>`, keeps the scan linear on a page full of unclosed anchors; an
+/// anchor with markup inside loses its text, and its filename then comes from the URL.
 fn anchor_text(html: &str, start: usize) -> (Cow<'_, str>, usize) {
-    let close = find_ignore_case(html, "</a", start);
-    let text_end = close.or_else(|| html.get(start..)?.find('<').map(|offset| start + offset));
-    let text_end = text_end.unwrap_or(html.len());
-    let after = match close {
-        Some(close) => html
-            .get(close..)
-            .and_then(|rest| rest.find('>'))
-            .map_or(html.len(), |gt| close + gt + 1),
-        None => text_end,
-    };
-    (
-        decode_entities(html.get(start..text_end).unwrap_or_default()),
-        after,
-    )
+    let text_end = find(html, "<", start).unwrap_or(html.len());
+    let closes = html
+        .as_bytes()
+        .get(text_end..text_end + 3)
+        .is_some_and(|tag| tag.eq_ignore_ascii_case(b"</a"));
+    // Past `</a`; the `>` left over is plain text to the scanner, which only looks for `<`.
+    let after = if closes { text_end + 3 } else { text_end };
+    let text = html.get(start..text_end).unwrap_or_default();
+    (decode_entities(text), after)
 }
 
 /// Decode the character references an index may use: the named ones PEP 503 pages need (`&lt;`, `&gt;`,
@@ -283,15 +281,6 @@ fn entity(body: &str) -> Option<char> {
 /// The first `needle` in `html` at or after `from`.
 fn find(html: &str, needle: &str, from: usize) -> Option<usize> {
     html.get(from..)?.find(needle).map(|offset| from + offset)
-}
-
-/// The first ASCII-case-insensitive `needle` in `html` at or after `from`.
-fn find_ignore_case(html: &str, needle: &str, from: usize) -> Option<usize> {
-    let haystack = html.as_bytes().get(from..)?;
-    haystack
-        .windows(needle.len())
-        .position(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
-        .map(|offset| from + offset)
 }
 
 /// The first `byte` in `bytes` at or after `from`.

@@ -156,6 +156,19 @@ fn survives_garbage() {
 }
 
 #[test]
+fn stays_linear_on_unclosed_anchors() {
+    let html =
+        "<a href=\"x.whl\">".repeat(30_000) + &"<!--".repeat(10_000) + &"<a href='".repeat(10_000);
+    let started = std::time::Instant::now();
+    assert_eq!(files(&html).len(), 30_000);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn survives_random_bytes() {
     let alphabet = [
         "<", ">", "a", " ", "=", "\"", "'", "&", ";", "#", "/", "href", "!--", "-->", "é", "x",

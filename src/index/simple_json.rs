@@ -69,14 +69,14 @@ pub(crate) fn parse(
 ) -> Result<ProjectPage, String> {
     let page: Page =
         serde_json::from_slice(body).map_err(|error| format!("invalid JSON page: {error}"))?;
-    if let Some(version) = page
+    let version = page
         .meta
         .as_ref()
-        .and_then(|meta| meta.api_version.as_deref())
+        .and_then(|meta| meta.api_version.as_deref());
+    if let Some(version) = version
+        && version.split('.').next() != Some(SUPPORTED_MAJOR)
     {
-        if version.split('.').next() != Some(SUPPORTED_MAJOR) {
-            return Err(format!("unsupported simple API version {version}"));
-        }
+        return Err(format!("unsupported simple API version {version}"));
     }
     let files = page
         .files

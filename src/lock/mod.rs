@@ -2,6 +2,7 @@
 //! so that `requirements.txt`, `pylock.toml` and later the SBOM cannot disagree.
 
 mod pylock;
+mod read;
 mod requirements_txt;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,6 +13,7 @@ use pep508_rs::PackageName;
 use sha2::{Digest, Sha256};
 
 pub use pylock::pylock_toml;
+pub use read::{LockReadError, parse_pylock, read_pylock};
 pub use requirements_txt::requirements_txt;
 
 use crate::index::DistFile;

@@ -82,6 +82,18 @@ impl Fetcher {
         }
     }
 
+    pub fn client(&self) -> Arc<IndexClient> {
+        self.client.clone()
+    }
+
+    pub fn options(&self) -> &ResolveOptions {
+        &self.options
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
     pub fn target(&self, index: usize) -> &Target {
         &self.targets[index]
     }

@@ -17,9 +17,10 @@ use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, PackageN
 use pubgrub::PubGrubError;
 
 pub use candidates::{Candidate, Unusable, VersionMap};
-pub use report::{NoSolution, TargetFailure};
+pub use fetch::{InvalidRequirement, requirement_range};
+pub use report::{Incompatibility, NoSolution, TargetFailure};
 
-use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError};
+use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
 use crate::requirements::RequirementsInput;
 use crate::tags::{Platform, PythonVersion, Tags};
 use fetch::Fetcher;
@@ -136,73 +137,160 @@ pub async fn resolve(
     targets: &[Target],
     options: ResolveOptions,
 ) -> Result<Resolution, ResolveError> {
-    let fetcher = Arc::new(Fetcher::new(client, targets.to_vec(), options));
-    let root: Vec<Requirement> = input
-        .requirements
-        .iter()
-        .map(|r| r.requirement.clone())
-        .collect();
-    let constraints: Vec<Requirement> = input
-        .constraints
-        .iter()
-        .map(|r| r.requirement.clone())
-        .collect();
-    let mut solvers = Vec::new();
-    for index in 0..targets.len() {
-        let provider = Provider::new(
-            fetcher.clone(),
-            index,
-            tokio::runtime::Handle::current(),
-            root.clone(),
-            &constraints,
-        );
-        solvers.push(tokio::task::spawn_blocking(move || {
-            pubgrub::resolve(&provider, PubGrubPackage::Root, Version::new([0]))
-        }));
-    }
-    let mut resolved = Vec::new();
-    let mut failures = Vec::new();
-    for (index, solver) in solvers.into_iter().enumerate() {
-        match solver
-            .await
-            .map_err(|err| ResolveError::Internal(err.to_string()))?
-        {
-            Ok(selection) => resolved.push((index, selection)),
-            Err(PubGrubError::NoSolution(tree)) => {
-                failures.push(report::failure(&targets[index], tree))
-            }
-            Err(PubGrubError::ErrorRetrievingDependencies {
-                source: ProviderError::Index(err),
-                ..
-            })
-            | Err(PubGrubError::ErrorChoosingVersion {
-                source: ProviderError::Index(err),
-                ..
-            }) => {
-                return Err(ResolveError::Index(err));
-            }
-            Err(other) => return Err(ResolveError::Internal(other.to_string())),
+    Resolver::new(client, targets.to_vec(), options)
+        .resolve(input)
+        .await
+}
+
+/// A resolver for fixed targets whose fetches and release lists are kept across runs, so that trying
+/// variants of an input (the diagnosis checks every fix it prints) costs solver time only.
+#[derive(Clone)]
+pub struct Resolver {
+    fetcher: Arc<Fetcher>,
+}
+
+impl Resolver {
+    pub fn new(
+        client: Arc<IndexClient>,
+        targets: Vec<Target>,
+        options: ResolveOptions,
+    ) -> Resolver {
+        Resolver {
+            fetcher: Arc::new(Fetcher::new(client, targets, options)),
         }
     }
-    if !failures.is_empty() {
-        return Err(ResolveError::NoSolution(Box::new(NoSolution::new(
-            failures,
-        ))));
+
+    pub fn targets(&self) -> &[Target] {
+        self.fetcher.targets()
     }
-    let mut resolution = Resolution {
-        targets: Vec::new(),
-        warnings: Vec::new(),
-    };
-    for (index, selection) in resolved {
-        let chosen: Vec<(PubGrubPackage, Version)> = selection
+
+    pub fn client(&self) -> Arc<IndexClient> {
+        self.fetcher.client()
+    }
+
+    pub fn options(&self) -> &ResolveOptions {
+        self.fetcher.options()
+    }
+
+    /// A file's core metadata as the index gave it.
+    pub async fn core_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, ResolveError> {
+        Ok(self
+            .fetcher
+            .metadata(file)
+            .await
+            .map_err(ResolveError::Index)?
+            .core
+            .clone())
+    }
+
+    /// The releases of `name` for target number `target`; `None` when the project does not exist.
+    pub async fn versions(
+        &self,
+        target: usize,
+        name: &PackageName,
+    ) -> Result<Option<Arc<VersionMap>>, ResolveError> {
+        self.fetcher
+            .versions(target, name)
+            .await
+            .map_err(ResolveError::Index)
+    }
+
+    /// Every file the index lists for `name`; `None` when the project does not exist.
+    pub async fn page(&self, name: &PackageName) -> Result<Option<Arc<ProjectPage>>, ResolveError> {
+        match self.fetcher.page(name).await.map_err(ResolveError::Index)? {
+            ProjectResponse::Found(page) => Ok(Some(page)),
+            ProjectResponse::NotFound => Ok(None),
+        }
+    }
+
+    /// The parsed `Requires-Dist` of a file, or why it does not parse.
+    pub async fn requires_dist(
+        &self,
+        file: &DistFile,
+    ) -> Result<Result<Vec<Requirement>, InvalidRequirement>, ResolveError> {
+        let metadata = self
+            .fetcher
+            .metadata(file)
+            .await
+            .map_err(ResolveError::Index)?;
+        Ok(metadata.requires_dist.clone())
+    }
+
+    /// Resolve `input` for every target.
+    pub async fn resolve(&self, input: &RequirementsInput) -> Result<Resolution, ResolveError> {
+        let root: Vec<Requirement> = input
+            .requirements
             .iter()
-            .map(|(p, v)| (p.clone(), v.clone()))
+            .map(|r| r.requirement.clone())
             .collect();
-        let target =
-            build_target(&fetcher, index, &chosen, input, &mut resolution.warnings).await?;
-        resolution.targets.push(target);
+        let constraints: Vec<Requirement> = input
+            .constraints
+            .iter()
+            .map(|r| r.requirement.clone())
+            .collect();
+        let mut solvers = Vec::new();
+        for index in 0..self.targets().len() {
+            let provider = Provider::new(
+                self.fetcher.clone(),
+                index,
+                tokio::runtime::Handle::current(),
+                root.clone(),
+                &constraints,
+            );
+            solvers.push(tokio::task::spawn_blocking(move || {
+                pubgrub::resolve(&provider, PubGrubPackage::Root, Version::new([0]))
+            }));
+        }
+        let mut resolved = Vec::new();
+        let mut failures = Vec::new();
+        for (index, solver) in solvers.into_iter().enumerate() {
+            match solver
+                .await
+                .map_err(|err| ResolveError::Internal(err.to_string()))?
+            {
+                Ok(selection) => resolved.push((index, selection)),
+                Err(PubGrubError::NoSolution(tree)) => {
+                    failures.push(report::failure(&self.targets()[index], &tree))
+                }
+                Err(
+                    PubGrubError::ErrorRetrievingDependencies {
+                        source: ProviderError::Index(err),
+                        ..
+                    }
+                    | PubGrubError::ErrorChoosingVersion {
+                        source: ProviderError::Index(err),
+                        ..
+                    },
+                ) => return Err(ResolveError::Index(err)),
+                Err(other) => return Err(ResolveError::Internal(other.to_string())),
+            }
+        }
+        if !failures.is_empty() {
+            return Err(ResolveError::NoSolution(Box::new(NoSolution::new(
+                failures,
+            ))));
+        }
+        let mut resolution = Resolution {
+            targets: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for (index, selection) in resolved {
+            let chosen: Vec<(PubGrubPackage, Version)> = selection
+                .iter()
+                .map(|(p, v)| (p.clone(), v.clone()))
+                .collect();
+            let target = build_target(
+                &self.fetcher,
+                index,
+                &chosen,
+                input,
+                &mut resolution.warnings,
+            )
+            .await?;
+            resolution.targets.push(target);
+        }
+        Ok(resolution)
     }
-    Ok(resolution)
 }
 
 /// Turn PubGrub's selection into packages with their files, dependency edges and `via`s.

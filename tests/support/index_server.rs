@@ -141,6 +141,13 @@ pub struct LoggedRequest {
     pub status: u16,
 }
 
+/// A forced failure: an HTTP status with an empty body, or a connection closed without an answer.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    Status(u16),
+    Drop,
+}
+
 /// What the server serves; shared with the connection threads and changeable while it runs.
 #[derive(Debug)]
 struct State {
@@ -148,8 +155,8 @@ struct State {
     format: PageFormat,
     metadata_files: bool,
     ranges: bool,
-    /// Statuses to answer the next requests with, whatever they ask for.
-    failures: VecDeque<u16>,
+    /// How to fail the next requests, whatever they ask for.
+    failures: VecDeque<Failure>,
     log: Vec<LoggedRequest>,
 }
 
@@ -249,9 +256,18 @@ impl IndexServer {
 
     /// Answer the next `count` requests (any path) with `status` and an empty body.
     pub fn fail_next(&self, count: usize, status: u16) {
+        let failure = Failure::Status(status);
         self.state()
             .failures
-            .extend(std::iter::repeat_n(status, count));
+            .extend(std::iter::repeat_n(failure, count));
+    }
+
+    /// Close the connection of the next `count` requests without answering (a reset, to the client).
+    /// They are logged with status 0.
+    pub fn drop_next(&self, count: usize) {
+        self.state()
+            .failures
+            .extend(std::iter::repeat_n(Failure::Drop, count));
     }
 
     /// Yank (`Some(reason)`) or un-yank (`None`) a listed file.
@@ -370,19 +386,23 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let response = match state.failures.pop_front() {
-            Some(status) => Response::empty(status),
-            None => route(&state, &request),
+            Some(Failure::Status(status)) => Some(Response::empty(status)),
+            Some(Failure::Drop) => None,
+            None => Some(route(&state, &request)),
         };
         state.log.push(LoggedRequest {
             method: request.method.clone(),
             path: request.path.clone(),
             range: request.header("range").map(str::to_string),
             accept: request.header("accept").map(str::to_string),
-            status: response.status,
+            status: response.as_ref().map_or(0, |response| response.status),
         });
         response
     };
-    write_response(stream, &request, &response)
+    match response {
+        Some(response) => write_response(stream, &request, &response),
+        None => stream.shutdown(std::net::Shutdown::Both),
+    }
 }
 
 fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {

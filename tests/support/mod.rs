@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests. Each test binary includes this with `mod support;`.
 
 pub mod index_server;
+pub mod project;

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# End-to-end check of the base image: build base-image/Dockerfile with the build plan's args and labels,
+# push it to a local registry, check through the registry's HTTP API that the image carries the lock's
+# sha256, and run a sample stage inside it. Run by tests/image_e2e.rs (so by CI); usable by hand:
+#
+#   scripts/e2e-image.sh              # env: FAVE_LOCK_BIN=path/to/fave-lock (default: cargo build)
+#
+# What stands in for what, since no image can be pulled here:
+#   python:3.11-slim  → localhost/fave-py-base:bookworm, a Debian bookworm rootfs made by debootstrap
+#                       (minbase + python3 + python3-venv: CPython 3.11.2, ensurepip's bundled pip),
+#                       cached as a tarball under .cache/e2e/, keyed by the debootstrap arguments
+#   Docker            → buildah with the vfs driver and chroot isolation (`--isolation oci` fails here)
+#   ghcr.io           → Debian's docker-registry on a free loopback port
+#
+# Needs root (debootstrap, buildah), network to Debian's archive and PyPI. Installs its tools with apt-get
+# when missing (`apt-get update` only then). Everything else lives in a temp dir removed on exit, and the
+# registry is stopped by its PID. Prints each step's time.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+IMAGE=fave-base
+CACHE="$ROOT/.cache/e2e"
+LOCAL_BASE=localhost/fave-py-base:bookworm
+BUILT=localhost/$IMAGE:e2e
+
+STARTED=$SECONDS
+STEP_STARTED=$SECONDS
+step() {
+  printf '[e2e-image] %-44s (previous step %3ds, total %4ds)\n' "$*" $((SECONDS - STEP_STARTED)) $((SECONDS - STARTED))
+  STEP_STARTED=$SECONDS
+}
+fail() { printf '[e2e-image] FAILED: %s\n' "$*" >&2; exit 1; }
+
+# ---- tools ------------------------------------------------------------------------------------------
+step "tools"
+APT_PACKAGES=(buildah debootstrap docker-registry skopeo curl jq)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  [[ $(id -u) -eq 0 ]] || fail "need root to install ${missing[*]}"
+  echo "[e2e-image] apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+[[ $(id -u) -eq 0 ]] || fail "needs root (debootstrap, buildah with chroot isolation)"
+
+if [[ -n ${FAVE_LOCK_BIN:-} ]]; then
+  FAVE_LOCK=$FAVE_LOCK_BIN
+else
+  cargo build --quiet
+  FAVE_LOCK="${CARGO_TARGET_DIR:-$ROOT/target}/debug/fave-lock"
+fi
+
+# ---- scratch space and cleanup ------------------------------------------------------------------------
+WORK="$(mktemp -d /tmp/fave-e2e-image.XXXXXX)"
+B="buildah --storage-driver vfs --root $WORK/store --runroot $WORK/run"
+REGISTRY_PID=""
+CONTEXT_COPIES=()
+cleanup() {
+  local status=$?
+  set +e
+  if [[ -n $REGISTRY_PID ]]; then
+    kill "$REGISTRY_PID" 2>/dev/null
+    wait "$REGISTRY_PID" 2>/dev/null
+  fi
+  # Containers first (unmounts anything a run left), then the store; never cross into another
+  # filesystem in case a mount survived.
+  if [[ -d $WORK/store ]]; then
+    $B rm --all >/dev/null 2>&1 || true
+    $B rmi --all --force >/dev/null 2>&1 || true
+  fi
+  rm -rf --one-file-system "$WORK"
+  local copy
+  for copy in "${CONTEXT_COPIES[@]}"; do rm -f "$copy"; done
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the plan -----------------------------------------------------------------------------------------
+step "read the build plan"
+"$FAVE_LOCK" plan "$IMAGE" > "$WORK/plan.json"   # exit 3 when a lock file no longer matches the plan
+revision=()
+if commit=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null); then revision=(--revision "$commit"); fi
+build_arg_text=$("$FAVE_LOCK" plan "$IMAGE" --format build-args "${revision[@]}")
+label_text=$("$FAVE_LOCK" plan "$IMAGE" --format labels "${revision[@]}")
+eval "build_args=($build_arg_text)"
+eval "labels=($label_text)"
+context=$(jq -r .context "$WORK/plan.json")
+lock_sha256=$(jq -r '.labels["io.fave.lock.sha256"]' "$WORK/plan.json")
+requirements=$(jq -r '.context_files["requirements.txt"]' "$WORK/plan.json")
+want_sha256=$(sha256sum "$requirements" | cut -d' ' -f1)
+[[ $lock_sha256 == "$want_sha256" ]] || fail "plan label $lock_sha256 != sha256sum $requirements ($want_sha256)"
+first_tag=$(jq -r '.tags[0]' "$WORK/plan.json")
+[[ $first_tag != null ]] || fail "the plan has no tag to publish"
+repository_tag=${first_tag#*/}          # ghcr.io/fave-project/fave-base:0.1 → fave-project/fave-base:0.1
+repository=${repository_tag%:*}
+tag=${repository_tag##*:}
+
+# The plan's context_files (the lock) go into the build context; see base-image/Dockerfile.
+while IFS=$'\t' read -r inside source; do
+  install -m 0644 "$source" "$context/$inside"
+  CONTEXT_COPIES+=("$ROOT/$context/$inside")
+done < <(jq -r '.context_files | to_entries[] | "\(.key)\t\(.value)"' "$WORK/plan.json")
+
+# ---- the stand-in base image ------------------------------------------------------------------------
+MIRROR=http://deb.debian.org/debian
+DEBOOTSTRAP_ARGS=(--variant=minbase --include=python3,python3-venv bookworm)
+# Bump when the steps below change what the tarball holds.
+RECIPE="v1: apt sources as python:3.11-slim (bookworm, -updates, -security), no apt caches"
+key=$(printf '%s\n' "${DEBOOTSTRAP_ARGS[@]}" "$MIRROR" "$RECIPE" | sha256sum | cut -c1-16)
+tarball="$CACHE/bookworm-python3-$key.tar"
+mkdir -p "$CACHE"
+(
+  flock 9
+  if [[ -f $tarball ]]; then
+    step "base rootfs: cached $(basename "$tarball")"
+  else
+    step "base rootfs: debootstrap (cold, ~1-3 min)"
+    rootfs="$WORK/rootfs"
+    debootstrap "${DEBOOTSTRAP_ARGS[@]}" "$rootfs" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 ||
+      { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap"; }
+    cat > "$rootfs/etc/apt/sources.list" <<EOF
+deb http://deb.debian.org/debian bookworm main
+deb http://deb.debian.org/debian bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+EOF
+    rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+    tar --numeric-owner -C "$rootfs" -cf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf --one-file-system "$rootfs"
+  fi
+) 9> "$CACHE/.lock"
+
+step "import $LOCAL_BASE"
+container=$($B from scratch)
+$B add --quiet "$container" "$tarball" / >/dev/null
+$B config --env LANG=C.UTF-8 --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --cmd python3 "$container"
+$B commit --quiet "$container" "$LOCAL_BASE" >/dev/null
+$B rm "$container" >/dev/null
+base_digest=$($B images --digests --format '{{.Digest}}' "$LOCAL_BASE" | head -1)
+
+# ---- build --------------------------------------------------------------------------------------------
+step "build $BUILT (apt, pip --require-hashes)"
+# This machine reaches PyPI through a TLS-intercepting proxy whose CA only the host's bundle trusts:
+# hand the bundle to pip as the Dockerfile's `pip-ca` secret (never stored in the image).
+secret=()
+ca_bundle=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+[[ -f $ca_bundle ]] && secret=(--secret "id=pip-ca,src=$ca_bundle")
+# The plan's args and labels, then the stand-in base over BASE_IMAGE and the base.* labels.
+$B bud --isolation chroot --quiet "${secret[@]}" \
+  "${build_args[@]}" "${labels[@]}" \
+  --build-arg "BASE_IMAGE=$LOCAL_BASE" --build-arg "BASE_NAME=$LOCAL_BASE" --build-arg "BASE_DIGEST=$base_digest" \
+  --label "org.opencontainers.image.base.name=$LOCAL_BASE" --label "org.opencontainers.image.base.digest=$base_digest" \
+  -t "$BUILT" "$context" > "$WORK/build.log" 2>&1 ||
+  { tail -40 "$WORK/build.log" >&2; fail "buildah bud"; }
+image_id=$($B images --no-trunc --format '{{.ID}}' "$BUILT" | head -1)
+image_id=sha256:${image_id#sha256:}
+
+# ---- registry -----------------------------------------------------------------------------------------
+step "start docker-registry on loopback"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$WORK/registry"
+cat > "$WORK/registry.yml" <<EOF
+version: 0.1
+log: {level: warn}
+storage: {filesystem: {rootdirectory: $WORK/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port, secret: e2e-only}
+EOF
+docker-registry serve "$WORK/registry.yml" > "$WORK/registry.log" 2>&1 &
+REGISTRY_PID=$!
+REGISTRY=http://127.0.0.1:$port
+for _ in $(seq 50); do
+  kill -0 "$REGISTRY_PID" 2>/dev/null || { cat "$WORK/registry.log" >&2; fail "docker-registry exited"; }
+  [[ $(curl -fsS "$REGISTRY/v2/" 2>/dev/null) == "{}" ]] && break
+  sleep 0.1
+done
+[[ $(curl -fsS "$REGISTRY/v2/") == "{}" ]] || fail "docker-registry does not answer on $REGISTRY/v2/"
+
+step "push to 127.0.0.1:$port/$repository:$tag"
+$B push --quiet --tls-verify=false "$BUILT" "docker://127.0.0.1:$port/$repository:$tag" > "$WORK/push.log" 2>&1 ||
+  { tail -20 "$WORK/push.log" >&2; fail "buildah push"; }
+
+# ---- verify through the registry ----------------------------------------------------------------------
+step "verify labels through the registry API"
+ACCEPT="application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json"
+curl -fsS "$REGISTRY/v2/$repository/tags/list" | jq -e --arg tag "$tag" '.tags | index($tag) != null' >/dev/null ||
+  fail "tag $tag not listed"
+curl -fsS -H "Accept: $ACCEPT" "$REGISTRY/v2/$repository/manifests/$tag" > "$WORK/manifest.json"
+config_digest=$(jq -r .config.digest "$WORK/manifest.json")
+[[ $config_digest == "$image_id" ]] || fail "the registry's image config $config_digest is not the built image $image_id"
+curl -fsS "$REGISTRY/v2/$repository/blobs/$config_digest" > "$WORK/config.json"
+[[ "sha256:$(sha256sum < "$WORK/config.json" | cut -d' ' -f1)" == "$config_digest" ]] || fail "config blob digest mismatch"
+label=$(jq -r '.config.Labels["io.fave.lock.sha256"]' "$WORK/config.json")
+[[ $label == "$want_sha256" ]] || fail "label io.fave.lock.sha256=$label, but sha256sum $requirements is $want_sha256"
+input_hash=$(jq -r '.config.Labels["io.fave.lock.input-hash"]' "$WORK/config.json")
+[[ $input_hash == "$(jq -r .input_hash "$WORK/plan.json")" ]] || fail "label io.fave.lock.input-hash=$input_hash"
+skopeo_label=$(skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/$repository:$tag" |
+  jq -r '.Labels["io.fave.lock.sha256"]')
+[[ $skopeo_label == "$want_sha256" ]] || fail "skopeo sees io.fave.lock.sha256=$skopeo_label"
+echo "[e2e-image] $repository:$tag config $config_digest: io.fave.lock.sha256=$label = sha256sum $requirements"
+
+# ---- sample stage -------------------------------------------------------------------------------------
+step "run the sample stage in the image"
+container=$($B from --quiet "$BUILT")
+$B copy --quiet "$container" scripts/e2e-sample-stage.py /tmp/sample_stage.py >/dev/null
+$B run --isolation chroot "$container" -- python /tmp/sample_stage.py > "$WORK/stage.out" 2> "$WORK/stage.err" ||
+  { cat "$WORK/stage.out" "$WORK/stage.err" >&2; fail "the sample stage failed"; }
+line=$(tail -1 "$WORK/stage.out")
+echo "[e2e-image] stage log: $line"
+jq -e '.event == "imports-ok" and .stage == "e2e-sample" and .helper == "logging_helper"
+       and (.versions | length) == 10 and (.problems | length) == 0' <<<"$line" >/dev/null ||
+  fail "the sample stage's log line is not the expected imports-ok event"
+$B rm "$container" >/dev/null
+
+step "done"
+echo "[e2e-image] OK in $((SECONDS - STARTED))s"

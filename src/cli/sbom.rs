@@ -1,0 +1,137 @@
+//! `fave-lock sbom`: write `locks/<image>/sbom.cdx.json` from the committed lock, the same document
+//! `resolve` writes beside it.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use jiff::Timestamp;
+
+use fave_lock::config;
+use fave_lock::fs::write_atomic;
+use fave_lock::image::config_path;
+use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
+use fave_lock::lock::read_pylock;
+use fave_lock::sbom::{SBOM_FILE, SbomOutput, render_for_lock};
+
+use super::ExitStatus;
+
+/// `fave-lock sbom`: write the CycloneDX 1.5 SBOM of each image's lock (licenses come from the
+/// packages' core metadata, fetched once and cached).
+#[derive(Debug, clap::Args)]
+pub struct SbomArgs {
+    /// Images of the config (default: all).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The config file.
+    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Make the SBOM of this pylock.toml instead of the config's images (written beside it unless
+    /// `--output-file` says otherwise).
+    #[arg(long, value_name = "PATH", conflicts_with = "images")]
+    pub lock: Option<PathBuf>,
+    /// Where to write the SBOM (`-` for stdout); needs exactly one lock.
+    #[arg(short = 'o', long = "output-file", value_name = "PATH")]
+    pub output_file: Option<PathBuf>,
+    /// Stamp `metadata.timestamp` with this instant (RFC 3339, or `now`); without it the file is
+    /// byte-identical run to run.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub sbom_timestamp: Option<String>,
+    /// Cache folder.
+    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use only the cache; fail if some metadata is missing from it.
+    #[arg(long)]
+    pub offline: bool,
+    /// No summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
+    let timestamp = args
+        .sbom_timestamp
+        .as_deref()
+        .map(parse_sbom_timestamp)
+        .transpose()?;
+    let locks = lock_paths(&args)?;
+    if args.output_file.is_some() && locks.len() != 1 {
+        bail!("--output-file needs exactly one lock: name one image or use --lock");
+    }
+    for lock_path in locks {
+        let lock = read_pylock(&lock_path)?;
+        let client = IndexClient::new(IndexSettings {
+            index_url: lock.context.index_url.clone(),
+            cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+            offline: args.offline,
+            refresh: false,
+            page_ttl: Duration::from_secs(600),
+            concurrency: 16,
+        })?;
+        let beside = lock_path.with_file_name(SBOM_FILE);
+        let output = SbomOutput {
+            path: args.output_file.clone().unwrap_or(beside.clone()),
+            timestamp,
+        };
+        // The build plan sits beside the lock whatever the output path is.
+        let plan_from = SbomOutput {
+            path: beside,
+            timestamp,
+        };
+        let text = render_for_lock(&client, &lock, &plan_from, None)
+            .await
+            .with_context(|| format!("cannot make the SBOM of `{}`", lock_path.display()))?;
+        if output.path == PathBuf::from("-") {
+            print!("{text}");
+            continue;
+        }
+        write_atomic(&output.path, text.as_bytes())?;
+        if !args.quiet {
+            eprintln!(
+                "Wrote {} ({} packages)",
+                output.path.display(),
+                lock.package_count()
+            );
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `--sbom-timestamp`: `now`, an RFC 3339 instant, or a date meaning its midnight UTC.
+pub fn parse_sbom_timestamp(text: &str) -> anyhow::Result<Timestamp> {
+    if text == "now" {
+        return Ok(Timestamp::now());
+    }
+    if let Ok(timestamp) = Timestamp::from_str(text) {
+        return Ok(timestamp);
+    }
+    if let Ok(date) = jiff::civil::Date::from_str(text) {
+        return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
+    }
+    bail!("--sbom-timestamp {text}: expected `now`, an RFC 3339 timestamp or a date")
+}
+
+/// `--lock`, else the config's images (all, or those named).
+fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<PathBuf>> {
+    if let Some(lock) = &args.lock {
+        return Ok(vec![lock.clone()]);
+    }
+    let config = config::load(&args.config)?;
+    for name in &args.images {
+        if !config.images.iter().any(|image| &image.name == name) {
+            let known: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
+            bail!(
+                "no image `{name}` in {} (images: {})",
+                args.config.display(),
+                known.join(", ")
+            );
+        }
+    }
+    Ok(config
+        .images
+        .iter()
+        .filter(|image| args.images.is_empty() || args.images.contains(&image.name))
+        .map(|image| config_path(&config, &image.output).join("pylock.toml"))
+        .collect())
+}

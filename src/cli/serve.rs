@@ -1,0 +1,241 @@
+//! `fave-lock serve`: read the config, build the registry client and the server state, bind, and serve
+//! until Ctrl-C or SIGTERM. Logs are JSON lines on stderr (tracing), one per event.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::ValueEnum;
+
+use fave_lock::registry::{CredentialStore, RegistryClient, RegistryOptions, Repository};
+use fave_lock::server::{AppState, ServeSettings, ServedImage};
+
+use super::ExitStatus;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// `fave-lock serve`: the tag and digest dashboard, its JSON API and metrics.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// The config file. May be missing when `--image` names every image to show.
+    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Address to listen on. Port 0 picks a free port (the `listening` log line names it).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub addr: SocketAddr,
+    /// Add an image, or override a configured image's registry repository (repeatable).
+    #[arg(long = "image", value_name = "NAME=HOST[:PORT]/REPO")]
+    pub images: Vec<String>,
+    /// Allow plain http to this registry although it is not on loopback (repeatable).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+    /// Seconds a registry view (tag list, tag digests) is served before it is refreshed, in the
+    /// background. Each refresh asks the registry for every tag's manifest again.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub refresh: u64,
+    /// Most registry requests in flight.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub registry_concurrency: usize,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    /// Log every request (debug level), not only startup, snapshots and errors.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
+    init_logging(args.log_format, args.verbose);
+    let (images, mut insecure) = served_images(&args)?;
+    insecure.extend(args.insecure_registries.iter().cloned());
+    let credentials = CredentialStore::from_environment();
+    for warning in &credentials.warnings {
+        tracing::warn!(%warning, "registry credentials");
+    }
+    let registry = RegistryClient::new(RegistryOptions {
+        concurrency: args.registry_concurrency,
+        tag_ttl: Duration::from_secs(args.refresh.max(1)),
+        insecure,
+        credentials,
+        ..RegistryOptions::default()
+    })
+    .context("cannot set up the registry client")?;
+    let settings = ServeSettings {
+        refresh: Duration::from_secs(args.refresh.max(1)),
+        ..ServeSettings::default()
+    };
+    for image in &images {
+        tracing::info!(
+            image = %image.name,
+            repository = image.repository.as_ref().map(ToString::to_string),
+            lock = %image.lock_dir.display(),
+            "serving image"
+        );
+    }
+    let state = AppState::new(images, registry, settings);
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "listening on a non-loopback address: the dashboard has no authentication");
+    }
+    tracing::info!(%addr, url = %format!("http://{addr}/"), "listening");
+    fave_lock::server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server stopped")?;
+    tracing::info!("stopped");
+    Ok(ExitStatus::Success)
+}
+
+/// The images to show: the config's, then `--image` overrides and additions; and the registries the
+/// config declares `registry-insecure`.
+fn served_images(args: &ServeArgs) -> anyhow::Result<(Vec<ServedImage>, Vec<String>)> {
+    let mut images = Vec::new();
+    let mut insecure = Vec::new();
+    let root = if args.config.exists() || args.images.is_empty() {
+        let config = fave_lock::config::load(&args.config)?;
+        for image in &config.images {
+            let repository = image
+                .registry
+                .as_deref()
+                .map(|text| {
+                    text.parse::<Repository>()
+                        .map_err(anyhow::Error::msg)
+                        .with_context(|| {
+                            format!("image `{}` in `{}`", image.name, args.config.display())
+                        })
+                })
+                .transpose()?;
+            if image.registry_insecure
+                && let Some(repository) = &repository
+            {
+                insecure.push(repository.registry().to_string());
+            }
+            images.push(ServedImage {
+                name: image.name.clone(),
+                repository,
+                lock_dir: config.root.join(&image.output),
+                lock_dir_display: image.output.display().to_string(),
+            });
+        }
+        config.root
+    } else {
+        PathBuf::from(".")
+    };
+    for value in &args.images {
+        let (name, repository) = parse_image_override(value)?;
+        match images.iter_mut().find(|image| image.name == name) {
+            Some(image) => image.repository = Some(repository),
+            None => images.push(new_image(&root, name, repository)),
+        }
+    }
+    Ok((images, insecure))
+}
+
+fn new_image(root: &Path, name: String, repository: Repository) -> ServedImage {
+    let output = Path::new("locks").join(&name);
+    ServedImage {
+        lock_dir: root.join(&output),
+        lock_dir_display: output.display().to_string(),
+        name,
+        repository: Some(repository),
+    }
+}
+
+/// `NAME=HOST[:PORT]/REPO`.
+fn parse_image_override(value: &str) -> anyhow::Result<(String, Repository)> {
+    let Some((name, repository)) = value.split_once('=') else {
+        bail!(
+            "`--image {value}`: expected NAME=HOST[:PORT]/REPO, like fave-base=127.0.0.1:5000/fave-base"
+        );
+    };
+    let name_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first.is_ascii_digit())
+        && name.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'.' | b'_' | b'-')
+        });
+    if !name_ok {
+        bail!(
+            "`--image {value}`: the image name must be lowercase letters, digits, `.`, `_` or `-`"
+        );
+    }
+    let repository = repository
+        .parse::<Repository>()
+        .map_err(|message| anyhow::anyhow!("`--image {value}`: {message}"))?;
+    Ok((name.to_string(), repository))
+}
+
+fn init_logging(format: LogFormat, verbose: bool) {
+    let level = if verbose {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second initialisation (tests calling `run` twice) keeps the first subscriber.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_overrides() {
+        let (name, repository) =
+            parse_image_override("fave-base=127.0.0.1:5000/fave-base").unwrap();
+        assert_eq!(name, "fave-base");
+        assert_eq!(repository.to_string(), "127.0.0.1:5000/fave-base");
+        for bad in [
+            "fave-base",
+            "=a.io/b",
+            "Fave=a.io/b",
+            "x=fave-base",
+            "x=a.io/B",
+        ] {
+            assert!(parse_image_override(bad).is_err(), "{bad}");
+        }
+    }
+}

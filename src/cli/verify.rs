@@ -1,0 +1,384 @@
+//! `fave-lock verify`: read each image's `pylock.toml`, fetch and check every file, render the findings,
+//! and turn the worst one into the exit code. Also the `resolve --verify` step, which runs the same
+//! check on a lock before it is written.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use fave_lock::config;
+use fave_lock::image::{LockedImage, config_path};
+use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
+use fave_lock::lock::{Lock, read_pylock};
+use fave_lock::tags::{Arch, Platform};
+use fave_lock::verify::{
+    FileOutcome, Severity, Verdict, VerifyOptions, VerifyReport, VerifyReporter, verify,
+};
+
+use super::{ExitStatus, Format};
+
+/// `fave-lock verify`: download every file of each image's lock and check it against the lock and the
+/// index. Exit 0 when all is well, 1 on a finding, 3 when bytes do not match a locked hash.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Images of the config to verify (default: all).
+    #[arg(value_name = "IMAGE")]
+    pub images: Vec<String>,
+    /// The config file.
+    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
+    pub config: PathBuf,
+    /// Verify this pylock.toml instead of the config's images (repeatable).
+    #[arg(long = "lock", value_name = "PATH", conflicts_with = "images")]
+    pub locks: Vec<PathBuf>,
+    /// Only the files for this target: an OCI platform (`linux/amd64`), a wheel architecture (`x86_64`)
+    /// or uv's spelling (`x86_64-manylinux_2_36`). Repeatable; default: every target of the lock.
+    #[arg(long = "platform", value_name = "PLATFORM")]
+    pub platforms: Vec<String>,
+    /// Re-hash files found in the wheel cache instead of trusting their content-addressed names.
+    #[arg(long)]
+    pub rehash: bool,
+    /// Most downloads in flight (and, besides them, most index page requests).
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+    /// Cache folder (wheels go to its `wheels-v1/`).
+    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use only the caches; fail if a file or page is missing from them.
+    #[arg(long)]
+    pub offline: bool,
+    /// Fetch every project page again, ignoring the page cache.
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
+    /// How long a cached project page counts as fresh, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub cache_ttl: u64,
+    /// No progress or summary on stderr (findings are still printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Report format on stdout (`json`) or stderr (`text`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let mut reports = Vec::new();
+    for path in lock_paths(&args)? {
+        let lock = read_pylock(&path)?;
+        let targets = select_targets(&lock, &args.platforms)?;
+        let client = IndexClient::new(IndexSettings {
+            index_url: lock.context.index_url.clone(),
+            cache_dir: cache_dir.clone(),
+            offline: args.offline,
+            refresh: args.refresh,
+            page_ttl: Duration::from_secs(args.cache_ttl),
+            // Downloads and index pages each get `concurrency` requests, so that pages (other host, little
+            // data) never wait for a permit behind a long download.
+            concurrency: args.concurrency.max(1) * 2,
+        })?;
+        let options = VerifyOptions {
+            cache_dir: cache_dir.clone(),
+            concurrency: args.concurrency.max(1),
+            rehash: args.rehash,
+            targets,
+        };
+        let reporter = BarReporter::new(&lock.context.image, args.quiet);
+        let report = verify(&client, &lock, &options, &reporter).await;
+        drop(reporter);
+        let report = report.with_context(|| format!("cannot verify `{}`", path.display()))?;
+        reports.push((path, report));
+    }
+    Ok(render(&reports, args.format, args.quiet, started.elapsed()))
+}
+
+/// `resolve --verify`: verify each freshly resolved lock before anything is written. Prints the
+/// findings and returns the status to exit with when there are any (the caller then writes nothing).
+pub async fn verify_before_writing(
+    client: &IndexClient,
+    locked: &[LockedImage],
+    cache_dir: &Path,
+    format: Format,
+    quiet: bool,
+) -> anyhow::Result<Option<ExitStatus>> {
+    let started = Instant::now();
+    let mut reports = Vec::new();
+    for image in locked {
+        let options = VerifyOptions {
+            cache_dir: cache_dir.to_path_buf(),
+            ..VerifyOptions::default()
+        };
+        let reporter = BarReporter::new(&image.lock.context.image, quiet);
+        let report = verify(client, &image.lock, &options, &reporter).await;
+        drop(reporter);
+        let report = report.with_context(|| format!("cannot verify `{}`", image.job.name))?;
+        let path = image
+            .job
+            .pylock_toml
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&image.job.name));
+        reports.push((path, report));
+    }
+    if reports
+        .iter()
+        .all(|(_, report)| report.verdict() == Verdict::Clean)
+    {
+        if !quiet && format == Format::Text {
+            summarize(&reports, started.elapsed());
+        }
+        return Ok(None);
+    }
+    let status = render(&reports, format, quiet, started.elapsed());
+    if format == Format::Text {
+        eprintln!("error: the lock was not written: verify found problems with the resolved files");
+    }
+    Ok(Some(status))
+}
+
+/// The lock files to verify: `--lock` paths, else the config's images (all, or those named).
+fn lock_paths(args: &VerifyArgs) -> anyhow::Result<Vec<PathBuf>> {
+    if !args.locks.is_empty() {
+        return Ok(args.locks.clone());
+    }
+    let config = config::load(&args.config)?;
+    let mut paths = Vec::new();
+    for image in &config.images {
+        if args.images.is_empty() || args.images.contains(&image.name) {
+            paths.push(config_path(&config, &image.output).join("pylock.toml"));
+        }
+    }
+    for name in &args.images {
+        if !config.images.iter().any(|image| &image.name == name) {
+            let known: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
+            bail!(
+                "no image `{name}` in {} (images: {})",
+                args.config.display(),
+                known.join(", ")
+            );
+        }
+    }
+    Ok(paths)
+}
+
+/// The lock's targets named by `--platform` flags; `None` (all) without flags.
+fn select_targets(lock: &Lock, platforms: &[String]) -> anyhow::Result<Option<BTreeSet<usize>>> {
+    if platforms.is_empty() {
+        return Ok(None);
+    }
+    let mut selected = BTreeSet::new();
+    for text in platforms {
+        let arch = Arch::from_oci(text)
+            .ok()
+            .or_else(|| Platform::from_str(text).ok().map(|platform| platform.arch))
+            .or_else(|| {
+                [Arch::X86_64, Arch::Aarch64]
+                    .into_iter()
+                    .find(|arch| arch.machine() == text)
+            });
+        let matches: Vec<usize> = lock
+            .context
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(_, target)| {
+                target.oci == *text
+                    || target.platform.to_string() == *text
+                    || arch == Some(target.platform.arch)
+            })
+            .map(|(index, _)| index)
+            .collect();
+        if matches.is_empty() {
+            let known: Vec<String> = lock
+                .context
+                .targets
+                .iter()
+                .map(|target| format!("{} ({})", target.oci, target.platform))
+                .collect();
+            bail!(
+                "--platform {text}: the lock of `{}` has no such target (targets: {})",
+                lock.context.image,
+                known.join(", ")
+            );
+        }
+        selected.extend(matches);
+    }
+    Ok(Some(selected))
+}
+
+/// Print every report's findings and the summary; the status of the worst verdict.
+fn render(
+    reports: &[(PathBuf, VerifyReport)],
+    format: Format,
+    quiet: bool,
+    elapsed: Duration,
+) -> ExitStatus {
+    let worst = reports
+        .iter()
+        .map(|(_, report)| report.verdict())
+        .max()
+        .unwrap_or(Verdict::Clean);
+    match format {
+        Format::Json => {
+            let images: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|(path, report)| {
+                    serde_json::json!({
+                        "image": report.image,
+                        "lock": path.display().to_string(),
+                        "verdict": verdict_name(report.verdict()),
+                        "files": report.files,
+                        "findings": report.findings,
+                        "bytes": report.files.iter().map(|f| f.size).sum::<u64>(),
+                        "downloaded-bytes": report.downloaded_bytes(),
+                    })
+                })
+                .collect();
+            let summary = serde_json::json!({
+                "verdict": verdict_name(worst),
+                "images": images,
+                "elapsed-ms": elapsed.as_millis(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).unwrap_or_default()
+            );
+        }
+        Format::Text => {
+            for (path, report) in reports {
+                for finding in &report.findings {
+                    let level = match finding.severity {
+                        Severity::Warning => "warning",
+                        Severity::Error => "error",
+                    };
+                    eprintln!(
+                        "{level}[{}]: {} {}: {}\n  --> {}",
+                        finding.code.as_str(),
+                        finding.package,
+                        finding.version,
+                        finding.message,
+                        path.display()
+                    );
+                }
+            }
+            if worst == Verdict::Integrity {
+                eprintln!(
+                    "error: files do not match their locked sha256 (integrity failure); the lock files were not changed"
+                );
+            }
+            if !quiet {
+                summarize(reports, elapsed);
+            }
+        }
+    }
+    match worst {
+        Verdict::Clean => ExitStatus::Success,
+        Verdict::Findings => ExitStatus::Finding,
+        Verdict::Integrity => ExitStatus::Integrity,
+    }
+}
+
+fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
+    for (_, report) in reports {
+        let bytes: u64 = report.files.iter().map(|file| file.size).sum();
+        let downloaded = report.downloaded_bytes();
+        eprintln!(
+            "Verified {} files of {} ({}: {} downloaded, {} from the wheel cache) in {:.2}s: {} finding{}",
+            report.files.len(),
+            report.image,
+            mebibytes(bytes),
+            mebibytes(downloaded),
+            mebibytes(bytes - downloaded.min(bytes)),
+            elapsed.as_secs_f64(),
+            report.findings.len(),
+            if report.findings.len() == 1 { "" } else { "s" },
+        );
+    }
+}
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
+}
+
+fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Clean => "clean",
+        Verdict::Findings => "findings",
+        Verdict::Integrity => "integrity",
+    }
+}
+
+/// A progress bar with bytes and bytes/s; draws nothing when quiet or when stderr is not a terminal.
+struct BarReporter {
+    bar: ProgressBar,
+    files: AtomicUsize,
+    done: AtomicUsize,
+    ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl BarReporter {
+    fn new(image: &str, quiet: bool) -> BarReporter {
+        let target = if quiet || !std::io::stderr().is_terminal() {
+            ProgressDrawTarget::hidden()
+        } else {
+            ProgressDrawTarget::stderr()
+        };
+        let bar = ProgressBar::with_draw_target(Some(0), target);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("Verifying {image}"));
+        // Redraw even when no byte arrives, so the rate decays visibly on a stalled download.
+        let ticking = bar.clone();
+        let ticker = (!bar.is_hidden()).then(|| {
+            tokio::spawn(async move {
+                loop {
+                    ticking.tick();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        });
+        BarReporter {
+            bar,
+            files: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            ticker,
+        }
+    }
+}
+
+impl VerifyReporter for BarReporter {
+    fn start(&self, files: usize, bytes: u64) {
+        self.files.store(files, Ordering::Relaxed);
+        self.bar.set_length(bytes);
+        self.bar.set_message(format!("0/{files} files"));
+    }
+
+    fn bytes(&self, count: u64) {
+        self.bar.inc(count);
+    }
+
+    fn file_done(&self, _file: &FileOutcome) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let files = self.files.load(Ordering::Relaxed);
+        self.bar.set_message(format!("{done}/{files} files"));
+    }
+}
+
+impl Drop for BarReporter {
+    fn drop(&mut self) {
+        if let Some(ticker) = self.ticker.take() {
+            ticker.abort();
+        }
+        self.bar.finish_and_clear();
+    }
+}

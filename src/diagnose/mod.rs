@@ -1,0 +1,309 @@
+//! Compatibility diagnosis: when an input cannot be resolved, find every independent problem in one run,
+//! each tied to its input line and platforms, each with fixes that were checked by resolving again.
+//!
+//! The loop: classify each input requirement on its own (no such version, no wheel, requires-python,
+//! cutoff, yanks, metadata); replace each such problem by its first fix; then resolve, explain the
+//! conflict PubGrub proves, replace it by its first fix, and resolve again, until the input resolves.
+//! Every fix is then checked with the other problems' first fixes applied, and all first fixes together.
+
+mod apply;
+mod conflict;
+mod render;
+mod unit;
+mod working;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use pep508_rs::PackageName;
+
+pub use apply::{ApplyError, apply_fixes};
+pub use render::{render_json, render_text};
+
+use crate::requirements::{Location, RequirementsInput};
+use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, Target};
+use crate::tags::PythonVersion;
+use working::Working;
+
+/// What kind of problem, as a stable kebab-case code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// The project is not on the index.
+    NoSuchProject,
+    /// No release matches the specifier.
+    NoSuchVersion,
+    /// Releases match, but none has a wheel for this Python, ABI or platform.
+    NoMatchingWheel,
+    /// Releases match, but their requires-python excludes the target.
+    RequiresPython,
+    /// Two requirements cannot both hold.
+    Conflict,
+    /// Every matching release was uploaded after `exclude-newer`.
+    NewerThanCutoff,
+    /// Only yanked releases match, and the specifier is not an exact pin.
+    OnlyYanked,
+    /// The metadata of the matching release cannot be read (a bad `Requires-Dist`).
+    InvalidMetadata,
+    /// PubGrub found no solution for a reason the diagnosis does not classify; its report is attached.
+    Unexplained,
+}
+
+impl ProblemKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            ProblemKind::NoSuchProject => "no-such-project",
+            ProblemKind::NoSuchVersion => "no-such-version",
+            ProblemKind::NoMatchingWheel => "no-matching-wheel",
+            ProblemKind::RequiresPython => "requires-python",
+            ProblemKind::Conflict => "conflict",
+            ProblemKind::NewerThanCutoff => "newer-than-cutoff",
+            ProblemKind::OnlyYanked => "only-yanked",
+            ProblemKind::InvalidMetadata => "invalid-metadata",
+            ProblemKind::Unexplained => "unexplained",
+        }
+    }
+
+    /// A short human title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemKind::NoSuchProject => "no such project",
+            ProblemKind::NoSuchVersion => "no such version",
+            ProblemKind::NoMatchingWheel => "no wheel for this Python, ABI or platform",
+            ProblemKind::RequiresPython => "requires-python excludes the target",
+            ProblemKind::Conflict => "two requirements conflict",
+            ProblemKind::NewerThanCutoff => "all matching releases are newer than exclude-newer",
+            ProblemKind::OnlyYanked => "only yanked releases match",
+            ProblemKind::InvalidMetadata => "invalid metadata",
+            ProblemKind::Unexplained => "no solution",
+        }
+    }
+}
+
+/// One change to the requirements input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    /// The line changed; `None` to add a new line at the end of the input.
+    pub location: Option<Location>,
+    /// The requirement as written there.
+    pub original: Option<String>,
+    /// The exact replacement line; `None` removes the requirement.
+    pub replacement: Option<String>,
+}
+
+/// A fix that was checked by resolving with it.
+#[derive(Debug, Clone)]
+pub struct Fix {
+    /// What the fix does and why this version.
+    pub summary: String,
+    pub edits: Vec<Edit>,
+    /// Packages whose locked version differs from the other fix of the same problem.
+    pub also_changes: Vec<String>,
+    /// A config snippet the fix needs (a second image), if any.
+    pub config: Option<String>,
+    /// Packages in the resolution with this fix.
+    pub resolution: Option<Resolution>,
+}
+
+/// One independent reason the input cannot be resolved.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    pub packages: Vec<PackageName>,
+    /// The input lines involved.
+    pub locations: Vec<Location>,
+    /// The requirement lines as written, matching `locations`.
+    pub requirements: Vec<String>,
+    /// OCI platforms affected.
+    pub targets: Vec<String>,
+    pub summary: String,
+    pub details: Vec<String>,
+    /// Checked fixes, best first; empty when none could be checked.
+    pub fixes: Vec<Fix>,
+}
+
+/// The outcome of diagnosing an input.
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub problems: Vec<Problem>,
+    /// Whether all first fixes together resolve, and to how many packages.
+    pub combined: Option<Combined>,
+}
+
+/// The check of all first fixes together.
+#[derive(Debug, Clone)]
+pub struct Combined {
+    pub resolves: bool,
+    pub fixes: usize,
+    pub packages: usize,
+}
+
+/// What the diagnosis needs besides the resolver: enough to check a fix on another Python.
+#[derive(Debug, Clone)]
+pub struct DiagnoseContext {
+    pub image: String,
+    pub options: ResolveOptions,
+    /// The requirements input as the user names it, for config snippets.
+    pub requirements_path: std::path::PathBuf,
+}
+
+impl fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&render_text(self))
+    }
+}
+
+/// The most rounds of "resolve, explain a conflict, fix it" before giving up on finding more.
+const MAX_ROUNDS: usize = 8;
+
+/// Find every problem of `input`, with checked fixes. Call it after a resolution failed.
+pub async fn diagnose(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    context: &DiagnoseContext,
+) -> Result<Diagnosis, ResolveError> {
+    let mut working = Working::new(input.clone());
+    let mut problems = unit::find(resolver, input, context).await?;
+    for problem in &problems {
+        working.apply_first(problem);
+    }
+    let mut unexplained = None;
+    for _ in 0..MAX_ROUNDS {
+        let failure = match resolver.resolve(working.input()).await {
+            Ok(_) => break,
+            Err(ResolveError::NoSolution(no_solution)) => no_solution,
+            Err(other) => return Err(other),
+        };
+        match conflict::explain(resolver, &working, &failure, context).await? {
+            Some(problem) => {
+                working.apply_first(&problem);
+                problems.push(problem);
+            }
+            None => {
+                unexplained = Some(unit::unexplained(&failure));
+                break;
+            }
+        }
+    }
+    check_fixes(resolver, &mut problems, input).await?;
+    let mut combined = None;
+    if unexplained.is_none() {
+        let mut all = Working::new(input.clone());
+        let mut count = 0;
+        for problem in &problems {
+            if problem.fixes.first().is_some() {
+                all.apply_first(problem);
+                count += 1;
+            }
+        }
+        let result = resolver.resolve(all.input()).await;
+        combined = Some(Combined {
+            resolves: result.is_ok(),
+            fixes: count,
+            packages: result.as_ref().map(package_count).unwrap_or(0),
+        });
+    }
+    problems.extend(unexplained);
+    Ok(Diagnosis { problems, combined })
+}
+
+/// Keep only the fixes that resolve with the other problems' first fixes applied, and say what each
+/// changes compared with the problem's other fix.
+async fn check_fixes(
+    resolver: &Resolver,
+    problems: &mut [Problem],
+    input: &RequirementsInput,
+) -> Result<(), ResolveError> {
+    for index in 0..problems.len() {
+        let mut base = Working::new(input.clone());
+        for (other_index, other) in problems.iter().enumerate() {
+            if other_index != index {
+                base.apply_first(other);
+            }
+        }
+        let mut kept = Vec::new();
+        for mut fix in std::mem::take(&mut problems[index].fixes) {
+            if fix.resolution.is_some() {
+                kept.push(fix);
+                continue;
+            }
+            let mut trial = base.clone();
+            trial.apply(&fix.edits);
+            if let Ok(resolution) = resolver.resolve(trial.input()).await {
+                fix.resolution = Some(resolution);
+                kept.push(fix);
+            }
+        }
+        describe_differences(&mut kept);
+        problems[index].fixes = kept;
+    }
+    Ok(())
+}
+
+fn describe_differences(fixes: &mut [Fix]) {
+    if fixes.len() < 2 {
+        return;
+    }
+    let versions: Vec<BTreeMap<String, String>> = fixes
+        .iter()
+        .map(|fix| fix.resolution.as_ref().map(versions_of).unwrap_or_default())
+        .collect();
+    // Packages any of the fixes edits differ by design; report only the knock-on changes.
+    let edited: Vec<String> = fixes
+        .iter()
+        .flat_map(|fix| &fix.edits)
+        .filter_map(|edit| edit.replacement.as_deref().or(edit.original.as_deref()))
+        .filter_map(|text| {
+            text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+                .next()
+        })
+        .map(|name| name.to_lowercase().replace('_', "-"))
+        .collect();
+    for (index, fix) in fixes.iter_mut().enumerate() {
+        let other = &versions[if index == 0 { 1 } else { 0 }];
+        let own = &versions[index];
+        let changed = own
+            .iter()
+            .filter(|(name, _)| !edited.contains(name))
+            .filter_map(|(name, version)| match other.get(name) {
+                Some(theirs) if theirs != version => Some(format!("{name} {theirs} → {version}")),
+                None => Some(format!("{name} {version} (added)")),
+                _ => None,
+            });
+        let removed = other
+            .keys()
+            .filter(|name| !own.contains_key(*name) && !edited.contains(name))
+            .map(|name| format!("{name} (removed)"));
+        fix.also_changes = changed.chain(removed).collect();
+        if fix.also_changes.is_empty() {
+            fix.also_changes.push("nothing else".to_string());
+        }
+    }
+}
+
+/// `name → version` over every target (platform-specific pins joined).
+fn versions_of(resolution: &Resolution) -> BTreeMap<String, String> {
+    let mut versions: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for target in &resolution.targets {
+        for package in target.packages.values() {
+            let entry = versions.entry(package.name.to_string()).or_default();
+            let version = package.version.to_string();
+            if !entry.contains(&version) {
+                entry.push(version);
+            }
+        }
+    }
+    versions
+        .into_iter()
+        .map(|(name, list)| (name, list.join("/")))
+        .collect()
+}
+
+fn package_count(resolution: &Resolution) -> usize {
+    versions_of(resolution).len()
+}
+
+/// A target on another Python, for checking the "move it to a second image" fix.
+pub(crate) fn other_python_target(target: &Target, python: PythonVersion) -> Target {
+    Target::new(&target.oci, python, target.platform)
+}

@@ -1,0 +1,146 @@
+//! The diagnosis for people (text) and for tools (JSON): the same data, two renderings.
+
+use std::fmt::Write;
+
+use serde_json::{Value, json};
+
+use super::{Diagnosis, Edit, Fix, Problem};
+
+/// Plain text, one numbered block per problem.
+pub fn render_text(diagnosis: &Diagnosis) -> String {
+    let mut out = String::new();
+    let count = diagnosis.problems.len();
+    let _ = writeln!(
+        out,
+        "the requirements cannot be resolved: {count} problem{}",
+        if count == 1 { "" } else { "s" }
+    );
+    for (index, problem) in diagnosis.problems.iter().enumerate() {
+        let _ = writeln!(out);
+        write_problem(&mut out, index + 1, problem);
+    }
+    if let Some(combined) = &diagnosis.combined {
+        let _ = writeln!(out);
+        if combined.resolves {
+            let _ = writeln!(
+                out,
+                "checked: the {} first fixes together resolve ({} packages); `fave-lock resolve --apply-fixes` writes them into the input",
+                combined.fixes, combined.packages
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "the {} first fixes together still do not resolve: apply them and run again",
+                combined.fixes
+            );
+        }
+    }
+    out
+}
+
+fn write_problem(out: &mut String, number: usize, problem: &Problem) {
+    let _ = writeln!(
+        out,
+        "{number}. [{}] {}",
+        problem.kind.code(),
+        problem.summary
+    );
+    let places: Vec<String> = problem.locations.iter().map(ToString::to_string).collect();
+    let mut place = String::new();
+    if !places.is_empty() {
+        let _ = write!(place, "at {}", places.join(", "));
+    }
+    if !problem.targets.is_empty() {
+        let _ = write!(
+            place,
+            "{}on {}",
+            if place.is_empty() { "" } else { "; " },
+            problem.targets.join(", ")
+        );
+    }
+    if !place.is_empty() {
+        let _ = writeln!(out, "   {place}");
+    }
+    for detail in &problem.details {
+        let _ = writeln!(out, "   {detail}");
+    }
+    if problem.fixes.is_empty() {
+        let _ = writeln!(out, "   no fix could be checked");
+    }
+    for fix in &problem.fixes {
+        write_fix(out, fix);
+    }
+}
+
+fn write_fix(out: &mut String, fix: &Fix) {
+    let _ = writeln!(out, "   fix (checked): {}", fix.summary);
+    for edit in &fix.edits {
+        match (&edit.original, &edit.replacement) {
+            (Some(original), Some(replacement)) => {
+                let _ = writeln!(out, "      {original}  →  {replacement}");
+            }
+            (Some(original), None) => {
+                let _ = writeln!(out, "      remove: {original}");
+            }
+            (None, Some(replacement)) => {
+                let _ = writeln!(out, "      add: {replacement}");
+            }
+            (None, None) => {}
+        }
+    }
+    if let Some(config) = &fix.config {
+        for line in config.lines() {
+            let _ = writeln!(out, "      {line}");
+        }
+    }
+    if !fix.also_changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "      compared with the other fix, also changes: {}",
+            fix.also_changes.join(", ")
+        );
+    }
+}
+
+/// The same report as data.
+pub fn render_json(diagnosis: &Diagnosis) -> Value {
+    json!({
+        "resolved": false,
+        "problems": diagnosis.problems.iter().map(problem_json).collect::<Vec<_>>(),
+        "combined": diagnosis.combined.as_ref().map(|c| json!({"resolves": c.resolves, "fixes": c.fixes, "packages": c.packages})),
+    })
+}
+
+fn problem_json(problem: &Problem) -> Value {
+    json!({
+        "kind": problem.kind.code(),
+        "summary": problem.summary,
+        "packages": problem.packages.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "locations": problem.locations.iter().zip(problem.requirements.iter()).map(|(location, text)| json!({
+            "file": location.path.display().to_string(),
+            "line": location.line,
+            "requirement": text,
+        })).collect::<Vec<_>>(),
+        "targets": problem.targets,
+        "details": problem.details,
+        "fixes": problem.fixes.iter().map(fix_json).collect::<Vec<_>>(),
+    })
+}
+
+fn fix_json(fix: &Fix) -> Value {
+    json!({
+        "summary": fix.summary,
+        "edits": fix.edits.iter().map(edit_json).collect::<Vec<_>>(),
+        "also-changes": fix.also_changes,
+        "config": fix.config,
+    })
+}
+
+fn edit_json(edit: &Edit) -> Value {
+    json!({
+        "file": edit.location.as_ref().map(|l| l.path.display().to_string()),
+        "line": edit.location.as_ref().map(|l| l.line),
+        "original": edit.original,
+        "replacement": edit.replacement,
+    })
+}

@@ -1,0 +1,625 @@
+//! Problems of a single input requirement, found without resolving: no such project or version, no
+//! wheel, requires-python, cutoff, yanks, bad metadata.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use jiff::Timestamp;
+use pep440_rs::Version;
+use pep508_rs::Requirement;
+use version_ranges::Ranges;
+
+use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
+use crate::requirements::{InputRequirement, RequirementsInput};
+use crate::resolve::{NoSolution, ResolveError, Resolver, Unusable, VersionMap, requirement_range};
+use crate::tags::{DistFilename, PythonVersion};
+
+/// A problem of one requirement on one target, before grouping targets.
+#[derive(Debug, Clone)]
+struct Finding {
+    kind: ProblemKind,
+    summary: String,
+    details: Vec<String>,
+    fixes: Vec<Fix>,
+}
+
+/// Classify every input requirement on every target it applies to.
+pub async fn find(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    context: &DiagnoseContext,
+) -> Result<Vec<Problem>, ResolveError> {
+    let mut problems = Vec::new();
+    for requirement in &input.requirements {
+        let mut grouped: Vec<(Finding, Vec<String>)> = Vec::new();
+        for (index, target) in resolver.targets().iter().enumerate() {
+            if !requirement
+                .requirement
+                .marker
+                .evaluate(&target.markers, &[])
+            {
+                continue;
+            }
+            let Some(finding) = classify(resolver, index, requirement).await? else {
+                continue;
+            };
+            match grouped
+                .iter_mut()
+                .find(|(existing, _)| existing.summary == finding.summary)
+            {
+                Some((_, targets)) => targets.push(target.oci.clone()),
+                None => grouped.push((finding, vec![target.oci.clone()])),
+            }
+        }
+        for (mut finding, targets) in grouped {
+            if finding.kind == ProblemKind::NoMatchingWheel {
+                finding.fixes.push(remove_fix(requirement));
+                if let Some(fix) = move_fix(resolver, requirement, context).await? {
+                    finding.fixes.push(fix);
+                }
+            }
+            problems.push(Problem {
+                kind: finding.kind,
+                packages: vec![requirement.requirement.name.clone()],
+                locations: vec![requirement.location.clone()],
+                requirements: vec![requirement.text.clone()],
+                targets,
+                summary: finding.summary,
+                details: finding.details,
+                fixes: finding.fixes,
+            });
+        }
+    }
+    Ok(problems)
+}
+
+async fn classify(
+    resolver: &Resolver,
+    target: usize,
+    input: &InputRequirement,
+) -> Result<Option<Finding>, ResolveError> {
+    let requirement = &input.requirement;
+    let name = &requirement.name;
+    let range = requirement_range(requirement);
+    let Some(map) = resolver.versions(target, name).await? else {
+        return Ok(Some(finding(
+            ProblemKind::NoSuchProject,
+            format!("`{name}` is not on the index"),
+            vec![],
+        )));
+    };
+    if let Some(version) = map.best(&range, true) {
+        return invalid_metadata(resolver, &map, &range, version, input).await;
+    }
+    let yanked: Vec<&Version> = map
+        .usable
+        .iter()
+        .filter(|(v, c)| range.contains(*v) && c.yanked.is_some())
+        .map(|(v, _)| v)
+        .collect();
+    if let Some(newest) = yanked.last() {
+        let fix = replace_fix(
+            input,
+            newest,
+            format!(
+                "pin the yanked release {newest} exactly (PEP 592 allows an exact pin; fave-lock warns)"
+            ),
+        );
+        return Ok(Some(Finding {
+            kind: ProblemKind::OnlyYanked,
+            summary: format!(
+                "`{}`: only yanked releases match ({})",
+                input.text,
+                join(&yanked)
+            ),
+            details: vec![],
+            fixes: vec![fix],
+        }));
+    }
+    if let Some((version, reason)) = map.best_unusable(&range) {
+        return Ok(Some(
+            unusable(resolver, &map, &range, version, reason, input).await?,
+        ));
+    }
+    no_such_version(resolver, &map, &range, input)
+        .await
+        .map(Some)
+}
+
+/// An exact pin whose metadata does not parse cannot be resolved; say which field is bad.
+async fn invalid_metadata(
+    resolver: &Resolver,
+    map: &VersionMap,
+    range: &Ranges<Version>,
+    version: &Version,
+    input: &InputRequirement,
+) -> Result<Option<Finding>, ResolveError> {
+    let requirement = &input.requirement;
+    if range.as_singleton().is_none() {
+        return Ok(None);
+    }
+    let Err(invalid) = resolver.requires_dist(&map.usable[version].file).await? else {
+        return Ok(None);
+    };
+    let name = &requirement.name;
+    let mut fixes = Vec::new();
+    for (candidate, entry) in map
+        .usable
+        .iter()
+        .rev()
+        .filter(|(v, c)| *v != version && c.yanked.is_none())
+        .take(12)
+    {
+        if resolver.requires_dist(&entry.file).await?.is_ok() {
+            fixes.push(replace_fix(
+                input,
+                candidate,
+                format!("use {name} {candidate}, the newest release whose metadata parses"),
+            ));
+            break;
+        }
+    }
+    Ok(Some(Finding {
+        kind: ProblemKind::InvalidMetadata,
+        summary: format!(
+            "{name} {version} has invalid metadata: Requires-Dist `{}`",
+            invalid.text
+        ),
+        details: vec![format!(
+            "the field does not parse as PEP 508: {}",
+            invalid.message
+        )],
+        fixes,
+    }))
+}
+
+async fn unusable(
+    resolver: &Resolver,
+    map: &VersionMap,
+    range: &Ranges<Version>,
+    version: &Version,
+    reason: &Unusable,
+    input: &InputRequirement,
+) -> Result<Finding, ResolveError> {
+    let name = &input.requirement.name;
+    let target = &resolver.targets()[0];
+    let newest_usable = map
+        .usable
+        .iter()
+        .rev()
+        .find(|(_, c)| c.yanked.is_none())
+        .map(|(v, _)| v.clone());
+    let mut fixes = Vec::new();
+    let mut details = Vec::new();
+    let kind = match reason {
+        Unusable::NoWheel {
+            wheel_tags,
+            has_sdist,
+            ..
+        } => {
+            if wheel_tags.is_empty() {
+                details.push(format!("{name} {version} has no wheels"));
+            } else {
+                details.push(format!(
+                    "wheels of {name} {version}: {}",
+                    wheel_tags.join(", ")
+                ));
+            }
+            details.push(if *has_sdist {
+                "an sdist exists, but the image installs wheels only (allow-sdist would build it)"
+                    .to_string()
+            } else {
+                "no sdist".to_string()
+            });
+            match &newest_usable {
+                Some(usable) => {
+                    details.push(format!(
+                        "{name} {usable} is the newest release with a wheel for this target"
+                    ));
+                    fixes.push(replace_fix(
+                        input,
+                        usable,
+                        format!(
+                            "use {name} {usable}, the newest release with a wheel for this target"
+                        ),
+                    ));
+                }
+                None => details.push(format!(
+                    "no release of {name} has a wheel for CPython {} on {}",
+                    target.python, target.platform
+                )),
+            }
+            ProblemKind::NoMatchingWheel
+        }
+        Unusable::RequiresPython { specifiers } => {
+            details.push(format!(
+                "{name} {version} requires Python {specifiers}; the image runs CPython {}",
+                target.python
+            ));
+            if let Some(usable) = &newest_usable {
+                fixes.push(replace_fix(
+                    input,
+                    usable,
+                    format!(
+                        "use {name} {usable}, the newest release that supports CPython {}",
+                        target.python
+                    ),
+                ));
+            }
+            ProblemKind::RequiresPython
+        }
+        Unusable::NewerThanCutoff { earliest } => {
+            let cutoff = resolver
+                .options()
+                .exclude_newer
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            details.push(format!(
+                "{name} {version} was first uploaded {}, after exclude-newer {cutoff}",
+                day(*earliest)
+            ));
+            if let Some(usable) = newest_usable.as_ref().filter(|v| !range.contains(*v)) {
+                fixes.push(replace_fix(
+                    input,
+                    usable,
+                    format!("use {name} {usable}, the newest release before the cutoff"),
+                ));
+            }
+            details.push(format!(
+                "or move exclude-newer in fave-lock.toml past {}",
+                day(*earliest)
+            ));
+            ProblemKind::NewerThanCutoff
+        }
+    };
+    let summary = match reason {
+        Unusable::NoWheel {
+            wheel_tags,
+            has_sdist,
+            ..
+        } => format!(
+            "`{}`: no wheel for CPython {} on {}{}{}",
+            input.text,
+            target.python,
+            target.platform,
+            python_span(wheel_tags)
+                .map(|span| format!(" (wheels for {span} only)"))
+                .unwrap_or_default(),
+            if *has_sdist {
+                "; an sdist exists but the image installs wheels only"
+            } else {
+                ", and no sdist"
+            },
+        ),
+        other => format!("`{}`: {other}", input.text),
+    };
+    Ok(Finding {
+        kind,
+        summary,
+        details,
+        fixes,
+    })
+}
+
+async fn no_such_version(
+    resolver: &Resolver,
+    map: &VersionMap,
+    range: &Ranges<Version>,
+    input: &InputRequirement,
+) -> Result<Finding, ResolveError> {
+    let name = &input.requirement.name;
+    let uploads = upload_days(resolver, name).await?;
+    let nearest = nearest(&uploads, range);
+    let listed: Vec<String> = nearest
+        .iter()
+        .map(|v| match uploads.get(v).copied().flatten() {
+            Some(uploaded) => format!("{v} ({})", day(uploaded)),
+            None => v.to_string(),
+        })
+        .collect();
+    let summary = if listed.is_empty() {
+        format!(
+            "`{}`: no such release, and {name} has no releases",
+            input.text
+        )
+    } else {
+        format!(
+            "`{}`: no such release; the nearest are {}",
+            input.text,
+            listed.join(" and ")
+        )
+    };
+    let fixes = nearest
+        .iter()
+        .filter(|v| map.usable.get(*v).is_some_and(|c| c.yanked.is_none()))
+        .map(|v| {
+            replace_fix(
+                input,
+                v,
+                format!("use {name} {v}, the nearest existing release"),
+            )
+        })
+        .collect();
+    Ok(finding(ProblemKind::NoSuchVersion, summary, vec![]).with_fixes(fixes))
+}
+
+/// Releases nearest to what the range asks for: those that extend a pinned version (`4.10.0` →
+/// `4.10.0.84`), newest first, else the closest below and above.
+fn nearest(
+    uploads: &BTreeMap<Version, Option<Timestamp>>,
+    range: &Ranges<Version>,
+) -> Vec<Version> {
+    let anchor = match range.as_singleton() {
+        Some(version) => version.clone(),
+        None => match range.bounding_range() {
+            Some((std::ops::Bound::Included(v) | std::ops::Bound::Excluded(v), _)) => v.clone(),
+            _ => return uploads.keys().rev().take(2).cloned().collect(),
+        },
+    };
+    let release = anchor.release();
+    let mut extending: Vec<Version> = uploads
+        .keys()
+        .filter(|v| {
+            v.release().len() > release.len()
+                && v.release().starts_with(release)
+                && !v.any_prerelease()
+        })
+        .cloned()
+        .collect();
+    if !extending.is_empty() {
+        extending.reverse();
+        extending.truncate(2);
+        return extending;
+    }
+    let below = uploads
+        .keys()
+        .rev()
+        .find(|v| **v < anchor && !v.any_prerelease())
+        .cloned();
+    let above = uploads
+        .keys()
+        .find(|v| **v > anchor && !v.any_prerelease())
+        .cloned();
+    below.into_iter().chain(above).collect()
+}
+
+/// The earliest upload of each release on the index.
+async fn upload_days(
+    resolver: &Resolver,
+    name: &pep508_rs::PackageName,
+) -> Result<BTreeMap<Version, Option<Timestamp>>, ResolveError> {
+    let mut uploads: BTreeMap<Version, Option<Timestamp>> = BTreeMap::new();
+    if let Some(page) = resolver.page(name).await? {
+        for file in &page.files {
+            let version = match DistFilename::parse(&file.filename, &page.name) {
+                Some(DistFilename::Wheel(wheel)) => wheel.version,
+                Some(DistFilename::Sdist(sdist)) => sdist.version,
+                None => continue,
+            };
+            let entry = uploads.entry(version).or_insert(file.upload_time);
+            *entry = match (*entry, file.upload_time) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    Ok(uploads)
+}
+
+/// "Move it to a second image": the highest CPython with a wheel for the pinned release, checked by
+/// resolving the requirement alone there.
+async fn move_fix(
+    resolver: &Resolver,
+    input: &InputRequirement,
+    context: &DiagnoseContext,
+) -> Result<Option<Fix>, ResolveError> {
+    let name = &input.requirement.name;
+    let Some(page) = resolver.page(name).await? else {
+        return Ok(None);
+    };
+    let range = requirement_range(&input.requirement);
+    let mut pythons: Vec<PythonVersion> = page
+        .files
+        .iter()
+        .filter_map(
+            |file| match DistFilename::parse(&file.filename, &page.name) {
+                Some(DistFilename::Wheel(wheel)) if range.contains(&wheel.version) => {
+                    Some(wheel.python_tags)
+                }
+                _ => None,
+            },
+        )
+        .flatten()
+        .filter_map(|tag| cpython_of(&tag))
+        .collect();
+    pythons.sort();
+    pythons.dedup();
+    for python in pythons.into_iter().rev() {
+        let targets: Vec<_> = resolver
+            .targets()
+            .iter()
+            .map(|t| super::other_python_target(t, python))
+            .collect();
+        let mut platforms = Vec::new();
+        for target in targets {
+            let single = crate::resolve::Resolver::new(
+                resolver.client(),
+                vec![target.clone()],
+                resolver.options().clone(),
+            );
+            let alone = RequirementsInput {
+                requirements: vec![input.clone()],
+                ..RequirementsInput::default()
+            };
+            if single.resolve(&alone).await.is_ok() {
+                platforms.push(target);
+            }
+        }
+        if platforms.is_empty() {
+            continue;
+        }
+        let image = format!("{}-{}", context.image, name);
+        let mut config = String::new();
+        let _ = writeln!(config, "[[image]]");
+        let _ = writeln!(config, "name = \"{image}\"");
+        let _ = writeln!(config, "python-version = \"{python}\"");
+        let _ = writeln!(
+            config,
+            "requirements = \"{}\"",
+            sibling_path(&context.requirements_path, &image)
+        );
+        let _ = writeln!(config, "output = \"locks/{image}\"");
+        let entries: Vec<String> = platforms
+            .iter()
+            .map(|t| {
+                format!(
+                    "{{ platform = \"{}\", manylinux = \"{}_{}\" }}",
+                    t.oci, t.platform.glibc.0, t.platform.glibc.1
+                )
+            })
+            .collect();
+        let _ = writeln!(config, "platforms = [{}]", entries.join(", "));
+        let oci: Vec<&str> = platforms.iter().map(|t| t.oci.as_str()).collect();
+        return Ok(Some(Fix {
+            summary: format!(
+                "move `{}` to a second image on Python {python} ({}), where it resolves: put it in {} and add to fave-lock.toml:",
+                input.text,
+                oci.join(", "),
+                sibling_path(&context.requirements_path, &image)
+            ),
+            edits: vec![Edit {
+                location: Some(input.location.clone()),
+                original: Some(input.text.clone()),
+                replacement: None,
+            }],
+            also_changes: vec![],
+            config: Some(config),
+            resolution: None,
+        }));
+    }
+    Ok(None)
+}
+
+/// `cp35–cp39` from a release's wheel tags, when they name CPython versions.
+fn python_span(wheel_tags: &[String]) -> Option<String> {
+    let mut pythons: Vec<PythonVersion> = wheel_tags
+        .iter()
+        .filter_map(|tag| tag.split('-').next())
+        .flat_map(|python| python.split('.'))
+        .filter_map(cpython_of)
+        .collect();
+    pythons.sort();
+    let (first, last) = (pythons.first()?, pythons.last()?);
+    let tag = |p: &PythonVersion| format!("cp{}{}", p.major, p.minor);
+    Some(if first == last {
+        tag(first)
+    } else {
+        format!("{}–{}", tag(first), tag(last))
+    })
+}
+
+fn sibling_path(requirements: &std::path::Path, image: &str) -> String {
+    let parent = requirements
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if parent.is_empty() {
+        format!("{image}.in")
+    } else {
+        format!("{parent}/{image}.in")
+    }
+}
+
+fn cpython_of(tag: &str) -> Option<PythonVersion> {
+    let digits = tag.strip_prefix("cp")?;
+    let (major, minor) = digits.split_at_checked(1)?;
+    Some(PythonVersion {
+        major: major.parse().ok()?,
+        minor: minor.parse().ok()?,
+    })
+}
+
+fn remove_fix(input: &InputRequirement) -> Fix {
+    Fix {
+        summary: format!("remove `{}` from this image", input.text),
+        edits: vec![Edit {
+            location: Some(input.location.clone()),
+            original: Some(input.text.clone()),
+            replacement: None,
+        }],
+        also_changes: vec![],
+        config: None,
+        resolution: None,
+    }
+}
+
+fn replace_fix(input: &InputRequirement, version: &Version, summary: String) -> Fix {
+    Fix {
+        summary,
+        edits: vec![Edit {
+            location: Some(input.location.clone()),
+            original: Some(input.text.clone()),
+            replacement: Some(pinned_line(&input.requirement, version)),
+        }],
+        also_changes: vec![],
+        config: None,
+        resolution: None,
+    }
+}
+
+/// `requirement` pinned to `version`, keeping its extras and markers.
+pub(super) fn pinned_line(requirement: &Requirement, version: &Version) -> String {
+    let mut line = requirement.name.to_string();
+    if !requirement.extras.is_empty() {
+        let extras: Vec<String> = requirement.extras.iter().map(ToString::to_string).collect();
+        let _ = write!(line, "[{}]", extras.join(","));
+    }
+    let _ = write!(line, "=={version}");
+    if let Some(marker) = requirement.marker.contents() {
+        let _ = write!(line, " ; {marker}");
+    }
+    line
+}
+
+fn finding(kind: ProblemKind, summary: String, details: Vec<String>) -> Finding {
+    Finding {
+        kind,
+        summary,
+        details,
+        fixes: vec![],
+    }
+}
+
+impl Finding {
+    fn with_fixes(mut self, fixes: Vec<Fix>) -> Finding {
+        self.fixes = fixes;
+        self
+    }
+}
+
+pub(super) fn day(timestamp: Timestamp) -> String {
+    timestamp.strftime("%Y-%m-%d").to_string()
+}
+
+fn join(versions: &[&Version]) -> String {
+    versions
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A failure the diagnosis could not classify: keep PubGrub's own explanation.
+pub fn unexplained(failure: &NoSolution) -> Problem {
+    let first = &failure.failures[0];
+    Problem {
+        kind: ProblemKind::Unexplained,
+        packages: vec![],
+        locations: vec![],
+        requirements: vec![],
+        targets: first.targets.clone(),
+        summary: "the remaining requirements have no solution".to_string(),
+        details: first.report.lines().map(str::to_string).collect(),
+        fixes: vec![],
+    }
+}

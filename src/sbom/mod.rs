@@ -1,0 +1,189 @@
+//! `locks/<image>/sbom.cdx.json`: the image's software bill of materials, CycloneDX 1.5 JSON written
+//! through the `cyclonedx-bom` crate, from the [`Lock`] (never from a resolution, so `resolve` and
+//! `fave-lock sbom` on the committed lock give the same bytes).
+//!
+//! ```text
+//! Lock ─┬─ fetch_metadata (IndexClient::metadata, disk-cached) ─▶ license.rs
+//!       ├─ plan_facts.rs (build-plan.json: base image digest, image tag)
+//!       └─▶ bom.rs ─▶ JSON without serial ─sha256─▶ UUID ─▶ JSON with serial
+//! ```
+//!
+//! Deterministic: no timestamp unless one is given, and the serial number is a UUID (version 8, RFC 9562)
+//! made from the SHA-256 of the BOM's own JSON without the serial. It is derived from the whole content
+//! rather than from the lock alone, because the SBOM also holds licenses and the base image digest: a
+//! changed digest must give a different serial, and identical content always gives the same one.
+//!
+//! What `cyclonedx-bom` 0.8 cannot express cleanly: it writes spec 1.3 to 1.5 only (no 1.6), and its
+//! `Purl::new` takes no qualifiers, so purls are built with the `purl` crate and wrapped.
+
+mod bom;
+mod license;
+mod plan_facts;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cyclonedx_bom::models::bom::UrnUuid;
+use futures::{StreamExt, TryStreamExt};
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+pub use license::{declares_license, licenses};
+pub use plan_facts::PlanFacts;
+
+use crate::index::{CoreMetadata, IndexClient, IndexError};
+use crate::lock::Lock;
+use crate::tags::Tags;
+
+/// File name of the SBOM inside the image's lock folder.
+pub const SBOM_FILE: &str = "sbom.cdx.json";
+
+/// File name of the build plan the SBOM reads its base image digest from.
+const PLAN_FILE: &str = "build-plan.json";
+
+/// Why an SBOM cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SbomError {
+    /// A package's core metadata (for its license) could not be fetched.
+    #[error("cannot get the metadata of `{file}` for its license")]
+    Metadata {
+        file: String,
+        #[source]
+        source: IndexError,
+    },
+    /// The build plan exists but cannot be read.
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The build plan is not what `plan` writes.
+    #[error("{}: {message}", path.display())]
+    BuildPlan { path: PathBuf, message: String },
+    /// `cyclonedx-bom` refused the model (a bug, or a value no CycloneDX field accepts).
+    #[error("cannot write the CycloneDX document: {0}")]
+    Render(String),
+}
+
+/// Where to write an image's SBOM, and whether to stamp it with a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SbomOutput {
+    /// `locks/<image>/sbom.cdx.json`.
+    pub path: PathBuf,
+    /// `metadata.timestamp`; `None` keeps the file byte-identical run to run.
+    pub timestamp: Option<Timestamp>,
+}
+
+impl SbomOutput {
+    /// The build plan beside the SBOM, which may hold the base image digest.
+    pub fn plan_path(&self) -> PathBuf {
+        self.path.with_file_name(PLAN_FILE)
+    }
+}
+
+/// Everything an SBOM is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct SbomInput<'a> {
+    pub lock: &'a Lock,
+    /// Core metadata by file URL (see [`fetch_metadata`]); a package whose file is missing here gets no
+    /// license.
+    pub metadata: &'a BTreeMap<String, Arc<CoreMetadata>>,
+    pub plan: &'a PlanFacts,
+    pub timestamp: Option<Timestamp>,
+}
+
+/// The CycloneDX 1.5 JSON document, with a final newline.
+pub fn cyclonedx_json(input: &SbomInput<'_>) -> Result<String, SbomError> {
+    let mut bom = bom::build(input)?;
+    let unnumbered = to_json(bom.clone())?;
+    bom.serial_number = Some(serial_number(unnumbered.as_bytes()));
+    to_json(bom)
+}
+
+/// Fetch the core metadata of each package's chosen file (the one its component stands for), by URL.
+/// Cheap after a resolve: the index client keeps metadata on disk.
+pub async fn fetch_metadata(
+    client: &IndexClient,
+    lock: &Lock,
+) -> Result<BTreeMap<String, Arc<CoreMetadata>>, SbomError> {
+    let tags: Vec<Tags> = lock
+        .context
+        .targets
+        .iter()
+        .map(|target| Tags::new(lock.context.python, target.platform))
+        .collect();
+    let files: Vec<_> = lock
+        .packages
+        .iter()
+        .map(|package| bom::chosen_file(package, &tags))
+        .filter(|file| file.filename.to_ascii_lowercase().ends_with(".whl"))
+        .collect();
+    futures::stream::iter(files)
+        .map(|file| async move {
+            let metadata = client
+                .metadata(file)
+                .await
+                .map_err(|source| SbomError::Metadata {
+                    file: file.filename.clone(),
+                    source,
+                })?;
+            Ok::<_, SbomError>((file.url.clone(), metadata))
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+}
+
+/// Everything `resolve` and `fave-lock sbom` do: metadata, plan facts (from `plan_text` when the plan
+/// is being written in the same run, else from the plan beside `output`), the document.
+pub async fn render_for_lock(
+    client: &IndexClient,
+    lock: &Lock,
+    output: &SbomOutput,
+    plan_text: Option<&str>,
+) -> Result<String, SbomError> {
+    let metadata = fetch_metadata(client, lock).await?;
+    let plan_path = output.plan_path();
+    let plan = match plan_text {
+        Some(text) => PlanFacts::from_json(text).map_err(|message| SbomError::BuildPlan {
+            path: plan_path.clone(),
+            message,
+        })?,
+        None => PlanFacts::read(&plan_path)?,
+    };
+    cyclonedx_json(&SbomInput {
+        lock,
+        metadata: &metadata,
+        plan: &plan,
+        timestamp: output.timestamp,
+    })
+}
+
+/// The SBOM path of an image whose lock folder is `lock_dir`.
+pub fn sbom_path(lock_dir: &Path) -> PathBuf {
+    lock_dir.join(SBOM_FILE)
+}
+
+fn to_json(bom: cyclonedx_bom::models::bom::Bom) -> Result<String, SbomError> {
+    let mut bytes = Vec::new();
+    bom.output_as_json_v1_5(&mut bytes)
+        .map_err(|error| SbomError::Render(error.to_string()))?;
+    let mut text =
+        String::from_utf8(bytes).map_err(|error| SbomError::Render(error.to_string()))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// `urn:uuid:` + a version 8 UUID from the first 16 bytes of the SHA-256 of `content` (RFC 9562 §5.8
+/// allows any custom bytes; the version and variant bits are set over them).
+fn serial_number(content: &[u8]) -> UrnUuid {
+    let digest = Sha256::digest(content);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    UrnUuid::from(uuid::Uuid::new_v8(bytes))
+}
+
+#[cfg(test)]
+mod tests;

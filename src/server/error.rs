@@ -1,0 +1,139 @@
+//! The one web error type. [`WebError`] renders as the site's HTML error page; wrapped in [`ApiError`]
+//! the same error renders as JSON for `/api`. Internal errors are logged once, where they become a
+//! response.
+
+use askama::Template;
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+
+/// Why a request cannot be answered with what it asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// No image of that name is configured.
+    #[error("no image named `{0}` is configured")]
+    ImageNotFound(String),
+    /// The image's registry has no such tag (or it is not in the current view).
+    #[error("image `{image}` has no tag `{tag}` in its registry")]
+    TagNotFound { image: String, tag: String },
+    /// The file name is not one of the lock files the server serves.
+    #[error(
+        "`{0}` is not a lock file; the server serves requirements.txt, pylock.toml, sbom.cdx.json, \
+         build-plan.json and docker-bake.json"
+    )]
+    UnknownLockFile(String),
+    /// A known lock file that the image's lock folder does not have (yet).
+    #[error("image `{image}` has no `{file}` in its lock folder yet")]
+    LockFileMissing { image: String, file: String },
+    /// A malformed request (a path parameter that does not parse).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// No route matches.
+    #[error("no page at this address")]
+    NotFound,
+    /// A bug or an I/O failure on the server's side.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl WebError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebError::ImageNotFound(_)
+            | WebError::TagNotFound { .. }
+            | WebError::LockFileMissing { .. }
+            | WebError::UnknownLockFile(_)
+            | WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable kebab-case code for API clients.
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebError::ImageNotFound(_) => "image-not-found",
+            WebError::TagNotFound { .. } => "tag-not-found",
+            WebError::UnknownLockFile(_) => "unknown-lock-file",
+            WebError::LockFileMissing { .. } => "lock-file-missing",
+            WebError::BadRequest(_) => "bad-request",
+            WebError::NotFound => "not-found",
+            WebError::Internal(_) => "internal-error",
+        }
+    }
+
+    fn log(&self) {
+        if let WebError::Internal(message) = self {
+            tracing::error!(%message, "internal server error");
+        }
+    }
+}
+
+impl From<PathRejection> for WebError {
+    fn from(rejection: PathRejection) -> WebError {
+        WebError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<askama::Error> for WebError {
+    fn from(error: askama::Error) -> WebError {
+        WebError::Internal(format!("cannot render the page: {error}"))
+    }
+}
+
+/// The HTML error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    status: u16,
+    message: String,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        self.log();
+        let status = self.status();
+        let page = ErrorPage {
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            message: self.to_string(),
+        };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(_) => (status, self.to_string()).into_response(),
+        }
+    }
+}
+
+/// A [`WebError`] answered as JSON: `{"error": {"code": …, "message": …}}`.
+#[derive(Debug)]
+pub struct ApiError(pub WebError);
+
+impl From<WebError> for ApiError {
+    fn from(error: WebError) -> ApiError {
+        ApiError(error)
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        ApiError(rejection.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
+        (self.0.status(), Json(body)).into_response()
+    }
+}
+
+/// Result of a page handler.
+pub type WebResult<T> = Result<T, WebError>;
+/// Result of an API handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,288 @@
+//! The JSON API under `/api`: images, their tags, one tag, and the placeholder freshness check. Every
+//! answer is a view of the same snapshots the pages show, serialised once per snapshot and cached.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::{JSON, cached_body};
+use crate::server::error::{ApiError, ApiResult, WebError};
+use crate::server::extractors::ApiPath;
+use crate::server::lockfiles::{LockView, PlanView};
+use crate::server::snapshot::{
+    BaseImageView, Freshness, ImageSnapshot, PlannedTag, SharedSnapshot, TagView,
+};
+use crate::server::state::AppState;
+
+/// An image without its tag list, for `/api/images`.
+#[derive(Serialize)]
+struct ImageSummary<'a> {
+    image: &'a str,
+    repository: Option<&'a str>,
+    generation: u64,
+    fetched_at: &'a str,
+    registry: RegistrySummary<'a>,
+    lock: &'a LockView,
+    plan: Option<&'a PlanView>,
+    planned_tags: &'a [PlannedTag],
+    base_image: Option<&'a BaseImageView>,
+    links: Links,
+}
+
+#[derive(Serialize)]
+struct RegistrySummary<'a> {
+    state: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    message: String,
+    tags: usize,
+    fresh: usize,
+    stale: usize,
+    unknown: usize,
+}
+
+#[derive(Serialize)]
+struct Links {
+    page: String,
+    tags: String,
+    locks: String,
+}
+
+impl<'a> ImageSummary<'a> {
+    fn of(snapshot: &'a ImageSnapshot) -> ImageSummary<'a> {
+        let (fresh, stale, unknown) = snapshot.freshness_counts();
+        ImageSummary {
+            image: &snapshot.image,
+            repository: snapshot.repository.as_deref(),
+            generation: snapshot.generation,
+            fetched_at: &snapshot.fetched_at,
+            registry: RegistrySummary {
+                state: snapshot.registry.name(),
+                message: snapshot.registry.message(),
+                tags: snapshot.registry.tags().len(),
+                fresh,
+                stale,
+                unknown,
+            },
+            lock: &snapshot.lock,
+            plan: snapshot.plan.as_ref(),
+            planned_tags: &snapshot.planned_tags,
+            base_image: snapshot.base_image.as_ref(),
+            links: Links {
+                page: format!("/images/{}", snapshot.image),
+                tags: format!("/api/images/{}/tags", snapshot.image),
+                locks: format!("/api/locks#{}", snapshot.image),
+            },
+        }
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Bytes, WebError> {
+    serde_json::to_vec_pretty(value)
+        .map(Bytes::from)
+        .map_err(|error| WebError::Internal(format!("cannot serialise JSON: {error}")))
+}
+
+fn snapshot_index(state: &AppState, name: &str) -> Result<usize, ApiError> {
+    state
+        .image_index(name)
+        .ok_or_else(|| ApiError(WebError::ImageNotFound(name.to_string())))
+}
+
+/// `GET /api/images`: every image's summary.
+pub async fn images(State(state): State<AppState>) -> ApiResult<Response> {
+    let snapshots = state.all_snapshots().await;
+    let body = state.pages.get_or_render("/api/images", &snapshots, || {
+        let images: Vec<ImageSummary<'_>> = snapshots
+            .iter()
+            .map(|snapshot| ImageSummary::of(snapshot))
+            .collect();
+        to_json(&serde_json::json!({ "images": images }))
+    })?;
+    Ok(cached_body(JSON, body))
+}
+
+/// `GET /api/images/{name}`: one image's full snapshot, tags included.
+pub async fn image(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Response> {
+    let snapshot = state.snapshot(snapshot_index(&state, &name)?).await;
+    let key = format!("/api/images/{name}");
+    let snapshots = [snapshot];
+    let body = state
+        .pages
+        .get_or_render(&key, &snapshots, || to_json(&*snapshots[0]))?;
+    Ok(cached_body(JSON, body))
+}
+
+/// `/api/images/{name}/tags`.
+#[derive(Serialize)]
+struct TagsResponse<'a> {
+    image: &'a str,
+    repository: Option<&'a str>,
+    /// `ok`, `empty`, `unreachable`, `auth-failed`, `not-configured` or `error`.
+    state: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    message: String,
+    fetched_at: &'a str,
+    tags: &'a [TagView],
+}
+
+/// `GET /api/images/{name}/tags`: every tag with its digest and platforms. A registry that cannot be
+/// read is a `state` in a 200 answer, as on the page, not an HTTP error.
+pub async fn tags(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Response> {
+    let snapshot = state.snapshot(snapshot_index(&state, &name)?).await;
+    let key = format!("/api/images/{name}/tags");
+    let snapshots = [snapshot];
+    let body = state.pages.get_or_render(&key, &snapshots, || {
+        let snapshot = &snapshots[0];
+        to_json(&TagsResponse {
+            image: &snapshot.image,
+            repository: snapshot.repository.as_deref(),
+            state: snapshot.registry.name(),
+            message: snapshot.registry.message(),
+            fetched_at: &snapshot.fetched_at,
+            tags: snapshot.registry.tags(),
+        })
+    })?;
+    Ok(cached_body(JSON, body))
+}
+
+/// `GET /api/images/{name}/tags/{tag}`: one tag.
+pub async fn tag(
+    State(state): State<AppState>,
+    ApiPath((name, tag)): ApiPath<(String, String)>,
+) -> ApiResult<Json<TagView>> {
+    let snapshot = state.snapshot(snapshot_index(&state, &name)?).await;
+    let found = snapshot.tag(&tag).ok_or_else(|| WebError::TagNotFound {
+        image: name.clone(),
+        tag: tag.clone(),
+    })?;
+    Ok(Json(found.clone()))
+}
+
+/// One tag in the placeholder check.
+#[derive(Serialize)]
+struct CheckedTag<'a> {
+    tag: &'a str,
+    digest: Option<String>,
+    freshness: Freshness,
+    reason: &'a str,
+    planned: bool,
+}
+
+/// One image in the placeholder check.
+#[derive(Serialize)]
+struct CheckedImage<'a> {
+    image: &'a str,
+    registry: &'a str,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    message: String,
+    lock_sha256: Option<&'a str>,
+    base_image_drift: Option<bool>,
+    tags: Vec<CheckedTag<'a>>,
+}
+
+/// `GET /api/check`: a placeholder for `fave-lock check`. It reports only each tag's lock-label
+/// freshness (and base drift) from the dashboard's snapshot; the JSON says so in `check`, and the real
+/// check (inputs, yanks, hashes) replaces it once it exists.
+pub async fn check(State(state): State<AppState>) -> ApiResult<Response> {
+    let snapshots = state.all_snapshots().await;
+    let body = state.pages.get_or_render("/api/check", &snapshots, || {
+        to_json(&check_report(&snapshots))
+    })?;
+    Ok(cached_body(JSON, body))
+}
+
+fn check_report(snapshots: &[SharedSnapshot]) -> serde_json::Value {
+    let images: Vec<CheckedImage<'_>> = snapshots
+        .iter()
+        .map(|snapshot| CheckedImage {
+            image: &snapshot.image,
+            registry: snapshot.registry.name(),
+            message: snapshot.registry.message(),
+            lock_sha256: snapshot.lock.requirements_sha256.as_deref(),
+            base_image_drift: snapshot.base_image.as_ref().and_then(|base| base.drift),
+            tags: snapshot
+                .registry
+                .tags()
+                .iter()
+                .map(|tag| CheckedTag {
+                    tag: &tag.tag,
+                    digest: tag.digest.as_ref().map(ToString::to_string),
+                    freshness: tag.freshness,
+                    reason: &tag.freshness_reason,
+                    planned: tag.planned_reference.is_some(),
+                })
+                .collect(),
+        })
+        .collect();
+    serde_json::json!({
+        "check": "tag-freshness-placeholder",
+        "note": "Placeholder until `fave-lock check` is wired in: reports only whether each published tag's \
+                 io.fave.lock.sha256 label matches the current requirements.txt, and base image drift. \
+                 It does not check inputs, yanks or hashes.",
+        "images": images,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use crate::server::testing::{get, image, state};
+
+    #[tokio::test]
+    async fn states_and_the_placeholder_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(vec![
+            image(dir.path(), "fave-base", None),
+            image(dir.path(), "down", Some("127.0.0.1:1/down")),
+        ]);
+        let images = get(&state, "/api/images").await.json();
+        assert_eq!(images["images"][0]["registry"]["state"], "not-configured");
+        assert_eq!(images["images"][1]["registry"]["state"], "unreachable");
+        let message = images["images"][1]["registry"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("registry `127.0.0.1:1` is unreachable"),
+            "{message}"
+        );
+
+        let tags = get(&state, "/api/images/down/tags").await;
+        assert_eq!(tags.status, StatusCode::OK);
+        assert_eq!(tags.json()["state"], "unreachable");
+        assert_eq!(tags.json()["tags"], serde_json::json!([]));
+
+        let missing = get(&state, "/api/images/down/tags/1.0").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.json()["error"]["code"], "tag-not-found");
+        let no_image = get(&state, "/api/images/nope/tags").await;
+        assert_eq!(no_image.json()["error"]["code"], "image-not-found");
+
+        let check = get(&state, "/api/check").await.json();
+        assert_eq!(check["check"], "tag-freshness-placeholder");
+        assert_eq!(check["images"][1]["registry"], "unreachable");
+
+        let metrics = get(&state, "/metrics").await.body;
+        assert!(
+            metrics.contains(
+                r#"fave_lock_http_requests_total{route="/api/images/{name}/tags",status="2xx"} 1"#
+            ),
+            "{metrics}"
+        );
+        assert!(metrics.contains(
+            r#"fave_lock_http_requests_total{route="/api/images/{name}/tags/{tag}",status="4xx"} 1"#
+        ));
+        assert!(metrics.contains(
+            r#"fave_lock_registry_requests_total{kind="tags",outcome="transport-error"}"#
+        ));
+        assert!(
+            metrics.contains(r#"fave_lock_cache_lookups_total{cache="snapshot",result="miss"} 2"#)
+        );
+    }
+}

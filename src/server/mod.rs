@@ -1,0 +1,46 @@
+//! `fave-lock serve`: the tag and digest dashboard and its JSON API (axum).
+//!
+//! Layout mirrors the URL space: [`routes`] lists every URL, `handlers/` holds one module per page or
+//! API area, `web/templates/` one template per page. Data flows one way: the lock folder and the
+//! registry ([`crate::registry`]) become an [`snapshot::ImageSnapshot`] per image, cached
+//! ([`cache`]); pages and JSON are renderings of snapshots, cached until a snapshot changes.
+//!
+//! Read-only: no route writes anything, and no request can make the server contact a host that is not
+//! configured (requests name images by configured name and tags from the registry's own list).
+
+mod cache;
+mod error;
+mod extractors;
+pub mod handlers;
+pub mod lockfiles;
+mod metrics;
+pub mod routes;
+pub mod snapshot;
+mod state;
+#[cfg(test)]
+mod testing;
+mod view;
+
+use std::future::Future;
+
+pub use error::{ApiError, WebError};
+pub use routes::router;
+pub use state::{AppState, ServeSettings, ServedImage};
+
+/// The version shown in the footer and `/healthz`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Serve `state` on `listener` until `shutdown` completes, then finish the requests in flight.
+///
+/// # Errors
+///
+/// The I/O error that stopped the server.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

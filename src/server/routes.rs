@@ -1,0 +1,74 @@
+//! Every URL the server answers, and the layers around them. Everything is read-only: GET (and HEAD)
+//! only.
+
+use axum::Router;
+use axum::http::header::{
+    CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware;
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::handlers::{api, assets, dashboard, locks, meta};
+use super::metrics;
+use super::state::AppState;
+
+/// Largest request body accepted: every route is a GET, so anything sizeable is abuse.
+const BODY_LIMIT: usize = 16 * 1024;
+
+/// Only our own stylesheet and script; no inline code, no framing, no other origin.
+const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The router with every route and layer.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    Router::new()
+        // Pages.
+        .route("/", get(dashboard::index))
+        .route("/images/{name}", get(dashboard::image))
+        .route("/static/style.css", get(assets::style))
+        .route("/static/app.js", get(assets::script))
+        // JSON API.
+        .route("/api/images", get(api::images))
+        .route("/api/images/{name}", get(api::image))
+        .route("/api/images/{name}/tags", get(api::tags))
+        .route("/api/images/{name}/tags/{tag}", get(api::tag))
+        .route("/api/locks", get(locks::list))
+        .route("/api/locks/{image}/{file}", get(locks::file))
+        .route("/api/check", get(api::check))
+        // Operations.
+        .route("/openapi.json", get(meta::openapi))
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::prometheus))
+        .fallback(meta::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(state)
+}

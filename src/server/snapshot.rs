@@ -1,0 +1,635 @@
+//! One image's state as the dashboard and the API show it, gathered in one go: the lock folder, the build
+//! plan, every tag in the registry with its platforms, each tag's freshness against the lock, and the
+//! base image digest the plan pins beside the one its registry serves now.
+//!
+//! A snapshot is plain data, built by [`build`] and then only read: pages and JSON are views of it, so
+//! they cannot disagree.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::lockfiles::{LOCK_LABEL, LockView, PlanView, read_lock};
+use super::state::ServedImage;
+use crate::registry::{
+    Digest, ImageReference, ManifestKind, PlatformImage, Reference, RegistryClient,
+    RegistryErrorKind, TagOutcome,
+};
+
+/// Whether a published tag was built from the current lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Freshness {
+    /// Every platform's `io.fave.lock.sha256` equals the current `requirements.txt`'s sha256.
+    Fresh,
+    /// Some platform's label names another lock.
+    Stale,
+    /// No label, no lock, or the tag could not be read.
+    Unknown,
+}
+
+impl Freshness {
+    /// `fresh`, `stale`, `unknown`: the CSS class and the JSON value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Freshness::Fresh => "fresh",
+            Freshness::Stale => "stale",
+            Freshness::Unknown => "unknown",
+        }
+    }
+}
+
+/// One tag as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagView {
+    pub tag: String,
+    /// `ok`, `error` (manifest unreadable) or `invalid` (not a valid tag name; never requested).
+    pub status: &'static str,
+    pub digest: Option<Digest>,
+    pub kind: Option<ManifestKind>,
+    pub media_type: Option<String>,
+    pub manifest_size: Option<u64>,
+    pub platforms: Vec<PlatformImage>,
+    pub freshness: Freshness,
+    /// Why: which label was found, against which lock.
+    pub freshness_reason: String,
+    /// The distinct `io.fave.lock.sha256` values of its platforms.
+    pub lock_labels: Vec<String>,
+    /// The full reference, when the build plan publishes this tag.
+    pub planned_reference: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TagView {
+    /// The newest `created` among its platforms, shortened for display.
+    pub fn created(&self) -> String {
+        self.platforms
+            .iter()
+            .filter_map(|platform| platform.created.as_deref())
+            .max()
+            .map(display_time)
+            .unwrap_or_default()
+    }
+
+    /// `sha256:0123456789ab…`.
+    pub fn short_digest(&self) -> String {
+        self.digest
+            .as_ref()
+            .map(|digest| format!("{}:{}…", digest.algorithm(), digest.short()))
+            .unwrap_or_default()
+    }
+
+    /// The full digest, or empty.
+    pub fn digest_text(&self) -> String {
+        self.digest
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// Anchor of its manifest's details.
+    pub fn anchor(&self) -> String {
+        self.digest
+            .as_ref()
+            .map(|digest| format!("m-{}", digest.short()))
+            .unwrap_or_default()
+    }
+}
+
+/// The registry side of an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum RegistryState {
+    /// No `registry` in the config and no `--image` override.
+    NotConfigured,
+    /// The repository has no tags (or does not exist yet).
+    Empty {
+        message: Option<String>,
+    },
+    Ok {
+        tags: Vec<TagView>,
+    },
+    Unreachable {
+        message: String,
+    },
+    AuthFailed {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
+}
+
+impl RegistryState {
+    /// The kebab-case state name, as in the JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RegistryState::NotConfigured => "not-configured",
+            RegistryState::Empty { .. } => "empty",
+            RegistryState::Ok { .. } => "ok",
+            RegistryState::Unreachable { .. } => "unreachable",
+            RegistryState::AuthFailed { .. } => "auth-failed",
+            RegistryState::Error { .. } => "error",
+        }
+    }
+
+    /// The tags, when there are some.
+    pub fn tags(&self) -> &[TagView] {
+        match self {
+            RegistryState::Ok { tags } => tags,
+            _ => &[],
+        }
+    }
+
+    /// The explanation of a non-ok state.
+    pub fn message(&self) -> String {
+        match self {
+            RegistryState::Empty { message } => message.clone().unwrap_or_default(),
+            RegistryState::Unreachable { message }
+            | RegistryState::AuthFailed { message }
+            | RegistryState::Error { message } => message.clone(),
+            RegistryState::NotConfigured | RegistryState::Ok { .. } => String::new(),
+        }
+    }
+
+    fn from_error(kind: RegistryErrorKind, message: String) -> RegistryState {
+        match kind {
+            RegistryErrorKind::Unreachable => RegistryState::Unreachable { message },
+            RegistryErrorKind::AuthFailed => RegistryState::AuthFailed { message },
+            RegistryErrorKind::NotFound => RegistryState::Empty {
+                message: Some(format!("the repository does not exist yet ({message})")),
+            },
+            RegistryErrorKind::Error => RegistryState::Error { message },
+        }
+    }
+}
+
+/// What the base image's tag points to in its registry now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum BaseCurrent {
+    Ok {
+        digest: Digest,
+    },
+    /// The reference names no tag, or cannot be parsed: nothing to compare with.
+    NotApplicable {
+        message: String,
+    },
+    Unreachable {
+        message: String,
+    },
+    AuthFailed {
+        message: String,
+    },
+    NotFound {
+        message: String,
+    },
+    Error {
+        message: String,
+    },
+}
+
+/// The base image: what the plan pins, what its registry serves now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaseImageView {
+    pub reference: String,
+    pub pinned_digest: Option<String>,
+    pub verified: Option<bool>,
+    pub current: BaseCurrent,
+    /// `Some(true)` when the registry now serves another digest than the plan pins.
+    pub drift: Option<bool>,
+}
+
+impl BaseImageView {
+    /// The current digest as text, or the state and message.
+    pub fn current_text(&self) -> String {
+        match &self.current {
+            BaseCurrent::Ok { digest } => digest.to_string(),
+            BaseCurrent::NotApplicable { message } => format!("not checked: {message}"),
+            BaseCurrent::Unreachable { message } => format!("unreachable: {message}"),
+            BaseCurrent::AuthFailed { message } => format!("authentication failed: {message}"),
+            BaseCurrent::NotFound { message } => format!("not found: {message}"),
+            BaseCurrent::Error { message } => format!("error: {message}"),
+        }
+    }
+
+    /// Whether the registry now serves another digest than the plan pins.
+    pub fn has_drift(&self) -> bool {
+        self.drift == Some(true)
+    }
+
+    /// Whether the registry serves exactly the pinned digest.
+    pub fn is_pinned_current(&self) -> bool {
+        self.drift == Some(false)
+    }
+
+    /// Whether the registry answered with a digest.
+    pub fn is_current_known(&self) -> bool {
+        matches!(self.current, BaseCurrent::Ok { .. })
+    }
+}
+
+/// One tag the plan publishes and what the registry has under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedTag {
+    pub reference: String,
+    pub tag: String,
+    /// Whether the registry has the tag.
+    pub published: bool,
+    pub digest: Option<Digest>,
+    pub freshness: Freshness,
+}
+
+/// One manifest digest and the tags that point to it.
+#[derive(Debug)]
+pub struct ManifestGroup<'a> {
+    /// The first tag (in display order) with this digest: its digest, kind and platforms.
+    pub first: &'a TagView,
+    pub tags: Vec<&'a str>,
+}
+
+impl ManifestGroup<'_> {
+    /// The tags, comma-separated.
+    pub fn tag_list(&self) -> String {
+        self.tags.join(", ")
+    }
+}
+
+/// Everything shown about one image.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageSnapshot {
+    pub image: String,
+    pub repository: Option<String>,
+    /// Grows with every snapshot built, over all images: cached pages name the generations they show.
+    pub generation: u64,
+    /// RFC 3339, to the second.
+    pub fetched_at: String,
+    /// How long gathering took.
+    pub fetch_ms: u64,
+    pub lock: LockView,
+    pub plan: Option<PlanView>,
+    pub planned_tags: Vec<PlannedTag>,
+    pub registry: RegistryState,
+    pub base_image: Option<BaseImageView>,
+    #[serde(skip)]
+    pub built: Instant,
+}
+
+impl ImageSnapshot {
+    /// Each distinct manifest digest once, with its platforms and every tag pointing to it, in tag order
+    /// (the details section of the page).
+    pub fn manifests(&self) -> Vec<ManifestGroup<'_>> {
+        let mut groups: Vec<ManifestGroup<'_>> = Vec::new();
+        let mut positions: std::collections::HashMap<&Digest, usize> =
+            std::collections::HashMap::new();
+        for tag in self.registry.tags() {
+            let Some(digest) = &tag.digest else { continue };
+            match positions.get(digest) {
+                Some(&position) => groups[position].tags.push(&tag.tag),
+                None => {
+                    positions.insert(digest, groups.len());
+                    groups.push(ManifestGroup {
+                        first: tag,
+                        tags: vec![&tag.tag],
+                    });
+                }
+            }
+        }
+        groups
+    }
+
+    /// The tag called `name`.
+    pub fn tag(&self, name: &str) -> Option<&TagView> {
+        self.registry.tags().iter().find(|tag| tag.tag == name)
+    }
+
+    /// Counts by freshness: `(fresh, stale, unknown)`.
+    pub fn freshness_counts(&self) -> (usize, usize, usize) {
+        let tags = self.registry.tags();
+        let count = |wanted| tags.iter().filter(|tag| tag.freshness == wanted).count();
+        (
+            count(Freshness::Fresh),
+            count(Freshness::Stale),
+            count(Freshness::Unknown),
+        )
+    }
+}
+
+/// Gather one image's snapshot. Never fails: every problem becomes a state or a message in it.
+pub async fn build(
+    image: &ServedImage,
+    registry: &RegistryClient,
+    generation: u64,
+) -> ImageSnapshot {
+    let started = Instant::now();
+    let dir = image.lock_dir.clone();
+    let display = image.lock_dir_display.clone();
+    let (lock, plan) = tokio::task::spawn_blocking(move || read_lock(&dir, &display))
+        .await
+        .unwrap_or_else(|error| {
+            let mut view = LockView::empty(&image.lock_dir_display);
+            view.problems
+                .push(format!("reading the lock failed: {error}"));
+            (view, None)
+        });
+    let registry_state = async {
+        match &image.repository {
+            None => RegistryState::NotConfigured,
+            Some(repository) => match registry.describe_repository(repository).await {
+                Ok(description) if description.tags.is_empty() => {
+                    RegistryState::Empty { message: None }
+                }
+                Ok(description) => RegistryState::Ok {
+                    tags: description
+                        .tags
+                        .into_iter()
+                        .map(|outcome| tag_view(outcome, &lock, plan.as_ref()))
+                        .collect(),
+                },
+                Err(error) => RegistryState::from_error(error.kind(), error.full_message()),
+            },
+        }
+    };
+    let base = base_image(plan.as_ref(), registry);
+    let (registry_state, base_image) = tokio::join!(registry_state, base);
+    let planned_tags = planned_tags(plan.as_ref(), &registry_state);
+    ImageSnapshot {
+        image: image.name.clone(),
+        repository: image.repository.as_ref().map(ToString::to_string),
+        generation,
+        fetched_at: display_time(&jiff::Timestamp::now().to_string()),
+        fetch_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        lock,
+        plan,
+        planned_tags,
+        registry: registry_state,
+        base_image,
+        built: Instant::now(),
+    }
+}
+
+fn tag_view(outcome: TagOutcome, lock: &LockView, plan: Option<&PlanView>) -> TagView {
+    let planned_reference = plan
+        .and_then(|plan| plan.reference_for(outcome.tag()))
+        .map(str::to_string);
+    let mut view = TagView {
+        tag: outcome.tag().to_string(),
+        status: "ok",
+        digest: None,
+        kind: None,
+        media_type: None,
+        manifest_size: None,
+        platforms: Vec::new(),
+        freshness: Freshness::Unknown,
+        freshness_reason: String::new(),
+        lock_labels: Vec::new(),
+        planned_reference,
+        error: None,
+    };
+    match outcome {
+        TagOutcome::Described(description) => {
+            let (freshness, reason, labels) =
+                freshness(&description.platforms, lock.requirements_sha256.as_deref());
+            view.digest = Some(description.digest);
+            view.kind = Some(description.kind);
+            view.media_type = Some(description.media_type);
+            view.manifest_size = Some(description.manifest_size);
+            view.platforms = description.platforms;
+            view.freshness = freshness;
+            view.freshness_reason = reason;
+            view.lock_labels = labels;
+        }
+        TagOutcome::Failed { error, .. } => {
+            view.status = "error";
+            view.freshness_reason = "the tag's manifest could not be read".into();
+            view.error = Some(error);
+        }
+        TagOutcome::Invalid { .. } => {
+            view.status = "invalid";
+            view.freshness_reason = "not a valid tag name; not requested".into();
+            view.error = Some("the registry listed a name that is not a valid tag".into());
+        }
+    }
+    view
+}
+
+/// Compare each platform's lock label with the current lock's sha256.
+fn freshness(
+    platforms: &[PlatformImage],
+    current: Option<&str>,
+) -> (Freshness, String, Vec<String>) {
+    let labels: Vec<Option<String>> = platforms
+        .iter()
+        .map(|platform| {
+            platform
+                .labels
+                .get(LOCK_LABEL)
+                .map(|label| normalize_sha256(label))
+        })
+        .collect();
+    let distinct: Vec<String> = labels
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let Some(current) = current else {
+        return (
+            Freshness::Unknown,
+            "no requirements.txt in the lock folder to compare with".into(),
+            distinct,
+        );
+    };
+    if labels.is_empty() || labels.iter().all(Option::is_none) {
+        return (
+            Freshness::Unknown,
+            format!("no `{LOCK_LABEL}` label on the image"),
+            distinct,
+        );
+    }
+    if let Some(other) = distinct.iter().find(|label| *label != current) {
+        return (
+            Freshness::Stale,
+            format!(
+                "built from lock {}, the current lock is {}",
+                short(other),
+                short(current)
+            ),
+            distinct,
+        );
+    }
+    if labels.iter().any(Option::is_none) {
+        return (
+            Freshness::Unknown,
+            format!("some platforms carry no `{LOCK_LABEL}` label"),
+            distinct,
+        );
+    }
+    (
+        Freshness::Fresh,
+        format!("built from the current lock ({})", short(current)),
+        distinct,
+    )
+}
+
+/// `sha256:ABC…` → `abc…`: the label may carry the algorithm prefix or not.
+fn normalize_sha256(label: &str) -> String {
+    let label = label.trim();
+    label
+        .strip_prefix("sha256:")
+        .unwrap_or(label)
+        .to_ascii_lowercase()
+}
+
+fn short(hex: &str) -> String {
+    hex.chars().take(12).collect()
+}
+
+fn planned_tags(plan: Option<&PlanView>, registry: &RegistryState) -> Vec<PlannedTag> {
+    let Some(plan) = plan else {
+        return Vec::new();
+    };
+    plan.tags
+        .iter()
+        .map(|reference| {
+            let tag = plan
+                .tag_names()
+                .into_iter()
+                .find(|name| plan.reference_for(name) == Some(reference.as_str()))
+                .unwrap_or_default()
+                .to_string();
+            let found = registry.tags().iter().find(|view| view.tag == tag);
+            PlannedTag {
+                reference: reference.clone(),
+                published: found.is_some_and(|view| view.digest.is_some()),
+                digest: found.and_then(|view| view.digest.clone()),
+                freshness: found.map_or(Freshness::Unknown, |view| view.freshness),
+                tag,
+            }
+        })
+        .collect()
+}
+
+/// The base image: the plan's pin, and what the reference's tag resolves to now.
+async fn base_image(plan: Option<&PlanView>, registry: &RegistryClient) -> Option<BaseImageView> {
+    let plan = plan?;
+    let reference = plan.base_reference.clone()?;
+    let current = match reference.parse::<ImageReference>() {
+        Err(message) => BaseCurrent::NotApplicable { message },
+        Ok(parsed) => match parsed.tag {
+            None => BaseCurrent::NotApplicable {
+                message: "the reference names no tag".into(),
+            },
+            Some(tag) => {
+                let result = registry
+                    .manifest(&parsed.repository, &Reference::Tag(tag))
+                    .await;
+                match result {
+                    Ok(manifest) => BaseCurrent::Ok {
+                        digest: manifest.digest.clone(),
+                    },
+                    Err(error) => {
+                        let message = error.full_message();
+                        match error.kind() {
+                            RegistryErrorKind::Unreachable => BaseCurrent::Unreachable { message },
+                            RegistryErrorKind::AuthFailed => BaseCurrent::AuthFailed { message },
+                            RegistryErrorKind::NotFound => BaseCurrent::NotFound { message },
+                            RegistryErrorKind::Error => BaseCurrent::Error { message },
+                        }
+                    }
+                }
+            }
+        },
+    };
+    let drift = match (&current, &plan.base_digest) {
+        (BaseCurrent::Ok { digest }, Some(pinned)) => Some(digest.to_string() != *pinned),
+        _ => None,
+    };
+    Some(BaseImageView {
+        reference,
+        pinned_digest: plan.base_digest.clone(),
+        verified: plan.base_verified,
+        current,
+        drift,
+    })
+}
+
+/// An RFC 3339 time shortened to the second (`2024-01-02T03:04:05Z`); anything else as given.
+pub fn display_time(text: &str) -> String {
+    match text.parse::<jiff::Timestamp>() {
+        Ok(time) => time
+            .round(jiff::Unit::Second)
+            .map_or_else(|_| text.to_string(), |rounded| rounded.to_string()),
+        Err(_) => text.to_string(),
+    }
+}
+
+/// Shared, immutable snapshot.
+pub type SharedSnapshot = Arc<ImageSnapshot>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn platform(label: Option<&str>) -> PlatformImage {
+        PlatformImage {
+            platform: "linux/amd64".into(),
+            digest: Digest::sha256_of(b"x"),
+            media_type: String::new(),
+            size: 1,
+            created: None,
+            labels: label
+                .map(|value| BTreeMap::from([(LOCK_LABEL.to_string(), value.to_string())]))
+                .unwrap_or_default(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn freshness_compares_every_platform() {
+        let current = "ab".repeat(32);
+        let other = "cd".repeat(32);
+        let prefixed = format!("sha256:{}", current.to_uppercase());
+        type Case<'a> = (Vec<Option<&'a str>>, Option<&'a str>, Freshness);
+        let cases: [Case<'_>; 7] = [
+            (
+                vec![Some(&current), Some(&prefixed)],
+                Some(&current),
+                Freshness::Fresh,
+            ),
+            (
+                vec![Some(&current), Some(&other)],
+                Some(&current),
+                Freshness::Stale,
+            ),
+            (vec![Some(&other)], Some(&current), Freshness::Stale),
+            (vec![None], Some(&current), Freshness::Unknown),
+            (
+                vec![Some(&current), None],
+                Some(&current),
+                Freshness::Unknown,
+            ),
+            (vec![], Some(&current), Freshness::Unknown),
+            (vec![Some(&current)], None, Freshness::Unknown),
+        ];
+        for (labels, lock, expected) in cases {
+            let platforms: Vec<_> = labels.iter().map(|label| platform(*label)).collect();
+            let (got, reason, _) = freshness(&platforms, lock);
+            assert_eq!(got, expected, "{labels:?} {lock:?}: {reason}");
+        }
+    }
+
+    #[test]
+    fn times_are_shown_to_the_second() {
+        assert_eq!(
+            display_time("2024-01-02T03:04:05.678Z"),
+            "2024-01-02T03:04:06Z"
+        );
+        assert_eq!(display_time("yesterday"), "yesterday");
+    }
+}

@@ -1,0 +1,358 @@
+//! `fave-lock serve` against Debian's `docker-registry`: the API and the page show exactly the digests
+//! the registry returns in `Docker-Content-Digest`, per platform too; freshness against the lock; the
+//! build plan's tags and base image; empty and unreachable states; escaping of registry strings.
+
+mod serve_support;
+
+use serde_json::{Value, json};
+use serve_support::{Project, Registry, Serve, free_port, tag_row};
+
+/// A single-platform image (fresh), a two-platform index (stale, two tags), an unlabelled image, and a
+/// base image the plan pins: every digest the server shows equals the registry's header.
+#[tokio::test(flavor = "multi_thread")]
+async fn api_and_page_show_the_registry_digests() {
+    let registry = Registry::start().await;
+    let project = Project::new();
+    let current = project.lock_sha256();
+    let old = "0".repeat(64);
+    let repo = "fave-base";
+    registry
+        .push_image(
+            repo,
+            &["1.0"],
+            "linux/amd64",
+            &[("io.fave.lock.sha256", &current)],
+        )
+        .await;
+    registry
+        .push_index(
+            repo,
+            &["1.1", "latest"],
+            &["linux/amd64", "linux/arm64/v8"],
+            &[
+                ("io.fave.lock.sha256", &old),
+                ("org.opencontainers.image.version", "1.1"),
+            ],
+        )
+        .await;
+    registry
+        .push_image(repo, &["0.9"], "linux/amd64", &[])
+        .await;
+    let base = registry
+        .push_image("base", &["bookworm"], "linux/amd64", &[])
+        .await;
+    let authority = registry.authority();
+    project.write_plan(&json!({
+        "image": "fave-base",
+        "tags": [format!("{authority}/fave-base:1.0")],
+        "base_image": {"name": format!("{authority}/base:bookworm"), "digest": base, "verified": true},
+        "labels": {"io.fave.lock.sha256": current},
+    }));
+
+    let image_arg = format!("fave-base={authority}/{repo}");
+    let serve = Serve::start(project.path(), &["--image", &image_arg], &[]).await;
+
+    // Ground truth: the registry's own headers.
+    let mut expected = Vec::new();
+    for tag in ["1.0", "1.1", "latest", "0.9"] {
+        let (digest, content_type, body) = registry.manifest(repo, tag).await;
+        let manifest: Value = serde_json::from_slice(&body).unwrap();
+        let platforms: Vec<String> = match manifest["manifests"].as_array() {
+            Some(entries) => {
+                let mut children = Vec::new();
+                for entry in entries {
+                    let (child, _, _) = registry
+                        .manifest(repo, entry["digest"].as_str().unwrap())
+                        .await;
+                    children.push(child);
+                }
+                children
+            }
+            None => vec![digest.clone()],
+        };
+        expected.push((tag, digest, content_type, platforms));
+    }
+
+    let tags = serve.json("/api/images/fave-base/tags").await;
+    assert_eq!(tags["state"], "ok", "{tags:#}");
+    let listed: Vec<&str> = tags["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["latest", "1.1", "1.0", "0.9"]);
+    let page = serve.get("/").await.1;
+    let image_page = serve.get("/images/fave-base").await.1;
+    for (tag, digest, content_type, platforms) in &expected {
+        let shown = serve
+            .json(&format!("/api/images/fave-base/tags/{tag}"))
+            .await;
+        assert_eq!(shown["digest"], *digest, "{tag}");
+        assert_eq!(shown["media_type"], *content_type, "{tag}");
+        let shown_platforms: Vec<&str> = shown["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|platform| platform["digest"].as_str().unwrap())
+            .collect();
+        assert_eq!(shown_platforms, *platforms, "{tag}");
+        for html in [&page, &image_page] {
+            let row = tag_row(html, tag);
+            assert!(row.contains(&format!("data-copy=\"{digest}\"")), "{row}");
+            for platform in platforms {
+                assert!(html.contains(&format!("<code class=\"digest-value\">{platform}</code>")));
+            }
+        }
+    }
+
+    // Per platform: names, sizes, created, labels.
+    let index = serve.json("/api/images/fave-base/tags/1.1").await;
+    assert_eq!(index["kind"], "index");
+    let names: Vec<&str> = index["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|platform| platform["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["linux/amd64", "linux/arm64/v8"]);
+    let amd64 = &index["platforms"][0];
+    assert_eq!(amd64["created"], "2026-11-01T12:00:00Z");
+    assert_eq!(amd64["labels"]["org.opencontainers.image.version"], "1.1");
+    assert!(amd64["size"].as_u64().unwrap() > 100);
+    assert!(image_page.contains("<dt>org.opencontainers.image.version</dt><dd>1.1</dd>"));
+
+    // Freshness: 1.0 carries the current lock's sha256, 1.1/latest an old one, 0.9 none.
+    for (tag, freshness) in [
+        ("1.0", "fresh"),
+        ("1.1", "stale"),
+        ("latest", "stale"),
+        ("0.9", "unknown"),
+    ] {
+        let shown = serve
+            .json(&format!("/api/images/fave-base/tags/{tag}"))
+            .await;
+        assert_eq!(shown["freshness"], freshness, "{tag}: {shown:#}");
+        let row = tag_row(&page, tag);
+        assert!(
+            row.contains(&format!("class=\"badge {freshness}\"")),
+            "{row}"
+        );
+        assert!(
+            row.contains("href=\"/api/locks/fave-base/requirements.txt\""),
+            "{row}"
+        );
+    }
+
+    // The plan publishes 1.0; its base image digest is what the registry serves now.
+    assert!(tag_row(&page, "1.0").contains("badge plan"));
+    assert!(!tag_row(&page, "1.1").contains("badge plan"));
+    let summary = serve.json("/api/images").await;
+    let image = &summary["images"][0];
+    assert_eq!(image["planned_tags"][0]["tag"], "1.0");
+    assert_eq!(image["planned_tags"][0]["published"], true);
+    assert_eq!(image["planned_tags"][0]["freshness"], "fresh");
+    assert_eq!(image["base_image"]["current"]["state"], "ok");
+    assert_eq!(image["base_image"]["current"]["digest"], base);
+    assert_eq!(image["base_image"]["drift"], false);
+    assert!(page.contains("pinned digest is current"));
+    assert_eq!(image["registry"]["fresh"], 1);
+    assert_eq!(image["registry"]["stale"], 2);
+    assert_eq!(image["registry"]["unknown"], 1);
+
+    // Lock files and the placeholder check.
+    let (status, requirements) = serve.get("/api/locks/fave-base/requirements.txt").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        requirements,
+        std::fs::read_to_string(project.lock_dir().join("requirements.txt")).unwrap()
+    );
+    let check = serve.json("/api/check").await;
+    assert_eq!(check["check"], "tag-freshness-placeholder");
+    assert_eq!(check["images"][0]["lock_sha256"], current);
+    let openapi = serve.json("/openapi.json").await;
+    assert!(openapi["paths"]["/api/images/{name}/tags/{tag}"].is_object());
+
+    // Metrics saw the routes, the registry requests and the caches.
+    let metrics = serve.get("/metrics").await.1;
+    for needle in [
+        r#"fave_lock_http_requests_total{route="/api/images/{name}/tags/{tag}",status="2xx"}"#,
+        r#"fave_lock_registry_requests_total{kind="manifest",outcome="ok"}"#,
+        r#"fave_lock_cache_lookups_total{cache="page",result="hit"}"#,
+        "fave_lock_http_request_duration_seconds_bucket{route=\"/\",le=\"+Inf\"} 1",
+    ] {
+        assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
+    }
+    assert!(
+        serve
+            .log()
+            .iter()
+            .any(|line| line.contains("\"snapshot built\""))
+    );
+}
+
+/// A moved base image tag shows as drift; an image's repository that does not exist is "empty"; a
+/// registry nothing listens on is "unreachable": plainly, on the page and in the API.
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_empty_and_unreachable_states() {
+    let registry = Registry::start().await;
+    let project = Project::new();
+    let authority = registry.authority();
+    let pinned = registry
+        .push_image("base", &["bookworm"], "linux/amd64", &[])
+        .await;
+    let moved = registry
+        .push_image("base", &["bookworm"], "linux/arm64", &[])
+        .await;
+    assert_ne!(pinned, moved);
+    project.write_plan(&json!({
+        "tags": [format!("{authority}/fave-base:0.1")],
+        "base_image": {"name": format!("{authority}/base:bookworm"), "digest": pinned},
+    }));
+    let dead = free_port();
+    let fave_base = format!("fave-base={authority}/fave-base");
+    let down = format!("down=127.0.0.1:{dead}/down");
+    let serve = Serve::start(
+        project.path(),
+        &["--image", &fave_base, "--image", &down],
+        &[],
+    )
+    .await;
+
+    let images = serve.json("/api/images").await;
+    let fave = &images["images"][0];
+    assert_eq!(fave["registry"]["state"], "empty", "{fave:#}");
+    assert_eq!(fave["planned_tags"][0]["published"], false);
+    assert_eq!(fave["base_image"]["drift"], true);
+    assert_eq!(fave["base_image"]["current"]["digest"], moved);
+    let down_image = &images["images"][1];
+    assert_eq!(down_image["registry"]["state"], "unreachable");
+    assert!(
+        down_image["registry"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("registry `127.0.0.1:{dead}` is unreachable"))
+    );
+
+    let page = serve.get("/").await.1;
+    assert!(page.contains("<strong>No tags yet.</strong>"), "{page}");
+    assert!(page.contains("<strong>Registry unreachable.</strong>"));
+    assert!(page.contains("badge stale\">drift</span>"));
+    assert!(page.contains(&format!("<code class=\"hash\">{moved}</code>")));
+    assert!(page.contains("not published yet"));
+}
+
+/// Labels (and their keys) are registry-provided text: a `<script>` in them renders escaped. (A tag
+/// cannot hold `<` in a real registry; the in-process tests cover such a tag list.)
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_strings_render_escaped() {
+    let registry = Registry::start().await;
+    let project = Project::new();
+    registry
+        .push_image(
+            "fave-base",
+            &["1.0"],
+            "linux/amd64",
+            &[
+                (
+                    "<script>alert('key')</script>",
+                    "<script>alert('value')</script>",
+                ),
+                ("org.example.quote", "\"><img src=x onerror=alert(1)>"),
+            ],
+        )
+        .await;
+    let image_arg = format!("fave-base={}/fave-base", registry.authority());
+    let serve = Serve::start(project.path(), &["--image", &image_arg], &[]).await;
+    for path in ["/", "/images/fave-base"] {
+        let page = serve.get(path).await.1;
+        assert!(page.contains("1 fresh") || page.contains("1.0"), "{page}");
+        assert!(
+            !page.contains("<script>alert"),
+            "{path} has a raw script tag"
+        );
+        assert!(!page.contains("<img src=x"), "{path} has a raw img tag");
+        assert!(
+            page.contains("&#60;script&#62;alert(&#39;value&#39;)&#60;/script&#62;"),
+            "{page}"
+        );
+        assert!(page.contains("&#60;script&#62;alert(&#39;key&#39;)&#60;/script&#62;"));
+        assert!(page.contains("&#34;&#62;&#60;img src=x onerror=alert(1)&#62;"));
+    }
+    // The JSON keeps the text as it is.
+    let tag = serve.json("/api/images/fave-base/tags/1.0").await;
+    assert_eq!(
+        tag["platforms"][0]["labels"]["<script>alert('key')</script>"],
+        "<script>alert('value')</script>"
+    );
+}
+
+/// Docker schema 2 manifests and manifest lists (as `skopeo copy --format v2s2` writes them) are read
+/// with the right Accept types: same digests as the registry's headers, Docker media types.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_manifest_lists_pushed_by_skopeo() {
+    let registry = Registry::start().await;
+    let project = Project::new();
+    let current = project.lock_sha256();
+    registry
+        .push_index(
+            "oci",
+            &["1.1"],
+            &["linux/amd64", "linux/arm64/v8"],
+            &[("io.fave.lock.sha256", &current)],
+        )
+        .await;
+    registry
+        .push_image("oci", &["1.0"], "linux/amd64", &[])
+        .await;
+    for (tag, all) in [("1.1", true), ("1.0", false)] {
+        let mut command = std::process::Command::new("skopeo");
+        command.args(["copy", "--quiet", "--format", "v2s2"]);
+        if all {
+            command.arg("--all");
+        }
+        let status = command
+            .args(["--src-tls-verify=false", "--dest-tls-verify=false"])
+            .arg(format!("docker://{}/oci:{tag}", registry.authority()))
+            .arg(format!("docker://{}/docker:{tag}", registry.authority()))
+            .status()
+            .expect("run skopeo");
+        assert!(status.success());
+    }
+    let image = format!("fave-base={}/docker", registry.authority());
+    let serve = Serve::start(project.path(), &["--image", &image], &[]).await;
+    for (tag, media_type) in [
+        (
+            "1.1",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        ),
+        (
+            "1.0",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        ),
+    ] {
+        let (digest, content_type, body) = registry.manifest("docker", tag).await;
+        assert_eq!(content_type, media_type);
+        let shown = serve
+            .json(&format!("/api/images/fave-base/tags/{tag}"))
+            .await;
+        assert_eq!(shown["digest"], digest, "{tag}");
+        assert_eq!(shown["media_type"], media_type, "{tag}");
+        let manifest: Value = serde_json::from_slice(&body).unwrap();
+        if let Some(entries) = manifest["manifests"].as_array() {
+            let children: Vec<&Value> = entries.iter().map(|entry| &entry["digest"]).collect();
+            let platforms: Vec<&Value> = shown["platforms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|platform| &platform["digest"])
+                .collect();
+            assert_eq!(platforms, children);
+            assert_eq!(
+                shown["platforms"][1]["media_type"],
+                "application/vnd.docker.distribution.manifest.v2+json"
+            );
+            assert_eq!(shown["freshness"], "fresh");
+        }
+    }
+}
