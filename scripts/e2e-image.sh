@@ -3,12 +3,14 @@
 # push it to a local registry, check through the registry's HTTP API that the image carries the lock's
 # sha256, and run a sample stage inside it. Run by tests/image_e2e.rs (so by CI); usable by hand:
 #
-#   scripts/e2e-image.sh              # env: FAVE_LOCK_BIN=path/to/fave-lock (default: cargo build)
+#   scripts/e2e-image.sh      # env: FAVE_LOCK_BIN=path/to/fave-lock (default: cargo build, debug)
+#                             #      FAVE_E2E_CACHE=dir for the rootfs tarball (default: .cache/e2e)
 #
 # What stands in for what, since no image can be pulled here:
 #   python:3.11-slim  → localhost/fave-py-base:bookworm, a Debian bookworm rootfs made by debootstrap
 #                       (minbase + python3 + python3-venv: CPython 3.11.2, ensurepip's bundled pip),
-#                       cached as a tarball under .cache/e2e/, keyed by the debootstrap arguments
+#                       cached as a tarball under .cache/e2e/ ($FAVE_E2E_CACHE), keyed by the
+#                       debootstrap arguments; made once, about 3 minutes
 #   Docker            → buildah with the vfs driver and chroot isolation (`--isolation oci` fails here)
 #   ghcr.io           → Debian's docker-registry on a free loopback port
 #
@@ -20,15 +22,23 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 IMAGE=fave-base
-CACHE="$ROOT/.cache/e2e"
+CACHE="${FAVE_E2E_CACHE:-$ROOT/.cache/e2e}"
 LOCAL_BASE=localhost/fave-py-base:bookworm
 BUILT=localhost/$IMAGE:e2e
 
 STARTED=$SECONDS
+STEP_NAME=""
 STEP_STARTED=$SECONDS
+TIMINGS=()
+# `step NAME` ends the previous step (printing its time) and starts NAME; `step` alone ends the last.
 step() {
-  printf '[e2e-image] %-44s (previous step %3ds, total %4ds)\n' "$*" $((SECONDS - STEP_STARTED)) $((SECONDS - STARTED))
+  if [[ -n $STEP_NAME ]]; then
+    TIMINGS+=("$(printf '%5ds  %s' $((SECONDS - STEP_STARTED)) "$STEP_NAME")")
+    printf '[e2e-image]   … %ds\n' $((SECONDS - STEP_STARTED))
+  fi
+  STEP_NAME=${1:-}
   STEP_STARTED=$SECONDS
+  [[ -z $STEP_NAME ]] || printf '[e2e-image] %s\n' "$STEP_NAME"
 }
 fail() { printf '[e2e-image] FAILED: %s\n' "$*" >&2; exit 1; }
 
@@ -58,7 +68,6 @@ fi
 WORK="$(mktemp -d /tmp/fave-e2e-image.XXXXXX)"
 B="buildah --storage-driver vfs --root $WORK/store --runroot $WORK/run"
 REGISTRY_PID=""
-CONTEXT_COPIES=()
 cleanup() {
   local status=$?
   set +e
@@ -73,8 +82,6 @@ cleanup() {
     $B rmi --all --force >/dev/null 2>&1 || true
   fi
   rm -rf --one-file-system "$WORK"
-  local copy
-  for copy in "${CONTEXT_COPIES[@]}"; do rm -f "$copy"; done
   exit "$status"
 }
 trap cleanup EXIT
@@ -100,10 +107,12 @@ repository_tag=${first_tag#*/}          # ghcr.io/fave-project/fave-base:0.1 →
 repository=${repository_tag%:*}
 tag=${repository_tag##*:}
 
-# The plan's context_files (the lock) go into the build context; see base-image/Dockerfile.
+# The build context: a private copy of the plan's context plus its context_files (the lock), laid out
+# as base-image/Dockerfile describes. A copy, so concurrent runs never touch each other's files or the
+# work tree.
+cp -r "$context" "$WORK/context"
 while IFS=$'\t' read -r inside source; do
-  install -m 0644 "$source" "$context/$inside"
-  CONTEXT_COPIES+=("$ROOT/$context/$inside")
+  install -m 0644 "$source" "$WORK/context/$inside"
 done < <(jq -r '.context_files | to_entries[] | "\(.key)\t\(.value)"' "$WORK/plan.json")
 
 # ---- the stand-in base image ------------------------------------------------------------------------
@@ -114,12 +123,13 @@ RECIPE="v1: apt sources as python:3.11-slim (bookworm, -updates, -security), no 
 key=$(printf '%s\n' "${DEBOOTSTRAP_ARGS[@]}" "$MIRROR" "$RECIPE" | sha256sum | cut -c1-16)
 tarball="$CACHE/bookworm-python3-$key.tar"
 mkdir -p "$CACHE"
+step "base rootfs (debootstrap, cached)"
 (
   flock 9
   if [[ -f $tarball ]]; then
-    step "base rootfs: cached $(basename "$tarball")"
+    echo "[e2e-image]   cached: $tarball"
   else
-    step "base rootfs: debootstrap (cold, ~1-3 min)"
+    echo "[e2e-image]   debootstrap (cold: about 3 min) → $tarball"
     rootfs="$WORK/rootfs"
     debootstrap "${DEBOOTSTRAP_ARGS[@]}" "$rootfs" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 ||
       { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap"; }
@@ -156,7 +166,7 @@ $B bud --isolation chroot --quiet "${secret[@]}" \
   "${build_args[@]}" "${labels[@]}" \
   --build-arg "BASE_IMAGE=$LOCAL_BASE" --build-arg "BASE_NAME=$LOCAL_BASE" --build-arg "BASE_DIGEST=$base_digest" \
   --label "org.opencontainers.image.base.name=$LOCAL_BASE" --label "org.opencontainers.image.base.digest=$base_digest" \
-  -t "$BUILT" "$context" > "$WORK/build.log" 2>&1 ||
+  -t "$BUILT" "$WORK/context" > "$WORK/build.log" 2>&1 ||
   { tail -40 "$WORK/build.log" >&2; fail "buildah bud"; }
 image_id=$($B images --no-trunc --format '{{.ID}}' "$BUILT" | head -1)
 image_id=sha256:${image_id#sha256:}
@@ -218,5 +228,6 @@ jq -e '.event == "imports-ok" and .stage == "e2e-sample" and .helper == "logging
   fail "the sample stage's log line is not the expected imports-ok event"
 $B rm "$container" >/dev/null
 
-step "done"
-echo "[e2e-image] OK in $((SECONDS - STARTED))s"
+step
+printf '[e2e-image] %s\n' "${TIMINGS[@]}"
+echo "[e2e-image] OK in $((SECONDS - STARTED))s (cleanup follows)"

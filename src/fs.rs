@@ -41,6 +41,7 @@ impl Staged {
             .tempfile_in(&dir)
             .map_err(wrap)?;
         temp.write_all(contents).map_err(wrap)?;
+        set_readable(temp.as_file()).map_err(wrap)?;
         temp.as_file().sync_all().map_err(wrap)?;
         self.files.push((temp, path.to_path_buf()));
         Ok(())
@@ -58,6 +59,19 @@ impl Staged {
         }
         Ok(written)
     }
+}
+
+/// Temp files are created 0600; outputs are shared files (committed locks), so give them the usual
+/// 0644 less the umask's effect on group/other write, which 0644 never grants anyway.
+#[cfg(unix)]
+fn set_readable(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+}
+
+#[cfg(not(unix))]
+fn set_readable(_file: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Write one file atomically (temp file in the same folder, then rename).

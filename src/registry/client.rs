@@ -17,7 +17,7 @@ use super::manifest::{Descriptor, ImageConfigBlob, Manifest};
 use super::media::{ACCEPT_MANIFESTS, essence};
 use super::reference::{Reference, Repository};
 use super::stats::{CacheKind, RegistryStats, RequestKind};
-use super::transport::{Fetched, Transport, normalize_insecure};
+use super::transport::{Fetched, Get, Transport, normalize_insecure};
 
 /// The spec lets registries refuse manifests over 4 MiB; so does this client.
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
@@ -148,18 +148,15 @@ impl RegistryClient {
         )?;
         let mut tags = Vec::new();
         for _ in 0..self.inner.options.max_pages.max(1) {
-            let page = self
-                .inner
-                .transport
-                .get(
-                    repository,
-                    url.clone(),
-                    None,
-                    RequestKind::Tags,
-                    TAG_PAGE_LIMIT,
-                    &repository.to_string(),
-                )
-                .await?;
+            let what = repository.to_string();
+            let request = Get {
+                url: url.clone(),
+                accept: None,
+                kind: RequestKind::Tags,
+                limit: TAG_PAGE_LIMIT,
+                what: &what,
+            };
+            let page = self.inner.transport.get(repository, request).await?;
             let list: TagList =
                 serde_json::from_slice(&page.body).map_err(|error| RegistryError::Invalid {
                     url: url.to_string(),
@@ -228,18 +225,15 @@ impl RegistryClient {
         }
         let base = self.inner.transport.repository_url(repository)?;
         let url = join(&base, &format!("manifests/{reference}"))?;
-        let fetched = self
-            .inner
-            .transport
-            .get(
-                repository,
-                url,
-                Some(ACCEPT_MANIFESTS),
-                RequestKind::Manifest,
-                MANIFEST_LIMIT,
-                &format!("{repository}:{reference}"),
-            )
-            .await?;
+        let what = format!("{repository}:{reference}");
+        let request = Get {
+            url,
+            accept: Some(ACCEPT_MANIFESTS),
+            kind: RequestKind::Manifest,
+            limit: MANIFEST_LIMIT,
+            what: &what,
+        };
+        let fetched = self.inner.transport.get(repository, request).await?;
         let digest = verified_digest(&fetched, reference)?;
         let content_type = fetched
             .headers
@@ -286,18 +280,15 @@ impl RegistryClient {
         }
         let base = self.inner.transport.repository_url(repository)?;
         let url = join(&base, &format!("blobs/{}", descriptor.digest))?;
-        let fetched = self
-            .inner
-            .transport
-            .get(
-                repository,
-                url,
-                None,
-                RequestKind::Blob,
-                CONFIG_LIMIT,
-                &format!("{repository}@{}", descriptor.digest),
-            )
-            .await?;
+        let what = format!("{repository}@{}", descriptor.digest);
+        let request = Get {
+            url,
+            accept: None,
+            kind: RequestKind::Blob,
+            limit: CONFIG_LIMIT,
+            what: &what,
+        };
+        let fetched = self.inner.transport.get(repository, request).await?;
         if !descriptor.digest.matches(&fetched.body) {
             return Err(RegistryError::DigestMismatch {
                 url: fetched.url.to_string(),

@@ -30,6 +30,16 @@ const TOKEN_BODY_LIMIT: usize = 1024 * 1024;
 /// Token lifetime when the endpoint does not say (the token spec's default).
 const DEFAULT_TOKEN_SECONDS: u64 = 60;
 
+/// One GET to send: where, what to accept, how to count it, how much body to read, and what it asks
+/// for (named in a 404's message).
+pub(crate) struct Get<'a> {
+    pub url: Url,
+    pub accept: Option<&'a str>,
+    pub kind: RequestKind,
+    pub limit: usize,
+    pub what: &'a str,
+}
+
 /// An answer with a 2xx status and its (size-capped) body.
 pub(crate) struct Fetched {
     pub url: Url,
@@ -111,16 +121,12 @@ impl Transport {
         })
     }
 
-    /// GET `url` of `repository`'s registry, authenticating as the registry asks; the body is read up to
-    /// `limit` bytes. Non-2xx answers become errors naming `what` was asked for.
+    /// Send `get` to `repository`'s registry, authenticating as the registry asks; the body is read up
+    /// to `get.limit` bytes. Non-2xx answers become errors.
     pub(crate) async fn get(
         &self,
         repository: &Repository,
-        url: Url,
-        accept: Option<&str>,
-        kind: RequestKind,
-        limit: usize,
-        what: &str,
+        get: Get<'_>,
     ) -> Result<Fetched, RegistryError> {
         let scope = format!("repository:{}:pull", repository.path());
         let key = format!("{}|{scope}", repository.registry());
@@ -128,19 +134,12 @@ impl Transport {
         let mut authenticated = false;
         loop {
             let answer = self
-                .send(
-                    repository,
-                    &url,
-                    accept,
-                    authorization.as_deref(),
-                    kind,
-                    limit,
-                )
+                .send(repository, &get, authorization.as_deref())
                 .await?;
             match answer.status.as_u16() {
                 200..=299 => {
                     return Ok(Fetched {
-                        url,
+                        url: get.url,
                         headers: answer.headers,
                         body: answer.body,
                     });
@@ -167,14 +166,14 @@ impl Transport {
                 404 => {
                     return Err(RegistryError::NotFound {
                         registry: repository.registry().to_string(),
-                        what: what.to_string(),
+                        what: get.what.to_string(),
                         message: error_message(&answer),
                     });
                 }
                 status => {
                     return Err(RegistryError::Status {
                         registry: repository.registry().to_string(),
-                        url: url.to_string(),
+                        url: get.url.to_string(),
                         status,
                         message: error_message(&answer),
                     });
@@ -187,12 +186,10 @@ impl Transport {
     async fn send(
         &self,
         repository: &Repository,
-        url: &Url,
-        accept: Option<&str>,
+        get: &Get<'_>,
         authorization: Option<&str>,
-        kind: RequestKind,
-        limit: usize,
     ) -> Result<Answer, RegistryError> {
+        let (url, accept, kind, limit) = (&get.url, get.accept, get.kind, get.limit);
         self.check_scheme(url, repository.registry())?;
         // The semaphore is never closed; without a permit we would only be less polite.
         let _permit = self.permits.acquire().await.ok();
@@ -334,15 +331,15 @@ impl Transport {
         }
         let credentials = self.credentials.lookup(repository.registry());
         let authorization = credentials.as_ref().map(|(c, _)| c.basic_header());
+        let request = Get {
+            url: url.clone(),
+            accept: None,
+            kind: RequestKind::Token,
+            limit: TOKEN_BODY_LIMIT,
+            what: "token",
+        };
         let answer = self
-            .send(
-                repository,
-                &url,
-                None,
-                authorization.as_deref(),
-                super::stats::RequestKind::Token,
-                TOKEN_BODY_LIMIT,
-            )
+            .send(repository, &request, authorization.as_deref())
             .await?;
         if matches!(answer.status.as_u16(), 401 | 403) {
             return Err(self.rejected(repository, &error_message(&answer)));

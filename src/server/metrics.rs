@@ -95,121 +95,12 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 /// The Prometheus text exposition of every counter.
 pub fn render(state: &AppState) -> String {
     let mut out = String::with_capacity(8 * 1024);
-    let routes: Vec<(String, Arc<RouteStats>)> = {
-        let routes = state
-            .metrics
-            .routes
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut routes: Vec<_> = routes
-            .iter()
-            .map(|(route, stats)| (route.clone(), Arc::clone(stats)))
-            .collect();
-        routes.sort_by(|a, b| a.0.cmp(&b.0));
-        routes
-    };
-    header(
-        &mut out,
-        "fave_lock_http_requests_total",
-        "counter",
-        "HTTP requests answered, by route pattern and status class.",
-    );
-    for (route, stats) in &routes {
-        for (class, counter) in stats.statuses.iter().enumerate() {
-            let count = counter.load(Ordering::Relaxed);
-            if count > 0 {
-                let _ = writeln!(
-                    out,
-                    "fave_lock_http_requests_total{{route=\"{}\",status=\"{}xx\"}} {count}",
-                    escape(route),
-                    class + 1
-                );
-            }
-        }
-    }
-    header(
-        &mut out,
-        "fave_lock_http_request_duration_seconds",
-        "histogram",
-        "Time to answer, by route pattern.",
-    );
-    for (route, stats) in &routes {
-        let route = escape(route);
-        let mut cumulative = 0;
-        for (bound, counter) in BUCKETS.iter().zip(&stats.buckets) {
-            cumulative += counter.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "fave_lock_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        let count = stats.count.load(Ordering::Relaxed);
-        let sum = stats.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "fave_lock_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}\n\
-             fave_lock_http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}\n\
-             fave_lock_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
-        );
-    }
-    let registry = state.registry.stats().snapshot();
-    header(
-        &mut out,
-        "fave_lock_registry_requests_total",
-        "counter",
-        "Requests sent to registries, by kind and outcome.",
-    );
-    for (kind, outcome, count) in &registry.requests {
-        let _ = writeln!(
-            out,
-            "fave_lock_registry_requests_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {count}"
-        );
-    }
-    header(
-        &mut out,
-        "fave_lock_cache_lookups_total",
-        "counter",
-        "Cache lookups, by cache and result.",
-    );
-    let mut cache_line = |cache: &str, result: &str, count: u64| {
-        let _ = writeln!(
-            out,
-            "fave_lock_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} {count}"
-        );
-    };
-    for (cache, hits, misses) in &registry.caches {
-        cache_line(cache, "hit", *hits);
-        cache_line(cache, "miss", *misses);
-    }
-    let pages = &state.pages.lookups;
-    cache_line("page", "hit", pages[0].load(Ordering::Relaxed));
-    cache_line("page", "miss", pages[1].load(Ordering::Relaxed));
-    let snapshots = &state.snapshots;
-    for (result, counter) in ["hit", "stale", "miss"].iter().zip(&snapshots.lookups) {
-        cache_line("snapshot", result, counter.load(Ordering::Relaxed));
-    }
-    header(
-        &mut out,
-        "fave_lock_snapshot_build_seconds_total",
-        "counter",
-        "Time spent gathering image snapshots (lock files, registry, base image).",
-    );
-    let _ = writeln!(
-        out,
-        "fave_lock_snapshot_build_seconds_total {}",
-        snapshots.build_millis_total.load(Ordering::Relaxed) as f64 / 1e3
-    );
-    header(
-        &mut out,
-        "fave_lock_snapshot_last_build_seconds",
-        "gauge",
-        "Duration of the most recent snapshot build.",
-    );
-    let _ = writeln!(
-        out,
-        "fave_lock_snapshot_last_build_seconds {}",
-        snapshots.last_build_millis.load(Ordering::Relaxed) as f64 / 1e3
-    );
+    let routes = state.metrics.sorted_routes();
+    http_requests(&mut out, &routes);
+    http_latency(&mut out, &routes);
+    registry_requests(&mut out, state);
+    cache_lookups(&mut out, state);
+    snapshots(&mut out, state);
     header(
         &mut out,
         "fave_lock_uptime_seconds",
@@ -222,6 +113,148 @@ pub fn render(state: &AppState) -> String {
         state.metrics.uptime()
     );
     out
+}
+
+impl Metrics {
+    fn sorted_routes(&self) -> Vec<(String, Arc<RouteStats>)> {
+        let routes = self
+            .routes
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut routes: Vec<_> = routes
+            .iter()
+            .map(|(route, stats)| (route.clone(), Arc::clone(stats)))
+            .collect();
+        routes.sort_by(|a, b| a.0.cmp(&b.0));
+        routes
+    }
+}
+
+fn http_requests(out: &mut String, routes: &[(String, Arc<RouteStats>)]) {
+    header(
+        out,
+        "fave_lock_http_requests_total",
+        "counter",
+        "HTTP requests answered, by route pattern and status class.",
+    );
+    for (route, stats) in routes {
+        for (class, counter) in stats.statuses.iter().enumerate() {
+            let count = counter.load(Ordering::Relaxed);
+            if count > 0 {
+                let _ = writeln!(
+                    out,
+                    "fave_lock_http_requests_total{{route=\"{}\",status=\"{}xx\"}} {count}",
+                    escape(route),
+                    class + 1
+                );
+            }
+        }
+    }
+}
+
+fn http_latency(out: &mut String, routes: &[(String, Arc<RouteStats>)]) {
+    header(
+        out,
+        "fave_lock_http_request_duration_seconds",
+        "histogram",
+        "Time to answer, by route pattern.",
+    );
+    for (route, stats) in routes {
+        let route = escape(route);
+        let mut cumulative = 0;
+        for (bound, counter) in BUCKETS.iter().zip(&stats.buckets) {
+            cumulative += counter.load(Ordering::Relaxed);
+            let _ = writeln!(
+                out,
+                "fave_lock_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let count = stats.count.load(Ordering::Relaxed);
+        let sum = seconds(stats.sum_micros.load(Ordering::Relaxed), 1e6);
+        let _ = writeln!(
+            out,
+            "fave_lock_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}\n\
+             fave_lock_http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}\n\
+             fave_lock_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
+        );
+    }
+}
+
+fn registry_requests(out: &mut String, state: &AppState) {
+    header(
+        out,
+        "fave_lock_registry_requests_total",
+        "counter",
+        "Requests sent to registries, by kind and outcome.",
+    );
+    for (kind, outcome, count) in &state.registry.stats().snapshot().requests {
+        let _ = writeln!(
+            out,
+            "fave_lock_registry_requests_total{{kind=\"{kind}\",outcome=\"{outcome}\"}} {count}"
+        );
+    }
+}
+
+fn cache_lookups(out: &mut String, state: &AppState) {
+    header(
+        out,
+        "fave_lock_cache_lookups_total",
+        "counter",
+        "Cache lookups, by cache and result.",
+    );
+    let mut line = |cache: &str, result: &str, count: u64| {
+        let _ = writeln!(
+            out,
+            "fave_lock_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} {count}"
+        );
+    };
+    for (cache, hits, misses) in &state.registry.stats().snapshot().caches {
+        line(cache, "hit", *hits);
+        line(cache, "miss", *misses);
+    }
+    let pages = &state.pages.lookups;
+    line("page", "hit", pages[0].load(Ordering::Relaxed));
+    line("page", "miss", pages[1].load(Ordering::Relaxed));
+    for (result, counter) in ["hit", "stale", "miss"]
+        .iter()
+        .zip(&state.snapshots.lookups)
+    {
+        line("snapshot", result, counter.load(Ordering::Relaxed));
+    }
+}
+
+fn snapshots(out: &mut String, state: &AppState) {
+    let snapshots = &state.snapshots;
+    header(
+        out,
+        "fave_lock_snapshot_build_seconds_total",
+        "counter",
+        "Time spent gathering image snapshots (lock files, registry, base image).",
+    );
+    let total = snapshots.build_millis_total.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "fave_lock_snapshot_build_seconds_total {}",
+        seconds(total, 1e3)
+    );
+    header(
+        out,
+        "fave_lock_snapshot_last_build_seconds",
+        "gauge",
+        "Duration of the most recent snapshot build.",
+    );
+    let last = snapshots.last_build_millis.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "fave_lock_snapshot_last_build_seconds {}",
+        seconds(last, 1e3)
+    );
+}
+
+/// `count / per_second` as seconds (counters stay far below f64's exact integer range).
+#[allow(clippy::cast_precision_loss)]
+fn seconds(count: u64, per_second: f64) -> f64 {
+    count as f64 / per_second
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -49,9 +49,19 @@ pub fn http() -> reqwest::Client {
         .unwrap()
 }
 
+/// A process this test started, killed (by its own PID) when dropped, even when a test panics first.
+pub struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running `docker-registry`, removed with its storage on drop.
 pub struct Registry {
-    child: Child,
+    _child: Process,
     pub port: u16,
     /// `user:password` when the registry wants basic auth.
     pub credentials: Option<(String, String)>,
@@ -103,23 +113,23 @@ impl Registry {
             )
             .unwrap();
             let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-            let mut child = Command::new("docker-registry")
-                .arg("serve")
-                .arg(&config)
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("start docker-registry");
-            if wait_for_registry(&mut child, port).await {
+            let mut child = Process(
+                Command::new("docker-registry")
+                    .arg("serve")
+                    .arg(&config)
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .expect("start docker-registry"),
+            );
+            if wait_for_registry(&mut child.0, port).await {
                 return Registry {
-                    child,
+                    _child: child,
                     port,
                     credentials,
                     dir,
                 };
             }
-            let _ = child.kill();
-            let _ = child.wait();
         }
         let log = std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
         panic!("docker-registry did not start: {log}");
@@ -173,13 +183,6 @@ impl Registry {
             content_type,
             response.bytes().await.unwrap().to_vec(),
         )
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -256,7 +259,7 @@ impl Project {
 
 /// A running `fave-lock serve`, stopped on drop.
 pub struct Serve {
-    child: Child,
+    _child: Process,
     pub url: String,
     log: Arc<Mutex<Vec<String>>>,
     /// The server's `HOME`, so no Docker config of this machine leaks in.
@@ -283,8 +286,8 @@ impl Serve {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = command.spawn().expect("start fave-lock serve");
-        let stderr = child.stderr.take().unwrap();
+        let mut child = Process(command.spawn().expect("start fave-lock serve"));
+        let stderr = child.0.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (sender, receiver) = mpsc::channel();
         let lines = Arc::clone(&log);
@@ -299,16 +302,11 @@ impl Serve {
                 lines.lock().unwrap().push(line);
             }
         });
-        let addr = match receiver.recv_timeout(Duration::from_secs(30)) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("fave-lock serve did not start: {:#?}", log.lock().unwrap());
-            }
+        let Ok(addr) = receiver.recv_timeout(Duration::from_secs(30)) else {
+            panic!("fave-lock serve did not start: {:#?}", log.lock().unwrap());
         };
         let serve = Serve {
-            child,
+            _child: child,
             url: format!("http://{addr}"),
             log,
             _home: home_dir,
@@ -338,13 +336,6 @@ impl Serve {
     /// The server's log lines so far.
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
