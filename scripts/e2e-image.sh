@@ -116,11 +116,10 @@ while IFS=$'\t' read -r inside source; do
 done < <(jq -r '.context_files | to_entries[] | "\(.key)\t\(.value)"' "$WORK/plan.json")
 
 # ---- the stand-in base image ------------------------------------------------------------------------
-MIRROR=http://deb.debian.org/debian
 DEBOOTSTRAP_ARGS=(--variant=minbase --include=python3,python3-venv bookworm)
 # Bump when the steps below change what the tarball holds.
-RECIPE="v1: apt sources as python:3.11-slim (bookworm, -updates, -security), no apt caches"
-key=$(printf '%s\n' "${DEBOOTSTRAP_ARGS[@]}" "$MIRROR" "$RECIPE" | sha256sum | cut -c1-16)
+RECIPE="v2: apt sources from the host's debian.sources (bookworm, -updates, -security, as python:3.11-slim), no apt caches"
+key=$(printf '%s\n' "${DEBOOTSTRAP_ARGS[@]}" "$RECIPE" | sha256sum | cut -c1-16)
 tarball="$CACHE/bookworm-python3-$key.tar"
 mkdir -p "$CACHE"
 step "base rootfs (debootstrap, cached)"
@@ -131,16 +130,19 @@ step "base rootfs (debootstrap, cached)"
   else
     echo "[e2e-image]   debootstrap (cold: about 3 min) → $tarball"
     rootfs="$WORK/rootfs"
-    debootstrap "${DEBOOTSTRAP_ARGS[@]}" "$rootfs" "$MIRROR" > "$WORK/debootstrap.log" 2>&1 ||
+    # No mirror argument: debootstrap's default Debian mirror.
+    debootstrap "${DEBOOTSTRAP_ARGS[@]}" "$rootfs" > "$WORK/debootstrap.log" 2>&1 ||
       { tail -20 "$WORK/debootstrap.log" >&2; fail "debootstrap"; }
-    cat > "$rootfs/etc/apt/sources.list" <<EOF
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
-EOF
+    # python:3.11-slim gets updates and security fixes too: use the host's deb822 sources, which list
+    # bookworm, bookworm-updates and bookworm-security (the host is bookworm as well).
+    if [[ -f /etc/apt/sources.list.d/debian.sources ]]; then
+      cp /etc/apt/sources.list.d/debian.sources "$rootfs/etc/apt/sources.list.d/debian.sources"
+      rm -f "$rootfs/etc/apt/sources.list"
+    fi
     rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     tar --numeric-owner -C "$rootfs" -cf "$tarball.tmp" .
     mv "$tarball.tmp" "$tarball"
+    find "$CACHE" -maxdepth 1 -name 'bookworm-python3-*.tar' ! -name "$(basename "$tarball")" -delete
     rm -rf --one-file-system "$rootfs"
   fi
 ) 9> "$CACHE/.lock"

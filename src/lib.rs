@@ -6,11 +6,13 @@
 //! config (fave-lock.toml) ─┐
 //! requirements (pip syntax)┴▶ index (PyPI simple API, metadata, cache) ▶ resolve (PubGrub, per platform)
 //!                                                                       ▶ lock (requirements.txt, pylock.toml)
+//!                                                                       ▶ plan (build-plan.json, docker-bake.json)
 //! ```
 //!
 //! The CLI (`src/main.rs`, `cli`) is a thin layer over these library calls; only it turns errors into
 //! messages and exit codes.
 
+pub mod check;
 pub mod config;
 pub mod diagnose;
 pub mod fs;

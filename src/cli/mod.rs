@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
 
+mod check;
 mod plan;
 mod progress;
 mod resolve;
@@ -33,6 +34,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Write each image's CycloneDX SBOM (`locks/<image>/sbom.cdx.json`) from its lock.
     Sbom(sbom::SbomArgs),
+    /// Is what is committed in `locks/` still right? Exit 0 fresh, 1 stale, 2 error, 3 integrity.
+    Check(check::CheckArgs),
     /// Serve the tag and digest dashboard, its JSON API and metrics (127.0.0.1:8080 by default).
     Serve(serve::ServeArgs),
 }
@@ -141,6 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Verify(args) => verify::run(args).await,
         Command::Sbom(args) => sbom::run(args).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Check(args) => check::run(args).await,
     }
 }
 

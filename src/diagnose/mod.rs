@@ -221,19 +221,25 @@ async fn check_fixes(
                 base.apply_first(other);
             }
         }
-        let mut kept = Vec::new();
-        for mut fix in std::mem::take(&mut problems[index].fixes) {
-            if fix.resolution.is_some() {
-                kept.push(fix);
-                continue;
-            }
-            let mut trial = base.clone();
-            trial.apply(&fix.edits);
-            if let Ok(resolution) = resolver.resolve(trial.input()).await {
-                fix.resolution = Some(resolution);
-                kept.push(fix);
-            }
-        }
+        // The trials are independent: run them together (the solver threads use every core).
+        let trials = std::mem::take(&mut problems[index].fixes)
+            .into_iter()
+            .map(|mut fix| {
+                let base = &base;
+                async move {
+                    if fix.resolution.is_none() {
+                        let mut trial = base.clone();
+                        trial.apply(&fix.edits);
+                        fix.resolution = resolver.resolve(trial.input()).await.ok();
+                    }
+                    fix
+                }
+            });
+        let mut kept: Vec<Fix> = futures::future::join_all(trials)
+            .await
+            .into_iter()
+            .filter(|fix| fix.resolution.is_some())
+            .collect();
         describe_differences(&mut kept);
         problems[index].fixes = kept;
     }

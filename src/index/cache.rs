@@ -8,7 +8,7 @@
 //! misses and are fetched again):
 //!
 //! ```text
-//! simple-v1/<sha256(index url)[..16]>/<normalized name>.json   CachedPage
+//! simple-v2/<sha256(index url)[..16]>/<normalized name>.bin    CachedPage (binary, see page_codec.rs)
 //! metadata-v2/<h[..2]>/<h = sha256(file url)>.json              CoreMetadata
 //! ```
 //!
@@ -47,7 +47,7 @@ pub fn default_cache_dir() -> PathBuf {
 }
 
 /// A project page as stored: the page, where it came from, and when.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug)]
 pub(crate) struct CachedPage {
     /// The index the page came from, checked on read so a hash collision cannot mix indexes.
     pub(crate) index_url: String,
@@ -71,9 +71,9 @@ impl Cache {
     pub(crate) fn page_path(&self, index_url: &str, name: &PackageName) -> PathBuf {
         let index = &sha256_hex(index_url.as_bytes())[..16];
         self.root
-            .join("simple-v1")
+            .join("simple-v2")
             .join(index)
-            .join(format!("{name}.json"))
+            .join(format!("{name}.bin"))
     }
 
     /// Where the core metadata of the file at `file_url` is stored.
@@ -92,7 +92,8 @@ impl Cache {
         name: &PackageName,
     ) -> Option<CachedPage> {
         let path = self.page_path(index_url, name);
-        let cached: CachedPage = read_json(path).await?;
+        let read = move || super::page_codec::decode(&std::fs::read(&path).ok()?);
+        let cached = tokio::task::spawn_blocking(read).await.ok().flatten()?;
         (cached.index_url == index_url && &cached.page.name == name).then_some(cached)
     }
 
@@ -106,12 +107,8 @@ impl Cache {
         let path = self.page_path(index_url, &page.name);
         let index_url = index_url.to_string();
         blocking(path, move |path| {
-            let cached = CachedPageRef {
-                index_url: &index_url,
-                fetched_at,
-                page: &page,
-            };
-            write_json(path, &cached)
+            let bytes = super::page_codec::encode(&index_url, fetched_at, &page);
+            write_bytes(path, &bytes)
         })
         .await
     }
@@ -130,14 +127,6 @@ impl Cache {
         let path = self.metadata_path(file_url);
         blocking(path, move |path| write_json(path, &*metadata)).await
     }
-}
-
-/// [`CachedPage`] by reference, so storing a page does not clone it.
-#[derive(serde::Serialize)]
-struct CachedPageRef<'a> {
-    index_url: &'a str,
-    fetched_at: Timestamp,
-    page: &'a ProjectPage,
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
@@ -159,12 +148,19 @@ where
 
 /// Serialize and write an entry atomically.
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), IndexError> {
-    let cache_error = |source| IndexError::Cache {
+    let bytes = serde_json::to_vec(value).map_err(|error| IndexError::Cache {
         path: path.to_path_buf(),
-        source,
-    };
-    let bytes = serde_json::to_vec(value).map_err(|error| cache_error(error.into()))?;
-    crate::fs::write_atomic(path, &bytes).map_err(|error| cache_error(error.source))
+        source: error.into(),
+    })?;
+    write_bytes(path, &bytes)
+}
+
+/// Write an entry atomically.
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
+    crate::fs::write_atomic(path, bytes).map_err(|error| IndexError::Cache {
+        path: path.to_path_buf(),
+        source: error.source,
+    })
 }
 
 /// Run a cache write on the blocking pool: it syncs to disk, which can take milliseconds.

@@ -19,6 +19,7 @@ mod error;
 mod http;
 mod metadata;
 mod model;
+mod page_codec;
 mod range;
 mod retry;
 mod simple_html;

@@ -314,7 +314,7 @@ fn unreachable(reference: &BaseReference, error: &reqwest::Error) -> DigestError
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        message.push_str(&format!(": {cause}"));
+        message = format!("{message}: {cause}");
         source = cause.source();
     }
     DigestError::Unreachable {

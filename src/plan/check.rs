@@ -50,3 +50,62 @@ pub fn read_checked(settings: &PlanSettings) -> Result<BuildPlan, PlanError> {
     }
     Ok(plan)
 }
+
+/// The plan file after another command rewrote some of the lock files it lists (`fave-lock sbom`
+/// rewriting `sbom.cdx.json`): the same plan with those files' new sha256, to stage with them so the
+/// two land together. Every other listed file must still match. `None` when the image has no plan yet.
+///
+/// # Errors
+///
+/// [`PlanError::LockMismatch`] when a file not being rewritten changed since the plan,
+/// [`PlanError::InstalledFileRewritten`] for the file the image installs (only `resolve` may change it,
+/// since its sha256 is a label), and the errors of reading the plan.
+pub fn replan_rewritten(
+    settings: &PlanSettings,
+    rewritten: &[(std::path::PathBuf, String)],
+) -> Result<Option<(std::path::PathBuf, String)>, PlanError> {
+    let path = settings.plan_path();
+    let Some(mut plan) = read_previous(&path)? else {
+        return Ok(None);
+    };
+    let rewritten: Vec<(String, String)> = rewritten
+        .iter()
+        .map(|(file, contents)| (settings.plan_text(file), sha256_hex(contents.as_bytes())))
+        .collect();
+    for (file, _) in &rewritten {
+        if plan
+            .context_files
+            .values()
+            .any(|installed| installed == file)
+        {
+            return Err(PlanError::InstalledFileRewritten { path: file.clone() });
+        }
+    }
+    for lock in &mut plan.lock_files {
+        if let Some((_, sha256)) = rewritten.iter().find(|(file, _)| *file == lock.path) {
+            lock.sha256.clone_from(sha256);
+            continue;
+        }
+        let file = settings.on_disk(Path::new(&lock.path));
+        let bytes = std::fs::read(&file).map_err(|source| PlanError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        let actual = sha256_hex(&bytes);
+        if actual != lock.sha256 {
+            return Err(PlanError::LockMismatch {
+                plan: path,
+                path: lock.path.clone(),
+                expected: lock.sha256.clone(),
+                actual,
+            });
+        }
+    }
+    for (file, sha256) in rewritten {
+        if !plan.lock_files.iter().any(|lock| lock.path == file) {
+            plan.lock_files.push(super::LockFile { path: file, sha256 });
+        }
+    }
+    plan.lock_files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Some((path, plan.to_json())))
+}

@@ -32,6 +32,11 @@ pub enum PlanError {
         expected: String,
         actual: String,
     },
+    /// Another command tried to rewrite the file the image installs, whose sha256 is a label.
+    #[error(
+        "`{path}` is what the image installs: only `fave-lock resolve` rewrites it (with the plan)"
+    )]
+    InstalledFileRewritten { path: String },
     /// `--revision` text that cannot be a label value.
     #[error("revision `{}` is not a commit id: use letters, digits, `.`, `_` and `-`", revision.escape_debug())]
     BadRevision { revision: String },

@@ -26,7 +26,7 @@ pub use base_digest::{
 pub use build::{
     LABEL_ARGS, LockSummary, PlannedFiles, label, pin_base, read_previous, sha256_hex,
 };
-pub use check::read_checked;
+pub use check::{read_checked, replan_rewritten};
 pub use error::{DigestError, PlanError};
 pub use model::{BAKE_FILE, BaseImage, BuildPlan, LockFile, PLAN_FILE, PLAN_FORMAT_VERSION};
 pub use render::{bake_json, build_arg_flags, label_flags, shell_quote};

@@ -375,9 +375,9 @@ fn a_shell_reads_the_flags_back() {
     let root = tempfile::tempdir().unwrap();
     let (text, _, _) = plan_files(root.path(), &Fixed(Ok(DIGEST.into())));
     let plan = BuildPlan::from_json(&text).unwrap();
-    let script = format!("eval \"set -- $(cat)\"; for a in \"$@\"; do printf '%s\\0' \"$a\"; done");
+    let script = "eval \"set -- $(cat)\"; for a in \"$@\"; do printf '%s\\0' \"$a\"; done";
     let mut child = std::process::Command::new("sh")
-        .args(["-c", &script])
+        .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -550,6 +550,51 @@ fn read_checked_catches_a_changed_lock() {
     assert_snapshot!(error, @"`locks/fave-base/requirements.txt` does not match the build plan `[ROOT]/locks/fave-base/build-plan.json`: the plan has sha256 0da178fba21a6debdac12539bf4943dc2cac92493381edfeeb9f5bbea8a14b7e, the file has ebf206bd17b40856161356787b67bd48f6d9f35bc882bc064dc65f140caf47fa; run `fave-lock resolve` to rewrite both");
     std::fs::remove_file(root.path().join("locks/fave-base/build-plan.json")).unwrap();
     assert!(matches!(read_checked(&settings), Err(PlanError::Io { .. })));
+}
+
+#[test]
+fn a_rewritten_sbom_gets_its_new_sha256() {
+    let root = tempfile::tempdir().unwrap();
+    let settings = settings(root.path());
+    let base = pin_base("python:3.11-slim", Ok(DIGEST.into()), None).0;
+    let sbom = root.path().join("locks/fave-base/sbom.cdx.json");
+    let mut outputs = written(root.path(), "six==1.16.0\n");
+    outputs.push((sbom.clone(), "{}".to_string()));
+    settings.replace_files(&lock(), &mut outputs, base).unwrap();
+    for (path, contents) in &outputs {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    assert_eq!(
+        replan_rewritten(&settings, &[]).unwrap().unwrap().1,
+        outputs[3].1,
+        "nothing rewritten"
+    );
+    let rewritten = [(sbom.clone(), "{\"timestamp\": 1}".to_string())];
+    let (path, text) = replan_rewritten(&settings, &rewritten).unwrap().unwrap();
+    assert_eq!(path, settings.plan_path());
+    let plan = BuildPlan::from_json(&text).unwrap();
+    assert_eq!(
+        plan.lock_file("sbom.cdx.json").unwrap().sha256,
+        sha256_hex(b"{\"timestamp\": 1}")
+    );
+    assert_eq!(
+        plan.lock_file("requirements.txt").unwrap().sha256,
+        sha256_hex(b"six==1.16.0\n")
+    );
+    // The installed lock cannot be rewritten this way, and a changed one is caught.
+    let requirements = root.path().join("locks/fave-base/requirements.txt");
+    assert!(matches!(
+        replan_rewritten(&settings, &[(requirements.clone(), String::new())]),
+        Err(PlanError::InstalledFileRewritten { .. })
+    ));
+    std::fs::write(&requirements, "six==1.17.0\n").unwrap();
+    assert!(matches!(
+        replan_rewritten(&settings, &rewritten),
+        Err(PlanError::LockMismatch { .. })
+    ));
+    std::fs::remove_file(settings.plan_path()).unwrap();
+    assert!(replan_rewritten(&settings, &rewritten).unwrap().is_none());
 }
 
 /// The Dockerfile declares every build arg a plan passes, so none is silently ignored.

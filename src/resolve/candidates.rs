@@ -4,7 +4,7 @@
 //! `requires-python` excludes the target, a wheel fits the target's tags (or its sdist is allowed).
 //! Unusable releases keep their reason, so that a failure can say why an exact pin cannot install.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -58,27 +58,79 @@ pub struct Policy<'a> {
     pub allow_sdist: &'a BTreeSet<PackageName>,
 }
 
-impl VersionMap {
-    /// Sort `page`'s files into releases for `policy.target`.
-    pub fn new(page: &ProjectPage, policy: &Policy<'_>) -> VersionMap {
-        let mut by_version: BTreeMap<Version, Vec<(DistFilename, &DistFile)>> = BTreeMap::new();
-        for file in &page.files {
+/// A page's files with their filenames parsed and grouped by release, in version order; independent of
+/// the target, so one grouping serves every target.
+#[derive(Debug, Default)]
+pub struct Releases {
+    /// Each release with its files, as (parsed filename, index into the page's `files`).
+    by_version: Vec<(Version, Vec<(DistFilename, usize)>)>,
+}
+
+impl Releases {
+    /// Parse every filename on `page` once; files whose names do not parse (or name another project)
+    /// are skipped, as they cannot be installed as this project.
+    pub fn new(page: &ProjectPage) -> Releases {
+        let mut by_version: BTreeMap<Version, Vec<(DistFilename, usize)>> = BTreeMap::new();
+        for (index, file) in page.files.iter().enumerate() {
             if let Some(parsed) = DistFilename::parse(&file.filename, &page.name) {
                 let version = match &parsed {
                     DistFilename::Wheel(wheel) => wheel.version.clone(),
                     DistFilename::Sdist(sdist) => sdist.version.clone(),
                 };
-                by_version.entry(version).or_default().push((parsed, file));
+                by_version.entry(version).or_default().push((parsed, index));
             }
         }
+        Releases {
+            by_version: by_version.into_iter().collect(),
+        }
+    }
+}
+
+/// `requires-python` verdicts by text: a page repeats the same few values thousands of times, and
+/// parsing specifiers is the costly part of checking one.
+#[derive(Default)]
+struct RequiresPythonMemo<'a> {
+    verdicts: HashMap<&'a str, bool>,
+}
+
+impl<'a> RequiresPythonMemo<'a> {
+    fn allows(&mut self, requires_python: Option<&'a str>, python: &Version) -> bool {
+        let Some(text) = requires_python else {
+            return true;
+        };
+        *self
+            .verdicts
+            .entry(text)
+            .or_insert_with(|| requires_python_allows(Some(text), python))
+    }
+}
+
+impl VersionMap {
+    /// Sort `page`'s files into releases for `policy.target`.
+    pub fn new(page: &ProjectPage, policy: &Policy<'_>) -> VersionMap {
+        VersionMap::from_releases(page, &Releases::new(page), policy)
+    }
+
+    /// Sort the already grouped `releases` of `page` for `policy.target`: filenames are parsed once per
+    /// page, not once per target.
+    pub fn from_releases(
+        page: &ProjectPage,
+        releases: &Releases,
+        policy: &Policy<'_>,
+    ) -> VersionMap {
+        let mut requires_python = RequiresPythonMemo::default();
         let mut map = VersionMap::default();
-        for (version, files) in by_version {
-            match select(&page.name, &files, policy) {
+        for (version, files) in &releases.by_version {
+            let files: Vec<(&DistFilename, &DistFile)> = files
+                .iter()
+                .map(|(parsed, index)| (parsed, &page.files[*index]))
+                .collect();
+            match select(&page.name, &files, policy, &mut requires_python) {
                 Ok(candidate) => {
-                    map.usable.insert(version, candidate);
+                    map.usable.insert(version.clone(), candidate);
                 }
                 Err(reason) => {
-                    map.unusable.insert(version, reason);
+                    map.unusable.insert(version.clone(), reason);
                 }
             }
         }
@@ -118,10 +170,11 @@ impl VersionMap {
 }
 
 /// Choose the file a release would install on the target, or say why there is none.
-fn select(
+fn select<'a>(
     name: &PackageName,
-    files: &[(DistFilename, &DistFile)],
+    files: &[(&DistFilename, &'a DistFile)],
     policy: &Policy<'_>,
+    requires_python: &mut RequiresPythonMemo<'a>,
 ) -> Result<Candidate, Unusable> {
     let in_time: Vec<_> = files
         .iter()
@@ -139,7 +192,7 @@ fn select(
     let python = &policy.target.python_full;
     let for_python: Vec<_> = in_time
         .iter()
-        .filter(|(_, file)| requires_python_allows(file.requires_python.as_deref(), python))
+        .filter(|(_, file)| requires_python.allows(file.requires_python.as_deref(), python))
         .collect();
     if for_python.is_empty() {
         let specifiers = in_time
@@ -150,16 +203,10 @@ fn select(
     }
     let mut best: Option<(bool, TagCompatibility, &DistFile)> = None;
     let mut nearest = None;
-    let mut wheel_tags = BTreeSet::new();
     let mut sdist = None;
     for (parsed, file) in for_python.iter().map(|entry| **entry) {
         match parsed {
             DistFilename::Wheel(wheel) => {
-                wheel_tags.insert(tag_triple(
-                    &wheel.python_tags,
-                    &wheel.abi_tags,
-                    &wheel.platform_tags,
-                ));
                 match policy.target.tags.compatibility(wheel) {
                     TagCompatibility::Incompatible(miss) => nearest = nearest.max(Some(miss)),
                     compatible => {
@@ -181,6 +228,18 @@ fn select(
         (Some((_, _, file)), _) => file,
         (None, Some(file)) if policy.allow_sdist.contains(name) => file,
         (None, sdist) => {
+            // Only a failure needs the tag list, so it is built here rather than for every release.
+            let wheel_tags: BTreeSet<String> = for_python
+                .iter()
+                .filter_map(|(parsed, _)| match parsed {
+                    DistFilename::Wheel(wheel) => Some(tag_triple(
+                        &wheel.python_tags,
+                        &wheel.abi_tags,
+                        &wheel.platform_tags,
+                    )),
+                    DistFilename::Sdist(_) => None,
+                })
+                .collect();
             return Err(Unusable::NoWheel {
                 nearest,
                 wheel_tags: wheel_tags.into_iter().collect(),

@@ -12,7 +12,7 @@ use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
 use tokio::sync::OnceCell;
 use version_ranges::Ranges;
 
-use super::candidates::{Policy, VersionMap};
+use super::candidates::{Policy, Releases, VersionMap};
 use super::{ResolveOptions, Target};
 use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectResponse};
 
@@ -66,6 +66,8 @@ pub struct Fetcher {
     pages: Memo<PackageName, Shared<ProjectResponse>>,
     metadata: Memo<String, Shared<Arc<Metadata>>>,
     version_maps: Mutex<HashMap<(usize, PackageName), Arc<VersionMap>>>,
+    /// Each page's filenames parsed and grouped once, shared by every target's version map.
+    releases: Memo<PackageName, Arc<Releases>>,
     crawled: Mutex<HashSet<(usize, PackageName, Version, Vec<ExtraName>)>>,
 }
 
@@ -78,6 +80,7 @@ impl Fetcher {
             pages: Memo::new(),
             metadata: Memo::new(),
             version_maps: Mutex::default(),
+            releases: Memo::new(),
             crawled: Mutex::default(),
         }
     }
@@ -139,7 +142,14 @@ impl Fetcher {
             exclude_newer: self.options.exclude_newer,
             allow_sdist: &self.options.allow_sdist,
         };
-        let map = Arc::new(VersionMap::new(&page, &policy));
+        let releases = self
+            .releases
+            .get(name, || {
+                let page = page.clone();
+                async move { Arc::new(Releases::new(&page)) }
+            })
+            .await;
+        let map = Arc::new(VersionMap::from_releases(&page, &releases, &policy));
         Ok(Some(self.lock_maps().entry(key).or_insert(map).clone()))
     }
 

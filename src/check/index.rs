@@ -1,0 +1,209 @@
+//! Index checks: is every locked file still on the index, unchanged and not yanked, and is a newer
+//! release available within the image's policy?
+//!
+//! Pure: takes the lock, the current requirements input and the project pages the caller fetched, and
+//! returns findings. A changed sha256 or a vanished file is an integrity failure (what the lock pins is
+//! no longer what the index serves), never merely stale.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::Timestamp;
+use pep440_rs::{Operator, Version};
+use pep508_rs::{PackageName, VersionOrUrl};
+
+use crate::index::{DistFile, ProjectResponse};
+use crate::lock::{Lock, LockedPackage};
+use crate::requirements::RequirementsInput;
+use crate::tags::{DistFilename, Tags};
+
+use super::finding::{Code, FileLocation, Finding, Severity, resolve_command};
+
+/// Everything the index check compares the lock with.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexContext<'a> {
+    pub lock: &'a Lock,
+    /// The requirements input as it is now: decides which packages are pinned and where they are written.
+    pub input: &'a RequirementsInput,
+    /// Each locked project's page now; a project missing from the map is not checked.
+    pub pages: &'a BTreeMap<PackageName, ProjectResponse>,
+    /// Releases uploaded after this are not counted as newer (the check's "now").
+    pub now: Timestamp,
+}
+
+/// Check every locked file against the index, and look for newer releases.
+pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
+    let image = context.lock.context.image.as_str();
+    let mut findings = Vec::new();
+    for package in &context.lock.packages {
+        let Some(response) = context.pages.get(&package.name) else {
+            continue;
+        };
+        let location = input_location(context.input, &package.name);
+        let finding = |code: Code, severity: Severity, reason: String| Finding {
+            code,
+            severity,
+            image: image.to_string(),
+            package: Some(package.name.to_string()),
+            version: Some(package.version.to_string()),
+            reason,
+            fix: resolve_command(image),
+            location: location.clone(),
+        };
+        let page = match response {
+            ProjectResponse::Found(page) => page,
+            ProjectResponse::NotFound => {
+                findings.push(finding(
+                    Code::FileGone,
+                    Severity::Integrity,
+                    format!(
+                        "project `{}` is gone from the index (the lock pins {})",
+                        package.name, package.version
+                    ),
+                ));
+                continue;
+            }
+        };
+        for locked in &package.files {
+            let Some(now) = page.files.iter().find(|f| f.filename == locked.filename) else {
+                findings.push(finding(
+                    Code::FileGone,
+                    Severity::Integrity,
+                    format!("`{}` is gone from the index", locked.filename),
+                ));
+                continue;
+            };
+            if let (Some(want), Some(have)) = (&locked.sha256, &now.sha256)
+                && !want.eq_ignore_ascii_case(have)
+            {
+                findings.push(finding(
+                    Code::HashMismatch,
+                    Severity::Integrity,
+                    format!(
+                        "`{}` has sha256 {have} on the index; the lock pins {want}",
+                        locked.filename
+                    ),
+                ));
+            }
+            if let Some(reason) = &now.yanked {
+                let reason = if reason.is_empty() {
+                    "no reason given".to_string()
+                } else {
+                    format!("reason: {reason}")
+                };
+                findings.push(finding(
+                    Code::Yanked,
+                    Severity::Stale,
+                    format!("`{}` was yanked ({reason})", locked.filename),
+                ));
+            }
+        }
+        if let Some(newer) = newer_release(context, package, &page.files) {
+            let policy = if is_pinned(context.input, &package.name) {
+                "patch release of a pinned package"
+            } else {
+                "newer release"
+            };
+            findings.push(finding(
+                Code::NewerRelease,
+                Severity::Info,
+                format!(
+                    "{} {newer} is available ({policy}; locked {})",
+                    package.name, package.version
+                ),
+            ));
+        }
+    }
+    findings
+}
+
+/// The newest release within the policy: for a package pinned with `==`, a newer patch release (same
+/// major.minor); otherwise any newer final release that the input's specifiers allow. Only releases
+/// with a non-yanked wheel for one of the lock's targets, uploaded by `now`, count.
+fn newer_release(
+    context: &IndexContext<'_>,
+    package: &LockedPackage,
+    files: &[DistFile],
+) -> Option<Version> {
+    let pinned = is_pinned(context.input, &package.name);
+    let tags: Vec<Tags> = context
+        .lock
+        .context
+        .targets
+        .iter()
+        .map(|target| Tags::new(context.lock.context.python, target.platform))
+        .collect();
+    let mut versions = BTreeSet::new();
+    for file in files {
+        if file.yanked.is_some() || file.upload_time.is_some_and(|time| time > context.now) {
+            continue;
+        }
+        let Some(DistFilename::Wheel(wheel)) = DistFilename::parse(&file.filename, &package.name)
+        else {
+            continue;
+        };
+        if !tags.iter().any(|t| t.compatibility(&wheel).is_compatible()) {
+            continue;
+        }
+        let version = DistFilename::Wheel(wheel).version().clone();
+        if version <= package.version || version.any_prerelease() || version.is_local() {
+            continue;
+        }
+        if pinned {
+            if major_minor(&version) == major_minor(&package.version) {
+                versions.insert(version);
+            }
+        } else if is_allowed(context.input, &package.name, &version) {
+            versions.insert(version);
+        }
+    }
+    versions.pop_last()
+}
+
+fn major_minor(version: &Version) -> (u64, u64) {
+    let release = version.release();
+    (
+        release.first().copied().unwrap_or(0),
+        release.get(1).copied().unwrap_or(0),
+    )
+}
+
+/// Whether a top-level requirement (or constraint) pins the package with `==`.
+fn is_pinned(input: &RequirementsInput, name: &PackageName) -> bool {
+    input
+        .requirements
+        .iter()
+        .chain(&input.constraints)
+        .filter(|entry| entry.requirement.name == *name)
+        .any(|entry| match &entry.requirement.version_or_url {
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers
+                .iter()
+                .any(|s| matches!(s.operator(), Operator::Equal | Operator::ExactEqual)),
+            _ => false,
+        })
+}
+
+/// Whether every requirement and constraint on the package allows `version`.
+fn is_allowed(input: &RequirementsInput, name: &PackageName, version: &Version) -> bool {
+    input
+        .requirements
+        .iter()
+        .chain(&input.constraints)
+        .filter(|entry| entry.requirement.name == *name)
+        .all(|entry| match &entry.requirement.version_or_url {
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers.contains(version),
+            _ => true,
+        })
+}
+
+/// Where the package is written in the input, if it is a top-level requirement.
+fn input_location(input: &RequirementsInput, name: &PackageName) -> Option<FileLocation> {
+    input
+        .requirements
+        .iter()
+        .chain(&input.constraints)
+        .find(|entry| entry.requirement.name == *name)
+        .map(|entry| FileLocation {
+            path: entry.location.path.clone(),
+            line: Some(entry.location.line),
+        })
+}
