@@ -207,3 +207,129 @@ fn input_location(input: &RequirementsInput, name: &PackageName) -> Option<FileL
             line: Some(entry.location.line),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use crate::index::ProjectPage;
+    use crate::lock::parse_pylock;
+    use crate::requirements::parse_str;
+
+    use super::*;
+
+    /// The committed fave-stt lock: `deepspeech==0.9.3` pinned, `numpy` transitive.
+    fn lock() -> Lock {
+        let text = include_str!("../../locks/fave-stt/pylock.toml");
+        parse_pylock(text, Path::new("locks/fave-stt/pylock.toml")).unwrap()
+    }
+
+    /// Each locked project's page listing exactly its locked files, changed by `change`.
+    fn pages(
+        lock: &Lock,
+        change: impl Fn(&mut DistFile),
+    ) -> BTreeMap<PackageName, ProjectResponse> {
+        lock.packages
+            .iter()
+            .map(|package| {
+                let mut files = package.files.clone();
+                files.iter_mut().for_each(&change);
+                let page = ProjectPage {
+                    name: package.name.clone(),
+                    files,
+                };
+                (package.name.clone(), ProjectResponse::Found(Arc::new(page)))
+            })
+            .collect()
+    }
+
+    fn codes(lock: &Lock, pages: &BTreeMap<PackageName, ProjectResponse>) -> Vec<String> {
+        let input = parse_str("deepspeech==0.9.3\n", Path::new("fave-stt.in")).unwrap();
+        let context = IndexContext {
+            lock,
+            input: &input,
+            pages,
+            now: "2026-11-27T00:00:00Z".parse().unwrap(),
+        };
+        check_index(&context)
+            .iter()
+            .map(|f| format!("{} {} {}", f.severity.as_str(), f.code, f.reason))
+            .collect()
+    }
+
+    #[test]
+    fn an_unchanged_index_has_no_findings() {
+        let lock = lock();
+        assert!(codes(&lock, &pages(&lock, |_| {})).is_empty());
+    }
+
+    #[test]
+    fn yanks_hashes_and_vanished_files() {
+        let lock = lock();
+        let yanked = pages(&lock, |file| file.yanked = Some("bad build".into()));
+        assert_eq!(
+            codes(&lock, &yanked),
+            [
+                "stale yanked `deepspeech-0.9.3-cp39-cp39-manylinux1_x86_64.whl` was yanked (reason: bad build)",
+                "stale yanked `numpy-2.0.2-cp39-cp39-manylinux_2_17_x86_64.manylinux2014_x86_64.whl` was yanked (reason: bad build)",
+            ]
+        );
+        let changed = pages(&lock, |file| file.sha256 = Some("00".repeat(32)));
+        assert!(
+            codes(&lock, &changed)
+                .iter()
+                .all(|c| c.starts_with("integrity hash-mismatch"))
+        );
+        let mut gone = pages(&lock, |file| file.filename.push_str(".old"));
+        gone.insert("numpy".parse().unwrap(), ProjectResponse::NotFound);
+        assert_eq!(
+            codes(&lock, &gone),
+            [
+                "integrity file-gone `deepspeech-0.9.3-cp39-cp39-manylinux1_x86_64.whl` is gone from the index",
+                "integrity file-gone project `numpy` is gone from the index (the lock pins 2.0.2)",
+            ]
+        );
+    }
+
+    #[test]
+    fn newer_releases_follow_the_policy() {
+        let lock = lock();
+        let with = |extra: &[&str]| {
+            let mut pages = pages(&lock, |_| {});
+            for filename in extra {
+                let name: PackageName = filename.split('-').next().unwrap().parse().unwrap();
+                let ProjectResponse::Found(page) = &pages[&name] else {
+                    unreachable!()
+                };
+                let mut page = (**page).clone();
+                let mut file = page.files[0].clone();
+                file.filename = (*filename).to_string();
+                file.upload_time = Some("2026-01-01T00:00:00Z".parse().unwrap());
+                page.files.push(file);
+                pages.insert(name, ProjectResponse::Found(Arc::new(page)));
+            }
+            codes(&lock, &pages)
+        };
+        // Pinned: a new minor is outside the policy, a patch release inside; transitive: any release,
+        // but not a pre-release, nor a wheel for another Python.
+        assert!(with(&["deepspeech-0.10.0-cp39-cp39-manylinux1_x86_64.whl"]).is_empty());
+        assert_eq!(
+            with(&["deepspeech-0.9.4-cp39-cp39-manylinux1_x86_64.whl"]),
+            [
+                "info newer-release deepspeech 0.9.4 is available (patch release of a pinned package; locked 0.9.3)"
+            ]
+        );
+        assert!(
+            with(&[
+                "numpy-2.1.0rc1-cp39-cp39-manylinux_2_17_x86_64.whl",
+                "numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.whl"
+            ])
+            .is_empty()
+        );
+        assert_eq!(
+            with(&["numpy-2.1.0-cp39-cp39-manylinux_2_17_x86_64.whl"]),
+            ["info newer-release numpy 2.1.0 is available (newer release; locked 2.0.2)"]
+        );
+    }
+}

@@ -11,13 +11,18 @@ use anyhow::{Context, bail};
 use jiff::Timestamp;
 
 use fave_lock::check::{
-    Code, FileLocation, Finding, IndexContext, PackageChange, Severity, check_index, check_local,
-    diff, worst,
+    Code, FileLocation, Finding, IndexContext, LOCK_LABEL, PackageChange, PublishedImage,
+    RegistryObservation, Severity, check_index, check_local, check_registry, diff, resolve_command,
+    worst,
 };
 use fave_lock::config::{self, Config, DEFAULT_INDEX_URL};
 use fave_lock::image::ImageJob;
 use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::Lock;
+use fave_lock::plan::{BaseReference, BuildPlan, sha256_hex};
+use fave_lock::registry::{
+    CredentialStore, Reference, RegistryClient, RegistryErrorKind, RegistryOptions, Repository,
+};
 
 use super::ExitStatus;
 
@@ -48,6 +53,9 @@ pub struct CheckArgs {
     /// How long a cached project page counts as fresh, in seconds; 0 (the default) asks the index.
     #[arg(long, default_value_t = 0, value_name = "SECONDS")]
     pub cache_ttl: u64,
+    /// Skip the registry checks (base drift, published image not rebuilt).
+    #[arg(long)]
+    pub no_registry: bool,
     /// Skip the per-package diff of stale images (it resolves them in memory).
     #[arg(long)]
     pub no_diff: bool,
@@ -74,8 +82,11 @@ struct ImageReport {
     changes: Vec<PackageChange>,
     /// Why there is no diff although the image is stale.
     diff_error: Option<String>,
-    /// The checks that ran (`inputs`, `index`), for JUnit.
+    /// The checks that ran (`inputs`, `index`, `registry`), for JUnit.
     checks: Vec<&'static str>,
+    /// Where each top-level package is written in the input, so GitHub annotations can point at the line
+    /// of a package the diff moves.
+    input_lines: BTreeMap<String, FileLocation>,
 }
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
@@ -89,9 +100,26 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
         page_ttl: Duration::from_secs(args.cache_ttl),
         concurrency: 32,
     })?);
+    let registry = RegistryClient::new(RegistryOptions {
+        insecure: config
+            .images
+            .iter()
+            .filter(|image| image.registry_insecure)
+            .filter_map(|image| {
+                image
+                    .registry
+                    .as_deref()?
+                    .split('/')
+                    .next()
+                    .map(str::to_string)
+            })
+            .collect(),
+        credentials: CredentialStore::from_environment(),
+        ..RegistryOptions::default()
+    })?;
     let mut reports = Vec::new();
     for job in &jobs {
-        reports.push(check_image(&args, job, &client).await?);
+        reports.push(check_image(&args, job, &client, &registry).await?);
     }
     let all: Vec<Finding> = reports.iter().flat_map(|r| r.findings.clone()).collect();
     let status = match worst(&all, args.strict) {
@@ -113,12 +141,26 @@ async fn check_image(
     args: &CheckArgs,
     job: &ImageJob,
     client: &Arc<IndexClient>,
+    registry: &RegistryClient,
 ) -> anyhow::Result<ImageReport> {
     let local = check_local(job).with_context(|| format!("checking image `{}`", job.name))?;
     let mut report = ImageReport {
         image: job.name.clone(),
         findings: local.findings.clone(),
         checks: vec!["inputs"],
+        input_lines: local
+            .input
+            .requirements
+            .iter()
+            .map(|entry| {
+                let location = FileLocation {
+                    path: entry.location.path.clone(),
+                    line: Some(entry.location.line),
+                };
+                (entry.requirement.name.to_string(), location)
+            })
+            .rev()
+            .collect(),
         ..ImageReport::default()
     };
     if let (false, Some(lock)) = (args.offline, &local.lock) {
@@ -132,6 +174,26 @@ async fn check_image(
             now: Timestamp::now(),
         }));
         report.checks.push("index");
+    }
+    if let (false, false, Some(plan)) = (args.offline, args.no_registry, &job.plan)
+        && plan.plan_path().exists()
+        && let Some(txt) = &job.requirements_txt
+        && txt.exists()
+    {
+        let path = plan.plan_path();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        let plan = BuildPlan::from_json(&text)
+            .with_context(|| format!("`{}` is not a build plan", path.display()))?;
+        let bytes =
+            std::fs::read(txt).with_context(|| format!("cannot read `{}`", txt.display()))?;
+        let observed = observe_registry(registry, &plan)
+            .await
+            .with_context(|| format!("reading the registry for image `{}`", job.name))?;
+        report
+            .findings
+            .extend(check_registry(&plan, &sha256_hex(&bytes), &observed));
+        report.checks.push("registry");
     }
     locate_in_lock(job, &mut report.findings);
     let needs_diff = report.findings.iter().any(|f| {
@@ -152,7 +214,19 @@ async fn check_image(
                         .collect();
                     report.changes = diff(old, &new, local.is_inputs_changed(), &yanked);
                 }
-                Err(err) => report.diff_error = Some(format!("{err:#}")),
+                // One line: the full no-solution report is `resolve`'s job.
+                Err(err) => {
+                    let first = err.to_string();
+                    let first = first
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .trim_end_matches(':');
+                    report.diff_error = Some(format!(
+                        "{first}; run `{}` for the full report",
+                        resolve_command(&job.name)
+                    ));
+                }
             },
             None => report.diff_error = Some("no readable lock to compare with".to_string()),
         }
@@ -175,6 +249,45 @@ async fn fetch_pages(
         );
     }
     Ok(pages)
+}
+
+/// What the registry says about the plan's base image (only when the plan pins a digest) and about the
+/// images published under the plan's tags (a tag not pushed yet is no finding).
+async fn observe_registry(
+    registry: &RegistryClient,
+    plan: &BuildPlan,
+) -> anyhow::Result<RegistryObservation> {
+    let mut observed = RegistryObservation::default();
+    if plan.base_image.digest.is_some() {
+        let base = BaseReference::parse(&plan.base_image.name).map_err(anyhow::Error::msg)?;
+        let repository =
+            Repository::new(&base.registry, &base.repository).map_err(anyhow::Error::msg)?;
+        let reference = Reference::tag(&base.tag).map_err(anyhow::Error::msg)?;
+        let manifest = registry.manifest(&repository, &reference).await?;
+        observed.base_digest = Some(manifest.digest.to_string());
+    }
+    for full in &plan.tags {
+        let Some((name, tag)) = full.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) else {
+            bail!("`{full}` is not a tagged image reference");
+        };
+        let repository: Repository = name.parse().map_err(anyhow::Error::msg)?;
+        let description = match registry.describe_tag(&repository, tag).await {
+            Ok(description) => description,
+            Err(err) if err.kind() == RegistryErrorKind::NotFound => continue,
+            Err(err) => return Err(err.into()),
+        };
+        for platform in description.platforms {
+            if let Some(error) = platform.error {
+                bail!("`{full}` ({}): {error}", platform.platform);
+            }
+            observed.published.push(PublishedImage {
+                reference: full.clone(),
+                platform: platform.platform,
+                lock_sha256: platform.labels.get(LOCK_LABEL).cloned(),
+            });
+        }
+    }
+    Ok(observed)
 }
 
 /// Resolve the image as `resolve` would, writing nothing and skipping the build plan and SBOM (only the
@@ -356,49 +469,72 @@ fn render_github(reports: &[ImageReport], strict: bool) -> String {
                 Severity::Info => "notice",
                 Severity::Stale | Severity::Integrity => "error",
             };
-            let mut properties = Vec::new();
-            if let Some(location) = &finding.location {
-                properties.push(format!(
-                    "file={}",
-                    escape_property(&location.path.display().to_string())
-                ));
-                if let Some(line) = location.line {
-                    properties.push(format!("line={line}"));
-                }
-            }
-            properties.push(format!(
-                "title={}",
-                escape_property(&format!(
-                    "fave-lock check: {} ({})",
-                    finding.code, finding.image
-                ))
-            ));
-            let mut message = format!(
+            let message = format!(
                 "{}: {}{}. Fix: {}",
                 finding.image,
                 subject(finding),
                 finding.reason,
                 finding.fix
             );
-            if matches!(finding.code, Code::InputsChanged | Code::LockFormatChanged) {
-                for change in &report.changes {
-                    message.push_str(&format!(
-                        "\n{} {} → {} ({})",
-                        change.package,
-                        versions(&change.old),
-                        versions(&change.new),
-                        change.reason.as_str()
-                    ));
-                }
-            }
-            out.push_str(&format!(
-                "::{level} {}::{}\n",
-                properties.join(","),
-                escape_data(&message)
+            out.push_str(&annotation(
+                level,
+                finding,
+                finding.location.as_ref(),
+                &message,
             ));
+            if !matches!(finding.code, Code::InputsChanged | Code::LockFormatChanged) {
+                continue;
+            }
+            // One more annotation on the input line of each top-level package the change moves.
+            for change in &report.changes {
+                let Some(location) = report.input_lines.get(&change.package) else {
+                    continue;
+                };
+                let message = format!(
+                    "{}: {} {} → {} ({}). Fix: {}",
+                    finding.image,
+                    change.package,
+                    versions(&change.old),
+                    versions(&change.new),
+                    change.reason.as_str(),
+                    finding.fix
+                );
+                out.push_str(&annotation(level, finding, Some(location), &message));
+            }
         }
     }
     out
+}
+
+/// One workflow command: `::error file=…,line=…,title=…::message`.
+fn annotation(
+    level: &str,
+    finding: &Finding,
+    location: Option<&FileLocation>,
+    message: &str,
+) -> String {
+    let mut properties = Vec::new();
+    if let Some(location) = location {
+        properties.push(format!(
+            "file={}",
+            escape_property(&location.path.display().to_string())
+        ));
+        if let Some(line) = location.line {
+            properties.push(format!("line={line}"));
+        }
+    }
+    properties.push(format!(
+        "title={}",
+        escape_property(&format!(
+            "fave-lock check: {} ({})",
+            finding.code, finding.image
+        ))
+    ));
+    format!(
+        "::{level} {}::{}\n",
+        properties.join(","),
+        escape_data(message)
+    )
 }
 
 fn xml_escape(text: &str) -> String {

@@ -70,7 +70,10 @@ fn the_repository_config_parses() {
         config.exclude_newer,
         Some("2026-11-01T00:00:00Z".parse().unwrap())
     );
-    assert_eq!(config.images.len(), 1);
+    assert_eq!(config.images.len(), 2);
+    assert_eq!(config.images[1].name, "fave-stt");
+    assert_eq!(config.images[1].python_version.to_string(), "3.9");
+    assert_eq!(config.images[1].platforms.len(), 1);
     assert_snapshot!(summary(&config.images[0]), @r#"fave-base (line 13): python 3.11, base-image/requirements.in -> locks/fave-base, registry Some("ghcr.io/fave-project/fave-base"), allow-sdist [], platforms [linux/amd64 X86_64 glibc (2, 36), linux/arm64 Aarch64 glibc (2, 36)]"#);
     assert_snapshot!(config.images[0].canonical, @r#"
     exclude-newer = "2026-11-01T00:00:00Z"

@@ -56,7 +56,7 @@ pub fn apply_fixes(diagnosis: &Diagnosis) -> Result<Vec<PathBuf>, ApplyError> {
         })?;
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         // Bottom-up, so earlier line numbers stay valid while comments are inserted.
-        edits.sort_by(|a, b| b.0.cmp(&a.0));
+        edits.sort_by_key(|edit| std::cmp::Reverse(edit.0));
         for (line, edit, why) in edits {
             let index = line.checked_sub(1).filter(|i| *i < lines.len());
             let Some(index) = index.filter(|i| {

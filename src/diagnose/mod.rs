@@ -191,7 +191,7 @@ pub async fn diagnose(
         let mut all = Working::new(input.clone());
         let mut count = 0;
         for problem in &problems {
-            if problem.fixes.first().is_some() {
+            if !problem.fixes.is_empty() {
                 all.apply_first(problem);
                 count += 1;
             }

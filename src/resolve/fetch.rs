@@ -14,7 +14,7 @@ use version_ranges::Ranges;
 
 use super::candidates::{Policy, Releases, VersionMap};
 use super::{ResolveOptions, Target};
-use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectResponse};
+use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
 
 /// A fetch outcome shared by every waiter.
 pub type Shared<T> = Result<T, Arc<IndexError>>;
@@ -65,9 +65,8 @@ pub struct Fetcher {
     options: ResolveOptions,
     pages: Memo<PackageName, Shared<ProjectResponse>>,
     metadata: Memo<String, Shared<Arc<Metadata>>>,
-    version_maps: Mutex<HashMap<(usize, PackageName), Arc<VersionMap>>>,
-    /// Each page's filenames parsed and grouped once, shared by every target's version map.
-    releases: Memo<PackageName, Arc<Releases>>,
+    /// Each project's version maps, one per target (`None` when the project does not exist).
+    version_maps: Memo<PackageName, Shared<Option<Arc<[Arc<VersionMap>]>>>>,
     crawled: Mutex<HashSet<(usize, PackageName, Version, Vec<ExtraName>)>>,
 }
 
@@ -79,8 +78,7 @@ impl Fetcher {
             options,
             pages: Memo::new(),
             metadata: Memo::new(),
-            version_maps: Mutex::default(),
-            releases: Memo::new(),
+            version_maps: Memo::new(),
             crawled: Mutex::default(),
         }
     }
@@ -130,35 +128,33 @@ impl Fetcher {
         target: usize,
         name: &PackageName,
     ) -> Shared<Option<Arc<VersionMap>>> {
-        let key = (target, name.clone());
-        if let Some(map) = self.lock_maps().get(&key) {
-            return Ok(Some(map.clone()));
-        }
-        let ProjectResponse::Found(page) = self.page(name).await? else {
-            return Ok(None);
-        };
-        let policy = Policy {
-            target: &self.targets[target],
-            exclude_newer: self.options.exclude_newer,
-            allow_sdist: &self.options.allow_sdist,
-        };
-        let releases = self
-            .releases
-            .get(name, || {
-                let page = page.clone();
-                async move { Arc::new(Releases::new(&page)) }
+        let maps = self
+            .version_maps
+            .get(name, || async {
+                let ProjectResponse::Found(page) = self.page(name).await? else {
+                    return Ok(None);
+                };
+                Ok(Some(self.version_maps_of(&page)))
             })
-            .await;
-        let map = Arc::new(VersionMap::from_releases(&page, &releases, &policy));
-        Ok(Some(self.lock_maps().entry(key).or_insert(map).clone()))
+            .await?;
+        Ok(maps.map(|maps| maps[target].clone()))
     }
 
-    fn lock_maps(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(usize, PackageName), Arc<VersionMap>>> {
-        self.version_maps
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Every target's map of `page`, built together so that its filenames are parsed once and the parsed
+    /// names dropped right away rather than kept for a target that asks later.
+    fn version_maps_of(&self, page: &ProjectPage) -> Arc<[Arc<VersionMap>]> {
+        let releases = Releases::new(page);
+        self.targets
+            .iter()
+            .map(|target| {
+                let policy = Policy {
+                    target,
+                    exclude_newer: self.options.exclude_newer,
+                    allow_sdist: &self.options.allow_sdist,
+                };
+                Arc::new(VersionMap::from_releases(page, &releases, &policy))
+            })
+            .collect()
     }
 
     /// Start fetching, in the background, what resolving `name` in `range` will most likely need: its

@@ -239,6 +239,7 @@ impl Resolver {
             );
             solvers.push(tokio::task::spawn_blocking(move || {
                 pubgrub::resolve(&provider, PubGrubPackage::Root, Version::new([0]))
+                    .map_err(Box::new)
             }));
         }
         let mut resolved = Vec::new();
@@ -247,6 +248,7 @@ impl Resolver {
             match solver
                 .await
                 .map_err(|err| ResolveError::Internal(err.to_string()))?
+                .map_err(|boxed| *boxed)
             {
                 Ok(selection) => resolved.push((index, selection)),
                 Err(PubGrubError::NoSolution(tree)) => {
