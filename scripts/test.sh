@@ -17,7 +17,7 @@ scripts/setup-test-env.sh
 export FAVE_LOCK_TEST_VENV="$ROOT/.venv/tools"
 
 section "cargo test --all-targets $*"
-if ! cargo test --all-targets "$@"; then
+if ! cargo test --no-fail-fast --all-targets "$@"; then
   failed+=("cargo test")
 fi
 
