@@ -58,6 +58,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     }
 }
 
+/// One project's version maps, indexed like [`Fetcher::targets`].
+type TargetMaps = Arc<[Arc<VersionMap>]>;
+
+/// A node the crawler has visited: target, project, release, active extras.
+type CrawlKey = (usize, PackageName, Version, Vec<ExtraName>);
+
 /// Index access shared by every target's solver and the crawler.
 pub struct Fetcher {
     client: Arc<IndexClient>,
@@ -66,8 +72,8 @@ pub struct Fetcher {
     pages: Memo<PackageName, Shared<ProjectResponse>>,
     metadata: Memo<String, Shared<Arc<Metadata>>>,
     /// Each project's version maps, one per target (`None` when the project does not exist).
-    version_maps: Memo<PackageName, Shared<Option<Arc<[Arc<VersionMap>]>>>>,
-    crawled: Mutex<HashSet<(usize, PackageName, Version, Vec<ExtraName>)>>,
+    version_maps: Memo<PackageName, Shared<Option<TargetMaps>>>,
+    crawled: Mutex<HashSet<CrawlKey>>,
 }
 
 impl Fetcher {
@@ -142,7 +148,7 @@ impl Fetcher {
 
     /// Every target's map of `page`, built together so that its filenames are parsed once and the parsed
     /// names dropped right away rather than kept for a target that asks later.
-    fn version_maps_of(&self, page: &ProjectPage) -> Arc<[Arc<VersionMap>]> {
+    fn version_maps_of(&self, page: &ProjectPage) -> TargetMaps {
         let releases = Releases::new(page);
         self.targets
             .iter()
