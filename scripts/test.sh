@@ -15,6 +15,9 @@ failed=()
 section "set up test environment (scripts/setup-test-env.sh)"
 scripts/setup-test-env.sh
 export FAVE_LOCK_TEST_VENV="$ROOT/.venv/tools"
+# Debian tools the registry, dashboard and browser tests start (docker-registry, skopeo, htpasswd,
+# chromium, wrk): installed once up front, so parallel test binaries never race on dpkg.
+scripts/setup-serve-deps.sh
 
 section "cargo test --all-targets $*"
 if ! cargo test --no-fail-fast --all-targets "$@"; then
