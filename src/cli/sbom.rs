@@ -69,28 +69,24 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
             page_ttl: Duration::from_secs(600),
             concurrency: 16,
         })?;
-        let beside = lock_path.with_file_name(SBOM_FILE);
-        let output = SbomOutput {
-            path: args.output_file.clone().unwrap_or(beside.clone()),
+        // The build plan is read from beside the lock, wherever the SBOM goes.
+        let beside = SbomOutput {
+            path: lock_path.with_file_name(SBOM_FILE),
             timestamp,
         };
-        // The build plan sits beside the lock whatever the output path is.
-        let plan_from = SbomOutput {
-            path: beside,
-            timestamp,
-        };
-        let text = render_for_lock(&client, &lock, &plan_from, None)
+        let text = render_for_lock(&client, &lock, &beside, None)
             .await
             .with_context(|| format!("cannot make the SBOM of `{}`", lock_path.display()))?;
-        if output.path == PathBuf::from("-") {
+        let path = args.output_file.clone().unwrap_or(beside.path);
+        if path.as_os_str() == "-" {
             print!("{text}");
             continue;
         }
-        write_atomic(&output.path, text.as_bytes())?;
+        write_atomic(&path, text.as_bytes())?;
         if !args.quiet {
             eprintln!(
                 "Wrote {} ({} packages)",
-                output.path.display(),
+                path.display(),
                 lock.package_count()
             );
         }

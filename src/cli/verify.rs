@@ -18,7 +18,7 @@ use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::{Lock, read_pylock};
 use fave_lock::tags::{Arch, Platform};
 use fave_lock::verify::{
-    FileOutcome, Severity, Verdict, VerifyOptions, VerifyReport, VerifyReporter, verify,
+    FileOutcome, Finding, Severity, Verdict, VerifyOptions, VerifyReport, VerifyReporter, verify,
 };
 
 use super::{ExitStatus, Format};
@@ -266,18 +266,21 @@ fn render(
         }
         Format::Text => {
             for (path, report) in reports {
+                // An unreadable lock (only when verifying before writing) just loses the line numbers.
+                let text = std::fs::read_to_string(path).unwrap_or_default();
                 for finding in &report.findings {
                     let level = match finding.severity {
                         Severity::Warning => "warning",
                         Severity::Error => "error",
                     };
                     eprintln!(
-                        "{level}[{}]: {} {}: {}\n  --> {}",
+                        "{level}[{}]: {} {}: {}\n  --> {}{}",
                         finding.code.as_str(),
                         finding.package,
                         finding.version,
                         finding.message,
-                        path.display()
+                        path.display(),
+                        line_of(&text, finding).map_or(String::new(), |line| format!(":{line}"))
                     );
                 }
             }
@@ -299,21 +302,46 @@ fn render(
 }
 
 fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
+    let took = format!(" in {:.2}s", elapsed.as_secs_f64());
     for (_, report) in reports {
         let bytes: u64 = report.files.iter().map(|file| file.size).sum();
         let downloaded = report.downloaded_bytes();
         eprintln!(
-            "Verified {} files of {} ({}: {} downloaded, {} from the wheel cache) in {:.2}s: {} finding{}",
+            "Verified {} files of {} ({}: {} downloaded, {} from the wheel cache){}: {} finding{}",
             report.files.len(),
             report.image,
             mebibytes(bytes),
             mebibytes(downloaded),
             mebibytes(bytes - downloaded.min(bytes)),
-            elapsed.as_secs_f64(),
+            if reports.len() == 1 {
+                took.as_str()
+            } else {
+                ""
+            },
             report.findings.len(),
             if report.findings.len() == 1 { "" } else { "s" },
         );
     }
+    if reports.len() > 1 {
+        eprintln!("Verified {} images{took}", reports.len());
+    }
+}
+
+/// The 1-based line of the lock that lists the finding's file (its `name = "…"`), else the package's
+/// `name = "…"` line.
+fn line_of(lock_text: &str, finding: &Finding) -> Option<usize> {
+    let position = match &finding.file {
+        Some(file) => {
+            let needle = format!("{{ name = \"{file}\"");
+            lock_text.lines().position(|line| line.contains(&needle))
+        }
+        // The package table's own `name` line, not a `{ name = … }` in another's dependencies.
+        None => {
+            let needle = format!("name = \"{}\"", finding.package);
+            lock_text.lines().position(|line| line == needle)
+        }
+    };
+    position.map(|index| index + 1)
 }
 
 fn mebibytes(bytes: u64) -> String {

@@ -453,6 +453,28 @@ mod tests {
         assert!(again == written);
     }
 
+    /// Every committed lock, whatever images the config has by now.
+    #[test]
+    fn every_committed_lock_round_trips() {
+        let locks = Path::new(env!("CARGO_MANIFEST_DIR")).join("locks");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&locks).unwrap() {
+            let path = entry.unwrap().path().join("pylock.toml");
+            if !path.is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let lock = read_pylock(&path).unwrap();
+            assert!(
+                pylock_toml(&lock) == text,
+                "{} does not round-trip",
+                path.display()
+            );
+            checked += 1;
+        }
+        assert!(checked >= 1, "no lock under {}", locks.display());
+    }
+
     #[test]
     fn markers_become_targets() {
         let lock = parse(COMMITTED).unwrap();

@@ -27,15 +27,11 @@ use pep508_rs::PackageName;
 pub use cache::{Lookup, WheelCache, WheelCacheError};
 pub use finding::{Finding, FindingCode, Severity};
 
-use crate::index::{DistFile, IndexClient, IndexError, ProjectResponse, wheel_metadata};
+use crate::index::{
+    DistFile, DownloadedFile, IndexClient, IndexError, ProjectResponse, wheel_metadata,
+};
 use crate::lock::{Lock, LockedPackage};
 use crate::tags::Tags;
-
-/// Most index pages fetched (or read from the page cache) at once. A few suffice to finish them all long
-/// before the downloads (53 pages against 220 MB for the base image), and each big page (numpy's is 2 MB
-/// of JSON, 4,400 files) is parsed on its own thread whose allocations stay resident after it: eight at
-/// once cost about 15 MiB of peak memory for nothing.
-const PAGE_CONCURRENCY: usize = 3;
 
 /// How to verify.
 #[derive(Debug, Clone)]
@@ -212,17 +208,14 @@ pub async fn verify(
         jobs.len(),
         jobs.iter().filter_map(|job| job.file.size).sum(),
     );
+    // Largest first: with a fixed number of download slots, a big wheel started last is the run's tail.
+    jobs.sort_by_key(|job| std::cmp::Reverse(job.file.size.unwrap_or(u64::MAX)));
     let cache = WheelCache::new(&options.cache_dir);
     let files = futures::stream::iter(jobs.iter())
         .map(|job| fetch_file(client, &cache, job, options.rehash, reporter))
         .buffer_unordered(options.concurrency.max(1))
         .try_collect::<Vec<_>>();
-    let pages = index_findings(
-        client,
-        lock,
-        &jobs,
-        options.concurrency.min(PAGE_CONCURRENCY),
-    );
+    let pages = index_findings(client, lock, &jobs, options.concurrency);
     let (files, page_findings) = futures::future::try_join(files, pages).await?;
     findings.extend(page_findings);
     let mut outcomes = Vec::new();
@@ -249,16 +242,6 @@ async fn fetch_file(
     reporter: &dyn VerifyReporter,
 ) -> Result<(Option<FileOutcome>, Vec<Finding>), VerifyError> {
     let Job { package, file } = *job;
-    let finding = |code, message| {
-        Finding::new(
-            code,
-            &package.name,
-            &package.version,
-            Some(&file.filename),
-            message,
-        )
-    };
-    let mut findings = Vec::new();
     let mut outcome = FileOutcome {
         package: package.name.to_string(),
         version: package.version.to_string(),
@@ -274,76 +257,107 @@ async fn fetch_file(
         Some(sha256) => look_up(cache, sha256, file.size, rehash).await?,
         None => Lookup::Miss,
     };
+    let mut findings = Vec::new();
     if let Lookup::Hit(path) = lookup {
-        let size = file.size.unwrap_or_default();
-        reporter.bytes(size);
-        outcome.size = size;
+        outcome.size = file.size.unwrap_or_default();
+        reporter.bytes(outcome.size);
         outcome.sha256 = file.sha256.clone().unwrap_or_default();
+        findings.extend(read_metadata(package, file, &path).await);
         outcome.path = Some(path);
     } else {
         outcome.repaired = lookup == Lookup::Repaired;
         outcome.source = FileSource::Download;
-        let temp_dir = cache.temp_dir();
-        let downloaded = match client
-            .download(file, &temp_dir, &|count| reporter.bytes(count))
-            .await
-        {
-            Ok(downloaded) => downloaded,
-            Err(IndexError::Status { status, .. }) if status == 404 || status == 410 => {
-                let message = format!("`{}` answered HTTP {status}", file.url);
-                findings.push(finding(FindingCode::Unavailable, message));
-                return Ok((None, findings));
-            }
-            Err(source) => {
-                return Err(VerifyError::Index {
-                    what: file.url.clone(),
-                    source,
-                });
-            }
+        let Some(downloaded) = download(client, cache, job, reporter, &mut findings).await? else {
+            return Ok((None, findings));
         };
         outcome.size = downloaded.size;
         outcome.sha256.clone_from(&downloaded.sha256);
-        match &file.sha256 {
-            Some(expected) if !expected.eq_ignore_ascii_case(&downloaded.sha256) => {
-                let message = format!(
-                    "`{}` downloaded with sha256 {}, but the lock lists {expected}",
-                    file.filename, downloaded.sha256
-                );
-                findings.push(
-                    finding(FindingCode::HashMismatch, message)
-                        .values(expected, &downloaded.sha256),
-                );
-                // Dropping the download deletes it: bytes that do not match never enter the cache.
-                reporter.file_done(&outcome);
-                return Ok((Some(outcome), findings));
-            }
-            Some(_) => {
-                if let Some(expected) = file.size.filter(|&size| size != downloaded.size) {
-                    let message = format!(
-                        "`{}` has the locked sha256 but {} bytes, and the lock says {expected}",
-                        file.filename, downloaded.size
-                    );
-                    findings.push(
-                        finding(FindingCode::SizeMismatch, message)
-                            .values(expected, downloaded.size),
-                    );
-                }
-                // A rename within one file system: done in place, like the lookup.
-                outcome.path = Some(cache.store(downloaded)?);
-            }
-            // No hash to judge against (reported by the lock checks): read it, keep nothing.
-            None => {
-                findings.extend(read_metadata(package, file, downloaded.file.path()).await);
-                reporter.file_done(&outcome);
-                return Ok((Some(outcome), findings));
-            }
+        findings.extend(judge_download(job, &downloaded));
+        let matches = file
+            .sha256
+            .as_ref()
+            .is_some_and(|expected| expected.eq_ignore_ascii_case(&downloaded.sha256));
+        if matches || file.sha256.is_none() {
+            findings.extend(read_metadata(package, file, downloaded.file.path()).await);
         }
-    }
-    if let Some(path) = &outcome.path {
-        findings.extend(read_metadata(package, file, path).await);
+        // Only bytes that match the lock enter the cache (a rename within one file system, done in
+        // place like the lookup); anything else is deleted when `downloaded` drops.
+        if matches {
+            outcome.path = Some(cache.store(downloaded)?);
+        }
     }
     reporter.file_done(&outcome);
     Ok((Some(outcome), findings))
+}
+
+/// Stream the file into the cache's temp folder. `None` (and an `unavailable` finding) when the server
+/// says it is gone; any other failure stops the run.
+async fn download(
+    client: &IndexClient,
+    cache: &WheelCache,
+    job: &Job<'_>,
+    reporter: &dyn VerifyReporter,
+    findings: &mut Vec<Finding>,
+) -> Result<Option<DownloadedFile>, VerifyError> {
+    let Job { package, file } = *job;
+    let temp_dir = cache.temp_dir();
+    match client
+        .download(file, &temp_dir, &|count| reporter.bytes(count))
+        .await
+    {
+        Ok(downloaded) => Ok(Some(downloaded)),
+        Err(IndexError::Status { status, .. }) if status == 404 || status == 410 => {
+            findings.push(Finding::new(
+                FindingCode::Unavailable,
+                &package.name,
+                &package.version,
+                Some(&file.filename),
+                format!("`{}` answered HTTP {status}", file.url),
+            ));
+            Ok(None)
+        }
+        Err(source) => Err(VerifyError::Index {
+            what: file.url.clone(),
+            source,
+        }),
+    }
+}
+
+/// The downloaded bytes against the lock: a hash mismatch (integrity), or a size the lock has wrong.
+fn judge_download(job: &Job<'_>, downloaded: &DownloadedFile) -> Vec<Finding> {
+    let Job { package, file } = *job;
+    let finding = |code, message| {
+        Finding::new(
+            code,
+            &package.name,
+            &package.version,
+            Some(&file.filename),
+            message,
+        )
+    };
+    let Some(expected) = &file.sha256 else {
+        // No hash to judge against: reported by the lock checks.
+        return Vec::new();
+    };
+    if !expected.eq_ignore_ascii_case(&downloaded.sha256) {
+        let message = format!(
+            "`{}` downloaded with sha256 {}, but the lock lists {expected}",
+            file.filename, downloaded.sha256
+        );
+        return vec![
+            finding(FindingCode::HashMismatch, message).values(expected, &downloaded.sha256),
+        ];
+    }
+    match file.size {
+        Some(size) if size != downloaded.size => {
+            let message = format!(
+                "`{}` has the locked sha256 but {} bytes, and the lock says {size}",
+                file.filename, downloaded.size
+            );
+            vec![finding(FindingCode::SizeMismatch, message).values(size, downloaded.size)]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// A cache lookup. Without `rehash` it is one `stat` (and maybe an `unlink`), done in place: a
