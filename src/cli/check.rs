@@ -332,20 +332,8 @@ fn index_url(args: &CheckArgs, config: &Config) -> String {
 
 fn jobs(args: &CheckArgs, config: &Config) -> anyhow::Result<Vec<ImageJob>> {
     let index_url = index_url(args, config);
-    for name in &args.images {
-        if !config.images.iter().any(|image| &image.name == name) {
-            let known: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
-            bail!(
-                "no image `{name}` in {} (images: {})",
-                args.config.display(),
-                known.join(", ")
-            );
-        }
-    }
-    Ok(config
-        .images
-        .iter()
-        .filter(|image| args.images.is_empty() || args.images.contains(&image.name))
+    Ok(super::selected_images(config, &args.images, &args.config)?
+        .into_iter()
         .map(|image| ImageJob::from_config(config, image, &index_url, config.exclude_newer, None))
         .collect())
 }

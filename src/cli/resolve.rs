@@ -231,27 +231,7 @@ fn config_jobs(
     let config = config::load(&args.config)?;
     let index_url = effective_index_url(args.index_url.as_deref(), config.index_url.as_deref());
     let exclude_newer = exclude_newer.or(config.exclude_newer);
-    let selected: Vec<_> = if args.images.is_empty() {
-        config.images.iter().collect()
-    } else {
-        let mut selected = Vec::new();
-        for name in &args.images {
-            let Some(image) = config.images.iter().find(|image| &image.name == name) else {
-                let known: Vec<&str> = config
-                    .images
-                    .iter()
-                    .map(|image| image.name.as_str())
-                    .collect();
-                bail!(
-                    "no image `{name}` in {} (images: {})",
-                    args.config.display(),
-                    known.join(", ")
-                );
-            };
-            selected.push(image);
-        }
-        selected
-    };
+    let selected = super::selected_images(&config, &args.images, &args.config)?;
     if args.output_file.is_some() && selected.len() != 1 {
         bail!("--output-file needs exactly one image: add --image NAME");
     }

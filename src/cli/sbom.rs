@@ -114,20 +114,8 @@ fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<PathBuf>> {
         return Ok(vec![lock.clone()]);
     }
     let config = config::load(&args.config)?;
-    for name in &args.images {
-        if !config.images.iter().any(|image| &image.name == name) {
-            let known: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
-            bail!(
-                "no image `{name}` in {} (images: {})",
-                args.config.display(),
-                known.join(", ")
-            );
-        }
-    }
-    Ok(config
-        .images
-        .iter()
-        .filter(|image| args.images.is_empty() || args.images.contains(&image.name))
+    Ok(super::selected_images(&config, &args.images, &args.config)?
+        .into_iter()
         .map(|image| config_path(&config, &image.output).join("pylock.toml"))
         .collect())
 }

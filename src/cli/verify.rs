@@ -168,16 +168,7 @@ fn lock_paths(args: &VerifyArgs) -> anyhow::Result<Vec<PathBuf>> {
             paths.push(config_path(&config, &image.output).join("pylock.toml"));
         }
     }
-    for name in &args.images {
-        if !config.images.iter().any(|image| &image.name == name) {
-            let known: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
-            bail!(
-                "no image `{name}` in {} (images: {})",
-                args.config.display(),
-                known.join(", ")
-            );
-        }
-    }
+    super::selected_images(&config, &args.images, &args.config)?;
     Ok(paths)
 }
 
