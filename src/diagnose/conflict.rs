@@ -313,11 +313,7 @@ async fn raise(
             break;
         }
         trials += 1;
-        let edit = Edit {
-            location: Some(head.location.clone()),
-            original: Some(head.text.clone()),
-            replacement: Some(pinned_line(&head.requirement, version)),
-        };
+        let edit = pin_edit(head, version);
         if removes(resolver, working, &edit, clash).await? {
             let what = match clash.right.range.as_singleton() {
                 Some(pin) => format!("accepts {} {pin}", clash.package),
@@ -355,11 +351,7 @@ async fn fit(
             break;
         }
         trials += 1;
-        let edit = Edit {
-            location: Some(head.location.clone()),
-            original: Some(head.text.clone()),
-            replacement: Some(pinned_line(&head.requirement, version)),
-        };
+        let edit = pin_edit(head, version);
         if removes(resolver, working, &edit, clash).await? {
             let by = match (&clash.left.from, clash.left.from_range.as_singleton()) {
                 (Some(from), Some(at)) => format!("{from} {at}"),
@@ -427,6 +419,15 @@ async fn removes(
             Ok(!same)
         }
         Err(other) => Err(other),
+    }
+}
+
+/// The edit that pins `head`'s input line to `version`.
+fn pin_edit(head: &InputRequirement, version: &Version) -> Edit {
+    Edit {
+        location: Some(head.location.clone()),
+        original: Some(head.text.clone()),
+        replacement: Some(pinned_line(&head.requirement, version)),
     }
 }
 

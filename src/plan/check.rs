@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::build::{read_previous, sha256_hex};
 use super::error::PlanError;
-use super::model::{BuildPlan, PLAN_FORMAT_VERSION};
+use super::model::{BuildPlan, LockFile, PLAN_FORMAT_VERSION};
 use super::settings::PlanSettings;
 
 /// Read the plan of `settings`' image and check its lock files against the disk.
@@ -33,20 +33,7 @@ pub fn read_checked(settings: &PlanSettings) -> Result<BuildPlan, PlanError> {
         });
     }
     for lock in &plan.lock_files {
-        let file = settings.on_disk(Path::new(&lock.path));
-        let bytes = std::fs::read(&file).map_err(|source| PlanError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        let actual = sha256_hex(&bytes);
-        if actual != lock.sha256 {
-            return Err(PlanError::LockMismatch {
-                plan: path,
-                path: lock.path.clone(),
-                expected: lock.sha256.clone(),
-                actual,
-            });
-        }
+        check_on_disk(settings, &path, lock)?;
     }
     Ok(plan)
 }
@@ -86,20 +73,7 @@ pub fn replan_rewritten(
             lock.sha256.clone_from(sha256);
             continue;
         }
-        let file = settings.on_disk(Path::new(&lock.path));
-        let bytes = std::fs::read(&file).map_err(|source| PlanError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        let actual = sha256_hex(&bytes);
-        if actual != lock.sha256 {
-            return Err(PlanError::LockMismatch {
-                plan: path,
-                path: lock.path.clone(),
-                expected: lock.sha256.clone(),
-                actual,
-            });
-        }
+        check_on_disk(settings, &path, lock)?;
     }
     for (file, sha256) in rewritten {
         if !plan.lock_files.iter().any(|lock| lock.path == file) {
@@ -108,4 +82,27 @@ pub fn replan_rewritten(
     }
     plan.lock_files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Some((path, plan.to_json())))
+}
+
+/// A listed lock file must still hash to what the plan at `plan_path` recorded.
+fn check_on_disk(
+    settings: &PlanSettings,
+    plan_path: &Path,
+    lock: &LockFile,
+) -> Result<(), PlanError> {
+    let file = settings.on_disk(Path::new(&lock.path));
+    let bytes = std::fs::read(&file).map_err(|source| PlanError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    let actual = sha256_hex(&bytes);
+    if actual != lock.sha256 {
+        return Err(PlanError::LockMismatch {
+            plan: plan_path.to_path_buf(),
+            path: lock.path.clone(),
+            expected: lock.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
 }
