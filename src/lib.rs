@@ -12,6 +12,7 @@
 //! The CLI (`src/main.rs`, `cli`) is a thin layer over these library calls; only it turns errors into
 //! messages and exit codes.
 
+pub mod abi;
 pub mod check;
 pub mod config;
 pub mod diagnose;

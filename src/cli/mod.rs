@@ -1,5 +1,6 @@
 //! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
 
+mod abi;
 mod check;
 mod plan;
 mod progress;
@@ -36,6 +37,8 @@ pub enum Command {
     Sbom(sbom::SbomArgs),
     /// Is what is committed in `locks/` still right? Exit 0 fresh, 1 stale, 2 error, 3 integrity.
     Check(check::CheckArgs),
+    /// Which numpy C API each extension module of a wheel or lock was compiled against.
+    Abi(abi::AbiArgs),
     /// Serve the tag and digest dashboard, its JSON API and metrics (127.0.0.1:8080 by default).
     Serve(serve::ServeArgs),
 }
@@ -145,6 +148,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Sbom(args) => sbom::run(args).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Check(args) => check::run(args).await,
+        Command::Abi(args) => abi::run(args).await,
     }
 }
 

@@ -24,7 +24,7 @@ mod range;
 mod retry;
 mod simple_html;
 mod simple_json;
-mod zip;
+pub(crate) mod zip;
 
 pub use cache::default_cache_dir;
 pub use client::IndexClient;

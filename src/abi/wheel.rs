@@ -1,0 +1,226 @@
+//! Read a wheel's extension modules straight out of the zip, one stream per module, and classify each,
+//! with every core busy: the work items are modules (largest first), not wheels, because one big module
+//! (opencv's) would otherwise be the whole run's tail.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::classify::{ModuleClass, classify_reader};
+use crate::index::zip::{self, Entry, ZipError};
+
+/// One extension module and what it was built against.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModuleAbi {
+    /// The module's path inside the wheel.
+    pub path: String,
+    pub class: ModuleClass,
+}
+
+/// Why a wheel could not be scanned.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{}` is not a readable wheel: {message}", path.display())]
+    Zip { path: PathBuf, message: String },
+    #[error("`{module}` in `{}` does not inflate: {source}", path.display())]
+    Inflate {
+        path: PathBuf,
+        module: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The largest extension module fave-lock inflates; torch's biggest is about 1 GB.
+const MAX_MODULE_LEN: u64 = 4 << 30;
+
+/// Whether a zip entry is a compiled extension module. auditwheel's vendored libraries (`*.libs/`) are
+/// not modules and never contain the numpy C API, so they are skipped: in opencv they are most of the
+/// bytes.
+pub fn is_extension_module(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let is_binary = lower.ends_with(".so") || lower.ends_with(".pyd");
+    is_binary
+        && !name
+            .split('/')
+            .rev()
+            .skip(1)
+            .any(|folder| folder.ends_with(".libs"))
+}
+
+/// The central directory of the wheel at `path`.
+fn read_directory(path: &Path) -> Result<Vec<Entry>, ScanError> {
+    let io_error = |source| ScanError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let zip_error = |source: ZipError| ScanError::Zip {
+        path: path.to_path_buf(),
+        message: source.to_string(),
+    };
+    let mut file = File::open(path).map_err(io_error)?;
+    let len = file.metadata().map_err(io_error)?.len();
+    let tail_len = len.min((zip::EOCD_LEN + zip::MAX_COMMENT_LEN + zip::ZIP64_LOCATOR_LEN) as u64);
+    let tail = read_at(&mut file, len - tail_len, tail_len).map_err(io_error)?;
+    let (_, mut record) = zip::find_end_record(&tail).map_err(zip_error)?;
+    if let Some(offset) = record.zip64_record_offset {
+        let bytes = read_at(&mut file, offset, zip::ZIP64_EOCD_LEN as u64).map_err(io_error)?;
+        zip::apply_zip64_record(&mut record, &bytes).map_err(zip_error)?;
+    }
+    zip::check_directory_bounds(&record, len).map_err(zip_error)?;
+    let directory =
+        read_at(&mut file, record.directory_offset, record.directory_len).map_err(io_error)?;
+    zip::parse_directory(&directory).map_err(zip_error)
+}
+
+fn read_at(file: &mut File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut bytes = Vec::new();
+    file.take(len).read_to_end(&mut bytes)?;
+    if (bytes.len() as u64) < len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "file ends early",
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Inflate one module as a stream and classify it; the module is never whole in memory.
+fn classify_entry(path: &Path, entry: &Entry) -> Result<ModuleClass, ScanError> {
+    let io_error = |source| ScanError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let zip_error = |source: ZipError| ScanError::Zip {
+        path: path.to_path_buf(),
+        message: source.to_string(),
+    };
+    if entry.flags & 1 != 0 {
+        return Err(zip_error(ZipError::Encrypted(entry.name.clone())));
+    }
+    if entry.uncompressed_len > MAX_MODULE_LEN {
+        return Err(zip_error(ZipError::TooLarge {
+            what: "extension module",
+            len: entry.uncompressed_len,
+            limit: MAX_MODULE_LEN,
+        }));
+    }
+    let mut file = File::open(path).map_err(io_error)?;
+    let header = read_at(
+        &mut file,
+        entry.local_header_offset,
+        zip::LOCAL_HEADER_LEN as u64,
+    )
+    .map_err(io_error)?;
+    let data_offset =
+        entry.local_header_offset + zip::local_header_len(&header).map_err(zip_error)?;
+    file.seek(SeekFrom::Start(data_offset)).map_err(io_error)?;
+    let compressed = BufReader::with_capacity(256 << 10, file.take(entry.compressed_len));
+    // One byte over the declared length is enough to notice a lie without inflating a bomb.
+    let limit = entry.uncompressed_len + 1;
+    let inflate_error = |source| ScanError::Inflate {
+        path: path.to_path_buf(),
+        module: entry.name.clone(),
+        source,
+    };
+    match entry.method {
+        0 => classify_reader(compressed.take(limit)).map_err(inflate_error),
+        8 => classify_reader(flate2::read::DeflateDecoder::new(compressed).take(limit))
+            .map_err(inflate_error),
+        method => Err(zip_error(ZipError::Method {
+            name: entry.name.clone(),
+            method,
+        })),
+    }
+}
+
+/// Scan every extension module of every wheel in `paths` on up to `threads` threads. One result per
+/// wheel, in order; a wheel's modules are sorted by path.
+pub fn scan_wheels(paths: &[PathBuf], threads: usize) -> Vec<Result<Vec<ModuleAbi>, ScanError>> {
+    let mut results: Vec<Result<Vec<ModuleAbi>, ScanError>> = Vec::with_capacity(paths.len());
+    let mut work: Vec<(usize, Entry)> = Vec::new();
+    for (index, path) in paths.iter().enumerate() {
+        match read_directory(path) {
+            Ok(entries) => {
+                work.extend(
+                    entries
+                        .into_iter()
+                        .filter(|entry| is_extension_module(&entry.name))
+                        .map(|entry| (index, entry)),
+                );
+                results.push(Ok(Vec::new()));
+            }
+            Err(error) => results.push(Err(error)),
+        }
+    }
+    work.sort_by_key(|(_, entry)| std::cmp::Reverse(entry.compressed_len));
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(results);
+    let workers = threads.clamp(1, work.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let item = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((index, entry)) = work.get(item) else {
+                        break;
+                    };
+                    let outcome = classify_entry(&paths[*index], entry);
+                    // A poisoned lock means another worker panicked; its panic is re-raised by the scope.
+                    let Ok(mut results) = results.lock() else {
+                        break;
+                    };
+                    match (&mut results[*index], outcome) {
+                        (Ok(modules), Ok(class)) => modules.push(ModuleAbi {
+                            path: entry.name.clone(),
+                            class,
+                        }),
+                        (slot @ Ok(_), Err(error)) => *slot = Err(error),
+                        (Err(_), _) => {}
+                    }
+                }
+            });
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for modules in results.iter_mut().flatten() {
+        modules.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_modules_exclude_vendored_libraries() {
+        assert!(is_extension_module(
+            "pandas/_libs/algos.cpython-311-x86_64-linux-gnu.so"
+        ));
+        assert!(is_extension_module(
+            "deepspeech/_impl.cpython-39-x86_64-linux-gnu.so"
+        ));
+        assert!(is_extension_module("pkg/_speedups.abi3.so"));
+        assert!(is_extension_module("pkg/_win.cp311-win_amd64.PYD"));
+        assert!(!is_extension_module(
+            "scipy.libs/libopenblasp-r0-23e5df77.3.21.dev.so"
+        ));
+        assert!(!is_extension_module("numpy/.libs/libgfortran.so"));
+        assert!(!is_extension_module("pandas/_libs/algos.pyx"));
+        assert!(!is_extension_module(
+            "opencv_python_headless.libs/libavcodec-9aae2a9b.so.59.37.100"
+        ));
+    }
+}
