@@ -8,8 +8,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
+use crate::abi::{self, AbiOptions, AbiReport};
 use crate::config::{Config, ImageConfig};
-use crate::diagnose::{self, DiagnoseContext, Diagnosis};
+use crate::diagnose::{self, AbiDiagnoseContext, AbiDiagnoseError, DiagnoseContext, Diagnosis};
 use crate::index::IndexClient;
 use crate::lock::{Lock, LockContext, LockTarget, input_hash, pylock_toml, requirements_txt};
 use crate::plan::{PlanError, PlanSettings};
@@ -66,6 +67,12 @@ pub enum ImageError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Sbom(#[from] SbomError),
+    #[error("the numpy ABI check of `{image}` failed")]
+    Abi {
+        image: String,
+        #[source]
+        source: AbiDiagnoseError,
+    },
 }
 
 /// Join a config-relative path without a leading `./`, so that messages show paths as written.
@@ -148,6 +155,35 @@ impl ImageJob {
             requirements_path: self.requirements.clone(),
         };
         Ok(diagnose::diagnose(&self.resolver(client), &input, &context).await?)
+    }
+
+    /// The numpy ABI check of a lock this job produced, and when it finds problems, their diagnosis
+    /// with checked fixes.
+    pub async fn check_abi(
+        &self,
+        client: Arc<IndexClient>,
+        locked: &LockedImage,
+        options: &AbiOptions,
+    ) -> Result<(AbiReport, Option<Diagnosis>), ImageError> {
+        let abi_error = |source: AbiDiagnoseError| ImageError::Abi {
+            image: self.name.clone(),
+            source,
+        };
+        let report = abi::check_lock(&client, &locked.lock, options)
+            .await
+            .map_err(|error| abi_error(error.into()))?;
+        if report.problems.is_empty() {
+            return Ok((report, None));
+        }
+        let input = requirements::read(&self.requirements)?;
+        let context = AbiDiagnoseContext {
+            lock: &locked.lock.context,
+            options,
+        };
+        let diagnosis = diagnose::diagnose_abi(&self.resolver(client), &input, &report, &context)
+            .await
+            .map_err(abi_error)?;
+        Ok((report, Some(diagnosis)))
     }
 
     /// Read the input, resolve every platform and render the outputs. Writes nothing.

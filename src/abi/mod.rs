@@ -142,6 +142,14 @@ impl AbiReport {
         counts
     }
 
+    /// [`AbiReport::counts`] keyed by the classes' stable names, for JSON.
+    pub fn counts_by_name(&self) -> BTreeMap<&'static str, usize> {
+        self.counts()
+            .into_iter()
+            .map(|(class, count)| (class.as_str(), count))
+            .collect()
+    }
+
     /// Wheels that could not be checked.
     pub fn unchecked(&self) -> impl Iterator<Item = &WheelAbi> {
         self.wheels.iter().filter(|wheel| wheel.error.is_some())

@@ -192,16 +192,11 @@ fn print_report(lock_path: &Path, report: &AbiReport, summary: bool) {
 }
 
 fn report_json(lock_path: &Path, report: &AbiReport) -> serde_json::Value {
-    let counts: serde_json::Map<String, serde_json::Value> = report
-        .counts()
-        .into_iter()
-        .map(|(class, count)| (class.as_str().to_string(), count.into()))
-        .collect();
     serde_json::json!({
         "lock": lock_path.display().to_string(),
         "image": report.image,
         "numpy": report.numpy.iter().map(|(oci, v)| (oci.clone(), v.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
-        "counts": counts,
+        "counts": report.counts_by_name(),
         "wheels": report.wheels,
         "problems": report.problems,
     })

@@ -106,6 +106,10 @@ pub struct ResolveArgs {
     /// resolve again.
     #[arg(long)]
     pub apply_fixes: bool,
+    /// Skip the numpy ABI check, which otherwise runs whenever the lock installs numpy ≥ 2: it scans the
+    /// extension modules of every wheel that depends on numpy for ones built against numpy 1.x headers.
+    #[arg(long)]
+    pub no_check_abi: bool,
     /// Download and check every file of the new lock (as `fave-lock verify` does) before writing it; any
     /// finding leaves the previous lock files untouched.
     #[arg(long)]
@@ -178,8 +182,21 @@ pub fn selected_images<'a>(
 
 /// The exit status an error maps to.
 pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
+    use fave_lock::abi::AbiError;
+    use fave_lock::diagnose::AbiDiagnoseError;
     match err.downcast_ref::<ImageError>() {
         Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
+        Some(ImageError::Abi {
+            source: AbiDiagnoseError::Abi(AbiError::HashMismatch { .. }),
+            ..
+        }) => ExitStatus::Integrity,
+        _ if matches!(
+            err.downcast_ref::<AbiError>(),
+            Some(AbiError::HashMismatch { .. })
+        ) =>
+        {
+            ExitStatus::Integrity
+        }
         _ if matches!(
             err.downcast_ref::<fave_lock::plan::PlanError>(),
             Some(fave_lock::plan::PlanError::LockMismatch { .. })

@@ -10,8 +10,9 @@ use anyhow::{Context, bail};
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
+use fave_lock::abi::{self, AbiOptions};
 use fave_lock::config::{self, DEFAULT_INDEX_URL};
-use fave_lock::diagnose::{apply_fixes, render_json, render_text};
+use fave_lock::diagnose::{Diagnosis, apply_fixes, render_json, render_text};
 use fave_lock::fs::Staged;
 use fave_lock::image::{ImageError, ImageJob, LockedImage};
 use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
@@ -38,7 +39,7 @@ async fn diagnose(
     jobs: &[&ImageJob],
     client: Arc<IndexClient>,
 ) -> anyhow::Result<ExitStatus> {
-    let mut reports = Vec::new();
+    let mut diagnoses = Vec::new();
     for job in jobs {
         let progress = Progress::start(
             format!("Diagnosing {}", job.name),
@@ -47,14 +48,25 @@ async fn diagnose(
         );
         let diagnosis = job.diagnose(client.clone()).await;
         drop(progress);
-        let diagnosis = diagnosis?;
+        diagnoses.push((job.name.clone(), diagnosis?));
+    }
+    report_diagnoses(args, &diagnoses)
+}
+
+/// Print each image's diagnosis (and apply its fixes when asked): the run found something to act on.
+fn report_diagnoses(
+    args: &ResolveArgs,
+    diagnoses: &[(String, Diagnosis)],
+) -> anyhow::Result<ExitStatus> {
+    let mut reports = Vec::new();
+    for (image, diagnosis) in diagnoses {
         match args.format {
             Format::Json => reports
-                .push(serde_json::json!({"image": job.name, "diagnosis": render_json(&diagnosis)})),
-            Format::Text => eprint!("error: {}: {}", job.name, render_text(&diagnosis)),
+                .push(serde_json::json!({"image": image, "diagnosis": render_json(diagnosis)})),
+            Format::Text => eprint!("error: {image}: {}", render_text(diagnosis)),
         }
         if args.apply_fixes {
-            let written = apply_fixes(&diagnosis)?;
+            let written = apply_fixes(diagnosis)?;
             if !args.quiet {
                 for path in written {
                     eprintln!("Applied fixes to {}", path.display());
@@ -71,6 +83,45 @@ async fn diagnose(
         );
     }
     Ok(ExitStatus::Finding)
+}
+
+/// The numpy ABI check of every lock that installs numpy ≥ 2; the diagnoses of those that fail it.
+async fn check_abi(
+    args: &ResolveArgs,
+    locked: &[LockedImage],
+    client: Arc<IndexClient>,
+) -> anyhow::Result<Vec<(String, Diagnosis)>> {
+    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let mut options = AbiOptions::new(&cache_dir);
+    options.offline = args.offline;
+    let mut failing = Vec::new();
+    for image in locked
+        .iter()
+        .filter(|image| abi::lock_has_numpy_2(&image.lock))
+    {
+        let progress = Progress::start(
+            format!("Checking the numpy ABI of {}", image.job.name),
+            client.stats.clone(),
+            args.quiet,
+        );
+        let outcome = image.job.check_abi(client.clone(), image, &options).await;
+        drop(progress);
+        let (report, diagnosis) = outcome?;
+        if !args.quiet {
+            for wheel in report.unchecked() {
+                eprintln!(
+                    "warning: {}: numpy ABI not checked for {}: {}",
+                    image.job.name,
+                    wheel.filename,
+                    wheel.error.as_deref().unwrap_or_default()
+                );
+            }
+        }
+        if let Some(diagnosis) = diagnosis {
+            failing.push((image.job.name.clone(), diagnosis));
+        }
+    }
+    Ok(failing)
 }
 
 async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
@@ -124,6 +175,12 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
     for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
         if !args.quiet {
             eprintln!("warning: {warning}");
+        }
+    }
+    if !args.no_check_abi {
+        let failing = check_abi(&args, &locked, client.clone()).await?;
+        if !failing.is_empty() {
+            return report_diagnoses(&args, &failing);
         }
     }
     if args.verify {

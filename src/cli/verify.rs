@@ -64,6 +64,9 @@ pub struct VerifyArgs {
     /// Report format on stdout (`json`) or stderr (`text`).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Skip the numpy ABI check of the downloaded wheels.
+    #[arg(long)]
+    pub no_check_abi: bool,
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
@@ -89,6 +92,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
             concurrency: args.concurrency.max(1),
             rehash: args.rehash,
             targets,
+            check_abi: !args.no_check_abi,
         };
         let reporter = BarReporter::new(&lock.context.image, args.quiet);
         let report = verify(&client, &lock, &options, &reporter).await;
@@ -242,6 +246,7 @@ fn render(
                         "findings": report.findings,
                         "bytes": report.files.iter().map(|f| f.size).sum::<u64>(),
                         "downloaded-bytes": report.downloaded_bytes(),
+                        "abi": report.abi.as_ref().map(abi_json),
                     })
                 })
                 .collect();
@@ -312,10 +317,28 @@ fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
             report.findings.len(),
             if report.findings.len() == 1 { "" } else { "s" },
         );
+        if let Some(abi) = &report.abi {
+            eprintln!(
+                "numpy ABI of {}: {} wheels depend on numpy; modules: {}",
+                report.image,
+                abi.wheels.len(),
+                fave_lock::abi::describe_counts(&abi.counts())
+            );
+        }
     }
     if reports.len() > 1 {
         eprintln!("Verified {} images{took}", reports.len());
     }
+}
+
+/// The ABI check in verify's JSON: counts per class and the problems (the per-module detail is
+/// `fave-lock abi`'s).
+fn abi_json(report: &fave_lock::abi::AbiReport) -> serde_json::Value {
+    serde_json::json!({
+        "wheels": report.wheels.len(),
+        "modules": report.counts_by_name(),
+        "problems": report.problems,
+    })
 }
 
 /// The 1-based line of the lock that lists the finding's file (its `name = "…"`), else the package's

@@ -35,16 +35,19 @@ pub fn apply_fixes(diagnosis: &Diagnosis) -> Result<Vec<PathBuf>, ApplyError> {
             continue;
         };
         for edit in &fix.edits {
-            if let Some(location) = &edit.location {
-                let why = format!(
-                    "{}: {}",
-                    problem.kind.title(),
-                    problem.summary.replace('`', "")
-                );
-                per_file
-                    .entry(location.path.clone())
-                    .or_default()
-                    .push((location.line, edit, why));
+            let why = format!(
+                "{}: {}",
+                problem.kind.title(),
+                problem.summary.replace('`', "")
+            );
+            // Line 0 stands for "a new line at the end of the input".
+            let place = match (&edit.location, &diagnosis.input) {
+                (Some(location), _) => Some((location.path.clone(), location.line)),
+                (None, Some(input)) if edit.replacement.is_some() => Some((input.clone(), 0)),
+                (None, _) => None,
+            };
+            if let Some((path, line)) = place {
+                per_file.entry(path).or_default().push((line, edit, why));
             }
         }
     }
@@ -57,7 +60,11 @@ pub fn apply_fixes(diagnosis: &Diagnosis) -> Result<Vec<PathBuf>, ApplyError> {
         let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
         // Bottom-up, so earlier line numbers stay valid while comments are inserted.
         edits.sort_by_key(|edit| std::cmp::Reverse(edit.0));
-        for (line, edit, why) in edits {
+        for (_, edit, why) in edits.iter().filter(|edit| edit.0 == 0) {
+            lines.push(format!("# fave-lock: {why}"));
+            lines.extend(edit.replacement.clone());
+        }
+        for (line, edit, why) in edits.into_iter().filter(|edit| edit.0 != 0) {
             let index = line.checked_sub(1).filter(|i| *i < lines.len());
             let Some(index) = index.filter(|i| {
                 edit.original

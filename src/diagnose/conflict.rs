@@ -232,8 +232,9 @@ async fn highest_in(
         .and_then(|map| map.best(range, true).cloned()))
 }
 
-/// The `Requires-Dist` entry of `name version` on `dependency`, as the package wrote it (markers cut).
-async fn declared_requirement(
+/// The `Requires-Dist` entry of `name version` on `dependency` that applies to the first target, as
+/// the package wrote it (markers cut).
+pub(super) async fn declared_requirement(
     resolver: &Resolver,
     name: &PackageName,
     version: &Version,
@@ -246,9 +247,10 @@ async fn declared_requirement(
         return Ok(None);
     };
     let metadata = resolver.core_metadata(&candidate.file).await?;
+    let markers = &resolver.targets()[0].markers;
     Ok(metadata.requires_dist.iter().find_map(|text| {
         let parsed: Requirement = Requirement::from_str(text).ok()?;
-        (&parsed.name == dependency).then(|| {
+        (&parsed.name == dependency && parsed.evaluate_markers(markers, &[])).then(|| {
             text.split(';')
                 .next()
                 .unwrap_or(text)

@@ -6,6 +6,7 @@
 //! conflict PubGrub proves, replace it by its first fix, and resolve again, until the input resolves.
 //! Every fix is then checked with the other problems' first fixes applied, and all first fixes together.
 
+mod abi;
 mod apply;
 mod conflict;
 mod render;
@@ -17,6 +18,7 @@ use std::fmt;
 
 use pep508_rs::PackageName;
 
+pub use abi::{AbiDiagnoseContext, AbiDiagnoseError, diagnose_abi};
 pub use apply::{ApplyError, apply_fixes};
 pub use render::{render_json, render_text};
 
@@ -45,6 +47,9 @@ pub enum ProblemKind {
     OnlyYanked,
     /// The metadata of the matching release cannot be read (a bad `Requires-Dist`).
     InvalidMetadata,
+    /// The lock resolves, but a wheel's extension modules were built against numpy 1.x headers and the
+    /// lock installs numpy ≥ 2: the import fails.
+    NumpyAbi,
     /// PubGrub found no solution for a reason the diagnosis does not classify; its report is attached.
     Unexplained,
 }
@@ -60,6 +65,7 @@ impl ProblemKind {
             ProblemKind::NewerThanCutoff => "newer-than-cutoff",
             ProblemKind::OnlyYanked => "only-yanked",
             ProblemKind::InvalidMetadata => "invalid-metadata",
+            ProblemKind::NumpyAbi => "numpy-abi",
             ProblemKind::Unexplained => "unexplained",
         }
     }
@@ -75,6 +81,7 @@ impl ProblemKind {
             ProblemKind::NewerThanCutoff => "all matching releases are newer than exclude-newer",
             ProblemKind::OnlyYanked => "only yanked releases match",
             ProblemKind::InvalidMetadata => "invalid metadata",
+            ProblemKind::NumpyAbi => "built against numpy 1.x, locked with numpy 2",
             ProblemKind::Unexplained => "no solution",
         }
     }
@@ -128,6 +135,8 @@ pub struct Diagnosis {
     pub problems: Vec<Problem>,
     /// Whether all first fixes together resolve, and to how many packages.
     pub combined: Option<Combined>,
+    /// The top-level requirements file, where fixes that add a requirement go.
+    pub input: Option<std::path::PathBuf>,
 }
 
 /// The check of all first fixes together.
@@ -145,6 +154,17 @@ pub struct DiagnoseContext {
     pub options: ResolveOptions,
     /// The requirements input as the user names it, for config snippets.
     pub requirements_path: std::path::PathBuf,
+}
+
+impl Diagnosis {
+    /// Whether every problem is one the numpy ABI check found in a lock that resolved.
+    pub fn is_abi_only(&self) -> bool {
+        !self.problems.is_empty()
+            && self
+                .problems
+                .iter()
+                .all(|problem| problem.kind == ProblemKind::NumpyAbi)
+    }
 }
 
 impl fmt::Display for Diagnosis {
@@ -204,7 +224,11 @@ pub async fn diagnose(
         });
     }
     problems.extend(unexplained);
-    Ok(Diagnosis { problems, combined })
+    Ok(Diagnosis {
+        problems,
+        combined,
+        input: input.files.first().cloned(),
+    })
 }
 
 /// Keep only the fixes that resolve with the other problems' first fixes applied, and say what each

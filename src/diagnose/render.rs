@@ -10,11 +10,18 @@ use super::{Diagnosis, Edit, Fix, Problem};
 pub fn render_text(diagnosis: &Diagnosis) -> String {
     let mut out = String::new();
     let count = diagnosis.problems.len();
-    let _ = writeln!(
-        out,
-        "the requirements cannot be resolved: {count} problem{}",
-        if count == 1 { "" } else { "s" }
-    );
+    let plural = if count == 1 { "" } else { "s" };
+    if diagnosis.is_abi_only() {
+        let _ = writeln!(
+            out,
+            "the requirements resolve, but the lock fails the numpy ABI check: {count} problem{plural}"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "the requirements cannot be resolved: {count} problem{plural}"
+        );
+    }
     for (index, problem) in diagnosis.problems.iter().enumerate() {
         let _ = writeln!(out);
         write_problem(&mut out, index + 1, problem);

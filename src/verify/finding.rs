@@ -45,6 +45,8 @@ pub enum FindingCode {
     IncompatibleWheel,
     /// A target the package installs on has no file that fits it.
     NoFileForTarget,
+    /// The wheel has extension modules built against numpy 1.x headers and the lock installs numpy ≥ 2.
+    NumpyAbi,
 }
 
 impl FindingCode {
@@ -65,6 +67,7 @@ impl FindingCode {
             FindingCode::UnreadableMetadata => "unreadable-metadata",
             FindingCode::IncompatibleWheel => "incompatible-wheel",
             FindingCode::NoFileForTarget => "no-file-for-target",
+            FindingCode::NumpyAbi => "numpy-abi",
         }
     }
 

@@ -27,6 +27,7 @@ use pep508_rs::PackageName;
 pub use cache::{Lookup, WheelCache, WheelCacheError};
 pub use finding::{Finding, FindingCode, Severity};
 
+use crate::abi::{self, AbiError, AbiOptions, AbiReport};
 use crate::index::{
     DistFile, DownloadedFile, IndexClient, IndexError, ProjectResponse, wheel_metadata,
 };
@@ -44,6 +45,8 @@ pub struct VerifyOptions {
     pub rehash: bool,
     /// Only the files for these targets (indexes into the lock's targets); `None` for all.
     pub targets: Option<BTreeSet<usize>>,
+    /// Run the numpy ABI check over the downloaded wheels (see `crate::abi`).
+    pub check_abi: bool,
 }
 
 impl Default for VerifyOptions {
@@ -54,6 +57,7 @@ impl Default for VerifyOptions {
             concurrency: 8,
             rehash: false,
             targets: None,
+            check_abi: true,
         }
     }
 }
@@ -110,6 +114,8 @@ pub struct VerifyReport {
     pub files: Vec<FileOutcome>,
     /// Sorted by code, package, file.
     pub findings: Vec<Finding>,
+    /// The numpy ABI check of the lock's wheels, when it ran.
+    pub abi: Option<AbiReport>,
 }
 
 /// The verdict of a report, as the exit code will state it.
@@ -159,6 +165,8 @@ pub enum VerifyError {
     /// A blocking task died (a panic, or the runtime shutting down).
     #[error("a verify task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Abi(#[from] AbiError),
 }
 
 /// One file to fetch, with its package.
@@ -224,13 +232,50 @@ pub async fn verify(
         findings.extend(file_findings);
     }
     outcomes.sort_by(|a, b| a.filename.cmp(&b.filename));
+    let abi = if options.check_abi {
+        Some(check_abi(client, lock, options, &mut findings).await?)
+    } else {
+        None
+    };
     findings.sort();
     findings.dedup();
     Ok(VerifyReport {
         image: context.image.clone(),
         files: outcomes,
         findings,
+        abi,
     })
+}
+
+/// The numpy ABI check over the wheels just fetched (so from the wheel cache: it never downloads, and a
+/// file that did not match its hash is not there to be scanned); each problem becomes a finding.
+async fn check_abi(
+    client: &IndexClient,
+    lock: &Lock,
+    options: &VerifyOptions,
+    findings: &mut Vec<Finding>,
+) -> Result<AbiReport, VerifyError> {
+    let mut abi_options = AbiOptions::new(&options.cache_dir);
+    abi_options.offline = true;
+    let report = abi::check_lock(client, lock, &abi_options).await?;
+    for problem in &report.problems {
+        let shown: Vec<&str> = problem.modules.iter().take(3).map(String::as_str).collect();
+        findings.push(Finding::new(
+            FindingCode::NumpyAbi,
+            &problem.package,
+            &problem.version,
+            Some(&problem.filename),
+            format!(
+                "{} extension module(s) built against numpy 1.x headers ({}{}), but the lock installs numpy {} on {}: the import fails; `fave-lock resolve` shows the checked fixes",
+                problem.modules.len(),
+                shown.join(", "),
+                if problem.modules.len() > shown.len() { ", …" } else { "" },
+                problem.numpy,
+                problem.targets.join(", ")
+            ),
+        ));
+    }
+    Ok(report)
 }
 
 /// Fetch one file (cache or network), judge its hash and size, store it, and check its METADATA.
