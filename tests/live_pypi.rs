@@ -8,8 +8,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
+
+mod support;
+
+use support::live::{fave_lock, new_venv, pip_for, repo, run, tool, tools, try_run};
 
 const EXCLUDE_NEWER: &str = "2026-11-01T00:00:00Z";
 const INPUT: &str = "base-image/requirements.in";
@@ -17,67 +21,6 @@ const LOCK_DIR: &str = "locks/fave-base";
 /// The modules the image exists to provide; imported in an installed venv.
 const IMPORTS: &str =
     "numpy, scipy, librosa, cv2, onnxruntime, boto3, minio, httpx, pydantic, soundfile";
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The tools venv (`.venv/tools`): its `bin/` has python, pip and uv.
-fn tools() -> PathBuf {
-    let Some(venv) = std::env::var_os("FAVE_LOCK_TEST_VENV") else {
-        panic!(
-            "FAVE_LOCK_TEST_VENV is not set. These tests need the tools venv (uv, pip, packaging): \
-             run them with `scripts/test.sh`, which creates .venv/tools and sets the variable."
-        );
-    };
-    let venv = PathBuf::from(venv);
-    for tool in ["python", "uv"] {
-        assert!(
-            venv.join("bin").join(tool).is_file(),
-            "FAVE_LOCK_TEST_VENV={} has no bin/{tool}: run scripts/setup-test-env.sh (or scripts/test.sh)",
-            venv.display()
-        );
-    }
-    venv
-}
-
-fn tool(name: &str) -> Command {
-    Command::new(tools().join("bin").join(name))
-}
-
-fn fave_lock() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fave-lock"));
-    cmd.env("FAVE_LOCK_CACHE_DIR", repo().join(".cache/fave-lock"));
-    cmd.env_remove("FAVE_LOCK_INDEX_URL"); // the config's / default index (PyPI), whatever the shell has
-    cmd
-}
-
-/// Run `cmd`; on failure (or if it cannot start) return a message with the command, exit status, stdout
-/// and stderr.
-fn try_run(cmd: &mut Command) -> Result<Output, String> {
-    let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "command failed ({}): {shown}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-/// Run `cmd` and assert it succeeds; returns its stdout.
-fn run(cmd: &mut Command) -> String {
-    match try_run(cmd) {
-        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
-        Err(message) => panic!("{message}"),
-    }
-}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
@@ -234,29 +177,6 @@ fn resolved_copy() -> &'static Path {
         Ok(dir) => dir,
         Err(message) => panic!("`fave-lock resolve` in a copy of the repo failed:\n{message}"),
     }
-}
-
-/// A fresh venv (without pip) made by the tools venv's Python 3.11; returns its python.
-fn new_venv(dir: &Path) -> PathBuf {
-    let venv = dir.join("venv");
-    run(tool("python")
-        .args(["-m", "venv", "--without-pip"])
-        .arg(&venv));
-    venv.join("bin/python")
-}
-
-/// pip (the tools venv's pinned pip) acting on the venv of `py`.
-fn pip_for(py: &Path) -> Command {
-    let mut cmd = tool("python");
-    cmd.args([
-        "-m",
-        "pip",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--python",
-    ])
-    .arg(py);
-    cmd
 }
 
 #[test]
