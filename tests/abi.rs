@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 mod support;
 
-use support::live::{fave_lock, new_venv, pip_for, repo, run};
+use support::live::{fave_lock, new_venv, pip_install_lock, repo};
 
 const EXCLUDE_NEWER: &str = "2026-11-01T00:00:00Z";
 
@@ -49,20 +49,27 @@ fn resolve(dir: &Path, python: &str, extra: &[&str]) -> Output {
 /// and try `import module` there.
 fn install_and_import(dir: &Path, lock: &Path, module: &str) -> Output {
     let py = new_venv(dir);
-    run(pip_for(&py)
-        .args([
-            "install",
-            "--require-hashes",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--no-compile",
-            "-r",
-        ])
-        .arg(lock));
+    pip_install_lock(&py, lock);
     Command::new(&py)
         .args(["-c", &format!("import {module}")])
         .output()
         .expect("python runs")
+}
+
+/// A project folder whose `requirements.in` is `input`.
+fn project_with(input: &str) -> tempfile::TempDir {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("requirements.in"), input).unwrap();
+    project
+}
+
+/// `fave-lock abi PATH --format json` run in `dir`.
+fn abi_json(dir: &Path, path: &str) -> Output {
+    fave_lock()
+        .current_dir(dir)
+        .args(["abi", path, "--format", "json"])
+        .output()
+        .expect("fave-lock runs")
 }
 
 fn json(out: &Output) -> serde_json::Value {
@@ -71,9 +78,8 @@ fn json(out: &Output) -> serde_json::Value {
 
 #[test]
 fn pandas_built_for_numpy_1_is_refused_with_fixes_that_import() {
-    let project = tempfile::tempdir().unwrap();
+    let project = project_with("pandas==1.5.3\nnumpy==2.1.3\n");
     let input = project.path().join("requirements.in");
-    std::fs::write(&input, "pandas==1.5.3\nnumpy==2.1.3\n").unwrap();
 
     // Ground truth: the lock every resolver writes installs, and `import pandas` fails.
     let out = resolve(project.path(), "3.11", &["--no-check-abi"]);
@@ -132,12 +138,7 @@ fn pandas_built_for_numpy_1_is_refused_with_fixes_that_import() {
 
 #[test]
 fn pandas_built_for_numpy_2_passes_and_imports() {
-    let project = tempfile::tempdir().unwrap();
-    std::fs::write(
-        project.path().join("requirements.in"),
-        "pandas==2.2.3\nnumpy==2.1.3\n",
-    )
-    .unwrap();
+    let project = project_with("pandas==2.2.3\nnumpy==2.1.3\n");
     let out = resolve(project.path(), "3.11", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let venv = tempfile::tempdir().unwrap();
@@ -151,11 +152,7 @@ fn pandas_built_for_numpy_2_passes_and_imports() {
     // The per-module view of the same lock, as pylock.toml: every numpy-using module is a 2.x one.
     let out = resolve(project.path(), "3.11", &["-o", "pylock.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = fave_lock()
-        .current_dir(project.path())
-        .args(["abi", "pylock.toml", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = abi_json(project.path(), "pylock.toml");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = &json(&out)[0];
     assert_eq!(report["counts"]["numpy-1.x"], 0, "{report:#}");
@@ -169,12 +166,7 @@ fn pandas_built_for_numpy_2_passes_and_imports() {
 
 #[test]
 fn the_base_image_lock_has_no_false_positive() {
-    let mut cmd = fave_lock();
-    let out = cmd
-        .current_dir(repo())
-        .args(["abi", "locks/fave-base", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = abi_json(repo(), "locks/fave-base");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = &json(&out)[0];
     assert_eq!(
@@ -203,11 +195,7 @@ fn the_base_image_lock_has_no_false_positive() {
     assert_eq!(pocketfft["class"], "runtime");
 
     // The second run answers from the result cache.
-    let out = fave_lock()
-        .current_dir(repo())
-        .args(["abi", "locks/fave-base", "--format", "json"])
-        .output()
-        .unwrap();
+    let out = abi_json(repo(), "locks/fave-base");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = &json(&out)[0];
     let wheels = report["wheels"].as_array().unwrap();
@@ -216,12 +204,7 @@ fn the_base_image_lock_has_no_false_positive() {
 
 #[test]
 fn deepspeech_needs_numpy_below_2_and_the_stt_lock_has_it() {
-    let project = tempfile::tempdir().unwrap();
-    std::fs::write(
-        project.path().join("requirements.in"),
-        "deepspeech==0.9.3\n",
-    )
-    .unwrap();
+    let project = project_with("deepspeech==0.9.3\n");
     let out = resolve(project.path(), "3.9", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report = String::from_utf8_lossy(&out.stderr);

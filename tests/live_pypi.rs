@@ -13,7 +13,9 @@ use std::sync::OnceLock;
 
 mod support;
 
-use support::live::{fave_lock, new_venv, pip_for, repo, run, tool, tools, try_run};
+use support::live::{
+    fave_lock, new_venv, pip_for, pip_install_lock, repo, run, tool, tools, try_run,
+};
 
 const EXCLUDE_NEWER: &str = "2026-11-01T00:00:00Z";
 const INPUT: &str = "base-image/requirements.in";
@@ -184,17 +186,7 @@ fn requirements_txt_installs_with_pip_require_hashes() {
     let lock = resolved_copy().join(LOCK_DIR).join("requirements.txt");
     let tmp = tempfile::tempdir().unwrap();
     let py = new_venv(tmp.path());
-    // --no-compile: byte-compiling ~50 packages would double the time and tests nothing of ours.
-    run(pip_for(&py)
-        .args([
-            "install",
-            "--require-hashes",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--no-compile",
-            "-r",
-        ])
-        .arg(&lock));
+    pip_install_lock(&py, &lock);
     run(pip_for(&py).arg("check"));
     run(Command::new(&py).args(["-c", &format!("import {IMPORTS}")]));
 }

@@ -91,3 +91,19 @@ pub fn pip_for(py: &Path) -> Command {
     .arg(py);
     cmd
 }
+
+/// Install `lock` (a requirements.txt) with pip into the venv of `py` as a user of the lock would:
+/// `--require-hashes`, no dependency resolution of pip's own, wheels only.
+pub fn pip_install_lock(py: &Path, lock: &Path) {
+    // --no-compile: byte-compiling every package would double the time and tests nothing of ours.
+    run(pip_for(py)
+        .args([
+            "install",
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--no-compile",
+            "-r",
+        ])
+        .arg(lock));
+}
