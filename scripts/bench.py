@@ -8,6 +8,9 @@ with each tool, in three modes:
   warm     a cache kept from an untimed priming run (for uv, its normal warm run)
   offline  --offline for both, on that warm cache
 
+fave-lock runs with --no-check-abi: uv does not download wheels to check their binaries, so the
+check would make this a comparison of different work (scripts/bench-abi.py measures the check).
+
 For each run: wall time, CPU time (user+sys of the child, from os.wait4's rusage) and peak RSS
 (ru_maxrss). Prints a Markdown table of medians and the fave-lock/uv ratio.
 
@@ -63,7 +66,9 @@ def command(tool: str, out: Path, offline: bool) -> list[str]:
     if tool == "fave-lock":
         cmd = [str(fave_lock_binary()), "resolve", "-r", INPUT, "--python-version", PYTHON_VERSION,
                "--python-platform", PLATFORM, "--exclude-newer", EXCLUDE_NEWER, "--index-url", INDEX_URL,
-               "-q", "-o", str(out)]
+               "-q", "-o", str(out),
+               # uv has no numpy ABI check: compare resolving with resolving (scripts/bench-abi.py times it).
+               "--no-check-abi"]
     else:
         cmd = [str(uv_binary()), "pip", "compile", INPUT, "--no-config", "--python-version", PYTHON_VERSION,
                "--python-platform", PLATFORM, "--exclude-newer", EXCLUDE_NEWER, "--index-url", INDEX_URL,

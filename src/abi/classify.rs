@@ -10,12 +10,13 @@
 //! - pybind11 looks the array API up at run time and says "FAILURE obtaining numpy _ARRAY_API pointer".
 //!
 //! A 2.x module also carries the 1.x fallback strings, so the classes are decided in that order: any
-//! 2.x marker wins, then any 1.x marker, then the run-time lookup.
+//! 2.x marker wins, then any 1.x marker, then the run-time lookup. ("module compiled against ABI version"
+//! is in both 1.x and 2.x headers and proves nothing.)
 
 use std::io::{self, Read};
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
 
 /// The numpy C API an extension module uses.
 #[derive(
@@ -62,29 +63,81 @@ impl ModuleClass {
     }
 }
 
-/// The markers, grouped by what they prove. Order matters only within this table's groups.
-const MARKERS: [(&str, Marker); 9] = [
-    ("numpy._core._multiarray_umath", Marker::V2),
-    ("module was compiled against NumPy C-API", Marker::V2),
-    ("numpy._core.multiarray failed to import", Marker::V2),
-    ("numpy._core.umath failed to import", Marker::V2),
-    ("numpy.core._multiarray_umath", Marker::V1),
-    ("module compiled against API version", Marker::V1),
-    ("numpy.core.multiarray failed to import", Marker::V1),
-    ("numpy.core.umath failed to import", Marker::V1),
-    ("_ARRAY_API pointer", Marker::Runtime),
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Marker {
     V2,
     V1,
-    Runtime,
 }
 
-static SEARCHER: LazyLock<AhoCorasick> = LazyLock::new(|| {
-    // The patterns are fixed ASCII strings: building the automaton cannot fail.
-    AhoCorasick::new(MARKERS.iter().map(|(pattern, _)| pattern)).expect("valid patterns")
+/// Each marker, the anchor inside it that the search looks for, and what the marker proves. The search
+/// is for a handful of anchors with `memmem`, each hit then compared with the markers around it:
+/// measured 6x faster than one Aho-Corasick automaton over all markers on the base image's 280 MB of
+/// modules, whose first bytes (`num`, `mod`) are everywhere in binaries.
+const MARKERS: [(&str, &str, Marker); 8] = [
+    (
+        "numpy._core._multiarray_umath",
+        "_multiarray_umath",
+        Marker::V2,
+    ),
+    (
+        "numpy.core._multiarray_umath",
+        "_multiarray_umath",
+        Marker::V1,
+    ),
+    (
+        "module was compiled against NumPy C-API",
+        "compiled against",
+        Marker::V2,
+    ),
+    (
+        "module compiled against API version",
+        "compiled against",
+        Marker::V1,
+    ),
+    (
+        "numpy._core.multiarray failed to import",
+        "multiarray failed",
+        Marker::V2,
+    ),
+    (
+        "numpy.core.multiarray failed to import",
+        "multiarray failed",
+        Marker::V1,
+    ),
+    (
+        "numpy._core.umath failed to import",
+        "umath failed",
+        Marker::V2,
+    ),
+    (
+        "numpy.core.umath failed to import",
+        "umath failed",
+        Marker::V1,
+    ),
+];
+/// pybind11's message; it is its own anchor.
+const RUNTIME_MARKER: &str = "_ARRAY_API pointer";
+
+const ANCHORS: [&str; 5] = [
+    "_multiarray_umath",
+    "compiled against",
+    "multiarray failed",
+    "umath failed",
+    RUNTIME_MARKER,
+];
+
+static FINDERS: LazyLock<Vec<Finder<'static>>> =
+    LazyLock::new(|| ANCHORS.iter().map(Finder::new).collect());
+
+/// The most bytes a marker has before its anchor, and from its anchor's start to its end.
+static REACH: LazyLock<(usize, usize)> = LazyLock::new(|| {
+    MARKERS.iter().fold(
+        (0, RUNTIME_MARKER.len()),
+        |(before, after), (marker, anchor, _)| {
+            let offset = marker.find(anchor).unwrap_or(0);
+            (before.max(offset), after.max(marker.len() - offset))
+        },
+    )
 });
 
 /// What the markers seen so far say.
@@ -107,32 +160,85 @@ impl Seen {
             ModuleClass::None
         }
     }
+
+    /// Record the markers around every anchor that starts in `bytes[from..to]`.
+    fn scan(&mut self, bytes: &[u8], from: usize, to: usize) {
+        for (finder, anchor) in FINDERS.iter().zip(ANCHORS) {
+            for at in finder.find_iter(&bytes[from..]).map(|hit| from + hit) {
+                if at >= to {
+                    break;
+                }
+                if anchor == RUNTIME_MARKER {
+                    self.runtime = true;
+                    continue;
+                }
+                for (marker, _, proves) in MARKERS.iter().filter(|(_, a, _)| *a == anchor) {
+                    let offset = marker.find(anchor).unwrap_or(0);
+                    let found = at
+                        .checked_sub(offset)
+                        .and_then(|start| bytes.get(start..start + marker.len()))
+                        .is_some_and(|window| window == marker.as_bytes());
+                    match (found, proves) {
+                        (true, Marker::V2) => self.v2 = true,
+                        (true, Marker::V1) => self.v1 = true,
+                        (false, _) => {}
+                    }
+                }
+            }
+        }
+    }
 }
+
+/// Read size of the stream search.
+const CHUNK: usize = 256 << 10;
 
 /// Classify the module whose bytes `reader` yields, reading it once in fixed-size chunks. Stops early at
 /// the first 2.x marker, which no other marker can outrank.
-pub fn classify_reader(reader: impl Read) -> io::Result<ModuleClass> {
+pub fn classify_reader(mut reader: impl Read) -> io::Result<ModuleClass> {
+    let (before, after) = *REACH;
     let mut seen = Seen::default();
-    for found in SEARCHER.stream_find_iter(reader) {
-        match MARKERS[found?.pattern().as_usize()].1 {
-            Marker::V2 => return Ok(ModuleClass::NumpyV2),
-            Marker::V1 => seen.v1 = true,
-            Marker::Runtime => seen.runtime = true,
+    let mut buffer: Vec<u8> = Vec::with_capacity(CHUNK + before + after);
+    // Anchors starting before `done` were judged already.
+    let mut done = 0;
+    loop {
+        let filled = buffer.len();
+        buffer.resize(filled + CHUNK, 0);
+        let read = loop {
+            match reader.read(&mut buffer[filled..]) {
+                Ok(read) => break read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        };
+        buffer.truncate(filled + read);
+        let end = read == 0;
+        // An anchor is judged once the `after` bytes a marker may need past its start are in.
+        let to = if end {
+            buffer.len()
+        } else {
+            buffer.len().saturating_sub(after)
+        };
+        if to > done {
+            seen.scan(&buffer, done, to);
+            done = to;
+            if seen.v2 {
+                return Ok(ModuleClass::NumpyV2);
+            }
         }
+        if end {
+            return Ok(seen.class());
+        }
+        // Keep the `before` bytes a marker may need ahead of the next anchors, and the unjudged tail.
+        let keep_from = done.saturating_sub(before);
+        buffer.drain(..keep_from);
+        done -= keep_from;
     }
-    Ok(seen.class())
 }
 
 /// Classify a module held in memory.
 pub fn classify_bytes(bytes: &[u8]) -> ModuleClass {
     let mut seen = Seen::default();
-    for found in SEARCHER.find_iter(bytes) {
-        match MARKERS[found.pattern().as_usize()].1 {
-            Marker::V2 => seen.v2 = true,
-            Marker::V1 => seen.v1 = true,
-            Marker::Runtime => seen.runtime = true,
-        }
-    }
+    seen.scan(bytes, 0, bytes.len());
     seen.class()
 }
 

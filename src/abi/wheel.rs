@@ -132,14 +132,45 @@ fn classify_entry(path: &Path, entry: &Entry) -> Result<ModuleClass, ScanError> 
         module: entry.name.clone(),
         source,
     };
-    match entry.method {
-        0 => classify_reader(compressed.take(limit)).map_err(inflate_error),
-        8 => classify_reader(flate2::read::DeflateDecoder::new(compressed).take(limit))
-            .map_err(inflate_error),
-        method => Err(zip_error(ZipError::Method {
-            name: entry.name.clone(),
-            method,
-        })),
+    let (class, read) = match entry.method {
+        0 => classify_counting(compressed.take(limit)),
+        8 => classify_counting(flate2::read::DeflateDecoder::new(compressed).take(limit)),
+        method => {
+            return Err(zip_error(ZipError::Method {
+                name: entry.name.clone(),
+                method,
+            }));
+        }
+    };
+    let class = class.map_err(inflate_error)?;
+    // A 2.x marker ends the read early; any other answer read it all, so its length must be the
+    // declared one (the wheel's hash was checked, but `abi` also reads wheels nobody checked).
+    if class != ModuleClass::NumpyV2 && read != entry.uncompressed_len {
+        return Err(zip_error(ZipError::Checksum(entry.name.clone())));
+    }
+    Ok(class)
+}
+
+/// Classify, and count the bytes read.
+fn classify_counting(reader: impl Read) -> (std::io::Result<ModuleClass>, u64) {
+    let mut counting = Counting {
+        inner: reader,
+        read: 0,
+    };
+    let class = classify_reader(&mut counting);
+    (class, counting.read)
+}
+
+struct Counting<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.read += read as u64;
+        Ok(read)
     }
 }
 
@@ -202,7 +233,162 @@ pub fn scan_wheels(paths: &[PathBuf], threads: usize) -> Vec<Result<Vec<ModuleAb
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
+
     use super::*;
+
+    /// A zip of `(name, bytes, deflate)` entries, written the way wheel builders do (local headers,
+    /// data, central directory, end record), so the scanner reads what it reads in real wheels.
+    fn zip(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut directory = Vec::new();
+        for (name, content, deflate) in entries {
+            let data = if *deflate {
+                let mut encoder =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(content).unwrap();
+                encoder.finish().unwrap()
+            } else {
+                content.to_vec()
+            };
+            let mut crc = flate2::Crc::new();
+            crc.update(content);
+            let method: u16 = if *deflate { 8 } else { 0 };
+            let offset = out.len() as u32;
+            let fields = |out: &mut Vec<u8>| {
+                out.extend(method.to_le_bytes());
+                out.extend([0; 4]); // time, date
+                out.extend(crc.sum().to_le_bytes());
+                out.extend((data.len() as u32).to_le_bytes());
+                out.extend((content.len() as u32).to_le_bytes());
+                out.extend((name.len() as u16).to_le_bytes());
+                out.extend(0_u16.to_le_bytes()); // extra field
+            };
+            out.extend(0x0403_4b50_u32.to_le_bytes());
+            out.extend([20, 0, 0, 0]); // version needed, flags
+            fields(&mut out);
+            out.extend(name.as_bytes());
+            out.extend(&data);
+            directory.extend(0x0201_4b50_u32.to_le_bytes());
+            directory.extend([20, 3, 20, 0, 0, 0]); // made by, needed, flags
+            fields(&mut directory);
+            directory.extend([0; 6]); // comment length, disk, internal attributes
+            directory.extend([0; 4]); // external attributes
+            directory.extend(offset.to_le_bytes());
+            directory.extend(name.as_bytes());
+        }
+        let directory_offset = out.len() as u32;
+        out.extend(&directory);
+        out.extend(0x0605_4b50_u32.to_le_bytes());
+        out.extend([0; 4]);
+        out.extend((entries.len() as u16).to_le_bytes());
+        out.extend((entries.len() as u16).to_le_bytes());
+        out.extend((directory.len() as u32).to_le_bytes());
+        out.extend(directory_offset.to_le_bytes());
+        out.extend([0; 2]);
+        out
+    }
+
+    #[test]
+    fn scans_stored_and_deflated_modules_and_skips_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        // Marker strings padded with enough filler to span several inflate and search chunks.
+        let filler = vec![b'.'; 300_000];
+        let v1 = [
+            &filler[..],
+            b"\0numpy.core._multiarray_umath\0",
+            &filler[..],
+        ]
+        .concat();
+        let v2 = [
+            &filler[..],
+            b"numpy._core._multiarray_umath\0numpy.core._multiarray_umath",
+        ]
+        .concat();
+        let wheel = dir
+            .path()
+            .join("demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl");
+        std::fs::write(
+            &wheel,
+            zip(&[
+                ("demo/__init__.py", b"import numpy", true),
+                ("demo/_old.cpython-311-x86_64-linux-gnu.so", &v1, true),
+                ("demo/_new.cpython-311-x86_64-linux-gnu.so", &v2, false),
+                ("demo/_plain.abi3.so", b"\x7fELF PyInit__plain", true),
+                // A vendored library is not scanned, even with a marker inside.
+                ("demo.libs/libfoo-1234.so", &v1, true),
+                ("demo-1.0.dist-info/METADATA", b"Name: demo", true),
+            ]),
+        )
+        .unwrap();
+        let damaged = dir.path().join("damaged-1.0-py3-none-any.whl");
+        std::fs::write(&damaged, b"PK\x03\x04 not really a zip").unwrap();
+        let missing = dir.path().join("missing-1.0-py3-none-any.whl");
+
+        let results = scan_wheels(&[wheel, damaged, missing], 3);
+        let modules = results[0].as_ref().unwrap();
+        let classes: Vec<(&str, ModuleClass)> =
+            modules.iter().map(|m| (m.path.as_str(), m.class)).collect();
+        assert_eq!(
+            classes,
+            [
+                (
+                    "demo/_new.cpython-311-x86_64-linux-gnu.so",
+                    ModuleClass::NumpyV2
+                ),
+                (
+                    "demo/_old.cpython-311-x86_64-linux-gnu.so",
+                    ModuleClass::NumpyV1
+                ),
+                ("demo/_plain.abi3.so", ModuleClass::None),
+            ]
+        );
+        assert!(
+            matches!(results[1], Err(ScanError::Zip { .. })),
+            "{:?}",
+            results[1]
+        );
+        assert!(
+            matches!(results[2], Err(ScanError::Io { .. })),
+            "{:?}",
+            results[2]
+        );
+    }
+
+    #[test]
+    fn a_module_that_lies_about_its_size_or_does_not_inflate_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let content = [b'x'; 5000];
+        // The central directory claims 100 bytes more than the module has.
+        let mut lying = zip(&[("demo/_x.so", &content, true)]);
+        let directory =
+            u32::from_le_bytes(lying[lying.len() - 6..lying.len() - 2].try_into().unwrap());
+        let field = directory as usize + 24;
+        lying[field..field + 4].copy_from_slice(&(content.len() as u32 + 100).to_le_bytes());
+        // Deflate data replaced by bytes that are no deflate stream.
+        let mut garbage = zip(&[("demo/_x.so", &content, true)]);
+        let data = 30 + "demo/_x.so".len();
+        garbage[data..data + 8].copy_from_slice(&[0xff; 8]);
+        let paths: Vec<PathBuf> = [("lying", lying), ("garbage", garbage)]
+            .into_iter()
+            .map(|(name, bytes)| {
+                let path = dir.path().join(format!("{name}-1.0-py3-none-any.whl"));
+                std::fs::write(&path, bytes).unwrap();
+                path
+            })
+            .collect();
+        let results = scan_wheels(&paths, 2);
+        assert!(
+            matches!(results[0], Err(ScanError::Zip { .. })),
+            "{:?}",
+            results[0]
+        );
+        assert!(
+            matches!(results[1], Err(ScanError::Inflate { .. })),
+            "{:?}",
+            results[1]
+        );
+    }
 
     #[test]
     fn extension_modules_exclude_vendored_libraries() {

@@ -1,6 +1,6 @@
 //! `fave-lock resolve`: config or ad hoc input → jobs → locks → files written atomically, all or none.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
-use fave_lock::abi::{self, AbiOptions};
+use fave_lock::abi::{self, AbiOptions, AbiReport};
 use fave_lock::config::{self, DEFAULT_INDEX_URL};
 use fave_lock::diagnose::{Diagnosis, apply_fixes, render_json, render_text};
 use fave_lock::fs::Staged;
@@ -85,16 +85,18 @@ fn report_diagnoses(
     Ok(ExitStatus::Finding)
 }
 
-/// The numpy ABI check of every lock that installs numpy ≥ 2; the diagnoses of those that fail it.
+/// The numpy ABI check of every lock that installs numpy ≥ 2: the diagnoses of those that fail it,
+/// and every image's report.
 async fn check_abi(
     args: &ResolveArgs,
     locked: &[LockedImage],
     client: Arc<IndexClient>,
-) -> anyhow::Result<Vec<(String, Diagnosis)>> {
+) -> anyhow::Result<(Vec<(String, Diagnosis)>, BTreeMap<String, AbiReport>)> {
     let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
     let mut options = AbiOptions::new(&cache_dir);
     options.offline = args.offline;
     let mut failing = Vec::new();
+    let mut reports = BTreeMap::new();
     for image in locked
         .iter()
         .filter(|image| abi::lock_has_numpy_2(&image.lock))
@@ -120,8 +122,9 @@ async fn check_abi(
         if let Some(diagnosis) = diagnosis {
             failing.push((image.job.name.clone(), diagnosis));
         }
+        reports.insert(image.job.name.clone(), report);
     }
-    Ok(failing)
+    Ok((failing, reports))
 }
 
 async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
@@ -177,11 +180,13 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
             eprintln!("warning: {warning}");
         }
     }
+    let mut abi_reports = BTreeMap::new();
     if !args.no_check_abi {
-        let failing = check_abi(&args, &locked, client.clone()).await?;
+        let (failing, reports) = check_abi(&args, &locked, client.clone()).await?;
         if !failing.is_empty() {
             return report_diagnoses(&args, &failing);
         }
+        abi_reports = reports;
     }
     if args.verify {
         let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
@@ -197,7 +202,7 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     let written = write_outputs(&args, &locked)?;
-    report(&args, &locked, &written, started.elapsed());
+    report(&args, &locked, &abi_reports, &written, started.elapsed());
     Ok(ExitStatus::Success)
 }
 
@@ -216,7 +221,13 @@ fn write_outputs(args: &ResolveArgs, locked: &[LockedImage]) -> anyhow::Result<V
     Ok(staged.commit()?)
 }
 
-fn report(args: &ResolveArgs, locked: &[LockedImage], written: &[PathBuf], elapsed: Duration) {
+fn report(
+    args: &ResolveArgs,
+    locked: &[LockedImage],
+    abi_reports: &BTreeMap<String, AbiReport>,
+    written: &[PathBuf],
+    elapsed: Duration,
+) {
     match args.format {
         Format::Json => {
             let images: Vec<serde_json::Value> = locked
@@ -230,6 +241,10 @@ fn report(args: &ResolveArgs, locked: &[LockedImage], written: &[PathBuf], elaps
                         "input-hash": image.lock.context.input_hash,
                         "files": image.outputs.iter().map(|(path, _)| path.display().to_string()).collect::<Vec<_>>(),
                         "warnings": image.resolution.warnings,
+                        "numpy-abi": abi_reports.get(&image.job.name).map(|report| serde_json::json!({
+                            "wheels": report.wheels.len(),
+                            "modules": report.counts_by_name(),
+                        })),
                     })
                 })
                 .collect();
@@ -259,6 +274,14 @@ fn report(args: &ResolveArgs, locked: &[LockedImage], written: &[PathBuf], elaps
                     platforms.join(", "),
                     elapsed.as_secs_f64()
                 );
+                if let Some(report) = abi_reports.get(&image.job.name) {
+                    eprintln!(
+                        "Checked the numpy ABI of {}: {} wheels depend on numpy; modules: {}",
+                        image.job.name,
+                        report.wheels.len(),
+                        abi::describe_counts(&report.counts())
+                    );
+                }
             }
             for path in written {
                 eprintln!("Wrote {}", path.display());
