@@ -176,18 +176,29 @@ async fn fetch_pages(
     client: &Arc<IndexClient>,
     lock: &Lock,
 ) -> Result<BTreeMap<PackageName, ProjectResponse>, CheckError> {
-    let names: BTreeSet<&PackageName> = lock.packages.iter().map(|p| &p.name).collect();
-    let pages = futures::future::try_join_all(names.into_iter().map(|name| async move {
-        match client.project(name).await {
-            Ok(page) => Ok((name.clone(), page)),
-            Err(source) => Err(CheckError::Index {
-                project: name.to_string(),
-                source: Box::new(source),
-            }),
+    let fetch = |name: &PackageName| {
+        let name = name.clone();
+        async move {
+            match client.project(&name).await {
+                Ok(page) => Ok((name, page)),
+                Err(source) => Err(CheckError::Index {
+                    project: name.to_string(),
+                    source: Box::new(source),
+                }),
+            }
         }
-    }))
-    .await?;
-    Ok(pages.into_iter().collect())
+    };
+    let names: BTreeSet<&PackageName> = lock.packages.iter().map(|p| &p.name).collect();
+    let mut names = names.into_iter();
+    let mut pages = BTreeMap::new();
+    // One page first: its connection (HTTP/2) then carries all the others. Fired all at once, every
+    // request opens its own connection, each with a DNS lookup and a TLS handshake; one lost DNS
+    // answer there costs the resolver's 5 s retry.
+    if let Some(first) = names.next() {
+        pages.extend([fetch(first).await?]);
+    }
+    pages.extend(futures::future::try_join_all(names.map(fetch)).await?);
+    Ok(pages)
 }
 
 /// The parsed `Requires-Dist` of each `(name, version)` in `wanted`, read from its first locked file's

@@ -11,7 +11,7 @@ use clap::ValueEnum;
 use fave_lock::config::Config;
 use fave_lock::index::default_cache_dir;
 use fave_lock::registry::{CredentialStore, RegistryClient, RegistryOptions, Repository};
-use fave_lock::server::{AppState, CheckService, ServeSettings, ServedImage};
+use fave_lock::server::{AppState, CheckService, CheckSettings, ServeSettings, ServedImage};
 
 use super::ExitStatus;
 
@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// request runs the check again; each run asks the index for every locked project's page.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub check_ttl: u64,
+    /// Skip the lock check's registry checks (base drift, published image not rebuilt), e.g. when the
+    /// registry is out of reach: its failure fails the whole check, as for `fave-lock check`.
+    #[arg(long)]
+    pub check_no_registry: bool,
     /// The package index's simple API for the lock check (as for `check`; it is part of the input hash).
     #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
     pub index_url: Option<String>,
@@ -96,9 +100,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
         .map(|config| {
             CheckService::new(
                 config,
-                args.index_url.as_deref(),
-                args.cache_dir.clone().unwrap_or_else(default_cache_dir),
-                Duration::from_secs(args.check_ttl),
+                CheckSettings {
+                    index_url: args.index_url.clone(),
+                    cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+                    ttl: Duration::from_secs(args.check_ttl),
+                    registry: !args.check_no_registry,
+                },
             )
         })
         .transpose()

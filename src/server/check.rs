@@ -26,9 +26,24 @@ use crate::index::{IndexClient, IndexError, IndexSettings};
 /// request.
 const FAILURE_TTL: Duration = Duration::from_secs(10);
 
+/// How the server runs the check.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    /// The index URL overriding the config's (`--index-url`), as for `fave-lock check`.
+    pub index_url: Option<String>,
+    /// Where index pages and metadata are cached.
+    pub cache_dir: PathBuf,
+    /// How long a result is served before the next request runs the check again.
+    pub ttl: Duration,
+    /// Ask the registry (base drift, published image not rebuilt), as `fave-lock check` does; off for
+    /// a registry the server cannot reach, whose failure would otherwise fail every check.
+    pub registry: bool,
+}
+
 /// What the check needs besides the server's registry client.
 pub struct CheckService {
     config: Config,
+    registry: bool,
     /// Asks the index for every page (a cached page is never trusted: the cache TTL is the run's).
     online: Arc<IndexClient>,
     /// Answers from the disk cache only, for `?offline=true` and its diff.
@@ -100,22 +115,16 @@ impl CheckOutcome {
 }
 
 impl CheckService {
-    /// The check of `config`'s images against `index_url` (`None`: the config's), caching pages in
-    /// `cache_dir`; results are kept for `ttl`.
+    /// The check of `config`'s images.
     ///
     /// # Errors
     ///
     /// The index client cannot be set up.
-    pub fn new(
-        config: Config,
-        index_url: Option<&str>,
-        cache_dir: PathBuf,
-        ttl: Duration,
-    ) -> Result<CheckService, IndexError> {
+    pub fn new(config: Config, settings: CheckSettings) -> Result<CheckService, IndexError> {
         let client = |offline: bool| {
             IndexClient::new(IndexSettings {
-                index_url: config.effective_index_url(index_url),
-                cache_dir: cache_dir.clone(),
+                index_url: config.effective_index_url(settings.index_url.as_deref()),
+                cache_dir: settings.cache_dir.clone(),
                 offline,
                 refresh: false,
                 page_ttl: Duration::ZERO,
@@ -127,7 +136,8 @@ impl CheckService {
             online: client(false)?,
             offline: client(true)?,
             config,
-            ttl,
+            registry: settings.registry,
+            ttl: settings.ttl,
             slots: Default::default(),
             generation: AtomicU64::new(0),
         })
@@ -170,6 +180,7 @@ async fn run(state: &AppState, service: &CheckService, offline: bool) -> CheckOu
     let started = Instant::now();
     let options = CheckOptions {
         offline,
+        registry: service.registry,
         ..CheckOptions::default()
     };
     let clients = CheckClients {

@@ -25,7 +25,7 @@ mod view;
 
 use std::future::Future;
 
-pub use check::CheckService;
+pub use check::{CheckService, CheckSettings};
 pub use error::{ApiError, WebError};
 pub use routes::router;
 pub use state::{AppState, ServeSettings, ServedImage};
