@@ -29,33 +29,12 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench  # noqa: E402  (bench.py: binaries, versions, the uv command, Sample)
+import bench  # noqa: E402  (bench.py: binaries, versions, the uv command, spawn)
 
 ROOT = bench.ROOT
-
-
-def spawn(cmd: list[str], env: dict[str, str], scratch: Path, ok: tuple[int, ...]) -> bench.Sample:
-    """Run `cmd` once; exit the benchmark if its exit code is not in `ok`."""
-    err = scratch / "stderr.txt"
-    actions = [
-        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-        (os.POSIX_SPAWN_OPEN, 2, str(err), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
-    ]
-    start = time.perf_counter()
-    pid = os.posix_spawn(cmd[0], cmd, env, file_actions=actions)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code not in ok:
-        sys.stderr.write(f"bench-check: exit {code}: {' '.join(cmd)}\n")
-        sys.stderr.write(err.read_text(errors="replace")[-4000:])
-        sys.exit(1)
-    return bench.Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
 
 
 def main() -> int:
@@ -89,13 +68,13 @@ def main() -> int:
         rows.append(("uv pip compile, warm", "uv", uv_cmd))
         # Prime: fave-lock's cache as `resolve` leaves it (pages and metadata of every locked package),
         # uv's by one compile.
-        spawn(check + ["--no-registry"], envs["fave-lock"], scratch, (0, 1))
-        spawn(uv_cmd, envs["uv"], scratch, (0,))
+        bench.spawn(check + ["--no-registry"], envs["fave-lock"], scratch, (0, 1))
+        bench.spawn(uv_cmd, envs["uv"], scratch, (0,))
         # Interleaved rounds, so that a slow patch of network or CPU hits every row alike.
         for _ in range(args.runs):
             for name, tool, cmd in rows:
                 ok = (0, 1) if tool == "fave-lock" else (0,)
-                results.setdefault(name, []).append(spawn(cmd, envs[tool], scratch, ok))
+                results.setdefault(name, []).append(bench.spawn(cmd, envs[tool], scratch, ok))
 
     med = statistics.median
     uv_wall = med(s.wall for s in results["uv pip compile, warm"])
