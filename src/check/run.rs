@@ -176,29 +176,39 @@ async fn fetch_pages(
     client: &Arc<IndexClient>,
     lock: &Lock,
 ) -> Result<BTreeMap<PackageName, ProjectResponse>, CheckError> {
-    let fetch = |name: &PackageName| {
-        let name = name.clone();
-        async move {
-            match client.project(&name).await {
-                Ok(page) => Ok((name, page)),
-                Err(source) => Err(CheckError::Index {
-                    project: name.to_string(),
-                    source: Box::new(source),
-                }),
-            }
+    let fetch = |name: PackageName| async move {
+        match client.project(&name).await {
+            Ok(page) => Ok((name, page)),
+            Err(source) => Err(CheckError::Index {
+                project: name.to_string(),
+                source: Box::new(source),
+            }),
         }
     };
-    let names: BTreeSet<&PackageName> = lock.packages.iter().map(|p| &p.name).collect();
-    let mut names = names.into_iter();
-    let mut pages = BTreeMap::new();
-    // One page first: its connection (HTTP/2) then carries all the others. Fired all at once, every
-    // request opens its own connection, each with a DNS lookup and a TLS handshake; one lost DNS
-    // answer there costs the resolver's 5 s retry.
-    if let Some(first) = names.next() {
-        pages.extend([fetch(first).await?]);
-    }
-    pages.extend(futures::future::try_join_all(names.map(fetch)).await?);
-    Ok(pages)
+    // Owned items: futures over borrowed ones are not provably `Send` for every lifetime, which the
+    // server's `tokio::spawn` needs.
+    let names: BTreeSet<PackageName> = lock.packages.iter().map(|p| p.name.clone()).collect();
+    Ok(first_then_rest(names, fetch).await?.into_iter().collect())
+}
+
+/// `fetch` each item: the first alone, then the rest concurrently, in order. The first request's
+/// connection (HTTP/2) then carries all the others; fired all at once, every request opens its own
+/// connection, each with a DNS lookup and a TLS handshake, and one lost DNS answer among them costs the
+/// resolver's 5 s retry (measured: 5.06 s instead of 0.4 s for this repo's check).
+async fn first_then_rest<T, R, F>(
+    items: impl IntoIterator<Item = T>,
+    fetch: impl Fn(T) -> F,
+) -> Result<Vec<R>, CheckError>
+where
+    F: Future<Output = Result<R, CheckError>>,
+{
+    let mut items = items.into_iter();
+    let Some(first) = items.next() else {
+        return Ok(Vec::new());
+    };
+    let mut results = vec![fetch(first).await?];
+    results.extend(futures::future::try_join_all(items.map(fetch)).await?);
+    Ok(results)
 }
 
 /// The parsed `Requires-Dist` of each `(name, version)` in `wanted`, read from its first locked file's
@@ -209,13 +219,17 @@ async fn fetch_requires(
     lock: &Lock,
     wanted: &BTreeSet<(PackageName, Version)>,
 ) -> Result<BTreeMap<(PackageName, Version), Vec<Requirement>>, CheckError> {
-    let files = lock.packages.iter().filter_map(|package| {
-        let key = (package.name.clone(), package.version.clone());
-        Some((key, package.files.first()?)).filter(|(key, _)| wanted.contains(key))
-    });
-    let entries = futures::future::try_join_all(files.map(|(key, file)| async move {
+    let files: Vec<_> = lock
+        .packages
+        .iter()
+        .filter_map(|package| {
+            let key = (package.name.clone(), package.version.clone());
+            Some((key, package.files.first()?.clone())).filter(|(key, _)| wanted.contains(key))
+        })
+        .collect();
+    let entries = first_then_rest(files, |(key, file)| async move {
         let metadata = client
-            .metadata(file)
+            .metadata(&file)
             .await
             .map_err(|source| CheckError::Index {
                 project: key.0.to_string(),
@@ -227,7 +241,7 @@ async fn fetch_requires(
             .filter_map(|text| Requirement::from_str(text).ok())
             .collect();
         Ok::<_, CheckError>((key, requirements))
-    }))
+    })
     .await?;
     Ok(entries.into_iter().collect())
 }
