@@ -330,9 +330,10 @@ mod tests {
 
     use super::*;
 
-    /// The committed fave-stt lock: `deepspeech==0.9.3` pinned, `numpy` transitive.
+    /// A fave-stt lock from before numpy was held below 2: `deepspeech==0.9.3` pinned, `numpy`
+    /// transitive.
     fn lock() -> Lock {
-        let text = include_str!("../../locks/fave-stt/pylock.toml");
+        let text = include_str!("../../tests/fixtures/locks/deepspeech-numpy2.pylock.toml");
         parse_pylock(text, Path::new("locks/fave-stt/pylock.toml")).unwrap()
     }
 
