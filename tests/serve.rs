@@ -386,13 +386,11 @@ fn without_server_fields(mut report: Value) -> Value {
 async fn the_lock_check_on_a_real_lock() {
     let index = support::demo::index();
     let project = support::demo::resolved(&index, "six==1.16.0\nidna\npackaging\n");
-    let cache = project.cache_dir().display().to_string();
-    let index_url = index.url();
-    let env = [
-        ("FAVE_LOCK_CACHE_DIR", cache.as_str()),
-        ("FAVE_LOCK_INDEX_URL", index_url.as_str()),
-    ];
-    let cached = Serve::start(project.root(), &[], &env).await;
+    let (cache, index_url) = (project.cache_dir(), index.url());
+    let start = |args: &'static [&'static str]| {
+        Serve::start_indexed(project.root(), &cache, &index_url, args)
+    };
+    let cached = start(&[]).await;
 
     let fresh = cached.json("/api/check").await;
     assert_eq!(fresh["verdict"], "fresh", "{fresh:#}");
@@ -430,7 +428,7 @@ async fn the_lock_check_on_a_real_lock() {
     assert_eq!(without_server_fields(offline), support::demo::json(&cli));
 
     // Without caching, the dashboard shows the stale badge, the finding with its fix, and the diff.
-    let uncached = Serve::start(project.root(), &["--check-ttl", "0"], &env).await;
+    let uncached = start(&["--check-ttl", "0"]).await;
     for path in ["/", "/images/demo"] {
         let page = uncached.get(path).await.1;
         assert!(page.contains(r#"data-check="stale""#), "{path}: {page}");

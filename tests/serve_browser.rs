@@ -154,13 +154,7 @@ async fn chromium_renders_the_lock_check() {
         "six==1.16.0\nidna\n",
     )
     .unwrap();
-    let cache = project.cache_dir().display().to_string();
-    let index_url = index.url();
-    let env = [
-        ("FAVE_LOCK_CACHE_DIR", cache.as_str()),
-        ("FAVE_LOCK_INDEX_URL", index_url.as_str()),
-    ];
-    let serve = Serve::start(project.root(), &[], &env).await;
+    let serve = Serve::start_indexed(project.root(), &project.cache_dir(), &index.url(), &[]).await;
     let dom = chromium(&format!("{}/", serve.url), "--dump-dom");
     let card = &dom[dom.find("id=\"check-demo\"").expect("check card")..];
     let card = &card[..card.find("</article>").unwrap()];
