@@ -148,15 +148,17 @@ impl CheckService {
 ///
 /// # Errors
 ///
-/// [`WebError::CheckNotConfigured`] when the server has no config; a run that failed is an `Ok`
-/// outcome carrying the failure.
+/// [`WebError::CheckNotConfigured`] when the server has no config, [`WebError::CheckPending`] when the
+/// run outlasts the request; a run that failed is an `Ok` outcome carrying the failure.
 pub async fn outcome(state: &AppState, offline: bool) -> Result<Arc<CheckOutcome>, WebError> {
     let service = state.check.as_ref().ok_or(WebError::CheckNotConfigured)?;
     let slot = &service.slots[usize::from(offline)];
     if let Some(current) = slot.current().filter(|c| c.is_fresh(service.ttl)) {
         return Ok(current);
     }
-    // Spawned, so that a request that times out does not cancel a run half done.
+    // Answer before the request timeout would cut the answer to a bodiless 408; the run goes on (it is
+    // spawned, so a request that gives up does not cancel it) and serves the requests after it.
+    let wait = state.settings.request_timeout.mul_f64(0.9);
     let state = state.clone();
     let task = tokio::spawn(async move {
         let service = state.check.as_ref().expect("checked above");
@@ -172,8 +174,12 @@ pub async fn outcome(state: &AppState, offline: bool) -> Result<Arc<CheckOutcome
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::clone(&outcome));
         outcome
     });
-    task.await
-        .map_err(|error| WebError::Internal(format!("the check stopped: {error}")))
+    match tokio::time::timeout(wait, task).await {
+        Ok(joined) => {
+            joined.map_err(|error| WebError::Internal(format!("the check stopped: {error}")))
+        }
+        Err(_) => Err(WebError::CheckPending),
+    }
 }
 
 async fn run(state: &AppState, service: &CheckService, offline: bool) -> CheckOutcome {
@@ -316,5 +322,64 @@ impl<'a> CheckPanel<'a> {
         self.outcome
             .map(|outcome| super::snapshot::display_time(&outcome.checked_at.to_string()))
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    use axum::http::StatusCode;
+
+    use super::{CheckService, CheckSettings};
+    use crate::registry::{RegistryClient, RegistryOptions};
+    use crate::server::state::{AppState, ServeSettings};
+    use crate::server::testing::get;
+
+    /// An index that accepts connections and never answers: the check outlasts the request, which gets
+    /// a JSON 503 instead of the timeout layer's bodiless 408.
+    #[tokio::test]
+    async fn a_run_that_outlasts_the_request_is_pending_in_json() {
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fave-lock.toml"),
+            "[[image]]\nname = \"fave-stt\"\npython-version = \"3.9\"\nrequirements = \"fave-stt.in\"\n\
+             output = \"locks/fave-stt\"\nplatforms = [{ platform = \"linux/amd64\", manylinux = \"2_36\" }]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("fave-stt.in"), "deepspeech==0.9.3\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("locks/fave-stt")).unwrap();
+        std::fs::write(
+            dir.path().join("locks/fave-stt/pylock.toml"),
+            include_str!("../../tests/fixtures/locks/deepspeech-numpy2.pylock.toml"),
+        )
+        .unwrap();
+        let config = crate::config::load(&dir.path().join("fave-lock.toml")).unwrap();
+        let service = CheckService::new(
+            config,
+            CheckSettings {
+                index_url: Some(format!("http://{}/simple", silent.local_addr().unwrap())),
+                cache_dir: dir.path().join("cache"),
+                ttl: Duration::from_secs(300),
+                registry: false,
+            },
+        )
+        .unwrap();
+        let settings = ServeSettings {
+            request_timeout: Duration::from_millis(500),
+            ..ServeSettings::default()
+        };
+        let registry = RegistryClient::new(RegistryOptions::default()).unwrap();
+        let state = AppState::new(Vec::new(), registry, Some(service), settings);
+
+        let answer = get(&state, "/api/check").await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(answer.json()["error"]["code"], "check-pending");
+        // Offline, the same lock is checked at once: its inputs differ from the fixture's.
+        let offline = get(&state, "/api/check?offline=true").await;
+        assert_eq!(offline.status, StatusCode::OK, "{}", offline.body);
+        assert_eq!(offline.json()["verdict"], "stale");
     }
 }

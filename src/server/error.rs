@@ -36,6 +36,9 @@ pub enum WebError {
     /// The server runs without a `fave-lock.toml`, so there is no lock to check.
     #[error("the lock check needs a fave-lock.toml; this server was started without one")]
     CheckNotConfigured,
+    /// The lock check is still running after most of the request's time; it goes on in the background.
+    #[error("the lock check is still running; ask again in a moment")]
+    CheckPending,
     /// A bug or an I/O failure on the server's side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -51,7 +54,9 @@ impl WebError {
             | WebError::UnknownLockFile(_)
             | WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            WebError::CheckNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::CheckNotConfigured | WebError::CheckPending => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,6 +71,7 @@ impl WebError {
             WebError::BadRequest(_) => "bad-request",
             WebError::NotFound => "not-found",
             WebError::CheckNotConfigured => "check-not-configured",
+            WebError::CheckPending => "check-pending",
             WebError::Internal(_) => "internal-error",
         }
     }
