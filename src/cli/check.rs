@@ -65,7 +65,6 @@ pub enum CheckFormat {
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
     let config = config::load(&args.config)?;
-    super::selected_images(&config, &args.images)?;
     let index = Arc::new(IndexClient::new(IndexSettings {
         index_url: config.effective_index_url(args.index_url.as_deref()),
         cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
@@ -107,7 +106,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// The registries the config marks `registry-insecure` (plain http allowed).
-pub fn insecure_registries(config: &Config) -> Vec<String> {
+fn insecure_registries(config: &Config) -> Vec<String> {
     config
         .images
         .iter()
