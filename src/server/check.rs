@@ -149,12 +149,14 @@ impl CheckService {
 /// # Errors
 ///
 /// [`WebError::CheckNotConfigured`] when the server has no config, [`WebError::CheckPending`] when the
-/// run outlasts the request; a run that failed is an `Ok` outcome carrying the failure.
+/// run outlasts the request and there is no earlier result to serve; a run that failed is an `Ok`
+/// outcome carrying the failure.
 pub async fn outcome(state: &AppState, offline: bool) -> Result<Arc<CheckOutcome>, WebError> {
     let service = state.check.as_ref().ok_or(WebError::CheckNotConfigured)?;
     let slot = &service.slots[usize::from(offline)];
-    if let Some(current) = slot.current().filter(|c| c.is_fresh(service.ttl)) {
-        return Ok(current);
+    let previous = slot.current();
+    if let Some(current) = previous.as_ref().filter(|c| c.is_fresh(service.ttl)) {
+        return Ok(Arc::clone(current));
     }
     // Answer before the request timeout would cut the answer to a bodiless 408; the run goes on (it is
     // spawned, so a request that gives up does not cancel it) and serves the requests after it.
@@ -178,7 +180,8 @@ pub async fn outcome(state: &AppState, offline: bool) -> Result<Arc<CheckOutcome
         Ok(joined) => {
             joined.map_err(|error| WebError::Internal(format!("the check stopped: {error}")))
         }
-        Err(_) => Err(WebError::CheckPending),
+        // The previous result (its `checked-at` says how old) beats none.
+        Err(_) => previous.ok_or(WebError::CheckPending),
     }
 }
 
