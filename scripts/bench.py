@@ -86,7 +86,11 @@ def cache_env(tool: str, cache: Path) -> dict[str, str]:
 
 def run_once(tool: str, cache: Path, out: Path, offline: bool, scratch: Path) -> Sample:
     """Run one resolution; exit the benchmark if it fails."""
-    cmd = command(tool, out, offline)
+    return spawn(command(tool, out, offline), cache_env(tool, cache), scratch)
+
+
+def spawn(cmd: list[str], env: dict[str, str], scratch: Path, ok: tuple[int, ...] = (0,)) -> Sample:
+    """Run `cmd` once, measured; exit the benchmark if its exit code is not in `ok`."""
     err = scratch / "stderr.txt"
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
@@ -94,12 +98,12 @@ def run_once(tool: str, cache: Path, out: Path, offline: bool, scratch: Path) ->
         (os.POSIX_SPAWN_OPEN, 2, str(err), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
     ]
     start = time.perf_counter()
-    pid = os.posix_spawn(cmd[0], cmd, cache_env(tool, cache), file_actions=actions)
+    pid = os.posix_spawn(cmd[0], cmd, env, file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     wall = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.stderr.write(f"bench: {tool} failed (exit {code}): {' '.join(cmd)}\n")
+    if code not in ok:
+        sys.stderr.write(f"bench: exit {code}: {' '.join(cmd)}\n")
         sys.stderr.write(err.read_text(errors="replace")[-4000:])
         sys.exit(1)
     return Sample(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)

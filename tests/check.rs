@@ -7,38 +7,18 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use support::demo::{FAKE_SHA256, IDNA, PACKAGING, SIX, index as server, json};
 use support::index_server::{IndexServer, Wheel};
 use support::project::{Project, text};
-
-const SIX: &str = "six-1.16.0-py2.py3-none-any.whl";
-const IDNA: &str = "idna-3.10-py3-none-any.whl";
-const PACKAGING: &str = "packaging-24.2-py3-none-any.whl";
-const FAKE_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000bad";
-
-fn server() -> IndexServer {
-    IndexServer::builder()
-        .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
-        .wheel(Wheel::fixture(IDNA).upload_time("2024-09-15T18:07:37Z"))
-        .wheel(Wheel::fixture(PACKAGING).upload_time("2024-11-08T09:47:44Z"))
-        .start()
-}
 
 /// A project resolved by fave-lock itself against `server`: `six==1.16.0` pinned, `idna` and `packaging`
 /// unpinned.
 fn resolved(server: &IndexServer) -> Project {
-    let project = Project::new(&server.url(), "six==1.16.0\nidna\npackaging\n");
-    let out = project.run(&["resolve", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    project
+    support::demo::resolved(server, "six==1.16.0\nidna\npackaging\n")
 }
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", text(output)))
 }
 
 /// A wheel that is not on the fixture list: `base` with another version in its name and metadata.

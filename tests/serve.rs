@@ -1,11 +1,15 @@
 //! `fave-lock serve` against Debian's `docker-registry`: the API and the page show exactly the digests
 //! the registry returns in `Docker-Content-Digest`, per platform too; freshness against the lock; the
-//! build plan's tags and base image; empty and unreachable states; escaping of registry strings.
+//! build plan's tags and base image; empty and unreachable states; escaping of registry strings. And the
+//! lock check (`/api/check`, the dashboard's check card) on a lock resolved from the local test index.
 
 mod serve_support;
+mod support;
 
 use serde_json::{Value, json};
 use serve_support::{Project, Registry, Serve, free_port, tag_row};
+use support::demo::{FAKE_SHA256, SIX};
+use support::project::text;
 
 /// A single-platform image (fresh), a two-platform index (stale, two tags), an unlabelled image, and a
 /// base image the plan pins: every digest the server shows equals the registry's header.
@@ -160,16 +164,26 @@ async fn api_and_page_show_the_registry_digests() {
     assert_eq!(image["registry"]["stale"], 2);
     assert_eq!(image["registry"]["unknown"], 1);
 
-    // Lock files and the placeholder check.
+    // Lock files; the check cannot run (this project has no requirements.in), and says so in JSON.
     let (status, requirements) = serve.get("/api/locks/fave-base/requirements.txt").await;
     assert_eq!(status, 200);
     assert_eq!(
         requirements,
         std::fs::read_to_string(project.lock_dir().join("requirements.txt")).unwrap()
     );
-    let check = serve.json("/api/check").await;
-    assert_eq!(check["check"], "tag-freshness-placeholder");
-    assert_eq!(check["images"][0]["lock_sha256"], current);
+    let (status, check) = serve.get("/api/check").await;
+    assert_eq!(status, 500, "{check}");
+    let check: Value = serde_json::from_str(&check).unwrap();
+    assert_eq!(check["verdict"], "error");
+    assert_eq!(check["error"]["code"], "check-failed");
+    assert!(
+        check["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requirements.in"),
+        "{check}"
+    );
+    assert!(page.contains("check failed"), "{page}");
     let openapi = serve.json("/openapi.json").await;
     assert!(openapi["paths"]["/api/images/{name}/tags/{tag}"].is_object());
 
@@ -355,4 +369,102 @@ async fn docker_manifest_lists_pushed_by_skopeo() {
             assert_eq!(shown["freshness"], "fresh");
         }
     }
+}
+
+/// The check's JSON without what only the server adds.
+fn without_server_fields(mut report: Value) -> Value {
+    for key in ["verdict", "checked-at", "offline"] {
+        report.as_object_mut().unwrap().remove(key);
+    }
+    report
+}
+
+/// `/api/check` is `fave-lock check --format json` (plus `verdict`), cached for the check TTL, with
+/// `?offline=true` cached apart; the dashboard shows each verdict's badge, the findings with their fix
+/// and the per-package diff; an index that fails is a 502 with a JSON body, never a bare 500.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lock_check_on_a_real_lock() {
+    let index = support::demo::index();
+    let project = support::demo::resolved(&index, "six==1.16.0\nidna\npackaging\n");
+    let (cache, index_url) = (project.cache_dir(), index.url());
+    let start = |args: &'static [&'static str]| {
+        Serve::start_indexed(project.root(), &cache, &index_url, args)
+    };
+    let cached = start(&[]).await;
+
+    let fresh = cached.json("/api/check").await;
+    assert_eq!(fresh["verdict"], "fresh", "{fresh:#}");
+    assert_eq!(fresh["offline"], false);
+    assert_eq!(fresh["images"][0]["checks"], json!(["inputs", "index"]));
+    let cli = project.run(&["check", "--format", "json"]);
+    assert_eq!(cli.status.code(), Some(0), "{}", text(&cli));
+    assert_eq!(
+        without_server_fields(fresh.clone()),
+        support::demo::json(&cli)
+    );
+    let page = cached.get("/").await.1;
+    assert!(page.contains(r#"data-check="fresh""#), "{page}");
+
+    // Edit the input: the online result is cached (same run), the offline one is computed now.
+    std::fs::write(
+        project.root().join("requirements.in"),
+        "six==1.16.0\nidna\n",
+    )
+    .unwrap();
+    let again = cached.json("/api/check").await;
+    assert_eq!(again["checked-at"], fresh["checked-at"]);
+    assert_eq!(again["verdict"], "fresh");
+    let offline = cached.json("/api/check?offline=true").await;
+    assert_eq!(offline["verdict"], "stale", "{offline:#}");
+    assert_eq!(offline["exit-code"], 1);
+    let finding = &offline["images"][0]["findings"][0];
+    assert_eq!(finding["code"], "inputs-changed");
+    assert_eq!(finding["fix"], "fave-lock resolve --image=demo");
+    assert_eq!(
+        offline["images"][0]["diff"],
+        json!([{"package": "packaging", "old": ["24.2"], "new": [], "reason": "input-change"}])
+    );
+    let cli = project.run(&["check", "--offline", "--format", "json"]);
+    assert_eq!(without_server_fields(offline), support::demo::json(&cli));
+
+    // Without caching, the dashboard shows the stale badge, the finding with its fix, and the diff.
+    let uncached = start(&["--check-ttl", "0"]).await;
+    for path in ["/", "/images/demo"] {
+        let page = uncached.get(path).await.1;
+        assert!(page.contains(r#"data-check="stale""#), "{path}: {page}");
+        assert!(
+            page.contains(r#"<tr data-code="inputs-changed">"#),
+            "{page}"
+        );
+        assert!(page.contains("the inputs changed since"), "{page}");
+        assert!(
+            page.contains(r#"<code class="fix">fave-lock resolve --image=demo</code>"#),
+            "{page}"
+        );
+        assert!(page.contains(r#"<tr data-package="packaging">"#), "{page}");
+    }
+
+    // A changed hash on the index: an integrity failure.
+    std::fs::write(
+        project.root().join("requirements.in"),
+        "six==1.16.0\nidna\npackaging\n",
+    )
+    .unwrap();
+    index.set_sha256(SIX, FAKE_SHA256);
+    let broken = uncached.json("/api/check").await;
+    assert_eq!(broken["verdict"], "integrity", "{broken:#}");
+    assert_eq!(broken["images"][0]["findings"][0]["code"], "hash-mismatch");
+    let page = uncached.get("/").await.1;
+    assert!(page.contains(">integrity failure</span>"), "{page}");
+
+    // The index goes away: a 502 with a JSON error, and the page says the check failed.
+    drop(index);
+    let (status, body) = uncached.get("/api/check").await;
+    assert_eq!(status, 502, "{body}");
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["verdict"], "error");
+    assert_eq!(error["error"]["code"], "check-unavailable");
+    let (status, page) = uncached.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("check failed"), "{page}");
 }

@@ -423,6 +423,7 @@ async fn hostile_tag_names_are_escaped_and_never_requested() {
     let state = AppState::new(
         vec![image],
         client(CredentialStore::empty()),
+        None,
         ServeSettings::default(),
     );
     let response = fave_lock::server::router(state.clone())
@@ -504,7 +505,7 @@ async fn stale_views_are_served_while_one_rebuild_runs() {
         refresh: Duration::from_millis(200),
         ..ServeSettings::default()
     };
-    let state = AppState::new(vec![image], registry, settings);
+    let state = AppState::new(vec![image], registry, None, settings);
     let generation = |state: AppState| async move {
         let response = fave_lock::server::router(state)
             .oneshot(Request::get("/api/images").body(Body::empty()).unwrap())

@@ -8,23 +8,9 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use support::demo::{FAKE_SHA256, IDNA, PACKAGING, SIX, SIX_SHA256, index as server, json};
 use support::index_server::{IndexServer, LoggedRequest, Wheel};
 use support::project::{Project, text};
-
-const SIX: &str = "six-1.16.0-py2.py3-none-any.whl";
-const IDNA: &str = "idna-3.10-py3-none-any.whl";
-const PACKAGING: &str = "packaging-24.2-py3-none-any.whl";
-const SIX_SHA256: &str = "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254";
-/// What a tampered index lists for six instead of its real hash.
-const FAKE_SHA256: &str = "0000000000000000000000000000000000000000000000000000000000000bad";
-
-fn server() -> IndexServer {
-    IndexServer::builder()
-        .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
-        .wheel(Wheel::fixture(IDNA).upload_time("2024-09-15T18:07:37Z"))
-        .wheel(Wheel::fixture(PACKAGING).upload_time("2024-11-08T09:47:44Z"))
-        .start()
-}
 
 /// Whole-file GETs of wheels (not `.metadata`, not ranges).
 fn wheel_downloads(requests: &[LoggedRequest]) -> Vec<String> {
@@ -35,17 +21,8 @@ fn wheel_downloads(requests: &[LoggedRequest]) -> Vec<String> {
         .collect()
 }
 
-fn json(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", text(output)))
-}
-
 fn resolved(server: &IndexServer) -> Project {
-    let project = Project::new(&server.url(), "six\nidna\npackaging\n");
-    let out = project.run(&["resolve", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(project.lock_dir().join("pylock.toml").is_file());
-    project
+    support::demo::resolved(server, "six\nidna\npackaging\n")
 }
 
 #[test]

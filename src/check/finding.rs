@@ -118,6 +118,16 @@ pub struct Finding {
     pub location: Option<FileLocation>,
 }
 
+impl Finding {
+    /// The severity it counts as: informational findings count as stale when `strict`.
+    pub fn effective(&self, strict: bool) -> Severity {
+        match self.severity {
+            Severity::Info if strict => Severity::Stale,
+            severity => severity,
+        }
+    }
+}
+
 /// The command that rewrites an image's lock.
 pub fn resolve_command(image: &str) -> String {
     format!("fave-lock resolve --image={image}")
@@ -127,10 +137,7 @@ pub fn resolve_command(image: &str) -> String {
 pub fn worst(findings: &[Finding], strict: bool) -> Option<Severity> {
     findings
         .iter()
-        .map(|finding| match finding.severity {
-            Severity::Info if strict => Severity::Stale,
-            severity => severity,
-        })
+        .map(|finding| finding.effective(strict))
         .max()
 }
 

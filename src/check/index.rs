@@ -1,19 +1,20 @@
 //! Index checks: is every locked file still on the index, unchanged and not yanked, and is a newer
 //! release available within the image's policy?
 //!
-//! Pure: takes the lock, the current requirements input and the project pages the caller fetched, and
-//! returns findings. A changed sha256 or a vanished file is an integrity failure (what the lock pins is
+//! Pure: takes the lock, the current requirements input, the project pages and the `Requires-Dist` of
+//! the locked packages the caller fetched, and returns findings. A changed sha256 or a vanished file is an integrity failure (what the lock pins is
 //! no longer what the index serves), never merely stale.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use pep440_rs::{Operator, Version};
-use pep508_rs::{PackageName, VersionOrUrl};
+use pep508_rs::{MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
 
 use crate::index::{DistFile, ProjectResponse};
 use crate::lock::{Lock, LockedPackage};
 use crate::requirements::RequirementsInput;
+use crate::resolve::Target;
 use crate::tags::{DistFilename, Tags};
 
 use super::finding::{Code, FileLocation, Finding, Severity, resolve_command};
@@ -28,6 +29,29 @@ pub struct IndexContext<'a> {
     pub pages: &'a BTreeMap<PackageName, ProjectResponse>,
     /// Releases uploaded after this are not counted as newer (the check's "now").
     pub now: Timestamp,
+    /// The `Requires-Dist` of locked packages, by name and locked version: a newer release counts only
+    /// if every locked package depending on it allows it. A dependent missing from the map is unknown,
+    /// and its dependencies' newer releases are not reported (see [`dependents_to_read`]).
+    pub requires: &'a BTreeMap<(PackageName, Version), Vec<Requirement>>,
+}
+
+/// The locked packages (name, version) whose `Requires-Dist` [`check_index`] needs: those depending on
+/// a package that has a newer release within the policy. Reads every field of `context` but `requires`.
+pub fn dependents_to_read(context: &IndexContext<'_>) -> BTreeSet<(PackageName, Version)> {
+    let mut needed = BTreeSet::new();
+    for package in &context.lock.packages {
+        let Some(ProjectResponse::Found(page)) = context.pages.get(&package.name) else {
+            continue;
+        };
+        if candidates(context, package, &page.files).is_empty() {
+            continue;
+        }
+        needed.extend(
+            dependents(context.lock, &package.name)
+                .map(|dependent| (dependent.name.clone(), dependent.version.clone())),
+        );
+    }
+    needed
 }
 
 /// Check every locked file against the index, and look for newer releases.
@@ -116,14 +140,29 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
     findings
 }
 
-/// The newest release within the policy: for a package pinned with `==`, a newer patch release (same
-/// major.minor); otherwise any newer final release that the input's specifiers allow. Only releases
-/// with a non-yanked wheel for one of the lock's targets, uploaded by `now`, count.
+/// The newest release within the policy that the locked set allows: see [`candidates`] and
+/// [`is_allowed_by_dependents`].
 fn newer_release(
     context: &IndexContext<'_>,
     package: &LockedPackage,
     files: &[DistFile],
 ) -> Option<Version> {
+    let targets = targets(context.lock);
+    candidates(context, package, files)
+        .into_iter()
+        .rev()
+        .find(|version| is_allowed_by_dependents(context, &targets, &package.name, version))
+}
+
+/// Newer releases within the policy, as issue 6 states it ("patch releases of pinned packages, new
+/// versions of unpinned transitive ones"): for a package pinned with `==`, a newer patch release (same
+/// major.minor); otherwise any newer final release that the input's specifiers allow. Only releases
+/// with a non-yanked wheel for one of the lock's targets, uploaded by `now`, count.
+fn candidates(
+    context: &IndexContext<'_>,
+    package: &LockedPackage,
+    files: &[DistFile],
+) -> BTreeSet<Version> {
     let pinned = is_pinned(context.input, &package.name);
     let tags: Vec<Tags> = context
         .lock
@@ -156,7 +195,79 @@ fn newer_release(
             versions.insert(version);
         }
     }
-    versions.pop_last()
+    versions
+}
+
+/// The lock's targets, for evaluating markers as `resolve` did.
+fn targets(lock: &Lock) -> Vec<Target> {
+    lock.context
+        .targets
+        .iter()
+        .map(|target| Target::new(&target.oci, lock.context.python, target.platform))
+        .collect()
+}
+
+/// The locked packages that depend on `name`.
+fn dependents<'a>(
+    lock: &'a Lock,
+    name: &'a PackageName,
+) -> impl Iterator<Item = &'a LockedPackage> {
+    lock.packages
+        .iter()
+        .filter(move |package| package.dependencies.contains(name))
+}
+
+/// Whether every locked package depending on `name` allows `version`. Without this, a transitive
+/// package capped by its dependent (`numpy<2` in a library's metadata) would be reported at every new
+/// major release although no resolution could pick it. A dependent whose `Requires-Dist` is unknown
+/// allows nothing: an unconfirmed release is not worth a line.
+fn is_allowed_by_dependents(
+    context: &IndexContext<'_>,
+    targets: &[Target],
+    name: &PackageName,
+    version: &Version,
+) -> bool {
+    dependents(context.lock, name).all(|dependent| {
+        let key = (dependent.name.clone(), dependent.version.clone());
+        let Some(requires) = context.requires.get(&key) else {
+            return false;
+        };
+        let environments: Vec<&MarkerEnvironment> = dependent
+            .targets
+            .iter()
+            .filter_map(|index| targets.get(*index))
+            .map(|target| &target.markers)
+            .collect();
+        let on_package: Vec<&Requirement> = requires.iter().filter(|r| r.name == *name).collect();
+        let applies = |requirement: &Requirement, any_extra: bool| {
+            let marker = if any_extra {
+                requirement.marker.clone().simplify_extras_with(|_| true)
+            } else {
+                requirement.marker.clone()
+            };
+            environments.iter().any(|env| marker.evaluate(env, &[]))
+        };
+        let mut applying: Vec<&Requirement> = on_package
+            .iter()
+            .copied()
+            .filter(|r| applies(r, false))
+            .collect();
+        // The lock does not record which extras of the dependent are active. When no requirement
+        // applies without extras, the dependency came through one, so every extra's requirement counts.
+        if applying.is_empty() {
+            applying = on_package
+                .into_iter()
+                .filter(|r| applies(r, true))
+                .collect();
+        }
+        applying
+            .iter()
+            .all(|requirement| match &requirement.version_or_url {
+                Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers.contains(version),
+                Some(VersionOrUrl::Url(_)) => false,
+                None => true,
+            })
+    })
 }
 
 fn major_minor(version: &Version) -> (u64, u64) {
@@ -245,18 +356,51 @@ mod tests {
             .collect()
     }
 
+    /// deepspeech 0.9.3's `Requires-Dist` on numpy, as `numpy_requirement` says.
+    fn requires(numpy_requirement: &str) -> BTreeMap<(PackageName, Version), Vec<Requirement>> {
+        let key = ("deepspeech".parse().unwrap(), "0.9.3".parse().unwrap());
+        BTreeMap::from([(key, vec![numpy_requirement.parse().unwrap()])])
+    }
+
     fn codes(lock: &Lock, pages: &BTreeMap<PackageName, ProjectResponse>) -> Vec<String> {
+        codes_with(lock, pages, &requires("numpy"))
+    }
+
+    fn codes_with(
+        lock: &Lock,
+        pages: &BTreeMap<PackageName, ProjectResponse>,
+        requires: &BTreeMap<(PackageName, Version), Vec<Requirement>>,
+    ) -> Vec<String> {
         let input = parse_str("deepspeech==0.9.3\n", Path::new("fave-stt.in")).unwrap();
         let context = IndexContext {
             lock,
             input: &input,
             pages,
             now: "2026-11-27T00:00:00Z".parse().unwrap(),
+            requires,
         };
         check_index(&context)
             .iter()
             .map(|f| format!("{} {} {}", f.severity.as_str(), f.code, f.reason))
             .collect()
+    }
+
+    /// The pages of `lock` with one more wheel for each of `extra`, uploaded in 2026.
+    fn with_releases(lock: &Lock, extra: &[&str]) -> BTreeMap<PackageName, ProjectResponse> {
+        let mut pages = pages(lock, |_| {});
+        for filename in extra {
+            let name: PackageName = filename.split('-').next().unwrap().parse().unwrap();
+            let ProjectResponse::Found(page) = &pages[&name] else {
+                unreachable!()
+            };
+            let mut page = (**page).clone();
+            let mut file = page.files[0].clone();
+            file.filename = (*filename).to_string();
+            file.upload_time = Some("2026-01-01T00:00:00Z".parse().unwrap());
+            page.files.push(file);
+            pages.insert(name, ProjectResponse::Found(Arc::new(page)));
+        }
+        pages
     }
 
     #[test]
@@ -296,22 +440,7 @@ mod tests {
     #[test]
     fn newer_releases_follow_the_policy() {
         let lock = lock();
-        let with = |extra: &[&str]| {
-            let mut pages = pages(&lock, |_| {});
-            for filename in extra {
-                let name: PackageName = filename.split('-').next().unwrap().parse().unwrap();
-                let ProjectResponse::Found(page) = &pages[&name] else {
-                    unreachable!()
-                };
-                let mut page = (**page).clone();
-                let mut file = page.files[0].clone();
-                file.filename = (*filename).to_string();
-                file.upload_time = Some("2026-01-01T00:00:00Z".parse().unwrap());
-                page.files.push(file);
-                pages.insert(name, ProjectResponse::Found(Arc::new(page)));
-            }
-            codes(&lock, &pages)
-        };
+        let with = |extra: &[&str]| codes(&lock, &with_releases(&lock, extra));
         // Pinned: a new minor is outside the policy, a patch release inside; transitive: any release,
         // but not a pre-release, nor a wheel for another Python.
         assert!(with(&["deepspeech-0.10.0-cp39-cp39-manylinux1_x86_64.whl"]).is_empty());
@@ -332,5 +461,51 @@ mod tests {
             with(&["numpy-2.1.0-cp39-cp39-manylinux_2_17_x86_64.whl"]),
             ["info newer-release numpy 2.1.0 is available (newer release; locked 2.0.2)"]
         );
+    }
+
+    #[test]
+    fn a_newer_release_its_dependent_excludes_is_not_reported() {
+        let lock = lock();
+        let pages = with_releases(
+            &lock,
+            &[
+                "numpy-2.0.3-cp39-cp39-manylinux_2_17_x86_64.whl",
+                "numpy-2.1.0-cp39-cp39-manylinux_2_17_x86_64.whl",
+            ],
+        );
+        // deepspeech caps numpy below 2.1: the newest release it allows is the one reported.
+        assert_eq!(
+            codes_with(&lock, &pages, &requires("numpy<2.1")),
+            ["info newer-release numpy 2.0.3 is available (newer release; locked 2.0.2)"]
+        );
+        assert!(codes_with(&lock, &pages, &requires("numpy<2.0.3")).is_empty());
+        // A cap under a marker that no target matches does not apply; one under an extra does when
+        // nothing else explains the dependency.
+        assert_eq!(
+            codes_with(
+                &lock,
+                &pages,
+                &requires("numpy<2.0.3; platform_machine == 'aarch64'")
+            ),
+            ["info newer-release numpy 2.1.0 is available (newer release; locked 2.0.2)"]
+        );
+        assert!(codes_with(&lock, &pages, &requires("numpy<2.0.3; extra == 'gpu'")).is_empty());
+        // Unknown requirements of the dependent: nothing is reported.
+        assert!(codes_with(&lock, &pages, &BTreeMap::new()).is_empty());
+        // Only deepspeech depends on numpy, so only its metadata is needed.
+        let input = parse_str("deepspeech==0.9.3\n", Path::new("fave-stt.in")).unwrap();
+        let empty = BTreeMap::new();
+        let context = IndexContext {
+            lock: &lock,
+            input: &input,
+            pages: &pages,
+            now: "2026-11-27T00:00:00Z".parse().unwrap(),
+            requires: &empty,
+        };
+        let needed: Vec<String> = dependents_to_read(&context)
+            .iter()
+            .map(|(name, version)| format!("{name} {version}"))
+            .collect();
+        assert_eq!(needed, ["deepspeech 0.9.3"]);
     }
 }

@@ -7,25 +7,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::image::ImageJob;
-use crate::lock::{LOCK_FORMAT_VERSION, Lock, LockReadError, read_pylock};
-use crate::requirements::{self, RequirementsError, RequirementsInput};
+use crate::lock::{LOCK_FORMAT_VERSION, Lock, read_pylock};
+use crate::requirements::{self, RequirementsInput};
 
+use super::error::CheckError;
 use super::finding::{Code, FileLocation, Finding, Severity, resolve_command};
-
-/// Why the local check of an image cannot run (exit 2, never "stale").
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    #[error(transparent)]
-    Requirements(#[from] RequirementsError),
-    #[error(transparent)]
-    Lock(#[from] LockReadError),
-    #[error("cannot read `{}`", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
 
 /// What the local check found, and what later checks need from it.
 #[derive(Debug, Clone)]
@@ -152,10 +138,7 @@ fn expected_files(job: &ImageJob) -> Vec<PathBuf> {
 
 /// `[tool.fave-lock] lock-format`, read before the whole lock so an old format is "stale", not an error.
 fn lock_format(path: &Path) -> Result<Option<i64>, CheckError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CheckError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CheckError::io(path, source))?;
     let Ok(document) = text.parse::<toml_edit::Document<String>>() else {
         // Let the lock reader report the syntax error with its line.
         return Ok(Some(i64::from(LOCK_FORMAT_VERSION)));
@@ -169,10 +152,7 @@ fn lock_format(path: &Path) -> Result<Option<i64>, CheckError> {
 
 /// The `# input-hash:` header of a requirements.txt.
 fn requirements_txt_hash(path: &Path) -> Result<Option<String>, CheckError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CheckError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CheckError::io(path, source))?;
     Ok(text
         .lines()
         .take_while(|line| line.starts_with('#') || line.trim().is_empty())

@@ -161,23 +161,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 pub fn selected_images<'a>(
     config: &'a fave_lock::config::Config,
     names: &[String],
-    config_path: &std::path::Path,
 ) -> anyhow::Result<Vec<&'a fave_lock::config::ImageConfig>> {
-    for name in names {
-        if !config.images.iter().any(|image| &image.name == name) {
-            let known: Vec<&str> = config.images.iter().map(|i| i.name.as_str()).collect();
-            anyhow::bail!(
-                "no image `{name}` in {} (images: {})",
-                config_path.display(),
-                known.join(", ")
-            );
-        }
-    }
-    Ok(config
-        .images
-        .iter()
-        .filter(|image| names.is_empty() || names.contains(&image.name))
-        .collect())
+    Ok(config.select_images(names)?)
 }
 
 /// The exit status an error maps to.

@@ -311,7 +311,7 @@ fn config_jobs(
     let config = config::load(&args.config)?;
     let index_url = effective_index_url(args.index_url.as_deref(), config.index_url.as_deref());
     let exclude_newer = exclude_newer.or(config.exclude_newer);
-    let selected = super::selected_images(&config, &args.images, &args.config)?;
+    let selected = super::selected_images(&config, &args.images)?;
     if args.output_file.is_some() && selected.len() != 1 {
         bail!("--output-file needs exactly one image: add --image NAME");
     }

@@ -114,7 +114,7 @@ fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<PathBuf>> {
         return Ok(vec![lock.clone()]);
     }
     let config = config::load(&args.config)?;
-    Ok(super::selected_images(&config, &args.images, &args.config)?
+    Ok(super::selected_images(&config, &args.images)?
         .into_iter()
         .map(|image| config_path(&config, &image.output).join("pylock.toml"))
         .collect())

@@ -1,5 +1,5 @@
-//! `fave-lock serve`: read the config, build the registry client and the server state, bind, and serve
-//! until Ctrl-C or SIGTERM. Logs are JSON lines on stderr (tracing), one per event.
+//! `fave-lock serve`: read the config, build the registry client, the lock check and the server state,
+//! bind, and serve until Ctrl-C or SIGTERM. Logs are JSON lines on stderr (tracing), one per event.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,8 +8,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 
+use fave_lock::config::Config;
+use fave_lock::index::default_cache_dir;
 use fave_lock::registry::{CredentialStore, RegistryClient, RegistryOptions, Repository};
-use fave_lock::server::{AppState, ServeSettings, ServedImage};
+use fave_lock::server::{AppState, CheckService, CheckSettings, ServeSettings, ServedImage};
 
 use super::ExitStatus;
 
@@ -41,6 +43,20 @@ pub struct ServeArgs {
     /// background. Each refresh asks the registry for every tag's manifest again.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub refresh: u64,
+    /// Seconds a lock check result (`/api/check`, the dashboard's badges) is served before the next
+    /// request runs the check again; each run asks the index for every locked project's page.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub check_ttl: u64,
+    /// Skip the lock check's registry checks (base drift, published image not rebuilt), e.g. when the
+    /// registry is out of reach: its failure fails the whole check, as for `fave-lock check`.
+    #[arg(long)]
+    pub check_no_registry: bool,
+    /// The package index's simple API for the lock check (as for `check`; it is part of the input hash).
+    #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Cache folder of the lock check's index pages and metadata.
+    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
+    pub cache_dir: Option<PathBuf>,
     /// Most registry requests in flight.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub registry_concurrency: usize,
@@ -54,7 +70,7 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     init_logging(args.log_format, args.verbose);
-    let (images, mut insecure) = served_images(&args)?;
+    let (config, images, mut insecure) = served_images(&args)?;
     insecure.extend(args.insecure_registries.iter().cloned());
     let credentials = CredentialStore::from_environment();
     for warning in &credentials.warnings {
@@ -80,7 +96,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
             "serving image"
         );
     }
-    let state = AppState::new(images, registry, settings);
+    let check = config
+        .map(|config| {
+            CheckService::new(
+                config,
+                CheckSettings {
+                    index_url: args.index_url.clone(),
+                    cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+                    ttl: Duration::from_secs(args.check_ttl),
+                    registry: !args.check_no_registry,
+                },
+            )
+        })
+        .transpose()
+        .context("cannot set up the lock check")?;
+    if check.is_none() {
+        tracing::warn!("no config: the lock check (/api/check) is off");
+    }
+    let state = AppState::new(images, registry, check, settings);
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -98,11 +131,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// The images to show: the config's, then `--image` overrides and additions; and the registries the
-/// config declares `registry-insecure`.
-fn served_images(args: &ServeArgs) -> anyhow::Result<(Vec<ServedImage>, Vec<String>)> {
+/// The config (when there is one), the images to show: the config's, then `--image` overrides and
+/// additions; and the registries the config declares `registry-insecure`.
+fn served_images(
+    args: &ServeArgs,
+) -> anyhow::Result<(Option<Config>, Vec<ServedImage>, Vec<String>)> {
     let mut images = Vec::new();
     let mut insecure = Vec::new();
+    let mut loaded = None;
     let root = if args.config.exists() || args.images.is_empty() {
         let config = fave_lock::config::load(&args.config)?;
         for image in &config.images {
@@ -129,7 +165,9 @@ fn served_images(args: &ServeArgs) -> anyhow::Result<(Vec<ServedImage>, Vec<Stri
                 lock_dir_display: image.output.display().to_string(),
             });
         }
-        config.root
+        let root = config.root.clone();
+        loaded = Some(config);
+        root
     } else {
         PathBuf::from(".")
     };
@@ -140,7 +178,7 @@ fn served_images(args: &ServeArgs) -> anyhow::Result<(Vec<ServedImage>, Vec<Stri
             None => images.push(new_image(&root, name, repository)),
         }
     }
-    Ok((images, insecure))
+    Ok((loaded, images, insecure))
 }
 
 fn new_image(root: &Path, name: String, repository: Repository) -> ServedImage {

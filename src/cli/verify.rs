@@ -172,7 +172,7 @@ fn lock_paths(args: &VerifyArgs) -> anyhow::Result<Vec<PathBuf>> {
             paths.push(config_path(&config, &image.output).join("pylock.toml"));
         }
     }
-    super::selected_images(&config, &args.images, &args.config)?;
+    super::selected_images(&config, &args.images)?;
     Ok(paths)
 }
 

@@ -33,6 +33,14 @@ pub enum ConfigError {
         /// The problems after the first, in line order.
         more: Vec<ConfigProblem>,
     },
+    /// A command named an image the config does not have.
+    #[error("no image `{name}` in {} (images: {})", path.display(), known.join(", "))]
+    UnknownImage {
+        name: String,
+        path: PathBuf,
+        /// The config's image names, in file order.
+        known: Vec<String>,
+    },
 }
 
 impl ConfigError {
@@ -40,7 +48,7 @@ impl ConfigError {
     #[must_use]
     pub fn problems(&self) -> Vec<ConfigProblem> {
         match self {
-            ConfigError::Io { .. } => Vec::new(),
+            ConfigError::Io { .. } | ConfigError::UnknownImage { .. } => Vec::new(),
             ConfigError::Invalid {
                 line,
                 message,

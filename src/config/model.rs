@@ -40,6 +40,36 @@ impl Config {
             .parse::<DocumentMut>()
             .map_err(|error| super::validate::syntax_error(&self.path, &self.source, &error))
     }
+
+    /// The images named in `names`, in file order; every image when `names` is empty.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::UnknownImage`] for the first name the config does not have.
+    pub fn select_images(&self, names: &[String]) -> Result<Vec<&ImageConfig>, ConfigError> {
+        let known: Vec<String> = self.images.iter().map(|i| i.name.clone()).collect();
+        if let Some(name) = names.iter().find(|name| !known.contains(name)) {
+            return Err(ConfigError::UnknownImage {
+                name: name.clone(),
+                path: self.path.clone(),
+                known,
+            });
+        }
+        Ok(self
+            .images
+            .iter()
+            .filter(|image| names.is_empty() || names.contains(&image.name))
+            .collect())
+    }
+
+    /// The index URL in effect: the command line's, else the config's, else PyPI; without a trailing
+    /// slash, as the input hash records it.
+    pub fn effective_index_url(&self, flag: Option<&str>) -> String {
+        flag.or(self.index_url.as_deref())
+            .unwrap_or(super::DEFAULT_INDEX_URL)
+            .trim_end_matches('/')
+            .to_string()
+    }
 }
 
 /// One `[[image]]` table.

@@ -119,11 +119,14 @@ pub async fn fetch_metadata(
         .iter()
         .map(|package| bom::chosen_file(package, &tags))
         .filter(|file| file.filename.to_ascii_lowercase().ends_with(".whl"))
+        // Owned: a stream over borrowed files makes this future not provably `Send` for every lifetime,
+        // which a server task (the lock check runs `resolve` in `tokio::spawn`) needs.
+        .cloned()
         .collect();
     futures::stream::iter(files)
         .map(|file| async move {
             let metadata = client
-                .metadata(file)
+                .metadata(&file)
                 .await
                 .map_err(|source| SbomError::Metadata {
                     file: file.filename.clone(),

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Json;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
@@ -33,6 +33,12 @@ pub enum WebError {
     /// No route matches.
     #[error("no page at this address")]
     NotFound,
+    /// The server runs without a `fave-lock.toml`, so there is no lock to check.
+    #[error("the lock check needs a fave-lock.toml; this server was started without one")]
+    CheckNotConfigured,
+    /// The lock check is still running after most of the request's time; it goes on in the background.
+    #[error("the lock check is still running; ask again in a moment")]
+    CheckPending,
     /// A bug or an I/O failure on the server's side.
     #[error("internal error: {0}")]
     Internal(String),
@@ -48,6 +54,9 @@ impl WebError {
             | WebError::UnknownLockFile(_)
             | WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::CheckNotConfigured | WebError::CheckPending => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -61,6 +70,8 @@ impl WebError {
             WebError::LockFileMissing { .. } => "lock-file-missing",
             WebError::BadRequest(_) => "bad-request",
             WebError::NotFound => "not-found",
+            WebError::CheckNotConfigured => "check-not-configured",
+            WebError::CheckPending => "check-pending",
             WebError::Internal(_) => "internal-error",
         }
     }
@@ -74,6 +85,12 @@ impl WebError {
 
 impl From<PathRejection> for WebError {
     fn from(rejection: PathRejection) -> WebError {
+        WebError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for WebError {
+    fn from(rejection: QueryRejection) -> WebError {
         WebError::BadRequest(rejection.body_text())
     }
 }

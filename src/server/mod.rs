@@ -3,12 +3,14 @@
 //! Layout mirrors the URL space: [`routes`] lists every URL, `handlers/` holds one module per page or
 //! API area, `web/templates/` one template per page. Data flows one way: the lock folder and the
 //! registry ([`crate::registry`]) become an [`snapshot::ImageSnapshot`] per image, cached
-//! ([`cache`]); pages and JSON are renderings of snapshots, cached until a snapshot changes.
+//! ([`cache`]); pages and JSON are renderings of snapshots, cached until a snapshot changes. The lock
+//! check ([`check`]) is the library's `fave-lock check`, run over the config and cached for a TTL.
 //!
 //! Read-only: no route writes anything, and no request can make the server contact a host that is not
 //! configured (requests name images by configured name and tags from the registry's own list).
 
 mod cache;
+mod check;
 mod error;
 mod extractors;
 pub mod handlers;
@@ -23,6 +25,7 @@ mod view;
 
 use std::future::Future;
 
+pub use check::{CheckService, CheckSettings};
 pub use error::{ApiError, WebError};
 pub use routes::router;
 pub use state::{AppState, ServeSettings, ServedImage};

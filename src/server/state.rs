@@ -1,4 +1,5 @@
-//! The server's typed state: the images it shows, the registry client, the caches and the counters.
+//! The server's typed state: the images it shows, the registry client, the lock check, the caches and
+//! the counters.
 //! Handlers name [`AppState`]; nothing is attached through untyped extensions.
 
 use std::ops::Deref;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::{PageCache, SnapshotCache};
+use super::check::CheckService;
 use super::metrics::Metrics;
 use super::snapshot::SharedSnapshot;
 use crate::registry::{RegistryClient, Repository};
@@ -49,6 +51,8 @@ impl Default for ServeSettings {
 pub struct App {
     pub images: Vec<ServedImage>,
     pub registry: RegistryClient,
+    /// `None` when the server runs without a config (images from `--image` only): nothing to check.
+    pub check: Option<CheckService>,
     pub settings: ServeSettings,
     pub snapshots: SnapshotCache,
     pub pages: PageCache,
@@ -72,12 +76,14 @@ impl AppState {
     pub fn new(
         images: Vec<ServedImage>,
         registry: RegistryClient,
+        check: Option<CheckService>,
         settings: ServeSettings,
     ) -> AppState {
         let snapshots = SnapshotCache::new(images.len());
         AppState(Arc::new(App {
             images,
             registry,
+            check,
             settings,
             snapshots,
             pages: PageCache::default(),

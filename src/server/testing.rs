@@ -41,7 +41,7 @@ pub(crate) fn state(images: Vec<ServedImage>) -> AppState {
         ..RegistryOptions::default()
     })
     .unwrap();
-    AppState::new(images, registry, ServeSettings::default())
+    AppState::new(images, registry, None, ServeSettings::default())
 }
 
 /// GET `path` through the router.

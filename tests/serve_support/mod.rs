@@ -316,6 +316,17 @@ impl Serve {
         serve
     }
 
+    /// [`Serve::start`] in a project resolved from a test index at `index_url`: the lock check reads
+    /// that index and the project's `cache` (as `fave-lock check` in the project would).
+    pub async fn start_indexed(cwd: &Path, cache: &Path, index_url: &str, args: &[&str]) -> Serve {
+        let cache = cache.display().to_string();
+        let env = [
+            ("FAVE_LOCK_CACHE_DIR", cache.as_str()),
+            ("FAVE_LOCK_INDEX_URL", index_url),
+        ];
+        Serve::start(cwd, args, &env).await
+    }
+
     /// GET `path`: status and body.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let response = http()

@@ -1,19 +1,19 @@
-//! The JSON API under `/api`: images, their tags, one tag, and the placeholder freshness check. Every
-//! answer is a view of the same snapshots the pages show, serialised once per snapshot and cached.
+//! The JSON API under `/api`: images, their tags, one tag, and the lock check. Every image answer is a
+//! view of the same snapshots the pages show, serialised once per snapshot and cached; the check is the
+//! library's, cached by [`crate::server::check`].
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::response::Response;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{JSON, cached_body};
 use crate::server::error::{ApiError, ApiResult, WebError};
 use crate::server::extractors::ApiPath;
 use crate::server::lockfiles::{LockView, PlanView};
-use crate::server::snapshot::{
-    BaseImageView, Freshness, ImageSnapshot, PlannedTag, SharedSnapshot, TagView,
-};
+use crate::server::snapshot::{BaseImageView, ImageSnapshot, PlannedTag, TagView};
 use crate::server::state::AppState;
 
 /// An image without its tag list, for `/api/images`.
@@ -166,69 +166,25 @@ pub async fn tag(
     Ok(Json(found.clone()))
 }
 
-/// One tag in the placeholder check.
-#[derive(Serialize)]
-struct CheckedTag<'a> {
-    tag: &'a str,
-    digest: Option<String>,
-    freshness: Freshness,
-    reason: &'a str,
-    planned: bool,
+/// `/api/check` parameters.
+#[derive(Debug, Deserialize)]
+pub struct CheckQuery {
+    /// Only the local checks (inputs, lock format, missing files): no index, no registry.
+    #[serde(default)]
+    offline: bool,
 }
 
-/// One image in the placeholder check.
-#[derive(Serialize)]
-struct CheckedImage<'a> {
-    image: &'a str,
-    registry: &'a str,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    message: String,
-    lock_sha256: Option<&'a str>,
-    base_image_drift: Option<bool>,
-    tags: Vec<CheckedTag<'a>>,
-}
-
-/// `GET /api/check`: a placeholder for `fave-lock check`. It reports only each tag's lock-label
-/// freshness (and base drift) from the dashboard's snapshot; the JSON says so in `check`, and the real
-/// check (inputs, yanks, hashes) replaces it once it exists.
-pub async fn check(State(state): State<AppState>) -> ApiResult<Response> {
-    let snapshots = state.all_snapshots().await;
-    let body = state.pages.get_or_render("/api/check", &snapshots, || {
-        to_json(&check_report(&snapshots))
-    })?;
-    Ok(cached_body(JSON, body))
-}
-
-fn check_report(snapshots: &[SharedSnapshot]) -> serde_json::Value {
-    let images: Vec<CheckedImage<'_>> = snapshots
-        .iter()
-        .map(|snapshot| CheckedImage {
-            image: &snapshot.image,
-            registry: snapshot.registry.name(),
-            message: snapshot.registry.message(),
-            lock_sha256: snapshot.lock.requirements_sha256.as_deref(),
-            base_image_drift: snapshot.base_image.as_ref().and_then(|base| base.drift),
-            tags: snapshot
-                .registry
-                .tags()
-                .iter()
-                .map(|tag| CheckedTag {
-                    tag: &tag.tag,
-                    digest: tag.digest.as_ref().map(ToString::to_string),
-                    freshness: tag.freshness,
-                    reason: &tag.freshness_reason,
-                    planned: tag.planned_reference.is_some(),
-                })
-                .collect(),
-        })
-        .collect();
-    serde_json::json!({
-        "check": "tag-freshness-placeholder",
-        "note": "Placeholder until `fave-lock check` is wired in: reports only whether each published tag's \
-                 io.fave.lock.sha256 label matches the current requirements.txt, and base image drift. \
-                 It does not check inputs, yanks or hashes.",
-        "images": images,
-    })
+/// `GET /api/check[?offline=true]`: `fave-lock check --format json` run by the server (cached for its
+/// check TTL), plus `verdict`, `checked-at` and `offline`. Fresh, stale and integrity failures are 200
+/// answers; a check that cannot run is a JSON error with verdict `error` (502 when the index or a
+/// registry failed).
+pub async fn check(
+    State(state): State<AppState>,
+    query: Result<Query<CheckQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(query) = query.map_err(WebError::from)?;
+    let outcome = crate::server::check::outcome(&state, query.offline).await?;
+    Ok(outcome.response())
 }
 
 #[cfg(test)]
@@ -238,7 +194,7 @@ mod tests {
     use crate::server::testing::{get, image, state};
 
     #[tokio::test]
-    async fn states_and_the_placeholder_check() {
+    async fn states_and_a_server_without_a_config() {
         let dir = tempfile::tempdir().unwrap();
         let state = state(vec![
             image(dir.path(), "fave-base", None),
@@ -264,9 +220,12 @@ mod tests {
         let no_image = get(&state, "/api/images/nope/tags").await;
         assert_eq!(no_image.json()["error"]["code"], "image-not-found");
 
-        let check = get(&state, "/api/check").await.json();
-        assert_eq!(check["check"], "tag-freshness-placeholder");
-        assert_eq!(check["images"][1]["registry"], "unreachable");
+        let check = get(&state, "/api/check").await;
+        assert_eq!(check.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(check.json()["error"]["code"], "check-not-configured");
+        let bad = get(&state, "/api/check?offline=maybe").await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert_eq!(bad.json()["error"]["code"], "bad-request");
 
         let metrics = get(&state, "/metrics").await.body;
         assert!(

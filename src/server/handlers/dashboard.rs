@@ -1,5 +1,5 @@
-//! The HTML pages: `/` (every image) and `/images/{name}` (one image), rendered from snapshots with the
-//! templates in `web/templates/` and cached until a snapshot changes.
+//! The HTML pages: `/` (every image) and `/images/{name}` (one image), rendered from snapshots and the
+//! lock check with the templates in `web/templates/`, and cached until a snapshot or the check changes.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::{HTML, cached_body};
+use crate::server::check::{self, CheckPanel};
 use crate::server::error::{WebError, WebResult};
 use crate::server::extractors::Path;
 use crate::server::snapshot::{ImageSnapshot, SharedSnapshot};
@@ -19,6 +20,7 @@ use crate::server::view::PlatformDisplay;
 #[template(path = "dashboard.html")]
 struct DashboardPage<'a> {
     images: &'a [SharedSnapshot],
+    check: CheckPanel<'a>,
 }
 
 /// `/images/{name}`: one image.
@@ -26,13 +28,19 @@ struct DashboardPage<'a> {
 #[template(path = "image.html")]
 struct ImagePage<'a> {
     s: &'a ImageSnapshot,
+    check: CheckPanel<'a>,
 }
 
 /// `GET /`.
 pub async fn index(State(state): State<AppState>) -> WebResult<Response> {
-    let snapshots = state.all_snapshots().await;
-    let body = state.pages.get_or_render("/", &snapshots, || {
-        let page = DashboardPage { images: &snapshots };
+    let (snapshots, outcome) = tokio::join!(state.all_snapshots(), check::outcome(&state, false));
+    let check = CheckPanel::new(&outcome);
+    let key = format!("/#check-{}", check.generation());
+    let body = state.pages.get_or_render(&key, &snapshots, || {
+        let page = DashboardPage {
+            images: &snapshots,
+            check,
+        };
         Ok::<_, WebError>(Bytes::from(page.render()?))
     })?;
     Ok(cached_body(HTML, body))
@@ -43,11 +51,15 @@ pub async fn image(State(state): State<AppState>, Path(name): Path<String>) -> W
     let index = state
         .image_index(&name)
         .ok_or_else(|| WebError::ImageNotFound(name.clone()))?;
-    let snapshot = state.snapshot(index).await;
-    let key = format!("/images/{name}");
+    let (snapshot, outcome) = tokio::join!(state.snapshot(index), check::outcome(&state, false));
+    let check = CheckPanel::new(&outcome);
+    let key = format!("/images/{name}#check-{}", check.generation());
     let snapshots = [snapshot];
     let body = state.pages.get_or_render(&key, &snapshots, || {
-        let page = ImagePage { s: &snapshots[0] };
+        let page = ImagePage {
+            s: &snapshots[0],
+            check,
+        };
         Ok::<_, WebError>(Bytes::from(page.render()?))
     })?;
     Ok(cached_body(HTML, body))
