@@ -343,16 +343,8 @@ mod tests {
                 ("demo/_plain.abi3.so", ModuleClass::None),
             ]
         );
-        assert!(
-            matches!(results[1], Err(ScanError::Zip { .. })),
-            "{:?}",
-            results[1]
-        );
-        assert!(
-            matches!(results[2], Err(ScanError::Io { .. })),
-            "{:?}",
-            results[2]
-        );
+        assert_error(&results[1], |e| matches!(e, ScanError::Zip { .. }));
+        assert_error(&results[2], |e| matches!(e, ScanError::Io { .. }));
     }
 
     #[test]
@@ -378,16 +370,12 @@ mod tests {
             })
             .collect();
         let results = scan_wheels(&paths, 2);
-        assert!(
-            matches!(results[0], Err(ScanError::Zip { .. })),
-            "{:?}",
-            results[0]
-        );
-        assert!(
-            matches!(results[1], Err(ScanError::Inflate { .. })),
-            "{:?}",
-            results[1]
-        );
+        assert_error(&results[0], |e| matches!(e, ScanError::Zip { .. }));
+        assert_error(&results[1], |e| matches!(e, ScanError::Inflate { .. }));
+    }
+
+    fn assert_error(result: &Result<Vec<ModuleAbi>, ScanError>, expected: fn(&ScanError) -> bool) {
+        assert!(result.as_ref().is_err_and(expected), "{result:?}");
     }
 
     #[test]

@@ -65,15 +65,7 @@ pub(crate) fn lock_checks(
     tags: &[Tags],
     cutoff: Option<Timestamp>,
 ) -> Vec<Finding> {
-    let finding = |code, message| {
-        Finding::new(
-            code,
-            &package.name,
-            &package.version,
-            Some(&file.filename),
-            message,
-        )
-    };
+    let finding = |code, message| Finding::for_file(code, package, file, message);
     let mut findings = Vec::new();
     if file.sha256.is_none() {
         findings.push(finding(
@@ -177,15 +169,7 @@ pub(crate) fn index_checks(
     entry: Option<&DistFile>,
     cutoff: Option<Timestamp>,
 ) -> Vec<Finding> {
-    let finding = |code, message| {
-        Finding::new(
-            code,
-            &package.name,
-            &package.version,
-            Some(&file.filename),
-            message,
-        )
-    };
+    let finding = |code, message| Finding::for_file(code, package, file, message);
     let Some(entry) = entry else {
         return vec![finding(
             FindingCode::NotOnIndex,

@@ -126,6 +126,22 @@ impl Finding {
         }
     }
 
+    /// A finding of `code` about `file` of the locked `package`.
+    pub(crate) fn for_file(
+        code: FindingCode,
+        package: &crate::lock::LockedPackage,
+        file: &crate::index::DistFile,
+        message: String,
+    ) -> Finding {
+        Finding::new(
+            code,
+            &package.name,
+            &package.version,
+            Some(&file.filename),
+            message,
+        )
+    }
+
     /// The same finding with the disagreeing values attached.
     pub(crate) fn values(mut self, expected: impl ToString, actual: impl ToString) -> Finding {
         self.expected = Some(expected.to_string());

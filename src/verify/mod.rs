@@ -371,15 +371,7 @@ async fn download(
 /// The downloaded bytes against the lock: a hash mismatch (integrity), or a size the lock has wrong.
 fn judge_download(job: &Job<'_>, downloaded: &DownloadedFile) -> Vec<Finding> {
     let Job { package, file } = *job;
-    let finding = |code, message| {
-        Finding::new(
-            code,
-            &package.name,
-            &package.version,
-            Some(&file.filename),
-            message,
-        )
-    };
+    let finding = |code, message| Finding::for_file(code, package, file, message);
     let Some(expected) = &file.sha256 else {
         // No hash to judge against: reported by the lock checks.
         return Vec::new();
