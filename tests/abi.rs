@@ -235,4 +235,17 @@ fn deepspeech_needs_numpy_below_2_and_the_stt_lock_has_it() {
     let abi = &json(&out)["images"][0]["abi"];
     assert_eq!(abi["modules"]["numpy-1.x"], 1, "{abi}");
     assert_eq!(abi["problems"].as_array().unwrap().len(), 0, "{abi}");
+
+    // Offline with nothing cached the answer is incomplete: an error, never "no problem".
+    let empty = tempfile::tempdir().unwrap();
+    let out = fave_lock()
+        .current_dir(repo())
+        .args(["abi", "locks/fave-stt", "--offline", "--cache-dir"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("not checked"), "{printed}");
+    assert!(!printed.contains("no numpy ABI problem"), "{printed}");
 }

@@ -14,7 +14,7 @@ mod cache;
 mod classify;
 mod wheel;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -148,6 +148,21 @@ impl AbiReport {
             .into_iter()
             .map(|(class, count)| (class.as_str(), count))
             .collect()
+    }
+
+    /// `N wheels depend on numpy; modules: n class, …`, for summaries.
+    pub fn summary(&self) -> String {
+        let wheels = self.wheels.len();
+        let counts: Vec<String> = self
+            .counts()
+            .iter()
+            .map(|(class, count)| format!("{count} {}", class.description()))
+            .collect();
+        format!(
+            "{wheels} wheel{} on numpy; modules: {}",
+            if wheels == 1 { " depends" } else { "s depend" },
+            counts.join(", ")
+        )
     }
 
     /// Wheels that could not be checked.
@@ -451,22 +466,4 @@ async fn fetch_wheel(
         });
     }
     Ok(Some(wheels.store(downloaded)?))
-}
-
-/// The modules a set of wheels has in each class, as `n class, …` for summaries.
-pub fn describe_counts(counts: &BTreeMap<ModuleClass, usize>) -> String {
-    counts
-        .iter()
-        .map(|(class, count)| format!("{count} {}", class.description()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Packages with a problem, deduplicated (one per name and version).
-pub fn problem_packages(report: &AbiReport) -> BTreeSet<(PackageName, Version)> {
-    report
-        .problems
-        .iter()
-        .map(|problem| (problem.package.clone(), problem.version.clone()))
-        .collect()
 }

@@ -80,8 +80,11 @@ pub async fn run(args: AbiArgs) -> anyhow::Result<ExitStatus> {
         let report = abi::check_lock(&client, &lock, &options)
             .await
             .with_context(|| format!("checking the numpy ABI of {}", lock_path.display()))?;
+        // A problem is a finding; a wheel that could not be read leaves the question open.
         if !report.problems.is_empty() {
             status = ExitStatus::Finding;
+        } else if report.unchecked().next().is_some() && status == ExitStatus::Success {
+            status = ExitStatus::Error;
         }
         match args.format {
             Format::Text => print_report(&lock_path, &report, args.summary),
@@ -167,11 +170,7 @@ fn print_report(lock_path: &Path, report: &AbiReport, summary: bool) {
         }
     }
     let counts = report.counts();
-    println!(
-        "{} wheels depend on numpy; modules: {}",
-        report.wheels.len(),
-        abi::describe_counts(&counts)
-    );
+    println!("{}", report.summary());
     for problem in &report.problems {
         println!(
             "problem: {} {} ({}) has {} module(s) built against numpy 1.x headers, but the lock installs numpy {} on {}: {}",
@@ -184,10 +183,24 @@ fn print_report(lock_path: &Path, report: &AbiReport, summary: bool) {
             problem.modules.join(", ")
         );
     }
-    if report.problems.is_empty() {
-        println!("no numpy ABI problem");
-    } else {
+    let unchecked = report.unchecked().count();
+    let v1 = counts.get(&ModuleClass::NumpyV1).copied().unwrap_or(0);
+    if !report.problems.is_empty() {
         println!("run `fave-lock resolve` for the checked fixes");
+    } else if unchecked > 0 {
+        println!(
+            "error: {unchecked} wheel{} not checked: the answer is incomplete",
+            if unchecked == 1 { " was" } else { "s were" }
+        );
+    } else if v1 > 0 {
+        println!(
+            "no numpy ABI problem: the lock's numpy is below 2, which its {v1} module{} built against numpy 1.x headers need{}; numpy 2 would break {}",
+            if v1 == 1 { "" } else { "s" },
+            if v1 == 1 { "s" } else { "" },
+            if v1 == 1 { "it" } else { "them" }
+        );
+    } else {
+        println!("no numpy ABI problem");
     }
 }
 

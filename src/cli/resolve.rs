@@ -276,10 +276,9 @@ fn report(
                 );
                 if let Some(report) = abi_reports.get(&image.job.name) {
                     eprintln!(
-                        "Checked the numpy ABI of {}: {} wheels depend on numpy; modules: {}",
+                        "Checked the numpy ABI of {}: {}",
                         image.job.name,
-                        report.wheels.len(),
-                        abi::describe_counts(&report.counts())
+                        report.summary()
                     );
                 }
             }

@@ -318,12 +318,7 @@ fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
             if report.findings.len() == 1 { "" } else { "s" },
         );
         if let Some(abi) = &report.abi {
-            eprintln!(
-                "numpy ABI of {}: {} wheels depend on numpy; modules: {}",
-                report.image,
-                abi.wheels.len(),
-                fave_lock::abi::describe_counts(&abi.counts())
-            );
+            eprintln!("numpy ABI of {}: {}", report.image, abi.summary());
         }
     }
     if reports.len() > 1 {
