@@ -1,7 +1,8 @@
-//! Headless Chromium (Debian's `chromium`) loads the dashboard of a real registry: the rendered DOM has
-//! every tag with its digest and freshness, the script ran (the filter box is shown), and a screenshot is
-//! saved. `FAVE_LOCK_UPDATE_SCREENSHOT=1` also copies it to `docs/dashboard.png` for the README. And
-//! the lock check's card, findings and diff render for a stale lock.
+//! Headless Chromium (Debian's `chromium`) loads the dashboard of a real project (resolved from the
+//! local test index) and registry: the rendered DOM has every tag with its digest and freshness, the
+//! lock check's card, the script ran (the filter box is shown), and a screenshot is saved.
+//! `FAVE_LOCK_UPDATE_SCREENSHOT=1` also copies it to `docs/dashboard.png` for the README. And the lock
+//! check's card, findings and diff render for a stale lock.
 
 mod serve_support;
 mod support;
@@ -9,8 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::json;
-use serve_support::{Project, Registry, Serve, tag_row};
+use serve_support::{Registry, Serve, tag_row};
 
 /// Run Chromium headless on `url` with `mode` (`--dump-dom` or `--screenshot=…`); stdout.
 fn chromium(url: &str, mode: &str) -> String {
@@ -26,7 +26,7 @@ fn chromium(url: &str, mode: &str) -> String {
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
-            "--window-size=1280,1180",
+            "--window-size=1280,1700",
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(mode)
@@ -41,24 +41,47 @@ fn chromium(url: &str, mode: &str) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// A project `fave-base` resolved from the local test index, its build plan pinning a base image in
+/// the local registry, with tags built from the current lock (fresh), an older one (stale) and an
+/// unlabelled one; then its input edited, so the lock check shows a stale lock, its finding and diff.
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_renders_the_dashboard() {
     let registry = Registry::start().await;
-    let project = Project::new();
-    let current = project.lock_sha256();
+    let authority = registry.authority();
     let repo = "fave-project/fave-base";
-    let labels = |lock: &str| {
-        vec![
-            ("io.fave.lock.sha256".to_string(), lock.to_string()),
-            (
-                "org.opencontainers.image.title".to_string(),
-                "fave-base".to_string(),
-            ),
-            (
-                "org.opencontainers.image.source".to_string(),
-                "https://github.com/fave-project/fave".to_string(),
-            ),
-        ]
+    let base = registry
+        .push_image("library/python", &["3.11-slim"], "linux/amd64", &[])
+        .await;
+    let index = support::demo::index();
+    let project = support::demo::resolve(support::project::Project::with_image(
+        &index.url(),
+        "six==1.16.0\nidna\npackaging\n",
+        "fave-base",
+        &format!(
+            "registry = \"{authority}/{repo}\"\n\
+             base-image = \"{authority}/library/python:3.11-slim\"\n\
+             tags = [\"0.1\"]\n\
+             labels = {{ \"org.opencontainers.image.source\" = \"https://github.com/fave-project/fave\" }}\n"
+        ),
+    ));
+    // The plan `resolve` wrote: its labels (lock sha256 included) are what a build stamps on the image.
+    let plan: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(project.lock_dir().join("build-plan.json")).expect("a build plan"),
+    )
+    .unwrap();
+    assert_eq!(plan["base_image"]["digest"], base, "{plan:#}");
+    let current = serve_support::oci::sha256_hex(
+        &std::fs::read(project.lock_dir().join("requirements.txt")).unwrap(),
+    );
+    assert_eq!(plan["labels"]["io.fave.lock.sha256"], current, "{plan:#}");
+    let labels = |lock: &str| -> Vec<(String, String)> {
+        let labels = plan["labels"].as_object().unwrap().iter();
+        labels
+            .map(|(key, value)| match key.as_str() {
+                "io.fave.lock.sha256" => (key.clone(), lock.to_string()),
+                _ => (key.clone(), value.as_str().unwrap().to_string()),
+            })
+            .collect()
     };
     let (fresh, old) = (labels(&current), labels(&"7".repeat(64)));
     let fresh: Vec<(&str, &str)> = fresh
@@ -66,7 +89,7 @@ async fn chromium_renders_the_dashboard() {
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let old: Vec<(&str, &str)> = old.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let (index, platforms) = registry
+    let (digest, platforms) = registry
         .push_index(
             repo,
             &["0.1", "latest"],
@@ -80,23 +103,18 @@ async fn chromium_renders_the_dashboard() {
     let unlabelled = registry
         .push_image(repo, &["0.0.8"], "linux/amd64", &[])
         .await;
-    let base = registry
-        .push_image("library/python", &["3.11-slim"], "linux/amd64", &[])
-        .await;
-    let authority = registry.authority();
-    project.write_plan(&json!({
-        "image": "fave-base",
-        "tags": [format!("{authority}/{repo}:0.1")],
-        "base_image": {"name": format!("{authority}/library/python:3.11-slim"), "digest": base, "verified": true},
-        "labels": {"io.fave.lock.sha256": current},
-    }));
-    let image = format!("fave-base={authority}/{repo}");
-    let serve = Serve::start(project.path(), &["--image", &image], &[]).await;
+    // packaging leaves the input: the lock (and so every tag's freshness) stays, the check says stale.
+    std::fs::write(
+        project.root().join("requirements.in"),
+        "six==1.16.0\nidna\n",
+    )
+    .unwrap();
+    let serve = Serve::start_indexed(project.root(), &project.cache_dir(), &index.url(), &[]).await;
 
     let dom = chromium(&format!("{}/", serve.url), "--dump-dom");
     for (tag, digest, freshness) in [
-        ("0.1", &index, "fresh"),
-        ("latest", &index, "fresh"),
+        ("0.1", &digest, "fresh"),
+        ("latest", &digest, "fresh"),
         ("0.0.9", &stale, "stale"),
         ("0.0.8", &unlabelled, "unknown"),
     ] {
@@ -122,6 +140,20 @@ async fn chromium_renders_the_dashboard() {
         !dom[filter..tag_end].contains("hidden"),
         "{}",
         &dom[filter..tag_end]
+    );
+    // The lock check card: stale, from the inputs, the index and the registry; one finding, one diff row.
+    let card = &dom[dom.find("id=\"check-fave-base\"").expect("check card")..];
+    let card = &card[..card.find("</article>").unwrap()];
+    assert!(card.contains("data-check=\"stale\">stale</span>"), "{card}");
+    assert!(card.contains("inputs, index, registry"), "{card}");
+    assert!(card.contains("1 finding: see below"), "{card}");
+    assert!(
+        dom.contains("<tr data-code=\"inputs-changed\">"),
+        "no inputs-changed finding"
+    );
+    assert!(
+        dom.contains("<tr data-package=\"packaging\">"),
+        "no diff row for packaging"
     );
 
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");

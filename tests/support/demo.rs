@@ -28,7 +28,11 @@ pub fn index() -> IndexServer {
 /// A project whose `requirements` fave-lock resolved against `server` (its lock written, its cache
 /// filled).
 pub fn resolved(server: &IndexServer, requirements: &str) -> Project {
-    let project = Project::new(&server.url(), requirements);
+    resolve(Project::new(&server.url(), requirements))
+}
+
+/// `project` after `fave-lock resolve` succeeded in it (its lock written, its cache filled).
+pub fn resolve(project: Project) -> Project {
     let out = project.run(&["resolve", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(project.lock_dir().join("pylock.toml").is_file());

@@ -20,31 +20,42 @@ pub const EXCLUDE_NEWER: &str = "2026-01-01T00:00:00Z";
 /// A temporary project folder; deleted on drop.
 pub struct Project {
     dir: tempfile::TempDir,
+    /// The one image's name (its lock folder is `locks/<image>`).
+    image: String,
 }
 
 impl Project {
     /// A project whose one image `demo` resolves `requirements` against `index_url`.
     pub fn new(index_url: &str, requirements: &str) -> Project {
+        Project::with_image(index_url, requirements, "demo", "")
+    }
+
+    /// A project whose one image `image` resolves `requirements` against `index_url`, with the
+    /// `extra` lines (`registry = …`, `base-image = …`, `tags = […]`) at the end of its table.
+    pub fn with_image(index_url: &str, requirements: &str, image: &str, extra: &str) -> Project {
         let dir = tempfile::tempdir().expect("a temp folder");
         let config = format!(
             r#"index-url = "{index_url}"
 exclude-newer = "{EXCLUDE_NEWER}"
 
 [[image]]
-name = "demo"
+name = "{image}"
 python-version = "3.11"
 requirements = "requirements.in"
-output = "locks/demo"
+output = "locks/{image}"
 platforms = [
   {{ platform = "linux/amd64", manylinux = "2_36" }},
   {{ platform = "linux/arm64", manylinux = "2_36" }},
 ]
-"#
+{extra}"#
         );
         std::fs::write(dir.path().join("fave-lock.toml"), config).expect("write the config");
         std::fs::write(dir.path().join("requirements.in"), requirements)
             .expect("write the requirements");
-        Project { dir }
+        Project {
+            dir,
+            image: image.to_string(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -56,9 +67,9 @@ platforms = [
         self.dir.path().join("cache")
     }
 
-    /// `locks/demo`.
+    /// `locks/<image>` (`locks/demo`).
     pub fn lock_dir(&self) -> PathBuf {
-        self.dir.path().join("locks/demo")
+        self.dir.path().join("locks").join(&self.image)
     }
 
     /// `fave-lock ARGS` in the project folder, with the project's cache.
