@@ -125,6 +125,16 @@ fn pandas_built_for_numpy_1_is_refused_with_fixes_that_import() {
     let problem = &report["images"][0]["diagnosis"]["problems"][0];
     assert_eq!(problem["kind"], "numpy-abi", "{report:#}");
     assert_eq!(problem["fixes"].as_array().unwrap().len(), 2, "{report:#}");
+    let wheel = &problem["wheels"][0];
+    assert_eq!(
+        wheel["filename"],
+        "pandas-1.5.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    );
+    assert_eq!(
+        wheel["numpy-1.x-modules"].as_array().unwrap().len(),
+        37,
+        "{report:#}"
+    );
 
     // The first fix, applied, gives a lock that fave-lock accepts and that imports.
     let out = resolve(project.path(), "3.11", &["--apply-fixes"]);

@@ -129,6 +129,10 @@ async fn describe(
         ),
         details,
         fixes: Vec::new(),
+        modules: wheels
+            .iter()
+            .map(|wheel| (wheel.filename.clone(), wheel.modules.clone()))
+            .collect(),
     })
 }
 

@@ -93,6 +93,7 @@ pub async fn explain(
         summary: String::new(),
         details: vec![],
         fixes: vec![],
+        modules: Vec::new(),
     };
     problem.packages = heads.iter().map(|r| r.requirement.name.clone()).collect();
     if !problem.packages.contains(&clash.package) {

@@ -127,6 +127,9 @@ pub struct Problem {
     pub details: Vec<String>,
     /// Checked fixes, best first; empty when none could be checked.
     pub fixes: Vec<Fix>,
+    /// For a numpy ABI problem: each wheel and its modules built against numpy 1.x headers (the text
+    /// names a few; the JSON has them all).
+    pub modules: Vec<(String, Vec<String>)>,
 }
 
 /// The outcome of diagnosing an input.

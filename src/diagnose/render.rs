@@ -119,7 +119,7 @@ pub fn render_json(diagnosis: &Diagnosis) -> Value {
 }
 
 fn problem_json(problem: &Problem) -> Value {
-    json!({
+    let mut value = json!({
         "kind": problem.kind.code(),
         "summary": problem.summary,
         "packages": problem.packages.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -131,7 +131,15 @@ fn problem_json(problem: &Problem) -> Value {
         "targets": problem.targets,
         "details": problem.details,
         "fixes": problem.fixes.iter().map(fix_json).collect::<Vec<_>>(),
-    })
+    });
+    if !problem.modules.is_empty() {
+        value["wheels"] = problem
+            .modules
+            .iter()
+            .map(|(wheel, modules)| json!({"filename": wheel, "numpy-1.x-modules": modules}))
+            .collect();
+    }
+    value
 }
 
 fn fix_json(fix: &Fix) -> Value {

@@ -67,6 +67,7 @@ pub async fn find(
                 summary: finding.summary,
                 details: finding.details,
                 fixes: finding.fixes,
+                modules: Vec::new(),
             });
         }
     }
@@ -621,5 +622,6 @@ pub fn unexplained(failure: &NoSolution) -> Problem {
         summary: "the remaining requirements have no solution".to_string(),
         details: first.report.lines().map(str::to_string).collect(),
         fixes: vec![],
+        modules: Vec::new(),
     }
 }
