@@ -174,6 +174,41 @@ fn pandas_built_for_numpy_2_passes_and_imports() {
     );
 }
 
+/// pybind11 modules look the array API up at run time: scipy 1.14.1 has two, and they load with numpy 2.
+#[test]
+fn scipy_pybind11_modules_are_not_flagged() {
+    let project = project_with("scipy==1.14.1\nnumpy==2.1.3\n");
+    let out = resolve(project.path(), "3.11", &["-o", "pylock.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = abi_json(project.path(), "pylock.toml");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = &json(&out)[0];
+    let runtime: Vec<&str> = report["wheels"][0]["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|module| module["class"] == "runtime")
+        .map(|module| module["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(runtime.len(), 2, "{runtime:?}");
+    assert!(
+        runtime.iter().any(|path| path.contains("pypocketfft")),
+        "{runtime:?}"
+    );
+    assert_eq!(report["counts"]["numpy-1.x"], 0, "{report:#}");
+
+    let out = resolve(project.path(), "3.11", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let venv = tempfile::tempdir().unwrap();
+    let lock = project.path().join("requirements.txt");
+    let import = install_and_import(
+        venv.path(),
+        &lock,
+        "scipy.fft, scipy.io; scipy.fft.fft([1.0, 2.0])",
+    );
+    assert!(import.status.success(), "{}", text(&import));
+}
+
 #[test]
 fn the_base_image_lock_has_no_false_positive() {
     let out = abi_json(repo(), "locks/fave-base");
