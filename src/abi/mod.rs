@@ -28,8 +28,8 @@ pub use wheel::{ModuleAbi, ScanError, is_extension_module, scan_wheels};
 
 use crate::index::{DistFile, IndexClient, IndexError};
 use crate::lock::{Lock, LockedPackage};
-use crate::tags::{Tags, WheelFilename};
-use crate::verify::{Lookup, WheelCache, WheelCacheError};
+use crate::tags::Tags;
+use crate::verify::{Lookup, WheelCache, WheelCacheError, fitting_targets};
 
 /// How to run the check.
 #[derive(Debug, Clone)]
@@ -197,28 +197,6 @@ pub fn lock_has_numpy_2(lock: &Lock) -> bool {
     numpy_by_target(lock).values().any(is_numpy_2)
 }
 
-/// The targets of `package` that `file` installs on.
-fn file_targets(
-    lock: &Lock,
-    tags: &[Tags],
-    package: &LockedPackage,
-    file: &DistFile,
-) -> Vec<usize> {
-    let Ok(wheel) = WheelFilename::from_str(&file.filename) else {
-        return Vec::new();
-    };
-    let _ = lock;
-    package
-        .targets
-        .iter()
-        .copied()
-        .filter(|&target| {
-            tags.get(target)
-                .is_some_and(|tags| tags.compatibility(&wheel).is_compatible())
-        })
-        .collect()
-}
-
 /// One wheel to check, before its result is known.
 struct Job<'a> {
     package: &'a LockedPackage,
@@ -256,7 +234,9 @@ pub async fn check_lock(
                 package,
                 file,
                 sha256: file.sha256.clone().unwrap_or_default().to_ascii_lowercase(),
-                targets: file_targets(lock, &tags, package, file),
+                targets: fitting_targets(file, &tags, &package.targets)
+                    .into_iter()
+                    .collect(),
             });
         }
     }

@@ -20,7 +20,7 @@ pub(crate) fn is_wheel(file: &DistFile) -> bool {
 
 /// The targets (indexes into `tags`) among `candidates` that `file` installs on; sdists and unparseable
 /// names fit none.
-fn fitting_targets(
+pub(crate) fn fitting_targets(
     file: &DistFile,
     tags: &[Tags],
     candidates: &BTreeSet<usize>,

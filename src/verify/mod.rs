@@ -25,6 +25,7 @@ use futures::{StreamExt, TryStreamExt};
 use pep508_rs::PackageName;
 
 pub use cache::{Lookup, WheelCache, WheelCacheError};
+pub(crate) use checks::fitting_targets;
 pub use finding::{Finding, FindingCode, Severity};
 
 use crate::abi::{self, AbiError, AbiOptions, AbiReport};
