@@ -28,7 +28,6 @@ pub use wheel::{ModuleAbi, ScanError, is_extension_module, scan_wheels};
 
 use crate::index::{DistFile, IndexClient, IndexError};
 use crate::lock::{Lock, LockedPackage};
-use crate::tags::Tags;
 use crate::verify::{Lookup, WheelCache, WheelCacheError, fitting_targets};
 
 /// How to run the check.
@@ -214,11 +213,7 @@ pub async fn check_lock(
 ) -> Result<AbiReport, AbiError> {
     let numpy = numpy_name();
     let context = &lock.context;
-    let tags: Vec<Tags> = context
-        .targets
-        .iter()
-        .map(|target| Tags::new(context.python, target.platform))
-        .collect();
+    let tags = context.tags();
     let mut jobs = Vec::new();
     for package in lock
         .packages

@@ -39,6 +39,22 @@ pub enum ScanError {
     },
 }
 
+impl ScanError {
+    fn io(path: &Path) -> impl Fn(std::io::Error) -> ScanError + Copy + '_ {
+        move |source| ScanError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn zip(path: &Path) -> impl Fn(ZipError) -> ScanError + Copy + '_ {
+        move |source| ScanError::Zip {
+            path: path.to_path_buf(),
+            message: source.to_string(),
+        }
+    }
+}
+
 /// The largest extension module fave-lock inflates; torch's biggest is about 1 GB.
 const MAX_MODULE_LEN: u64 = 4 << 30;
 
@@ -58,14 +74,7 @@ pub fn is_extension_module(name: &str) -> bool {
 
 /// The central directory of the wheel at `path`.
 fn read_directory(path: &Path) -> Result<Vec<Entry>, ScanError> {
-    let io_error = |source| ScanError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let zip_error = |source: ZipError| ScanError::Zip {
-        path: path.to_path_buf(),
-        message: source.to_string(),
-    };
+    let (io_error, zip_error) = (ScanError::io(path), ScanError::zip(path));
     let mut file = File::open(path).map_err(io_error)?;
     let len = file.metadata().map_err(io_error)?.len();
     let tail_len = len.min((zip::EOCD_LEN + zip::MAX_COMMENT_LEN + zip::ZIP64_LOCATOR_LEN) as u64);
@@ -96,14 +105,7 @@ fn read_at(file: &mut File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
 
 /// Inflate one module as a stream and classify it; the module is never whole in memory.
 fn classify_entry(path: &Path, entry: &Entry) -> Result<ModuleClass, ScanError> {
-    let io_error = |source| ScanError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let zip_error = |source: ZipError| ScanError::Zip {
-        path: path.to_path_buf(),
-        message: source.to_string(),
-    };
+    let (io_error, zip_error) = (ScanError::io(path), ScanError::zip(path));
     if entry.flags & 1 != 0 {
         return Err(zip_error(ZipError::Encrypted(entry.name.clone())));
     }

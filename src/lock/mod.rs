@@ -18,7 +18,7 @@ pub use requirements_txt::requirements_txt;
 
 use crate::index::DistFile;
 use crate::resolve::{Resolution, Via};
-use crate::tags::{Platform, PythonVersion};
+use crate::tags::{Platform, PythonVersion, Tags};
 
 /// Bumped whenever the lock's content changes meaning, so `check` can tell an old lock from a stale one.
 pub const LOCK_FORMAT_VERSION: u32 = 1;
@@ -49,6 +49,16 @@ pub struct LockContext {
     pub input_hash: String,
     /// The command that regenerates the lock, with long `--output-file=` form.
     pub command: String,
+}
+
+impl LockContext {
+    /// The tags of each target, in target order (indexes match [`LockContext::targets`]).
+    pub fn tags(&self) -> Vec<Tags> {
+        self.targets
+            .iter()
+            .map(|target| Tags::new(self.python, target.platform))
+            .collect()
+    }
 }
 
 /// One package at one version, on the targets that install it.

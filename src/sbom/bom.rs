@@ -42,12 +42,7 @@ const BASE_REF: &str = "base-image";
 /// The whole BOM, without a serial number (the caller derives it from this BOM's bytes).
 pub(crate) fn build(input: &SbomInput<'_>) -> Result<Bom, SbomError> {
     let lock = input.lock;
-    let tags: Vec<Tags> = lock
-        .context
-        .targets
-        .iter()
-        .map(|target| Tags::new(lock.context.python, target.platform))
-        .collect();
+    let tags = lock.context.tags();
     let mut components = vec![base_image_component(input)?];
     for package in &lock.packages {
         components.push(package_component(input, package, &tags)?);

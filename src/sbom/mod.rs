@@ -34,7 +34,6 @@ pub use plan_facts::PlanFacts;
 
 use crate::index::{CoreMetadata, IndexClient, IndexError};
 use crate::lock::Lock;
-use crate::tags::Tags;
 
 /// File name of the SBOM inside the image's lock folder.
 pub const SBOM_FILE: &str = "sbom.cdx.json";
@@ -108,12 +107,7 @@ pub async fn fetch_metadata(
     client: &IndexClient,
     lock: &Lock,
 ) -> Result<BTreeMap<String, Arc<CoreMetadata>>, SbomError> {
-    let tags: Vec<Tags> = lock
-        .context
-        .targets
-        .iter()
-        .map(|target| Tags::new(lock.context.python, target.platform))
-        .collect();
+    let tags = lock.context.tags();
     let files: Vec<_> = lock
         .packages
         .iter()

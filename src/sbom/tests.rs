@@ -16,12 +16,7 @@ fn lock() -> Lock {
 
 /// Metadata for every chosen file: MIT for all but the first package, which declares nothing.
 fn metadata(lock: &Lock) -> BTreeMap<String, Arc<CoreMetadata>> {
-    let tags: Vec<Tags> = lock
-        .context
-        .targets
-        .iter()
-        .map(|target| Tags::new(lock.context.python, target.platform))
-        .collect();
+    let tags = lock.context.tags();
     lock.packages
         .iter()
         .enumerate()

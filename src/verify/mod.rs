@@ -33,7 +33,6 @@ use crate::index::{
     DistFile, DownloadedFile, IndexClient, IndexError, ProjectResponse, wheel_metadata,
 };
 use crate::lock::{Lock, LockedPackage};
-use crate::tags::Tags;
 
 /// How to verify.
 #[derive(Debug, Clone)]
@@ -185,11 +184,7 @@ pub async fn verify(
     reporter: &dyn VerifyReporter,
 ) -> Result<VerifyReport, VerifyError> {
     let context = &lock.context;
-    let tags: Vec<Tags> = context
-        .targets
-        .iter()
-        .map(|target| Tags::new(context.python, target.platform))
-        .collect();
+    let tags = context.tags();
     let selected = options
         .targets
         .clone()
