@@ -197,6 +197,20 @@ async fn api_and_page_show_the_registry_digests() {
     ] {
         assert!(metrics.contains(needle), "{needle} missing from\n{metrics}");
     }
+    // The failed check run (no requirements.in) is counted as such, and nothing else ran.
+    let runs = |mode: &str, outcome: &str| {
+        let prefix =
+            format!("fave_lock_check_runs_total{{mode=\"{mode}\",outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{prefix} missing from\n{metrics}"))
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert!(runs("online", "error") >= 1, "{metrics}");
+    assert_eq!(runs("online", "fresh"), 0, "{metrics}");
+    assert_eq!(runs("offline", "error"), 0, "{metrics}");
     assert!(
         serve
             .log()

@@ -52,7 +52,13 @@ pub struct CheckService {
     /// Online, offline.
     slots: [Slot; 2],
     generation: AtomicU64,
+    /// Runs by mode (online, offline) and outcome ([`OUTCOMES`]), and their time, for `/metrics`.
+    runs: [[AtomicU64; OUTCOMES.len()]; 2],
+    run_millis_total: AtomicU64,
 }
+
+/// The outcomes a check run is counted under: its verdict, or `error` when it could not finish.
+pub(crate) const OUTCOMES: [&str; 4] = ["fresh", "stale", "integrity", "error"];
 
 #[derive(Default)]
 struct Slot {
@@ -115,6 +121,22 @@ impl CheckOutcome {
 }
 
 impl CheckService {
+    /// `(mode, outcome, runs)` for every mode and outcome, zeros included, for `/metrics`.
+    pub(crate) fn run_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let mut counts = Vec::new();
+        for (mode, runs) in ["online", "offline"].into_iter().zip(&self.runs) {
+            for (outcome, count) in OUTCOMES.into_iter().zip(runs) {
+                counts.push((mode, outcome, count.load(Ordering::Relaxed)));
+            }
+        }
+        counts
+    }
+
+    /// Milliseconds spent in check runs.
+    pub(crate) fn run_millis_total(&self) -> u64 {
+        self.run_millis_total.load(Ordering::Relaxed)
+    }
+
     /// The check of `config`'s images.
     ///
     /// # Errors
@@ -140,6 +162,8 @@ impl CheckService {
             ttl: settings.ttl,
             slots: Default::default(),
             generation: AtomicU64::new(0),
+            runs: Default::default(),
+            run_millis_total: AtomicU64::new(0),
         })
     }
 }
@@ -217,6 +241,17 @@ async fn run(state: &AppState, service: &CheckService, offline: bool) -> CheckOu
     let checked_at = Timestamp::now();
     let (status, body) = render(&result, checked_at, offline);
     let generation = service.generation.fetch_add(1, Ordering::Relaxed) + 1;
+    let outcome = match &result {
+        Ok(report) => report.status.as_str(),
+        Err(_) => "error",
+    };
+    if let Some(index) = OUTCOMES.iter().position(|name| *name == outcome) {
+        service.runs[usize::from(offline)][index].fetch_add(1, Ordering::Relaxed);
+    }
+    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    service
+        .run_millis_total
+        .fetch_add(millis, Ordering::Relaxed);
     match &result {
         Ok(report) => tracing::info!(
             offline,

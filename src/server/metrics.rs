@@ -102,6 +102,7 @@ pub fn render(state: &AppState) -> String {
     registry_requests(&mut out, state);
     cache_lookups(&mut out, state);
     snapshots(&mut out, state);
+    check_runs(&mut out, state);
     header(
         &mut out,
         "fave_lock_uptime_seconds",
@@ -222,6 +223,35 @@ fn cache_lookups(out: &mut String, state: &AppState) {
     {
         line("snapshot", result, counter.load(Ordering::Relaxed));
     }
+}
+
+fn check_runs(out: &mut String, state: &AppState) {
+    let Some(check) = &state.check else {
+        return;
+    };
+    header(
+        out,
+        "fave_lock_check_runs_total",
+        "counter",
+        "Lock check runs (fave-lock check, for /api/check and the dashboard), by mode and outcome.",
+    );
+    for (mode, outcome, count) in check.run_counts() {
+        let _ = writeln!(
+            out,
+            "fave_lock_check_runs_total{{mode=\"{mode}\",outcome=\"{outcome}\"}} {count}"
+        );
+    }
+    header(
+        out,
+        "fave_lock_check_run_seconds_total",
+        "counter",
+        "Time spent in lock check runs.",
+    );
+    let _ = writeln!(
+        out,
+        "fave_lock_check_run_seconds_total {}",
+        seconds(check.run_millis_total(), 1e3)
+    );
 }
 
 fn snapshots(out: &mut String, state: &AppState) {
