@@ -23,7 +23,7 @@ use pep440_rs::Version;
 use pep508_rs::PackageName;
 
 pub use cache::ResultCache;
-pub use classify::{ModuleClass, classify_bytes, classify_reader};
+pub use classify::{ModuleClass, classify_reader};
 pub use wheel::{ModuleAbi, ScanError, is_extension_module, scan_wheels};
 
 use crate::index::{DistFile, IndexClient, IndexError};
@@ -170,7 +170,7 @@ impl AbiReport {
     }
 }
 
-fn numpy_name() -> PackageName {
+pub(crate) fn numpy_name() -> PackageName {
     PackageName::from_str("numpy").expect("a valid name")
 }
 
@@ -200,7 +200,6 @@ pub fn lock_has_numpy_2(lock: &Lock) -> bool {
 struct Job<'a> {
     package: &'a LockedPackage,
     file: &'a DistFile,
-    sha256: String,
     targets: Vec<usize>,
 }
 
@@ -228,14 +227,14 @@ pub async fn check_lock(
             jobs.push(Job {
                 package,
                 file,
-                sha256: file.sha256.clone().unwrap_or_default().to_ascii_lowercase(),
                 targets: fitting_targets(file, &tags, &package.targets)
                     .into_iter()
                     .collect(),
             });
         }
     }
-    let scans = scan_files(client, &jobs, options).await?;
+    let files: Vec<&DistFile> = jobs.iter().map(|job| job.file).collect();
+    let scans = scan_dist_files(client, &files, options).await?;
     let oci = |targets: &[usize]| -> Vec<String> {
         targets
             .iter()
@@ -250,7 +249,7 @@ pub async fn check_lock(
             package: job.package.name.clone(),
             version: job.package.version.clone(),
             filename: job.file.filename.clone(),
-            sha256: job.sha256.clone(),
+            sha256: sha256_of(job.file),
             targets: oci(&job.targets),
             modules: scan.modules,
             cached: scan.cached,
@@ -304,53 +303,23 @@ pub struct Scan {
     pub error: Option<String>,
 }
 
-/// Classify the modules of wheel files given by filename and sha256 (the fixes' candidates come this
-/// way, without a lock).
-pub async fn scan_dist_files(
-    client: &IndexClient,
-    files: &[DistFile],
-    options: &AbiOptions,
-) -> Result<Vec<Scan>, AbiError> {
-    let jobs: Vec<(&DistFile, String)> = files
-        .iter()
-        .map(|file| {
-            (
-                file,
-                file.sha256.clone().unwrap_or_default().to_ascii_lowercase(),
-            )
-        })
-        .collect();
-    scan_pairs(client, &jobs, options).await
-}
-
-async fn scan_files(
-    client: &IndexClient,
-    jobs: &[Job<'_>],
-    options: &AbiOptions,
-) -> Result<Vec<Scan>, AbiError> {
-    let pairs: Vec<(&DistFile, String)> = jobs
-        .iter()
-        .map(|job| (job.file, job.sha256.clone()))
-        .collect();
-    scan_pairs(client, &pairs, options).await
-}
-
 /// Results from the cache where present; the rest fetched (cache or network) and scanned together, so
 /// the scan threads see every module at once.
-async fn scan_pairs(
+/// The files are a lock's, or a fix's candidates (which come without a lock).
+pub async fn scan_dist_files(
     client: &IndexClient,
-    files: &[(&DistFile, String)],
+    files: &[&DistFile],
     options: &AbiOptions,
 ) -> Result<Vec<Scan>, AbiError> {
     let results = ResultCache::new(&options.cache_dir);
     let mut scans: Vec<Scan> = vec![Scan::default(); files.len()];
     let mut to_fetch = Vec::new();
-    for (index, (file, sha256)) in files.iter().enumerate() {
+    for (index, (file, sha256)) in files.iter().map(|file| (file, sha256_of(file))).enumerate() {
         if sha256.len() != 64 {
             scans[index].error = Some(format!("the lock has no sha256 for `{}`", file.filename));
             continue;
         }
-        match options.use_cache.then(|| results.get(sha256)).flatten() {
+        match options.use_cache.then(|| results.get(&sha256)).flatten() {
             Some(modules) => {
                 scans[index].modules = modules;
                 scans[index].cached = true;
@@ -361,10 +330,11 @@ async fn scan_pairs(
     let wheels = WheelCache::new(&options.cache_dir);
     let fetched: Vec<(usize, Option<PathBuf>)> = futures::stream::iter(to_fetch)
         .map(|index| {
-            let (file, sha256) = &files[index];
+            let file = files[index];
             let wheels = &wheels;
             async move {
-                let path = fetch_wheel(client, wheels, file, sha256, options.offline).await?;
+                let path =
+                    fetch_wheel(client, wheels, file, &sha256_of(file), options.offline).await?;
                 Ok::<_, AbiError>((index, path))
             }
         })
@@ -382,7 +352,7 @@ async fn scan_pairs(
             None => {
                 scans[index].error = Some(format!(
                     "`{}` is not in the wheel cache (offline)",
-                    files[index].0.filename
+                    files[index].filename
                 ))
             }
         }
@@ -396,10 +366,10 @@ async fn scan_pairs(
             Ok(modules) => {
                 if options.use_cache {
                     // Losing a cache entry only costs the next run a scan.
-                    if let Err(error) = results.put(&files[index].1, &modules) {
+                    if let Err(error) = results.put(&sha256_of(files[index]), &modules) {
                         tracing::warn!(
                             "cannot cache the ABI scan of `{}`: {error}",
-                            files[index].0.filename
+                            files[index].filename
                         );
                     }
                 }
@@ -409,6 +379,11 @@ async fn scan_pairs(
         }
     }
     Ok(scans)
+}
+
+/// The lock's sha256 of `file`, lower-case; empty when it has none.
+fn sha256_of(file: &DistFile) -> String {
+    file.sha256.clone().unwrap_or_default().to_ascii_lowercase()
 }
 
 /// The wheel's path in the wheel cache, downloading it (and checking its hash) when missing; `None`

@@ -4,7 +4,6 @@
 //! numpy 2.x, and `numpy<2`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 
 use pep440_rs::{Operator, Version};
 use pep508_rs::{PackageName, Requirement, VersionOrUrl};
@@ -13,7 +12,7 @@ use super::conflict::declared_requirement;
 use super::unit::pinned_line;
 use super::working::Working;
 use super::{Combined, Diagnosis, Edit, Fix, Problem, ProblemKind, describe_differences};
-use crate::abi::{self, AbiError, AbiOptions, AbiProblem, AbiReport, ModuleClass};
+use crate::abi::{self, AbiError, AbiOptions, AbiProblem, AbiReport, ModuleClass, numpy_name};
 use crate::index::DistFile;
 use crate::lock::{Lock, LockContext};
 use crate::requirements::{InputRequirement, RequirementsInput};
@@ -136,10 +135,6 @@ async fn describe(
     })
 }
 
-fn numpy_name() -> PackageName {
-    PackageName::from_str("numpy").expect("a valid name")
-}
-
 fn input_line<'a>(
     input: &'a RequirementsInput,
     name: &PackageName,
@@ -252,7 +247,8 @@ async fn built_for_numpy_2(
     files: &[DistFile],
     options: &AbiOptions,
 ) -> Result<bool, AbiDiagnoseError> {
-    let scans = abi::scan_dist_files(&resolver.client(), files, options).await?;
+    let files: Vec<&DistFile> = files.iter().collect();
+    let scans = abi::scan_dist_files(&resolver.client(), &files, options).await?;
     Ok(scans.iter().all(|scan| {
         scan.error.is_none() && !scan.modules.iter().any(|m| m.class == ModuleClass::NumpyV1)
     }))
