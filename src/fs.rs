@@ -1,8 +1,22 @@
-//! Atomic file output: every file fave-lock writes goes through here, so a failed run never leaves a
-//! half-written lock behind.
+//! Writing outputs without losing anything: every file fave-lock writes (locks, SBOM, plan, caches) goes
+//! through here, so a failed run never leaves a half-written file behind, and a path that is not a regular
+//! file is written the way the user meant it.
+//!
+//! ```text
+//! path ─▶ destination(): `-`                         ─▶ standard output
+//!                        character device, FIFO, socket ─▶ written straight into (a rename would replace
+//!                                                        the device: `-o /dev/null` as root broke the
+//!                                                        machine's /dev/null)
+//!                        symlink                     ─▶ its final target, by the rules here; the link stays
+//!                        regular file or missing     ─▶ temp file beside it, then rename (atomic)
+//!                        directory                   ─▶ error
+//! ```
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Symlink hops followed before giving up, as the kernel's `ELOOP` limit does.
+const MAX_SYMLINK_HOPS: usize = 40;
 
 /// A failure to write an output file.
 #[derive(Debug, thiserror::Error)]
@@ -14,71 +28,209 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
+/// Where the bytes for one output path end up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A regular file, or none yet: replaced atomically by renaming a temp file over it. For a symlink
+    /// this is the link's final target, so the link stays a link.
+    Replace(PathBuf),
+    /// Something a rename would destroy (a character or block device, a FIFO, a socket): opened and
+    /// written in place, as `>` in a shell does.
+    Stream(PathBuf),
+    /// `-`: standard output.
+    Stdout,
+}
+
+/// Where writing `path` puts its bytes (see the module's diagram).
+///
+/// # Errors
+///
+/// `path` is a directory, a symlink loop, or cannot be inspected.
+pub fn destination(path: &Path) -> std::io::Result<Destination> {
+    if path == Path::new("-") {
+        return Ok(Destination::Stdout);
+    }
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_SYMLINK_HOPS {
+        let metadata = match std::fs::symlink_metadata(&current) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Destination::Replace(current));
+            }
+            Err(error) => return Err(error),
+        };
+        let kind = metadata.file_type();
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&current)?;
+            // A relative link target is relative to the link's folder, not to the working directory.
+            current = match current.parent() {
+                Some(folder) if target.is_relative() => folder.join(target),
+                _ => target,
+            };
+        } else if kind.is_file() {
+            return Ok(Destination::Replace(current));
+        } else if kind.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "it is a directory; name a file in it",
+            ));
+        } else {
+            return Ok(Destination::Stream(current));
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "more than {MAX_SYMLINK_HOPS} symlinks in a row (a symlink loop?)"
+    )))
+}
+
+/// One output waiting for [`Staged::commit`].
+enum Pending {
+    /// Written to a temp file beside `target`, renamed over it on commit.
+    Temp {
+        temp: tempfile::NamedTempFile,
+        target: PathBuf,
+    },
+    /// Written into a stream (device, FIFO, stdout) on commit; nothing to stage it in.
+    Direct {
+        destination: Destination,
+        contents: Vec<u8>,
+    },
+}
+
 /// Files staged in their target folders, not yet visible under their final names.
 ///
 /// Staging every output before renaming any means an error while producing the set (a full disk, a bad
-/// path) leaves all previous outputs untouched.
+/// path) leaves all previous outputs untouched. Streams cannot be staged: their bytes are written after
+/// every rename, so a stream never receives a set that fails half-way.
 #[derive(Default)]
 pub struct Staged {
-    files: Vec<(tempfile::NamedTempFile, PathBuf)>,
+    files: Vec<(Pending, PathBuf)>,
 }
 
 impl Staged {
-    /// Write `contents` to a temporary file beside `path`.
+    /// Prepare `path` to receive `contents`: a temporary file beside it (or beside its symlink's target),
+    /// or, for a stream, the contents kept until commit.
     pub fn stage(&mut self, path: &Path, contents: &[u8]) -> Result<(), WriteError> {
         let wrap = |source| WriteError {
             path: path.to_path_buf(),
             source,
         };
-        let dir = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
+        let pending = match destination(path).map_err(wrap)? {
+            Destination::Replace(target) => Pending::Temp {
+                temp: temp_beside(&target, contents).map_err(wrap)?,
+                target,
+            },
+            destination => Pending::Direct {
+                destination,
+                contents: contents.to_vec(),
+            },
         };
-        std::fs::create_dir_all(&dir).map_err(wrap)?;
-        let mut temp = tempfile::Builder::new()
-            .prefix(".fave-lock-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(wrap)?;
-        temp.write_all(contents).map_err(wrap)?;
-        set_readable(temp.as_file()).map_err(wrap)?;
-        temp.as_file().sync_all().map_err(wrap)?;
-        self.files.push((temp, path.to_path_buf()));
+        self.files.push((pending, path.to_path_buf()));
         Ok(())
     }
 
-    /// Rename every staged file over its target.
+    /// Rename every staged file over its target, then write the streams. Returns the paths as given.
     pub fn commit(self) -> Result<Vec<PathBuf>, WriteError> {
         let mut written = Vec::with_capacity(self.files.len());
-        for (temp, path) in self.files {
-            temp.persist(&path).map_err(|err| WriteError {
+        let (temps, directs): (Vec<_>, Vec<_>) = self
+            .files
+            .into_iter()
+            .partition(|(pending, _)| matches!(pending, Pending::Temp { .. }));
+        for (pending, path) in temps.into_iter().chain(directs) {
+            let wrap = |source| WriteError {
                 path: path.clone(),
-                source: err.error,
-            })?;
+                source,
+            };
+            match pending {
+                Pending::Temp { temp, target } => {
+                    temp.persist(&target).map_err(|err| wrap(err.error))?;
+                }
+                Pending::Direct {
+                    destination,
+                    contents,
+                } => write_stream(&destination, &contents).map_err(wrap)?,
+            }
             written.push(path);
         }
         Ok(written)
     }
 }
 
-/// Temp files are created 0600; outputs are shared files (committed locks), so give them the usual
-/// 0644 less the umask's effect on group/other write, which 0644 never grants anyway.
+/// A synced temp file in `target`'s folder holding `contents`, with the mode `target` has (0644 for a
+/// new file).
+fn temp_beside(target: &Path, contents: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    let dir = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".fave-lock-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    temp.write_all(contents)?;
+    set_mode_like(temp.as_file(), target)?;
+    temp.as_file().sync_all()?;
+    Ok(temp)
+}
+
+fn write_stream(destination: &Destination, contents: &[u8]) -> std::io::Result<()> {
+    match destination {
+        Destination::Stdout => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(contents)?;
+            stdout.flush()
+        }
+        // No truncate or create: a device or FIFO exists already, and O_TRUNC means nothing to it.
+        Destination::Stream(path) | Destination::Replace(path) => std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .write_all(contents),
+    }
+}
+
+/// Temp files are created 0600; outputs are shared files (committed locks): keep the mode of the file
+/// being replaced, else 0644.
 #[cfg(unix)]
-fn set_readable(file: &std::fs::File) -> std::io::Result<()> {
+fn set_mode_like(file: &std::fs::File, target: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o644))
+    let mode = std::fs::metadata(target)
+        .map(|metadata| metadata.permissions().mode() & 0o7777)
+        .unwrap_or(0o644);
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn set_readable(_file: &std::fs::File) -> std::io::Result<()> {
+fn set_mode_like(_file: &std::fs::File, _target: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Write one file atomically (temp file in the same folder, then rename).
+/// Write one file atomically (temp file in the same folder, then rename), or into a stream.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), WriteError> {
     let mut staged = Staged::default();
     staged.stage(path, contents)?;
     staged.commit().map(|_| ())
+}
+
+/// Move a finished temp file (a download, say) to `path` by the same rules: renamed when `path` is a
+/// regular file or missing (the temp must be on the same file system, as a cache's temp folder is), else
+/// copied into the destination.
+pub fn persist(temp: tempfile::NamedTempFile, path: &Path) -> Result<(), WriteError> {
+    let wrap = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    match destination(path).map_err(wrap)? {
+        Destination::Replace(target) if target == path => {
+            temp.persist(&target).map_err(|err| wrap(err.error))?;
+            Ok(())
+        }
+        // A symlink's target may be on another file system: copy through a temp beside it instead.
+        _ => {
+            let contents = std::fs::read(temp.path()).map_err(wrap)?;
+            write_atomic(path, &contents)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -104,5 +256,94 @@ mod tests {
         );
         write_atomic(&a, b"new").unwrap();
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "new");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_stays_a_link_and_its_target_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real/lock.txt");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, "old").unwrap();
+        let link = dir.path().join("lock.txt");
+        std::os::unix::fs::symlink("real/lock.txt", &link).unwrap();
+        assert_eq!(
+            destination(&link).unwrap(),
+            Destination::Replace(real.clone())
+        );
+        write_atomic(&link, b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        // A dangling link creates its target.
+        let dangling = dir.path().join("dangling.txt");
+        std::os::unix::fs::symlink("real/new.txt", &dangling).unwrap();
+        write_atomic(&dangling, b"created").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("real/new.txt")).unwrap(),
+            "created"
+        );
+        assert!(
+            std::fs::symlink_metadata(&dangling)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_loop_and_a_directory_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::os::unix::fs::symlink("b", &a).unwrap();
+        std::os::unix::fs::symlink("a", dir.path().join("b")).unwrap();
+        let error = write_atomic(&a, b"x").unwrap_err();
+        assert!(
+            error.source.to_string().contains("symlink loop"),
+            "{error:?}"
+        );
+        let error = write_atomic(dir.path(), b"x").unwrap_err();
+        assert_eq!(error.source.kind(), std::io::ErrorKind::IsADirectory);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock.txt");
+        std::fs::write(&path, "old").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&path, b"new").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let fresh = dir.path().join("fresh.txt");
+        write_atomic(&fresh, b"new").unwrap();
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_through_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system node.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        use std::os::unix::fs::FileTypeExt;
+        assert!(kind.is_fifo(), "the FIFO must stay a FIFO");
     }
 }

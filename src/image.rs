@@ -18,6 +18,7 @@ use crate::requirements::{self, RequirementsError, RequirementsInput};
 use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, Target};
 use crate::sbom::{SBOM_FILE, SbomError, SbomOutput};
 use crate::tags::{Platform, PythonVersion};
+use crate::verify::{VerifyError, hash_unhashed};
 
 /// Everything needed to lock one image.
 #[derive(Debug, Clone)]
@@ -44,6 +45,10 @@ pub struct ImageJob {
     pub plan: Option<PlanSettings>,
     /// The CycloneDX SBOM written beside the lock; `None` for ad hoc runs.
     pub sbom: Option<SbomOutput>,
+    /// What to do with a file the index lists without a sha256: `true` (ad hoc, as pip-compile does)
+    /// downloads and hashes it; `false` (the config's images, whose index must vouch for every file)
+    /// refuses the lock.
+    pub hash_unhashed: bool,
 }
 
 /// A resolved image and the text of each output file.
@@ -73,6 +78,17 @@ pub enum ImageError {
         #[source]
         source: AbiDiagnoseError,
     },
+    /// Files the index lists without a sha256, in a lock that must be pinned by the index's hashes.
+    #[error(
+        "the index lists no sha256 for {} of `{image}`: its lock cannot pin them; serve hashes from the \
+         index (PEP 503 `#sha256=` fragments, PEP 691 `hashes`), or lock with `-r`, which downloads and \
+         hashes such files",
+        files.iter().map(|file| format!("`{file}`")).collect::<Vec<_>>().join(", ")
+    )]
+    MissingHash { image: String, files: Vec<String> },
+    /// A file the index lists without a hash could not be downloaded to hash it.
+    #[error(transparent)]
+    Hash(#[from] VerifyError),
 }
 
 /// Join a config-relative path without a leading `./`, so that messages show paths as written.
@@ -126,6 +142,7 @@ impl ImageJob {
                 path: output.join(SBOM_FILE),
                 timestamp: None,
             }),
+            hash_unhashed: false,
         }
     }
 
@@ -191,6 +208,7 @@ impl ImageJob {
         let input = requirements::read(&self.requirements)?;
         let offline = client.settings().offline;
         let mut resolution = self.resolver(client.clone()).resolve(&input).await?;
+        self.pin_unhashed(&client, &mut resolution).await?;
         let context = LockContext {
             image: self.name.clone(),
             python: self.python,
@@ -243,6 +261,42 @@ impl ImageJob {
             lock,
             outputs,
         })
+    }
+
+    /// Make sure every file of `resolution` has a sha256 before a lock is built from it: hash the files
+    /// the index gave none for, or refuse them (see [`ImageJob::hash_unhashed`]).
+    async fn pin_unhashed(
+        &self,
+        client: &IndexClient,
+        resolution: &mut Resolution,
+    ) -> Result<(), ImageError> {
+        if self.hash_unhashed {
+            let hashed = hash_unhashed(client, resolution).await?;
+            if !hashed.is_empty() {
+                resolution.warnings.push(format!(
+                    "the index lists no sha256 for {}: downloaded them and pinned the hash of their bytes",
+                    hashed.join(", ")
+                ));
+            }
+            return Ok(());
+        }
+        let mut files: Vec<String> = resolution
+            .targets
+            .iter()
+            .flat_map(|target| target.packages.values())
+            .filter(|package| package.file.sha256.is_none())
+            .map(|package| package.file.filename.clone())
+            .collect();
+        files.sort();
+        files.dedup();
+        if files.is_empty() {
+            Ok(())
+        } else {
+            Err(ImageError::MissingHash {
+                image: self.name.clone(),
+                files,
+            })
+        }
     }
 
     /// Hash of the config section, the effective index and cutoff, the platforms and every input file.

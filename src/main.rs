@@ -19,7 +19,22 @@ fn main() -> ExitCode {
             return cli::ExitStatus::Error.into();
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    // A panic is a bug, but never a reason to lose files or to exit with Rust's 101: outputs are only
+    // renamed into place at the end of a run, so unwinding drops the staged temp files and leaves every
+    // previous file as it was. The hook words the message; the boundary turns it into exit 2.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: internal error (a bug in fave-lock; nothing was written): {info}\n  \
+             please report it with the command that caused it"
+        );
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(cli::run(args))
+    }));
+    let Ok(outcome) = outcome else {
+        return cli::ExitStatus::Error.into();
+    };
+    match outcome {
         Ok(status) => status.into(),
         Err(err) => {
             let status = cli::exit_status_of(&err);

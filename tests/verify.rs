@@ -21,8 +21,13 @@ fn wheel_downloads(requests: &[LoggedRequest]) -> Vec<String> {
         .collect()
 }
 
+/// A lock written without `resolve`'s own download check (`--no-verify`), so that what `verify` fetches
+/// and finds is its own.
 fn resolved(server: &IndexServer) -> Project {
-    support::demo::resolved(server, "six\nidna\npackaging\n")
+    let project = Project::new(&server.url(), "six\nidna\npackaging\n");
+    let out = project.run(&["resolve", "-q", "--no-verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    project
 }
 
 #[test]
@@ -106,7 +111,7 @@ fn a_tampered_wheel_fails_with_exit_3_naming_both_hashes_and_the_lock_stays() {
         .wheel(Wheel::fixture(IDNA))
         .start();
     let project = Project::new(&server.url(), "six\nidna\n");
-    let out = project.run(&["resolve", "-q"]);
+    let out = project.run(&["resolve", "-q", "--no-verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let before = project.lock_files();
     assert!(before.len() >= 3, "{before:?}");

@@ -49,16 +49,11 @@ impl ResultCache {
         let Some(path) = self.path(sha256) else {
             return Ok(());
         };
-        let folder = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(folder)?;
         let text = serde_json::to_vec(&Entry {
             modules: modules.to_vec(),
         })
         .map_err(std::io::Error::other)?;
-        let mut temp = tempfile::NamedTempFile::new_in(folder)?;
-        std::io::Write::write_all(&mut temp, &text)?;
-        temp.persist(&path).map_err(|error| error.error)?;
-        Ok(())
+        crate::fs::write_atomic(&path, &text).map_err(|error| error.source)
     }
 }
 

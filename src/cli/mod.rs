@@ -111,9 +111,14 @@ pub struct ResolveArgs {
     #[arg(long)]
     pub no_check_abi: bool,
     /// Download and check every file of the new lock (as `fave-lock verify` does) before writing it; any
-    /// finding leaves the previous lock files untouched.
+    /// finding leaves the previous lock files untouched. The default for the config's images; with `-r`,
+    /// only files the index gives no hash for are downloaded (and hashed) unless this is given.
     #[arg(long)]
     pub verify: bool,
+    /// Write the config's locks without downloading their files: the index's hashes are trusted as
+    /// they are. (A file the index lists without a hash is still never written hashless.)
+    #[arg(long, conflicts_with = "verify")]
+    pub no_verify: bool,
     /// Stamp the SBOM's `metadata.timestamp` (RFC 3339, or `now`); without it the SBOM is byte-identical
     /// run to run.
     #[arg(long, value_name = "TIMESTAMP")]
@@ -171,6 +176,7 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
     use fave_lock::diagnose::AbiDiagnoseError;
     match err.downcast_ref::<ImageError>() {
         Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
+        Some(ImageError::MissingHash { .. }) => ExitStatus::Integrity,
         Some(ImageError::Abi {
             source: AbiDiagnoseError::Abi(AbiError::HashMismatch { .. }),
             ..

@@ -188,7 +188,10 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
         }
         abi_reports = reports;
     }
-    if args.verify {
+    // The config's locks are committed and built from: their files are checked against their bytes
+    // unless the user opts out. Ad hoc runs follow uv and pip-compile, which trust the index's hashes.
+    let verify = args.verify || (args.requirement.is_none() && !args.no_verify);
+    if verify {
         let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
         let verdict = super::verify::verify_before_writing(
             &client,
@@ -217,6 +220,11 @@ fn write_outputs(args: &ResolveArgs, locked: &[LockedImage]) -> anyhow::Result<V
     let mut staged = Staged::default();
     for (path, contents) in locked.iter().flat_map(|image| &image.outputs) {
         staged.stage(path, contents.as_bytes())?;
+    }
+    // Fault injection for the panic boundary's test (tests/outputs.rs): a bug at the worst moment,
+    // with every output staged and none renamed, must leave the previous files as they were.
+    if std::env::var_os("FAVE_LOCK_FAULT").is_some_and(|fault| fault == "panic-before-commit") {
+        panic!("FAVE_LOCK_FAULT=panic-before-commit");
     }
     Ok(staged.commit()?)
 }
@@ -385,6 +393,7 @@ fn ad_hoc_job(
         command,
         plan: None,
         sbom: None,
+        hash_unhashed: true,
     };
     Ok((vec![job], index_url))
 }

@@ -126,10 +126,7 @@ impl WheelCache {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(error)?;
         }
-        downloaded
-            .file
-            .persist(&path)
-            .map_err(|persist| error(persist.error))?;
+        crate::fs::persist(downloaded.file, &path).map_err(|write| error(write.source))?;
         Ok(path)
     }
 }

@@ -17,6 +17,7 @@
 mod cache;
 mod checks;
 mod finding;
+mod unhashed;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use pep508_rs::PackageName;
 pub use cache::{Lookup, WheelCache, WheelCacheError};
 pub(crate) use checks::fitting_targets;
 pub use finding::{Finding, FindingCode, Severity};
+pub use unhashed::hash_unhashed;
 
 use crate::abi::{self, AbiError, AbiOptions, AbiReport};
 use crate::index::{
@@ -308,9 +310,22 @@ async fn fetch_file(
     } else {
         outcome.repaired = lookup == Lookup::Repaired;
         outcome.source = FileSource::Download;
-        let Some(downloaded) = download(client, cache, job, reporter, &mut findings).await? else {
+        let Some(mut downloaded) = download(client, cache, job, reporter, &mut findings).await?
+        else {
             return Ok((None, findings));
         };
+        // A flaky proxy or a connection cut mid-body is not an attack: bytes that do not match are
+        // fetched once more before they count as a finding.
+        if file
+            .sha256
+            .as_ref()
+            .is_some_and(|expected| !expected.eq_ignore_ascii_case(&downloaded.sha256))
+        {
+            let Some(again) = download(client, cache, job, reporter, &mut findings).await? else {
+                return Ok((None, findings));
+            };
+            downloaded = again;
+        }
         outcome.size = downloaded.size;
         outcome.sha256.clone_from(&downloaded.sha256);
         findings.extend(judge_download(job, &downloaded));

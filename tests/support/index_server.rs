@@ -115,7 +115,8 @@ impl Wheel {
         self
     }
 
-    /// List `sha256` instead of the real hash, as if the file had been replaced after locking.
+    /// List `sha256` instead of the real hash, as if the file had been replaced after locking; `""`
+    /// lists the file without a hash.
     pub fn sha256(mut self, sha256: &str) -> Wheel {
         self.sha256 = sha256.to_string();
         self
@@ -157,6 +158,8 @@ struct State {
     ranges: bool,
     /// How to fail the next requests, whatever they ask for.
     failures: VecDeque<Failure>,
+    /// Whole-file downloads still to be served with one byte flipped (a flaky proxy).
+    corrupt_downloads: usize,
     log: Vec<LoggedRequest>,
 }
 
@@ -229,6 +232,7 @@ impl IndexServer {
                 metadata_files: true,
                 ranges: true,
                 failures: VecDeque::new(),
+                corrupt_downloads: 0,
                 log: Vec::new(),
             },
         }
@@ -270,12 +274,18 @@ impl IndexServer {
             .extend(std::iter::repeat_n(Failure::Drop, count));
     }
 
+    /// Serve the next `count` whole-file downloads (200 answers for a wheel, not ranges or `.metadata`)
+    /// with their middle byte flipped, as a flaky proxy would.
+    pub fn corrupt_next_downloads(&self, count: usize) {
+        self.state().corrupt_downloads += count;
+    }
+
     /// Yank (`Some(reason)`) or un-yank (`None`) a listed file.
     pub fn yank(&self, filename: &str, reason: Option<&str>) {
         self.with_wheel(filename, |wheel| wheel.yanked = reason.map(str::to_string));
     }
 
-    /// List a different sha256 for a file, as if it had been replaced.
+    /// List a different sha256 for a file, as if it had been replaced (`""`: no hash at all).
     pub fn set_sha256(&self, filename: &str, sha256: &str) {
         self.with_wheel(filename, |wheel| wheel.sha256 = sha256.to_string());
     }
@@ -390,6 +400,17 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
             Some(Failure::Drop) => None,
             None => Some(route(&state, &request)),
         };
+        let response = response.map(|mut response| {
+            let whole_file = response.status == 200
+                && request.path.starts_with("/files/")
+                && !request.path.ends_with(".metadata");
+            if whole_file && state.corrupt_downloads > 0 && !response.body.is_empty() {
+                state.corrupt_downloads -= 1;
+                let middle = response.body.len() / 2;
+                response.body[middle] ^= 0xff;
+            }
+            response
+        });
         state.log.push(LoggedRequest {
             method: request.method.clone(),
             path: request.path.clone(),
@@ -534,7 +555,8 @@ fn json_page(project: &str, wheels: &[&Wheel]) -> String {
             let mut file = serde_json::json!({
                 "filename": wheel.filename,
                 "url": format!("../../files/{}", wheel.filename),
-                "hashes": {"sha256": wheel.sha256},
+                // An empty sha256 stands for an index that lists the file without any hash.
+                "hashes": if wheel.sha256.is_empty() { serde_json::json!({}) } else { serde_json::json!({"sha256": wheel.sha256}) },
                 "requires-python": wheel.requires_python,
                 "size": wheel.bytes.len(),
                 "yanked": wheel.yanked.as_ref().map_or(serde_json::Value::Bool(false), |reason| match reason.as_str() {
@@ -560,11 +582,11 @@ fn html_page(project: &str, wheels: &[&Wheel]) -> String {
         "<!DOCTYPE html>\n<html>\n<head><title>Links for {project}</title></head>\n<body>\n"
     );
     for wheel in wheels {
-        let _ = write!(
-            html,
-            "<a href=\"../../files/{}#sha256={}\"",
-            wheel.filename, wheel.sha256
-        );
+        let _ = write!(html, "<a href=\"../../files/{}", wheel.filename);
+        if !wheel.sha256.is_empty() {
+            let _ = write!(html, "#sha256={}", wheel.sha256);
+        }
+        html.push('"');
         if let Some(specifier) = &wheel.requires_python {
             let _ = write!(html, " data-requires-python=\"{}\"", escape(specifier));
         }

@@ -110,3 +110,27 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// `fave-lock resolve -q -r requirements.in -o OUTPUT EXTRA…` in `dir` (ad hoc, CPython 3.11 on
+/// x86_64 manylinux 2_36, the test cutoff) against `index_url`, with `dir/cache` as its cache.
+pub fn ad_hoc_resolve(dir: &Path, index_url: &str, output: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fave-lock"))
+        .args(["resolve", "-q", "-r", "requirements.in"])
+        .args(["--python-version", "3.11"])
+        .args(["--python-platform", "x86_64-manylinux_2_36"])
+        .args([
+            "--exclude-newer",
+            EXCLUDE_NEWER,
+            "--index-url",
+            index_url,
+            "-o",
+        ])
+        .arg(output)
+        .args(extra)
+        .current_dir(dir)
+        .env("FAVE_LOCK_CACHE_DIR", dir.join("cache"))
+        .env_remove("FAVE_LOCK_INDEX_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run fave-lock")
+}
