@@ -1,12 +1,10 @@
 //! An image to lock, from its config (or ad hoc flags) to the files its lock consists of. The CLI and
 //! later the server and `check` call this, so they cannot disagree about what a lock should contain.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use pep508_rs::PackageName;
 
 use crate::abi::{self, AbiOptions, AbiReport};
 use crate::config::{Config, ImageConfig};
@@ -15,7 +13,7 @@ use crate::index::IndexClient;
 use crate::lock::{Lock, LockContext, LockTarget, input_hash, pylock_toml, requirements_txt};
 use crate::plan::{PlanError, PlanSettings};
 use crate::requirements::{self, RequirementsError, RequirementsInput};
-use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, Target};
+use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, SdistPolicy, Target};
 use crate::sbom::{SBOM_FILE, SbomError, SbomOutput};
 use crate::tags::{Platform, PythonVersion};
 use crate::verify::{VerifyError, hash_unhashed};
@@ -35,7 +33,7 @@ pub struct ImageJob {
     pub pylock_toml: Option<PathBuf>,
     pub index_url: String,
     pub exclude_newer: Option<Timestamp>,
-    pub allow_sdist: BTreeSet<PackageName>,
+    pub allow_sdist: SdistPolicy,
     /// Canonical config text that feeds the input hash.
     pub canonical_config: String,
     /// The regenerating command for the header.
@@ -134,7 +132,7 @@ impl ImageJob {
             pylock_toml: Some(output.join("pylock.toml")),
             index_url: index_url.to_string(),
             exclude_newer,
-            allow_sdist: image.allow_sdist.iter().cloned().collect(),
+            allow_sdist: SdistPolicy::only(image.allow_sdist.iter().cloned()),
             canonical_config: image.canonical.clone(),
             command,
             plan: PlanSettings::from_config(config, image),
@@ -315,7 +313,7 @@ impl ImageJob {
             .map(|(oci, p)| format!("{oci}={p}"))
             .collect();
         let settings = format!(
-            "image={}\npython={}\nplatforms={}\nindex-url={}\nexclude-newer={}\nallow-sdist={:?}\n",
+            "image={}\npython={}\nplatforms={}\nindex-url={}\nexclude-newer={}\nallow-sdist={}\n",
             self.name,
             self.python,
             platforms.join(","),
@@ -323,10 +321,19 @@ impl ImageJob {
             self.exclude_newer
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
-            self.allow_sdist
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>(),
+            // The list's Debug form, as before `all` existed, so existing locks keep their hash.
+            if self.allow_sdist.all {
+                "all".to_string()
+            } else {
+                format!(
+                    "{:?}",
+                    self.allow_sdist
+                        .packages
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                )
+            },
         );
         let mut parts: Vec<(&str, &[u8])> = vec![
             ("settings", settings.as_bytes()),

@@ -25,6 +25,7 @@ pub mod registry;
 pub mod requirements;
 pub mod resolve;
 pub mod sbom;
+pub mod sdist;
 pub mod server;
 pub mod tags;
 pub mod verify;

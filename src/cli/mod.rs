@@ -69,9 +69,17 @@ pub struct ResolveArgs {
     /// Ad hoc: target platform, as uv spells it (`x86_64-manylinux_2_28`); repeat for several.
     #[arg(long = "python-platform", value_name = "PLATFORM")]
     pub python_platforms: Vec<String>,
-    /// Ad hoc: a package whose sdist may be used when no wheel fits (repeatable).
+    /// Ad hoc: a package whose sdist may be used when no wheel fits (repeatable); the default already
+    /// allows every one, so this matters only with `--no-build`.
     #[arg(long = "allow-sdist", value_name = "NAME")]
     pub allow_sdist: Vec<String>,
+    /// Ad hoc: never use an sdist (by default one is used, as by uv and pip, when no wheel fits: its
+    /// metadata read from PEP 643 PKG-INFO or built with its PEP 517 backend).
+    #[arg(long)]
+    pub no_build: bool,
+    /// Ad hoc: `:all:` (as `--no-build`) or a package that must install from a wheel (repeatable).
+    #[arg(long = "only-binary", value_name = "NAME|:all:")]
+    pub only_binary: Vec<String>,
     /// Ignore files uploaded after this instant (RFC 3339, or a date meaning midnight UTC).
     #[arg(long, value_name = "TIMESTAMP")]
     pub exclude_newer: Option<String>,

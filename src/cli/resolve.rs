@@ -17,7 +17,7 @@ use fave_lock::fs::Staged;
 use fave_lock::image::{ImageError, ImageJob, LockedImage};
 use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::requirements_txt;
-use fave_lock::resolve::ResolveError;
+use fave_lock::resolve::{ResolveError, SdistPolicy};
 use fave_lock::tags::{Platform, PythonVersion};
 
 use super::progress::Progress;
@@ -306,6 +306,8 @@ fn config_jobs(
         (args.python_version.is_some(), "--python-version"),
         (!args.python_platforms.is_empty(), "--python-platform"),
         (!args.allow_sdist.is_empty(), "--allow-sdist"),
+        (args.no_build, "--no-build"),
+        (!args.only_binary.is_empty(), "--only-binary"),
     ] {
         if flag.0 {
             bail!(
@@ -358,11 +360,7 @@ fn ad_hoc_job(
             .map_err(|err| anyhow::anyhow!("--python-platform {text}: {err}"))?;
         platforms.push((platform.oci().to_string(), platform));
     }
-    let allow_sdist = args
-        .allow_sdist
-        .iter()
-        .map(|name| PackageName::from_str(name).with_context(|| format!("--allow-sdist {name}")))
-        .collect::<anyhow::Result<BTreeSet<_>>>()?;
+    let allow_sdist = sdist_policy(args)?;
     let index_url = effective_index_url(args.index_url.as_deref(), None);
     let output = args.output_file.clone();
     let writes_pylock = output
@@ -396,6 +394,23 @@ fn ad_hoc_job(
         hash_unhashed: true,
     };
     Ok((vec![job], index_url))
+}
+
+/// The ad hoc sdist policy: every package, as uv and pip, unless `--no-build` or `--only-binary`.
+fn sdist_policy(args: &ResolveArgs) -> anyhow::Result<SdistPolicy> {
+    let names = |values: &[String], flag: &str| {
+        values
+            .iter()
+            .filter(|value| value.as_str() != ":all:" && value.as_str() != ":none:")
+            .map(|name| PackageName::from_str(name).with_context(|| format!("{flag} {name}")))
+            .collect::<anyhow::Result<BTreeSet<_>>>()
+    };
+    let no_build = args.no_build || args.only_binary.iter().any(|value| value == ":all:");
+    Ok(SdistPolicy {
+        all: !no_build,
+        packages: names(&args.allow_sdist, "--allow-sdist")?,
+        denied: names(&args.only_binary, "--only-binary")?,
+    })
 }
 
 fn effective_index_url(flag_or_env: Option<&str>, config: Option<&str>) -> String {

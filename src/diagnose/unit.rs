@@ -207,7 +207,7 @@ async fn unusable(
                 ));
             }
             details.push(if *has_sdist {
-                "an sdist exists, but the image installs wheels only (allow-sdist would build it)"
+                "an sdist exists, but sdists are not allowed here (`allow-sdist` in fave-lock.toml; ad hoc, without `--no-build`, it is built)"
                     .to_string()
             } else {
                 "no sdist".to_string()
@@ -287,7 +287,7 @@ async fn unusable(
                 .map(|span| format!(" (wheels for {span} only)"))
                 .unwrap_or_default(),
             if *has_sdist {
-                "; an sdist exists but the image installs wheels only"
+                "; an sdist exists but sdists are not allowed here"
             } else {
                 ", and no sdist"
             },

@@ -44,6 +44,9 @@ pub enum IndexError {
         #[source]
         source: std::io::Error,
     },
+    /// An sdist's metadata could not be had (its download, its archive, its PEP 517 build).
+    #[error(transparent)]
+    Sdist(Box<crate::sdist::SdistError>),
     /// The HTTP client could not be built (TLS setup).
     #[error("cannot set up the HTTP client")]
     Client {

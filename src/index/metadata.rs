@@ -37,6 +37,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<CoreMetadata, String> {
     Ok(metadata)
 }
 
+/// Every header field of a core metadata file (`PKG-INFO` too), in order, as `(field, value)`: for the
+/// fields [`parse`] does not keep (`Metadata-Version`, `Dynamic`).
+pub(crate) fn fields(bytes: &[u8]) -> Vec<(String, String)> {
+    let text = String::from_utf8_lossy(bytes);
+    headers(&text)
+        .into_iter()
+        .map(|(field, value)| (field.to_string(), value))
+        .collect()
+}
+
 /// The header fields in order, continuation lines joined to their field with `\n`.
 fn headers(text: &str) -> Vec<(&str, String)> {
     let mut fields: Vec<(&str, String)> = Vec::new();

@@ -30,4 +30,5 @@ pub use cache::default_cache_dir;
 pub use client::IndexClient;
 pub use download::{DownloadedFile, wheel_metadata};
 pub use error::IndexError;
+pub(crate) use metadata::{fields as metadata_fields, parse as parse_metadata};
 pub use model::{CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse};

@@ -55,7 +55,7 @@ pub struct VersionMap {
 pub struct Policy<'a> {
     pub target: &'a Target,
     pub exclude_newer: Option<Timestamp>,
-    pub allow_sdist: &'a BTreeSet<PackageName>,
+    pub allow_sdist: &'a super::SdistPolicy,
 }
 
 /// A page's files with their filenames parsed and grouped by release, in version order; independent of
@@ -226,7 +226,7 @@ fn select<'a>(
     }
     let chosen = match (best, sdist) {
         (Some((_, _, file)), _) => file,
-        (None, Some(file)) if policy.allow_sdist.contains(name) => file,
+        (None, Some(file)) if policy.allow_sdist.allows(name) => file,
         (None, sdist) => {
             // Only a failure needs the tag list, so it is built here rather than for every release.
             let wheel_tags: BTreeSet<String> = for_python
@@ -298,7 +298,9 @@ impl fmt::Display for Unusable {
                     )?;
                 }
                 if *has_sdist {
-                    f.write_str("; only an sdist, and the image installs binaries only (allow it with `allow-sdist`)")
+                    f.write_str(
+                        "; only an sdist, which is not allowed here (allow it with `allow-sdist`)",
+                    )
                 } else {
                     f.write_str(" and no sdist")
                 }
@@ -353,7 +355,7 @@ mod tests {
             files,
         };
         let target = target();
-        let allow_sdist = BTreeSet::new();
+        let allow_sdist = super::super::SdistPolicy::default();
         let policy = Policy {
             target: &target,
             exclude_newer: exclude_newer.map(|t| Timestamp::from_str(t).unwrap()),

@@ -118,7 +118,11 @@ impl Fetcher {
     pub async fn metadata(&self, file: &DistFile) -> Shared<Arc<Metadata>> {
         self.metadata
             .get(&file.url, || async {
-                let core = self.client.metadata(file).await.map_err(Arc::new)?;
+                let core = if crate::sdist::is_sdist(&file.filename) {
+                    self.sdist_metadata(file).await.map_err(Arc::new)?
+                } else {
+                    self.client.metadata(file).await.map_err(Arc::new)?
+                };
                 let requires_dist = parse_requires_dist(&core.requires_dist);
                 Ok(Arc::new(Metadata {
                     core,
@@ -126,6 +130,20 @@ impl Fetcher {
                 }))
             })
             .await
+    }
+
+    /// An sdist's metadata, read or built for the targets' Python (one per image, so the first target's).
+    async fn sdist_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        let settings = crate::sdist::SdistSettings::new(self.targets[0].python);
+        let bytes = crate::sdist::metadata(&self.client, file, &settings)
+            .await
+            .map_err(|error| IndexError::Sdist(Box::new(error)))?;
+        crate::index::parse_metadata(&bytes)
+            .map(Arc::new)
+            .map_err(|message| IndexError::Malformed {
+                url: file.url.clone(),
+                message,
+            })
     }
 
     /// The releases of `name` that can install on target `target`; `None` when the project does not exist.

@@ -75,8 +75,42 @@ impl Target {
 pub struct ResolveOptions {
     /// Ignore files uploaded after this instant.
     pub exclude_newer: Option<Timestamp>,
-    /// Packages whose sdist may be chosen when no wheel fits.
-    pub allow_sdist: BTreeSet<PackageName>,
+    /// Which packages may be locked from an sdist when no wheel fits.
+    pub allow_sdist: SdistPolicy,
+}
+
+/// Which packages may be locked from their sdist when no wheel fits the target: uv and pip allow every
+/// one (ad hoc runs do too); an image allows those its config names, or all with `allow-sdist = true`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SdistPolicy {
+    /// Every package but those `denied`.
+    pub all: bool,
+    /// These packages, whatever `all` says.
+    pub packages: BTreeSet<PackageName>,
+    /// Not these (uv's `--only-binary NAME`), when `all`.
+    pub denied: BTreeSet<PackageName>,
+}
+
+impl SdistPolicy {
+    /// Every package may use its sdist.
+    pub fn all() -> SdistPolicy {
+        SdistPolicy {
+            all: true,
+            ..SdistPolicy::default()
+        }
+    }
+
+    /// Only these packages may.
+    pub fn only(packages: impl IntoIterator<Item = PackageName>) -> SdistPolicy {
+        SdistPolicy {
+            packages: packages.into_iter().collect(),
+            ..SdistPolicy::default()
+        }
+    }
+
+    pub fn allows(&self, name: &PackageName) -> bool {
+        self.packages.contains(name) || (self.all && !self.denied.contains(name))
+    }
 }
 
 /// Why a package is in the resolution.

@@ -111,10 +111,12 @@ pub fn text(output: &Output) -> String {
     )
 }
 
-/// `fave-lock resolve -q -r requirements.in -o OUTPUT EXTRA…` in `dir` (ad hoc, CPython 3.11 on
-/// x86_64 manylinux 2_36, the test cutoff) against `index_url`, with `dir/cache` as its cache.
-pub fn ad_hoc_resolve(dir: &Path, index_url: &str, output: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fave-lock"))
+/// `fave-lock resolve -q -r requirements.in -o OUTPUT` in `dir` (ad hoc, CPython 3.11 on x86_64
+/// manylinux 2_36, the test cutoff) against `index_url`, with `dir/cache` as its cache; add arguments
+/// and environment, then run it.
+pub fn ad_hoc_command(dir: &Path, index_url: &str, output: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fave-lock"));
+    command
         .args(["resolve", "-q", "-r", "requirements.in"])
         .args(["--python-version", "3.11"])
         .args(["--python-platform", "x86_64-manylinux_2_36"])
@@ -126,11 +128,17 @@ pub fn ad_hoc_resolve(dir: &Path, index_url: &str, output: &Path, extra: &[&str]
             "-o",
         ])
         .arg(output)
-        .args(extra)
         .current_dir(dir)
         .env("FAVE_LOCK_CACHE_DIR", dir.join("cache"))
         .env_remove("FAVE_LOCK_INDEX_URL")
-        .stdin(std::process::Stdio::null())
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// [`ad_hoc_command`] with `extra` arguments, run.
+pub fn ad_hoc_resolve(dir: &Path, index_url: &str, output: &Path, extra: &[&str]) -> Output {
+    ad_hoc_command(dir, index_url, output)
+        .args(extra)
         .output()
         .expect("run fave-lock")
 }

@@ -1,0 +1,351 @@
+//! Core metadata from a source tree by PEP 517, as pip and uv get it: an isolated virtual environment on a
+//! CPython of the target's version, the `[build-system] requires` installed into it (PEP 518; setuptools'
+//! legacy backend when the tree has no `pyproject.toml`), then the backend's
+//! `get_requires_for_build_wheel` and `prepare_metadata_for_build_wheel` hooks, or `build_wheel` for a
+//! backend without the latter.
+//!
+//! Build requirements are installed by the environment's own pip from the run's index: the build runs
+//! the project's code (its `setup.py`), exactly as `pip install` of the sdist would.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+use crate::tags::PythonVersion;
+
+/// The PEP 517 hook runner, written into each build folder.
+const HOOKS: &str = include_str!("hooks.py");
+/// Lines of the build log shown when a build fails.
+const LOG_TAIL_LINES: usize = 25;
+
+/// What a build needs from the run.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    /// The interpreter to build with (see [`find_python`]).
+    pub python: PathBuf,
+    /// The index build requirements come from.
+    pub index_url: String,
+    /// The whole build's deadline.
+    pub timeout: Duration,
+}
+
+/// `[build-system]` of a source tree, with PEP 517's defaults for a tree that has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSystem {
+    pub requires: Vec<String>,
+    pub backend: String,
+    pub backend_path: Vec<String>,
+}
+
+impl BuildSystem {
+    /// Read `pyproject.toml` at `source`; without one (or without `build-backend`), setuptools'
+    /// legacy backend, as pip and uv do.
+    pub fn read(source: &Path) -> Result<BuildSystem, String> {
+        let legacy = || BuildSystem {
+            requires: vec!["setuptools>=40.8.0".to_string()],
+            backend: "setuptools.build_meta:__legacy__".to_string(),
+            backend_path: Vec::new(),
+        };
+        let Ok(text) = std::fs::read_to_string(source.join("pyproject.toml")) else {
+            return Ok(legacy());
+        };
+        let document: toml_edit::DocumentMut = text
+            .parse()
+            .map_err(|error| format!("pyproject.toml does not parse: {error}"))?;
+        let Some(table) = document.get("build-system") else {
+            return Ok(legacy());
+        };
+        let strings = |key: &str| -> Vec<String> {
+            table
+                .get(key)
+                .and_then(|item| item.as_array())
+                .map(|array| {
+                    array
+                        .iter()
+                        .filter_map(|value| value.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let requires = strings("requires");
+        match table.get("build-backend").and_then(|item| item.as_str()) {
+            Some(backend) => Ok(BuildSystem {
+                requires,
+                backend: backend.to_string(),
+                backend_path: strings("backend-path"),
+            }),
+            // PEP 517: `requires` without a backend means the legacy setuptools path with those
+            // requirements.
+            None => Ok(BuildSystem {
+                requires: if requires.is_empty() {
+                    legacy().requires
+                } else {
+                    requires
+                },
+                ..legacy()
+            }),
+        }
+    }
+}
+
+/// A CPython `major.minor` on this machine: `$FAVE_LOCK_PYTHON`, then `pythonX.Y`, `python3` and
+/// `python` on `PATH`, each asked for its version.
+pub async fn find_python(version: PythonVersion) -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("FAVE_LOCK_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    let names = [
+        format!("python{version}"),
+        "python3".into(),
+        "python".into(),
+    ];
+    for folder in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
+        candidates.extend(names.iter().map(|name| folder.join(name)));
+    }
+    let wanted = version.to_string();
+    for candidate in candidates.into_iter().filter(|path| path.is_file()) {
+        let output = tokio::process::Command::new(&candidate)
+            .args([
+                "-c",
+                "import sys, platform; print('%d.%d' % sys.version_info[:2], platform.python_implementation())",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .await;
+        if let Ok(output) = output
+            && String::from_utf8_lossy(&output.stdout).trim() == format!("{wanted} CPython")
+        {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
+/// The METADATA bytes of the source tree at `source`, built in `work` (an empty folder).
+pub async fn metadata(
+    context: &BuildContext,
+    source: &Path,
+    work: &Path,
+) -> Result<Vec<u8>, BuildFailure> {
+    let mut log = String::new();
+    let deadline = tokio::time::timeout(context.timeout, async {
+        let system =
+            BuildSystem::read(source).map_err(|message| BuildFailure::new(&message, ""))?;
+        let env = work.join("env");
+        let out = work.join("out");
+        std::fs::create_dir_all(&out).map_err(|error| BuildFailure::io(&error))?;
+        let hooks = work.join("hooks.py");
+        std::fs::write(&hooks, HOOKS).map_err(|error| BuildFailure::io(&error))?;
+        let venv = [std::ffi::OsStr::new("-m"), "venv".as_ref(), env.as_os_str()];
+        run(&mut log, &context.python, &venv).await?;
+        let python = env.join("bin/python");
+        install(&mut log, &python, &context.index_url, &system.requires).await?;
+        let backend_path = serde_json::to_string(&system.backend_path).unwrap_or_default();
+        let hook = |name: &'static str| {
+            [
+                hooks.as_os_str().to_owned(),
+                name.into(),
+                source.as_os_str().to_owned(),
+                out.as_os_str().to_owned(),
+                system.backend.clone().into(),
+                backend_path.clone().into(),
+            ]
+        };
+        run(&mut log, &python, &hook("requires")).await?;
+        let extra: Vec<String> = read_result(&out)?;
+        install(&mut log, &python, &context.index_url, &extra).await?;
+        std::fs::remove_file(out.join("result.json")).map_err(|error| BuildFailure::io(&error))?;
+        run(&mut log, &python, &hook("metadata")).await?;
+        let result: serde_json::Map<String, serde_json::Value> = read_result(&out)?;
+        if let Some(folder) = result.get("dist-info").and_then(|value| value.as_str()) {
+            return std::fs::read(out.join(folder).join("METADATA"))
+                .map_err(|error| BuildFailure::io(&error));
+        }
+        let wheel = result
+            .get("wheel")
+            .and_then(|value| value.as_str())
+            .ok_or_else(|| BuildFailure::new("the backend answered neither hook", ""))?;
+        super::archive::wheel_metadata(&out.join(wheel), wheel)
+            .map_err(|error| BuildFailure::new(&format!("the built wheel: {error}"), ""))
+    });
+    match deadline.await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(mut failure)) => {
+            failure.log_tail = tail(&log);
+            Err(failure)
+        }
+        Err(_) => Err(BuildFailure::new(
+            &format!(
+                "the build did not finish in {} s",
+                context.timeout.as_secs()
+            ),
+            &tail(&log),
+        )),
+    }
+}
+
+/// Why a build failed, with the end of its log.
+#[derive(Debug, Clone)]
+pub struct BuildFailure {
+    pub message: String,
+    pub log_tail: String,
+}
+
+impl BuildFailure {
+    fn new(message: &str, log_tail: &str) -> BuildFailure {
+        BuildFailure {
+            message: message.to_string(),
+            log_tail: log_tail.to_string(),
+        }
+    }
+
+    fn io(error: &std::io::Error) -> BuildFailure {
+        BuildFailure::new(&format!("the build folder: {error}"), "")
+    }
+}
+
+/// `pip install REQUIREMENTS` into the build environment; nothing when there are none.
+async fn install(
+    log: &mut String,
+    python: &Path,
+    index_url: &str,
+    requirements: &[String],
+) -> Result<(), BuildFailure> {
+    if requirements.is_empty() {
+        return Ok(());
+    }
+    let mut args: Vec<std::ffi::OsString> = [
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        "--index-url",
+        index_url,
+        "--",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
+    args.extend(requirements.iter().map(Into::into));
+    run(log, python, &args).await
+}
+
+/// Run `program ARGS`, appending its output to `log`; a non-zero exit is a failure naming the step.
+async fn run(
+    log: &mut String,
+    program: &Path,
+    args: &[impl AsRef<std::ffi::OsStr>],
+) -> Result<(), BuildFailure> {
+    let shown: Vec<String> = args
+        .iter()
+        .map(|arg| arg.as_ref().to_string_lossy().into_owned())
+        .collect();
+    log.push_str(&format!("$ {} {}\n", program.display(), shown.join(" ")));
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // The build sees neither the user's site-packages nor a PYTHONPATH: what it imports is what
+        // its environment installed.
+        .env("PYTHONNOUSERSITE", "1")
+        .env_remove("PYTHONPATH")
+        .env("PIP_NO_INPUT", "1")
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|error| {
+            BuildFailure::new(&format!("cannot run {}: {error}", program.display()), "")
+        })?;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut out_pipe = child.stdout.take();
+    let mut err_pipe = child.stderr.take();
+    let read_out = async {
+        if let Some(pipe) = &mut out_pipe {
+            let _ = pipe.read_to_end(&mut stdout).await;
+        }
+    };
+    let read_err = async {
+        if let Some(pipe) = &mut err_pipe {
+            let _ = pipe.read_to_end(&mut stderr).await;
+        }
+    };
+    tokio::join!(read_out, read_err);
+    let status = child
+        .wait()
+        .await
+        .map_err(|error| BuildFailure::new(&format!("waiting for the build: {error}"), ""))?;
+    log.push_str(&String::from_utf8_lossy(&stdout));
+    log.push_str(&String::from_utf8_lossy(&stderr));
+    if status.success() {
+        Ok(())
+    } else {
+        Err(BuildFailure::new(
+            &format!(
+                "`{} {}` failed ({status})",
+                program.display(),
+                shown.join(" ")
+            ),
+            "",
+        ))
+    }
+}
+
+fn read_result<T: serde::de::DeserializeOwned>(out: &Path) -> Result<T, BuildFailure> {
+    let text = std::fs::read(out.join("result.json")).map_err(|error| BuildFailure::io(&error))?;
+    serde_json::from_slice(&text)
+        .map_err(|error| BuildFailure::new(&format!("the hook's answer: {error}"), ""))
+}
+
+/// The last [`LOG_TAIL_LINES`] lines of `log`.
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_system_defaults_follow_pep_517() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = BuildSystem::read(dir.path()).unwrap();
+        assert_eq!(legacy.backend, "setuptools.build_meta:__legacy__");
+        assert_eq!(legacy.requires, ["setuptools>=40.8.0"]);
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[build-system]\nrequires = [\"setuptools>=61\", \"cython\"]\n",
+        )
+        .unwrap();
+        let requires_only = BuildSystem::read(dir.path()).unwrap();
+        assert_eq!(requires_only.requires, ["setuptools>=61", "cython"]);
+        assert_eq!(requires_only.backend, "setuptools.build_meta:__legacy__");
+        std::fs::write(
+            dir.path().join("pyproject.toml"),
+            "[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\nbackend-path = [\".\"]\n",
+        )
+        .unwrap();
+        let hatch = BuildSystem::read(dir.path()).unwrap();
+        assert_eq!(
+            (hatch.backend.as_str(), hatch.backend_path.as_slice()),
+            ("hatchling.build", &[".".to_string()][..])
+        );
+        std::fs::write(dir.path().join("pyproject.toml"), "[build-system\n").unwrap();
+        assert!(BuildSystem::read(dir.path()).is_err());
+    }
+
+    #[test]
+    fn the_log_tail_keeps_the_last_lines() {
+        let log: String = (1..=40).map(|n| format!("line {n}\n")).collect();
+        let tail = tail(&log);
+        assert!(
+            tail.starts_with("line 16\n") && tail.ends_with("line 40"),
+            "{tail}"
+        );
+    }
+}

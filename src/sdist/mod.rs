@@ -1,0 +1,277 @@
+//! Source distributions: the core metadata of an sdist, for a package that publishes no wheel the
+//! target can use.
+//!
+//! ```text
+//! sdist file ─▶ cache (by sha256: static PKG-INFO, or metadata built for CPython X.Y)
+//!            └▶ download (hash checked) ─▶ PKG-INFO: Metadata-Version ≥ 2.2 and Requires-Dist,
+//!                                          Requires-Python, Provides-Extra not `Dynamic` (PEP 643) ─▶ used as is
+//!                                       └▶ otherwise: unpack ─▶ build.rs (PEP 517 in an isolated venv) ─▶ METADATA
+//! ```
+//!
+//! A PEP 643 PKG-INFO is as good as a wheel's METADATA for resolving, and reading it costs one download;
+//! a build runs the project's code, takes seconds, and needs a CPython of the target's version on this
+//! machine, so its result is cached per sdist hash and Python version and never repeated.
+
+mod archive;
+mod build;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+pub use archive::ArchiveError;
+pub use build::{BuildSystem, find_python};
+
+use crate::index::{DistFile, IndexClient, IndexError};
+use crate::tags::PythonVersion;
+
+/// The cache folder of sdist metadata, under the fave-lock cache.
+const CACHE_FOLDER: &str = "sdist-metadata-v1";
+
+/// Builds at once: each one runs pip and a compiler's worth of Python; more would only fight for cores.
+const CONCURRENT_BUILDS: usize = 2;
+
+/// How an sdist's metadata may be had.
+#[derive(Debug, Clone)]
+pub struct SdistSettings {
+    /// The target's Python: builds run on a CPython of this version.
+    pub python: PythonVersion,
+    /// The deadline of one build.
+    pub build_timeout: Duration,
+}
+
+impl SdistSettings {
+    /// Ten minutes per build: pip takes as long for a package with a slow `setup.py`.
+    pub fn new(python: PythonVersion) -> SdistSettings {
+        SdistSettings {
+            python,
+            build_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Why an sdist's metadata could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum SdistError {
+    #[error(
+        "building `{filename}` needs CPython {version} on this machine and none was found: install it \
+         (Debian: `apt-get install python{version} python{version}-venv`, or pyenv), or point \
+         FAVE_LOCK_PYTHON at one; `--no-build` refuses sdists instead"
+    )]
+    NoPython {
+        filename: String,
+        version: PythonVersion,
+    },
+    #[error("cannot download the sdist `{filename}`")]
+    Download {
+        filename: String,
+        #[source]
+        source: IndexError,
+    },
+    #[error("the sdist `{filename}` has sha256 {actual}, but the index lists {expected}")]
+    HashMismatch {
+        filename: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("cannot read the sdist `{filename}`")]
+    Archive {
+        filename: String,
+        #[source]
+        source: ArchiveError,
+    },
+    #[error(
+        "building the metadata of `{filename}` failed: {message}\n  last lines of the build log:\n{}",
+        indent(log_tail)
+    )]
+    Build {
+        filename: String,
+        message: String,
+        log_tail: String,
+    },
+    #[error(
+        "the metadata of the sdist `{filename}` is not cached and --offline forbids fetching it"
+    )]
+    Offline { filename: String },
+    #[error("sdist cache error at `{}`", path.display())]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("    {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether `filename` is an sdist (as opposed to a wheel).
+pub fn is_sdist(filename: &str) -> bool {
+    !filename.to_ascii_lowercase().ends_with(".whl")
+}
+
+/// The core metadata bytes of the sdist `file`: from the cache, its PKG-INFO when that is static
+/// (PEP 643), or a PEP 517 build.
+pub async fn metadata(
+    client: &IndexClient,
+    file: &DistFile,
+    settings: &SdistSettings,
+) -> Result<Vec<u8>, SdistError> {
+    let folder = client.settings().cache_dir.join(CACHE_FOLDER);
+    let key = file
+        .sha256
+        .clone()
+        .unwrap_or_else(|| hex::encode(Sha256::digest(file.url.as_bytes())));
+    let static_path = folder.join(format!("{key}.pkg-info"));
+    let built_path = folder.join(format!("{key}-cp{}.metadata", settings.python.nodot()));
+    for path in [&static_path, &built_path] {
+        if let Ok(bytes) = std::fs::read(path) {
+            return Ok(bytes);
+        }
+    }
+    let filename = file.filename.clone();
+    if client.settings().offline {
+        return Err(SdistError::Offline { filename });
+    }
+    let work = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(ensure_dir(&folder)?)
+        .map_err(|source| cache_error(&folder, source))?;
+    let downloaded = client
+        .download(file, work.path(), &|_| {})
+        .await
+        .map_err(|source| SdistError::Download {
+            filename: filename.clone(),
+            source,
+        })?;
+    if let Some(expected) = &file.sha256
+        && !expected.eq_ignore_ascii_case(&downloaded.sha256)
+    {
+        return Err(SdistError::HashMismatch {
+            filename,
+            expected: expected.clone(),
+            actual: downloaded.sha256,
+        });
+    }
+    let archive_error = |source| SdistError::Archive {
+        filename: filename.clone(),
+        source,
+    };
+    let pkg_info = archive::read_member(downloaded.file.path(), &filename, "PKG-INFO")
+        .map_err(archive_error)?;
+    if let Some(bytes) = pkg_info.filter(|bytes| is_static(bytes)) {
+        store(&static_path, &bytes)?;
+        return Ok(bytes);
+    }
+    let _permit = builds().acquire().await;
+    let python = find_python(settings.python)
+        .await
+        .ok_or_else(|| SdistError::NoPython {
+            filename: filename.clone(),
+            version: settings.python,
+        })?;
+    let source_dir = work.path().join("src");
+    std::fs::create_dir_all(&source_dir).map_err(|source| cache_error(&source_dir, source))?;
+    let source =
+        archive::unpack(downloaded.file.path(), &filename, &source_dir).map_err(archive_error)?;
+    let context = build::BuildContext {
+        python,
+        index_url: client.settings().index_url.clone(),
+        timeout: settings.build_timeout,
+    };
+    let bytes = build::metadata(&context, &source, work.path())
+        .await
+        .map_err(|failure| SdistError::Build {
+            filename: filename.clone(),
+            message: failure.message,
+            log_tail: failure.log_tail,
+        })?;
+    store(&built_path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Whether a PKG-INFO can stand in for the built metadata (PEP 643): Metadata-Version 2.2 or later, and
+/// none of the fields resolving reads marked `Dynamic`.
+fn is_static(pkg_info: &[u8]) -> bool {
+    let fields = crate::index::metadata_fields(pkg_info);
+    let version_ok = fields
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("metadata-version"))
+        .and_then(|(_, value)| {
+            let (major, minor) = value.trim().split_once('.')?;
+            Some((major.parse::<u32>().ok()?, minor.parse::<u32>().ok()?))
+        })
+        .is_some_and(|version| version >= (2, 2));
+    let dynamic = fields
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("dynamic"))
+        .any(|(_, value)| {
+            ["requires-dist", "requires-python", "provides-extra"]
+                .iter()
+                .any(|field| value.trim().eq_ignore_ascii_case(field))
+        });
+    version_ok && !dynamic
+}
+
+fn builds() -> &'static Semaphore {
+    static BUILDS: OnceLock<Semaphore> = OnceLock::new();
+    BUILDS.get_or_init(|| Semaphore::new(CONCURRENT_BUILDS))
+}
+
+fn ensure_dir(folder: &std::path::Path) -> Result<&std::path::Path, SdistError> {
+    std::fs::create_dir_all(folder).map_err(|source| cache_error(folder, source))?;
+    Ok(folder)
+}
+
+fn store(path: &std::path::Path, bytes: &[u8]) -> Result<(), SdistError> {
+    crate::fs::write_atomic(path, bytes).map_err(|error| cache_error(path, error.source))
+}
+
+fn cache_error(path: &std::path::Path, source: std::io::Error) -> SdistError {
+    SdistError::Cache {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pep_643_static_metadata_is_used_without_a_build() {
+        let base = "Name: demo\nVersion: 1.0\nRequires-Dist: numpy\n";
+        assert!(is_static(
+            format!("Metadata-Version: 2.2\n{base}").as_bytes()
+        ));
+        assert!(is_static(
+            format!("Metadata-Version: 2.4\nDynamic: License\n{base}").as_bytes()
+        ));
+        assert!(!is_static(
+            format!("Metadata-Version: 2.1\n{base}").as_bytes()
+        ));
+        assert!(!is_static(
+            format!("Metadata-Version: 1.1\n{base}").as_bytes()
+        ));
+        assert!(!is_static(
+            format!("Metadata-Version: 2.3\nDynamic: Requires-Dist\n{base}").as_bytes()
+        ));
+        assert!(!is_static(
+            format!("Metadata-Version: 2.2\ndynamic: requires-python\n{base}").as_bytes()
+        ));
+        assert!(!is_static(base.as_bytes()));
+    }
+
+    #[test]
+    fn wheels_are_not_sdists() {
+        assert!(is_sdist("webrtcvad-2.0.10.tar.gz"));
+        assert!(is_sdist("old-1.0.zip"));
+        assert!(!is_sdist("six-1.16.0-py2.py3-none-any.whl"));
+    }
+}

@@ -1,0 +1,270 @@
+//! Source distributions in ad hoc mode (uv's policy: an sdist is used when no wheel fits; `--no-build`
+//! forbids it). Against the local index: a PEP 643 PKG-INFO read without a build, and an in-tree PEP 517
+//! backend whose hooks succeed or fail. Against live PyPI: webrtcvad (sdist only, a setuptools build with
+//! a C extension), compared with uv and installed by pip with `--require-hashes`.
+
+mod support;
+
+use std::path::Path;
+use std::process::Output;
+
+use support::demo::{SIX, SIX_SHA256};
+use support::index_server::{IndexServer, Wheel};
+use support::live::{new_venv, pip_for, run, tool};
+use support::project::{ad_hoc_command, text};
+
+/// A `.tar.gz` sdist with `members` under its top folder `name-version/`.
+fn sdist(top: &str, members: &[(&str, &str)]) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    for (path, contents) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, format!("{top}/{path}"), contents.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// The local index with six and one sdist-only project.
+fn index_with(filename: &str, bytes: Vec<u8>) -> IndexServer {
+    IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
+        .wheel(Wheel::from_bytes(filename, bytes, Vec::new()).upload_time("2024-01-01T00:00:00Z"))
+        .metadata_files(false)
+        .start()
+}
+
+fn resolve(dir: &Path, server: &IndexServer, extra: &[&str], envs: &[(&str, &str)]) -> Output {
+    ad_hoc_command(dir, &server.url(), Path::new("out.txt"))
+        .args(extra)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// An environment without any Python: a run that needs a build fails.
+const NO_PYTHON: &[(&str, &str)] = &[("PATH", ""), ("FAVE_LOCK_PYTHON", "/nonexistent")];
+
+fn project(requirements: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("requirements.in"), requirements).unwrap();
+    dir
+}
+
+#[test]
+fn a_pep_643_pkg_info_is_read_without_building() {
+    let pkg_info = "Metadata-Version: 2.4\nName: static-demo\nVersion: 1.0\nRequires-Dist: six>=1.15\nRequires-Python: >=3.8\n";
+    let server = index_with(
+        "static_demo-1.0.tar.gz",
+        sdist(
+            "static_demo-1.0",
+            &[
+                ("PKG-INFO", pkg_info),
+                ("setup.py", "raise SystemExit('no build expected')\n"),
+            ],
+        ),
+    );
+    let dir = project("static-demo\n");
+    // No Python anywhere: a build would fail, so success proves PKG-INFO was used.
+    let out = resolve(dir.path(), &server, &[], NO_PYTHON);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    assert!(lock.contains("static-demo==1.0"), "{lock}");
+    assert!(
+        lock.contains("six==1.16.0") && lock.contains(SIX_SHA256),
+        "{lock}"
+    );
+    let sha = server
+        .requests()
+        .iter()
+        .any(|request| request.path.ends_with("static_demo-1.0.tar.gz"));
+    assert!(sha, "the sdist was downloaded");
+
+    let out = resolve(dir.path(), &server, &["--no-build"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("static-demo") && stderr.contains("no-matching-wheel"),
+        "{stderr}"
+    );
+}
+
+/// An in-tree PEP 517 backend (`backend-path = ["."]`, no build requirements, so no index access).
+const BACKEND_OK: &str = r#"
+import os
+def prepare_metadata_for_build_wheel(out, config_settings=None):
+    folder = "tree_demo-2.0.dist-info"
+    os.makedirs(os.path.join(out, folder))
+    with open(os.path.join(out, folder, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: tree-demo\nVersion: 2.0\nRequires-Dist: six\n")
+    print("metadata prepared")
+    return folder
+def build_wheel(out, config_settings=None, metadata_directory=None):
+    raise RuntimeError("not needed")
+"#;
+
+const BACKEND_FAILS: &str = r#"
+import sys
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+def prepare_metadata_for_build_wheel(out, config_settings=None):
+    print("compiling the frobnicator", file=sys.stderr)
+    raise RuntimeError("frobnicator headers not found")
+"#;
+
+const PYPROJECT: &str =
+    "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n";
+
+#[test]
+fn an_in_tree_pep_517_backend_gives_the_metadata() {
+    let pkg_info = "Metadata-Version: 2.1\nName: tree-demo\nVersion: 2.0\n";
+    let server = index_with(
+        "tree_demo-2.0.tar.gz",
+        sdist(
+            "tree_demo-2.0",
+            &[
+                ("PKG-INFO", pkg_info),
+                ("pyproject.toml", PYPROJECT),
+                ("backend.py", BACKEND_OK),
+            ],
+        ),
+    );
+    let dir = project("tree-demo\n");
+    let out = resolve(dir.path(), &server, &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    assert!(
+        lock.contains("tree-demo==2.0") && lock.contains("six==1.16.0"),
+        "six comes from the built metadata only: {lock}"
+    );
+    // The built metadata is cached by the sdist's hash: an offline run needs no build.
+    let out = resolve(dir.path(), &server, &["--offline"], &[("PATH", "")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_failing_build_names_the_sdist_and_shows_the_log_tail() {
+    let pkg_info = "Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\n";
+    let server = index_with(
+        "broken_demo-0.3.tar.gz",
+        sdist(
+            "broken_demo-0.3",
+            &[
+                ("PKG-INFO", pkg_info),
+                ("pyproject.toml", PYPROJECT),
+                ("backend.py", BACKEND_FAILS),
+            ],
+        ),
+    );
+    let dir = project("broken-demo\n");
+    std::fs::write(dir.path().join("out.txt"), "previous\n").unwrap();
+    let out = resolve(dir.path(), &server, &[], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken_demo-0.3.tar.gz"), "{stderr}");
+    assert!(
+        stderr.contains("compiling the frobnicator")
+            && stderr.contains("frobnicator headers not found"),
+        "the log's tail: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "previous\n"
+    );
+    // No CPython 3.11 to build with: the error says what to install.
+    let dir = project("broken-demo\n");
+    let out = resolve(dir.path(), &server, &[], NO_PYTHON);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CPython 3.11") && stderr.contains("apt-get install python3.11"),
+        "{stderr}"
+    );
+}
+
+/// webrtcvad publishes only an sdist (Metadata-Version 1.1: built with setuptools). fave-lock pins the
+/// same version and sdist hash as uv, and pip installs the lock with `--require-hashes`, compiling it.
+/// (webrtcvad imports `pkg_resources` without declaring it, hence setuptools in the input.)
+#[test]
+fn live_pypi_webrtcvad_locks_from_its_sdist_like_uv_and_pip_installs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("requirements.in"),
+        "webrtcvad\nsetuptools<81\n",
+    )
+    .unwrap();
+    let out = support::live::fave_lock()
+        .args([
+            "resolve",
+            "-q",
+            "-r",
+            "requirements.in",
+            "--python-version",
+            "3.11",
+        ])
+        .args([
+            "--python-platform",
+            "x86_64-manylinux_2_28",
+            "--exclude-newer",
+            "2026-11-01T00:00:00Z",
+        ])
+        .args(["-o", "out.txt"])
+        .current_dir(dir.path())
+        .env("FAVE_LOCK_CACHE_DIR", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    let uv = run(tool("uv")
+        .args([
+            "pip",
+            "compile",
+            "requirements.in",
+            "--python-version",
+            "3.11",
+        ])
+        .args([
+            "--python-platform",
+            "x86_64-manylinux_2_28",
+            "--exclude-newer",
+            "2026-11-01T00:00:00Z",
+        ])
+        .args(["--generate-hashes", "--no-header", "-q"])
+        .current_dir(dir.path())
+        .env("UV_CACHE_DIR", dir.path().join("uv-cache")));
+    let pin = |text: &str| {
+        text.lines()
+            .find(|line| line.starts_with("webrtcvad=="))
+            .map(|line| line.trim_end_matches(" \\").to_string())
+    };
+    assert_eq!(pin(&lock), pin(&uv), "fave-lock:\n{lock}\nuv:\n{uv}");
+    let hash = lock
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("--hash=sha256:"))
+        .unwrap();
+    assert!(
+        uv.contains(hash),
+        "uv lists the same sdist hash {hash}:\n{uv}"
+    );
+
+    let venv = tempfile::tempdir().unwrap();
+    let python = new_venv(venv.path());
+    run(pip_for(&python)
+        .args([
+            "install",
+            "--require-hashes",
+            "--no-deps",
+            "--no-compile",
+            "-r",
+        ])
+        .arg(dir.path().join("out.txt")));
+    let vad = run(std::process::Command::new(&python).args([
+        "-c",
+        "import webrtcvad; print(webrtcvad.Vad(3).is_speech(b'\\x00' * 320, 16000))",
+    ]));
+    assert_eq!(vad.trim(), "False", "silence is not speech");
+}
