@@ -3,7 +3,9 @@
 # push it to a local registry, check through the registry's HTTP API that the image carries the lock's
 # sha256, and run a sample stage inside it. Run by tests/image_e2e.rs (so by CI); usable by hand:
 #
-#   scripts/e2e-image.sh      # env: FAVE_LOCK_BIN=path/to/fave-lock (default: cargo build, debug)
+#   scripts/e2e-image.sh [IMAGE]   # fave-base (default) or fave-vad (its webrtcvad is built from the
+#                                  # sdist in the Dockerfile's first stage)
+#                             # env: FAVE_LOCK_BIN=path/to/fave-lock (default: cargo build, debug)
 #                             #      FAVE_E2E_CACHE=dir for the rootfs tarball (default: .cache/e2e)
 #
 # What stands in for what, since no image can be pulled here:
@@ -21,7 +23,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-IMAGE=fave-base
+IMAGE=${1:-fave-base}
 CACHE="${FAVE_E2E_CACHE:-$ROOT/.cache/e2e}"
 LOCAL_BASE=localhost/fave-py-base:bookworm
 BUILT=localhost/$IMAGE:e2e
@@ -218,16 +220,37 @@ skopeo_label=$(skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/$repo
 echo "[e2e-image] $repository:$tag config $config_digest: io.fave.lock.sha256=$label = sha256sum $requirements"
 
 # ---- sample stage -------------------------------------------------------------------------------------
-step "run the sample stage in the image"
 container=$($B from --quiet "$BUILT")
-$B copy --quiet "$container" scripts/e2e-sample-stage.py /tmp/sample_stage.py >/dev/null
-$B run --isolation chroot "$container" -- python /tmp/sample_stage.py > "$WORK/stage.out" 2> "$WORK/stage.err" ||
-  { cat "$WORK/stage.out" "$WORK/stage.err" >&2; fail "the sample stage failed"; }
-line=$(tail -1 "$WORK/stage.out")
-echo "[e2e-image] stage log: $line"
-jq -e '.event == "imports-ok" and .stage == "e2e-sample" and .helper == "logging_helper"
-       and (.versions | length) == 10 and (.problems | length) == 0' <<<"$line" >/dev/null ||
-  fail "the sample stage's log line is not the expected imports-ok event"
+if [[ $IMAGE == fave-base ]]; then
+  step "run the sample stage in the image"
+  $B copy --quiet "$container" scripts/e2e-sample-stage.py /tmp/sample_stage.py >/dev/null
+  $B run --isolation chroot "$container" -- python /tmp/sample_stage.py > "$WORK/stage.out" 2> "$WORK/stage.err" ||
+    { cat "$WORK/stage.out" "$WORK/stage.err" >&2; fail "the sample stage failed"; }
+  line=$(tail -1 "$WORK/stage.out")
+  echo "[e2e-image] stage log: $line"
+  jq -e '.event == "imports-ok" and .stage == "e2e-sample" and .helper == "logging_helper"
+         and (.versions | length) == 10 and (.problems | length) == 0' <<<"$line" >/dev/null ||
+    fail "the sample stage's log line is not the expected imports-ok event"
+fi
+# Every package the plan builds from source is installed at its locked version, and the compilers of
+# the build stage stayed there.
+mapfile -t built < <(jq -r '.build_from_source[]?' "$WORK/plan.json")
+if ((${#built[@]})); then
+  step "check the packages built from sdists: ${built[*]}"
+  $B run --isolation chroot "$container" -- pip freeze > "$WORK/freeze.txt" ||
+    fail "pip freeze in the image"
+  for pin in "${built[@]}"; do
+    grep -qix "$pin" "$WORK/freeze.txt" || { cat "$WORK/freeze.txt" >&2; fail "$pin is not installed"; }
+  done
+  if $B run --isolation chroot "$container" -- sh -c 'command -v gcc || command -v cc' >/dev/null 2>&1; then
+    fail "a C compiler is in the final image: only the sdist stage should have one"
+  fi
+  if [[ $IMAGE == fave-vad ]]; then
+    $B run --isolation chroot "$container" -- python -c \
+      "import webrtcvad; vad = webrtcvad.Vad(3); assert not vad.is_speech(b'\\0' * 320, 16000); print('webrtcvad ok')" ||
+      fail "webrtcvad does not work in the image"
+  fi
+fi
 $B rm "$container" >/dev/null
 
 step

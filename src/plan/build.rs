@@ -62,6 +62,8 @@ pub struct LockSummary {
     pub package_count: usize,
     /// The lock files, sorted by path.
     pub lock_files: Vec<LockFile>,
+    /// `name==version` of each package the lock pins by its sdist, sorted: the image builds them.
+    pub sdists: Vec<String>,
 }
 
 impl PlanSettings {
@@ -133,6 +135,17 @@ impl PlanSettings {
             input_hash: lock.context.input_hash.clone(),
             package_count: lock.package_count(),
             lock_files: self.lock_files(written),
+            sdists: lock
+                .packages
+                .iter()
+                .filter(|package| {
+                    package
+                        .files
+                        .iter()
+                        .any(|file| crate::sdist::is_sdist(&file.filename))
+                })
+                .map(|package| format!("{}=={}", package.name, package.version))
+                .collect(),
         };
         let plan = self.plan(base_image, &summary)?;
         Ok(vec![
@@ -199,6 +212,15 @@ impl PlanSettings {
         build_args.insert("BASE_IMAGE".into(), base_image.pinned.clone());
         build_args.insert("APT_PACKAGES".into(), self.build.apt_packages.join(" "));
         build_args.insert("PYTHON_VERSION".into(), self.python_version.clone());
+        // Only when there are some, so a wheels-only image's plan stays as it was.
+        if !lock.sdists.is_empty() {
+            let names: Vec<&str> = lock
+                .sdists
+                .iter()
+                .filter_map(|pin| pin.split("==").next())
+                .collect();
+            build_args.insert("SDIST_PACKAGES".into(), names.join(" "));
+        }
         let context = slash_path(&self.context);
         let context_files =
             BTreeMap::from([(REQUIREMENTS_TXT.to_string(), requirements.path.clone())]);
@@ -207,6 +229,7 @@ impl PlanSettings {
             apt_packages: self.build.apt_packages.clone(),
             base_image,
             build_args,
+            build_from_source: lock.sdists.clone(),
             dockerfile: slash_path(&self.context.join("Dockerfile")),
             context,
             context_files,

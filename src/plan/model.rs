@@ -29,6 +29,10 @@ pub struct BuildPlan {
     pub base_image: BaseImage,
     /// `--build-arg`s for `base-image/Dockerfile`, by name.
     pub build_args: BTreeMap<String, String>,
+    /// `name==version` of the packages locked by their sdist, which the Dockerfile's builder stage turns
+    /// into wheels (`SDIST_PACKAGES`); absent for a wheels-only image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_from_source: Vec<String>,
     /// The build context, relative to the repository root (`base-image`).
     pub context: String,
     /// Files a build copies into the context before building: path inside the context → path in the

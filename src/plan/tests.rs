@@ -812,3 +812,55 @@ fn a_registry_without_the_digest_header_is_hashed() {
         Ok(format!("sha256:{}", sha256_hex(manifest.as_bytes())))
     );
 }
+
+#[test]
+fn packages_locked_by_their_sdist_are_built_from_source() {
+    use crate::index::DistFile;
+    use crate::lock::LockedPackage;
+    use std::str::FromStr;
+    let package = |name: &str, version: &str, filename: &str| LockedPackage {
+        name: pep508_rs::PackageName::from_str(name).unwrap(),
+        version: pep440_rs::Version::from_str(version).unwrap(),
+        targets: [0].into(),
+        files: vec![DistFile {
+            filename: filename.into(),
+            url: format!("https://files.example/{filename}"),
+            sha256: Some("ab".repeat(32)),
+            size: Some(1),
+            upload_time: None,
+            requires_python: None,
+            yanked: None,
+            core_metadata: false,
+        }],
+        requires_python: None,
+        dependencies: Default::default(),
+        via: Default::default(),
+    };
+    let mut with_sdist = lock();
+    with_sdist.packages = vec![
+        package(
+            "setuptools",
+            "80.10.2",
+            "setuptools-80.10.2-py3-none-any.whl",
+        ),
+        package("webrtcvad", "2.0.10", "webrtcvad-2.0.10.tar.gz"),
+    ];
+    let root = tempfile::tempdir().unwrap();
+    let base = pin_base("python:3.11-slim", Ok(DIGEST.into()), None).0;
+    let files = settings(root.path())
+        .files(&with_sdist, &written(root.path(), "x\n"), base.clone())
+        .unwrap();
+    let plan = BuildPlan::from_json(&files[0].1).unwrap();
+    assert_eq!(plan.build_from_source, ["webrtcvad==2.0.10"]);
+    assert_eq!(plan.build_args["SDIST_PACKAGES"], "webrtcvad");
+    let dockerfile = include_str!("../../base-image/Dockerfile");
+    assert!(
+        dockerfile.contains("ARG SDIST_PACKAGES"),
+        "the Dockerfile takes it"
+    );
+    // A wheels-only lock's plan has neither, so it reads as before sdists existed.
+    let files = settings(root.path())
+        .files(&lock(), &written(root.path(), "x\n"), base)
+        .unwrap();
+    assert!(!files[0].1.contains("build_from_source") && !files[0].1.contains("SDIST_PACKAGES"));
+}
