@@ -16,9 +16,6 @@ use super::handlers::{api, assets, dashboard, locks, meta};
 use super::metrics;
 use super::state::AppState;
 
-/// Largest request body accepted: every route is a GET, so anything sizeable is abuse.
-const BODY_LIMIT: usize = 16 * 1024;
-
 /// Only our own stylesheet and script; no inline code, no framing, no other origin.
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -26,6 +23,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {
     let timeout = state.settings.request_timeout;
+    let body_limit = state.settings.limits.max_body_bytes;
     Router::new()
         // Pages.
         .route("/", get(dashboard::index))
@@ -53,7 +51,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
