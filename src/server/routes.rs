@@ -12,6 +12,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::error::catch_panic;
 use super::handlers::{api, assets, dashboard, locks, meta};
 use super::metrics;
 use super::state::AppState;
@@ -22,9 +23,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
 
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {
-    let timeout = state.settings.request_timeout;
-    let body_limit = state.settings.limits.max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         // Pages.
         .route("/", get(dashboard::index))
         .route("/images/{name}", get(dashboard::image))
@@ -42,7 +41,16 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(meta::openapi))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::prometheus))
-        .fallback(meta::not_found)
+        .fallback(meta::not_found);
+    with_layers(routes, state)
+}
+
+/// `routes` wrapped in the layers every route gets (their order: the first is the innermost).
+pub(crate) fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    let body_limit = state.settings.limits.max_body_bytes;
+    routes
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
