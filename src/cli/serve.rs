@@ -361,7 +361,58 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn limits(flags: &[&str]) -> anyhow::Result<ConnectionLimits> {
+        let args = Command::try_parse_from(std::iter::once("serve").chain(flags.iter().copied()))?;
+        connection_limits(&args.serve)
+    }
+
+    #[test]
+    fn connection_limit_flags() {
+        let defaults = limits(&[]).unwrap();
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.idle_timeout, Duration::from_secs(5));
+        assert_eq!(defaults.max_header_bytes, 16 * 1024);
+        // The test runner's open-file limit fits 1024 connections (or is raised to).
+        assert!(defaults.max_connections >= 1, "{defaults:?}");
+        let set = limits(&[
+            "--max-connections=7",
+            "--header-timeout=3",
+            "--send-timeout=4",
+            "--max-body-bytes=0",
+        ])
+        .unwrap();
+        assert_eq!(set.max_connections, 7);
+        assert_eq!(set.header_timeout, Duration::from_secs(3));
+        assert_eq!(set.send_timeout, Duration::from_secs(4));
+        assert_eq!(set.max_body_bytes, 0);
+        for (flag, message) in [
+            (
+                "--idle-timeout=0",
+                "`--idle-timeout 0`: a timeout must be at least 1 second",
+            ),
+            (
+                "--max-connections=0",
+                "`--max-connections 0`: the server must accept",
+            ),
+            (
+                "--max-header-bytes=100",
+                "`--max-header-bytes 100`: must be at least 8192",
+            ),
+        ] {
+            let error = limits(&[flag]).unwrap_err().to_string();
+            assert!(error.starts_with(message), "{flag}: {error}");
+        }
+    }
 
     #[test]
     fn image_overrides() {

@@ -25,8 +25,13 @@ use tokio::time::{Instant, Sleep};
 
 use super::state::ConnectionLimits;
 
-/// Refusals (503 past the cap) written at once; past this many, an extra connection is just closed.
+/// Refusals (503 past the cap) lingering at once; past this many, an extra connection gets the 503
+/// without the linger (a client still sending may then see a reset instead).
 const MAX_REFUSALS: usize = 64;
+
+/// How long a refused connection lingers for the client's request to arrive, so that closing it sends
+/// a FIN after the 503, not a reset that makes the client drop the 503 unread.
+const REFUSAL_LINGER: Duration = Duration::from_millis(250);
 
 /// The whole answer to a connection past the cap.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
@@ -69,11 +74,15 @@ pub async fn serve(
                 );
                 tokio::spawn(connection);
             }
-            Err(_) => {
-                if let Ok(permit) = Arc::clone(&refusals).try_acquire_owned() {
+            Err(_) => match Arc::clone(&refusals).try_acquire_owned() {
+                Ok(permit) => {
                     tokio::spawn(refuse(stream, permit));
                 }
-            }
+                // A fresh socket's send buffer is empty: the short answer fits without waiting.
+                Err(_) => {
+                    let _ = stream.try_write(REFUSAL);
+                }
+            },
         }
     }
     drop(listener);
@@ -138,11 +147,10 @@ async fn serve_connection(
     }
 }
 
-/// Answer a connection past the cap with a 503, then close it. What the client sent is read (a
-/// little, briefly) before closing, so the close is a FIN the client reads the 503 before, not a reset
-/// that may discard it.
+/// Answer a connection past the cap with a 503, then close it. What the client sent meanwhile is read
+/// and dropped (for [`REFUSAL_LINGER`] at most) before closing.
 async fn refuse(mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(REFUSAL_LINGER, async {
         stream.write_all(REFUSAL).await?;
         stream.shutdown().await?;
         let mut sink = [0u8; 4096];
