@@ -410,3 +410,49 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
         "closed after {closed:?}"
     );
 }
+
+/// SIGTERM: the listener closes at once, an idle kept-alive connection is closed at once, a
+/// connection still sending its head gets until its header timeout, then the process exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_within_the_header_timeout() {
+    let (_project, serve) = serve(&["--header-timeout", "3", "--idle-timeout", "30"]).await;
+    let authority = serve.authority().to_string();
+    let slow = tokio::spawn(slowloris(authority.clone(), Duration::from_secs(15)));
+    let mut kept = TcpStream::connect(&authority).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    kept.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let stopping = Instant::now();
+    // SAFETY: kill sends a signal to the one process this test started.
+    assert_eq!(
+        unsafe { libc::kill(serve.pid() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let mut rest = Vec::new();
+    tokio::time::timeout(PROMPT, read_until_closed(&mut kept, &mut rest))
+        .await
+        .expect("the idle kept-alive connection stayed open after SIGTERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        TcpStream::connect(&authority).await.is_err(),
+        "still accepting after SIGTERM"
+    );
+    let closed = slow
+        .await
+        .unwrap()
+        .expect("the slow connection stayed open");
+    assert!(closed <= Duration::from_secs(3) + PROMPT, "{closed:?}");
+    while !serve.log().iter().any(|line| line.contains("\"stopped\"")) {
+        assert!(
+            stopping.elapsed() < Duration::from_secs(3) + PROMPT,
+            "not stopped: {:#?}",
+            serve.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
