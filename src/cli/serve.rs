@@ -11,7 +11,10 @@ use clap::ValueEnum;
 use fave_lock::config::Config;
 use fave_lock::index::default_cache_dir;
 use fave_lock::registry::{CredentialStore, RegistryClient, RegistryOptions, Repository};
-use fave_lock::server::{AppState, CheckService, CheckSettings, ServeSettings, ServedImage};
+use fave_lock::server::{
+    AppState, CheckService, CheckSettings, ConnectionLimits, MIN_HEADER_BYTES, ServeSettings,
+    ServedImage,
+};
 
 use super::ExitStatus;
 
@@ -60,6 +63,26 @@ pub struct ServeArgs {
     /// Most registry requests in flight.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub registry_concurrency: usize,
+    /// Most client connections served at once; one more is answered 503 and closed. Lowered (with a
+    /// warning) when the open-file limit cannot fit it.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's head (request line and headers), counted from when
+    /// the connection waits for it: slow clients (slowloris) are cut off.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub header_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+    /// Seconds an answer may wait for a client that does not read it before it is abandoned.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub send_timeout: u64,
+    /// Largest request head in bytes (answered 431 past it); at least 8192.
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    pub max_header_bytes: usize,
+    /// Largest request body in bytes (answered 413 past it; every route is a GET).
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    pub max_body_bytes: usize,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -86,6 +109,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     .context("cannot set up the registry client")?;
     let settings = ServeSettings {
         refresh: Duration::from_secs(args.refresh.max(1)),
+        limits: connection_limits(&args)?,
         ..ServeSettings::default()
     };
     for image in &images {
@@ -129,6 +153,85 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
         .context("the server stopped")?;
     tracing::info!("stopped");
     Ok(ExitStatus::Success)
+}
+
+/// The connection limits from the command line, checked; the connection cap fitted to the open-file
+/// limit.
+fn connection_limits(args: &ServeArgs) -> anyhow::Result<ConnectionLimits> {
+    for (flag, seconds) in [
+        ("--header-timeout", args.header_timeout),
+        ("--idle-timeout", args.idle_timeout),
+        ("--send-timeout", args.send_timeout),
+    ] {
+        if seconds == 0 {
+            bail!("`{flag} 0`: a timeout must be at least 1 second");
+        }
+    }
+    if args.max_connections == 0 {
+        bail!("`--max-connections 0`: the server must accept at least one connection");
+    }
+    if args.max_header_bytes < MIN_HEADER_BYTES {
+        bail!(
+            "`--max-header-bytes {}`: must be at least {MIN_HEADER_BYTES} (the HTTP parser's smallest buffer)",
+            args.max_header_bytes
+        );
+    }
+    Ok(ConnectionLimits {
+        max_connections: connection_budget(args.max_connections),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        send_timeout: Duration::from_secs(args.send_timeout),
+        max_header_bytes: args.max_header_bytes,
+        max_body_bytes: args.max_body_bytes,
+    })
+}
+
+/// File descriptors kept for everything but served connections: refused connections (at most 64 at
+/// a time), registry and index sockets, lock files read, the listener, stdio.
+const RESERVED_FDS: u64 = 256;
+
+/// `wanted` connections if the open-file limit fits them, raising the soft limit towards the hard one
+/// when it does not (the soft limit is often 1024); else as many as fit, with a warning. Without this
+/// the accept loop would meet EMFILE before the cap, and accepted connections could not be answered.
+fn connection_budget(wanted: usize) -> usize {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit writes one `rlimit` through a valid pointer.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return wanted;
+        }
+        let needed = u64::try_from(wanted)
+            .unwrap_or(u64::MAX)
+            .saturating_add(RESERVED_FDS);
+        if limit.rlim_cur < needed {
+            let raised = libc::rlimit {
+                rlim_cur: needed.min(limit.rlim_max),
+                rlim_max: limit.rlim_max,
+            };
+            // SAFETY: setrlimit reads one `rlimit` through a valid pointer; a soft limit up to the
+            // hard one is always allowed.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+                limit.rlim_cur = raised.rlim_cur;
+            }
+        }
+        let fits =
+            usize::try_from(limit.rlim_cur.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX);
+        if fits < wanted {
+            let cap = fits.max(1);
+            tracing::warn!(
+                wanted,
+                cap,
+                open_files = limit.rlim_cur,
+                "the open-file limit fits fewer connections than --max-connections: capped"
+            );
+            return cap;
+        }
+    }
+    wanted
 }
 
 /// The config (when there is one), the images to show: the config's, then `--image` overrides and
@@ -258,7 +361,58 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
     use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn limits(flags: &[&str]) -> anyhow::Result<ConnectionLimits> {
+        let args = Command::try_parse_from(std::iter::once("serve").chain(flags.iter().copied()))?;
+        connection_limits(&args.serve)
+    }
+
+    #[test]
+    fn connection_limit_flags() {
+        let defaults = limits(&[]).unwrap();
+        assert_eq!(defaults.header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.idle_timeout, Duration::from_secs(5));
+        assert_eq!(defaults.max_header_bytes, 16 * 1024);
+        // The test runner's open-file limit fits 1024 connections (or is raised to).
+        assert!(defaults.max_connections >= 1, "{defaults:?}");
+        let set = limits(&[
+            "--max-connections=7",
+            "--header-timeout=3",
+            "--send-timeout=4",
+            "--max-body-bytes=0",
+        ])
+        .unwrap();
+        assert_eq!(set.max_connections, 7);
+        assert_eq!(set.header_timeout, Duration::from_secs(3));
+        assert_eq!(set.send_timeout, Duration::from_secs(4));
+        assert_eq!(set.max_body_bytes, 0);
+        for (flag, message) in [
+            (
+                "--idle-timeout=0",
+                "`--idle-timeout 0`: a timeout must be at least 1 second",
+            ),
+            (
+                "--max-connections=0",
+                "`--max-connections 0`: the server must accept",
+            ),
+            (
+                "--max-header-bytes=100",
+                "`--max-header-bytes 100`: must be at least 8192",
+            ),
+        ] {
+            let error = limits(&[flag]).unwrap_err().to_string();
+            assert!(error.starts_with(message), "{flag}: {error}");
+        }
+    }
 
     #[test]
     fn image_overrides() {

@@ -2,11 +2,16 @@
 //! the same error renders as JSON for `/api`. Internal errors are logged once, where they become a
 //! response.
 
+use std::panic::AssertUnwindSafe;
+
 use askama::Template;
 use axum::Json;
+use axum::extract::Request;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use futures::FutureExt as _;
 use serde_json::json;
 
 /// Why a request cannot be answered with what it asked for.
@@ -147,6 +152,31 @@ impl IntoResponse for ApiError {
         self.0.log();
         let body = json!({"error": {"code": self.0.code(), "message": self.0.to_string()}});
         (self.0.status(), Json(body)).into_response()
+    }
+}
+
+/// Middleware: a handler that panics answers 500 (JSON under `/api`, the error page elsewhere) and is
+/// logged, instead of the connection dropping without an answer. No input should make a handler
+/// panic; this is the boundary for the one that still does.
+pub async fn catch_panic(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    // The handlers share only `Arc`s and atomics, and locks that recover from poisoning: nothing a
+    // panic leaves half-updated is read as if whole.
+    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        Ok(response) => response,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(ToString::to_string)
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            let error = WebError::Internal(format!("the handler panicked: {message}"));
+            if api {
+                ApiError(error).into_response()
+            } else {
+                error.into_response()
+            }
+        }
     }
 }
 

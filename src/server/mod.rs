@@ -11,6 +11,7 @@
 
 mod cache;
 mod check;
+mod connections;
 mod error;
 mod extractors;
 pub mod handlers;
@@ -26,14 +27,16 @@ mod view;
 use std::future::Future;
 
 pub use check::{CheckService, CheckSettings};
+pub use connections::MIN_HEADER_BYTES;
 pub use error::{ApiError, WebError};
 pub use routes::router;
-pub use state::{AppState, ServeSettings, ServedImage};
+pub use state::{AppState, ConnectionLimits, ServeSettings, ServedImage};
 
 /// The version shown in the footer and `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Serve `state` on `listener` until `shutdown` completes, then finish the requests in flight.
+/// Serve `state` on `listener` until `shutdown` completes, then finish the requests in flight. Each
+/// connection is held to the settings' [`ConnectionLimits`].
 ///
 /// # Errors
 ///
@@ -43,7 +46,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = state.settings.limits;
+    connections::serve(listener, router(state), limits, shutdown).await
 }

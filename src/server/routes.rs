@@ -12,12 +12,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use super::error::catch_panic;
 use super::handlers::{api, assets, dashboard, locks, meta};
 use super::metrics;
 use super::state::AppState;
-
-/// Largest request body accepted: every route is a GET, so anything sizeable is abuse.
-const BODY_LIMIT: usize = 16 * 1024;
 
 /// Only our own stylesheet and script; no inline code, no framing, no other origin.
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
@@ -25,8 +23,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
 
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {
-    let timeout = state.settings.request_timeout;
-    Router::new()
+    let routes = Router::new()
         // Pages.
         .route("/", get(dashboard::index))
         .route("/images/{name}", get(dashboard::image))
@@ -44,7 +41,16 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(meta::openapi))
         .route("/healthz", get(meta::healthz))
         .route("/metrics", get(meta::prometheus))
-        .fallback(meta::not_found)
+        .fallback(meta::not_found);
+    with_layers(routes, state)
+}
+
+/// `routes` wrapped in the layers every route gets (their order: the first is the innermost).
+pub(crate) fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let timeout = state.settings.request_timeout;
+    let body_limit = state.settings.limits.max_body_bytes;
+    routes
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -53,7 +59,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(SetResponseHeaderLayer::if_not_present(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

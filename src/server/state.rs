@@ -35,6 +35,44 @@ pub struct ServeSettings {
     pub max_stale: Duration,
     /// Longest a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// What a client may hold: connections, their timeouts and request sizes.
+    pub limits: ConnectionLimits,
+}
+
+/// What the server grants one client, so that slow or hostile clients cannot hold it up: every
+/// connection is bounded in time whatever its client does, and the number of connections is capped.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Most connections served at once. One more is answered 503 and closed at once (the
+    /// connections already open are bounded in time, so the slots come back).
+    pub max_connections: usize,
+    /// A request's head (request line and headers) must arrive within this, counted from the moment
+    /// the connection waits for it: a client trickling its headers (slowloris) is cut off.
+    pub header_timeout: Duration,
+    /// A kept-alive connection that sends no byte of a next request within this is closed. The header
+    /// timeout counts from the same moment, so only a shorter idle timeout changes anything.
+    pub idle_timeout: Duration,
+    /// An answer the client does not take (it stops reading) is abandoned after this.
+    pub send_timeout: Duration,
+    /// Largest request head (request line and headers), in bytes; more is answered 431. At least
+    /// 8 KiB (hyper's minimum read buffer).
+    pub max_header_bytes: usize,
+    /// Largest request body, in bytes: every route is a GET, so anything sizeable is abuse. A larger
+    /// `Content-Length` is answered 413 without reading the body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 16 * 1024,
+        }
+    }
 }
 
 impl Default for ServeSettings {
@@ -43,6 +81,7 @@ impl Default for ServeSettings {
             refresh: Duration::from_secs(30),
             max_stale: Duration::from_secs(600),
             request_timeout: Duration::from_secs(30),
+            limits: ConnectionLimits::default(),
         }
     }
 }

@@ -344,6 +344,16 @@ impl Serve {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// The server's process id (to read its `/proc` entry).
+    pub fn pid(&self) -> u32 {
+        self._child.0.id()
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn authority(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
     /// The server's log lines so far.
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()

@@ -244,4 +244,52 @@ mod tests {
             metrics.contains(r#"fave_lock_cache_lookups_total{cache="snapshot",result="miss"} 2"#)
         );
     }
+
+    /// Path and query values a client makes up: invalid UTF-8 once percent-decoded, NULs, overlong
+    /// encodings, repeated and huge parameters. Each is a 4xx JSON answer, never a panic or a 5xx.
+    #[tokio::test]
+    async fn hostile_path_and_query_values_are_client_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(vec![image(dir.path(), "fave-base", None)]);
+        let long = "a".repeat(8 * 1024);
+        let cases = [
+            ("/api/images/%FF%FE".to_string(), "bad-request"),
+            ("/api/images/%C0%AF/tags".to_string(), "bad-request"),
+            ("/api/images/fave-base/tags/%FF".to_string(), "bad-request"),
+            ("/api/images/%00".to_string(), "image-not-found"),
+            (
+                "/api/images/fave-base/tags/%00%0A".to_string(),
+                "tag-not-found",
+            ),
+            (
+                format!("/api/images/fave-base/tags/{long}"),
+                "tag-not-found",
+            ),
+            (format!("/api/images/{long}"), "image-not-found"),
+            ("/api/locks/%FF/requirements.txt".to_string(), "bad-request"),
+            ("/api/locks/fave-base/%FF".to_string(), "bad-request"),
+            ("/api/check?offline=%FF".to_string(), "bad-request"),
+            (
+                "/api/check?offline=true&offline=false".to_string(),
+                "bad-request",
+            ),
+            (format!("/api/check?offline={long}"), "bad-request"),
+        ];
+        for (path, code) in cases {
+            let answer = get(&state, &path).await;
+            assert!(
+                answer.status.is_client_error(),
+                "{path:.80}: {}",
+                answer.status
+            );
+            assert_eq!(answer.json()["error"]["code"], code, "{path:.80}");
+        }
+        let page = get(&state, "/images/%FF").await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST);
+        assert!(
+            page.body.contains("<h1>400 Bad Request</h1>"),
+            "{}",
+            page.body
+        );
+    }
 }

@@ -126,4 +126,53 @@ mod tests {
             assert!(!fallback, "{concrete}: {}", answer.body);
         }
     }
+
+    /// A handler that panics (none should) answers 500 in the right format, counted as a 5xx, and
+    /// the server goes on answering.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500() {
+        use axum::Router;
+        use axum::routing::get;
+        use tower::ServiceExt as _;
+
+        let dir = tempfile::tempdir().unwrap();
+        let state = state(vec![image(dir.path(), "fave-base", None)]);
+        async fn boom() -> &'static str {
+            if std::hint::black_box(true) {
+                panic!("boom at {}", 42);
+            }
+            "unreached"
+        }
+        let routes = Router::new()
+            .route("/api/boom", get(boom))
+            .route("/boom", get(boom));
+        let router = crate::server::routes::with_layers(routes, state.clone());
+        let request = |path: &str| {
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let api = router.clone().oneshot(request("/api/boom")).await.unwrap();
+        assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(api.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "internal-error");
+        assert_eq!(
+            json["error"]["message"],
+            "internal error: the handler panicked: boom at 42"
+        );
+        let page = router.clone().oneshot(request("/boom")).await.unwrap();
+        assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(page.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("<h1>500 Internal Server Error</h1>"));
+        let metrics = crate::server::metrics::render(&state);
+        assert!(
+            metrics.contains(r#"fave_lock_http_requests_total{route="/api/boom",status="5xx"} 1"#),
+            "{metrics}"
+        );
+    }
 }
