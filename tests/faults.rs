@@ -428,6 +428,12 @@ fn a_passing_error_page_is_retried() {
 // item 2), which `--verify` asks for in ad hoc mode and config mode does by default.
 
 #[test]
+fn a_wheel_tampered_with_once_is_fetched_again() {
+    let rule = Rule::file(SIX, Fault::Tamper).times(1);
+    case(&["--verify"], rule, "tamper", Expect::SameLock);
+}
+
+#[test]
 fn a_wheel_tampered_with_every_time_is_an_integrity_error() {
     let expect = Expect::Error(3, &[IDNA]);
     case(
@@ -447,6 +453,43 @@ fn a_page_that_lies_about_hashes_is_an_integrity_error() {
         "lie-hashes",
         expect,
     );
+}
+
+#[test]
+fn a_page_without_hashes_gets_them_computed() {
+    // Ad hoc mode without --verify: a file the index gives no hash for is downloaded and hashed, as
+    // pip-compile does, never locked without one.
+    let rule = Rule::page("packaging", Fault::DropHashes);
+    case(&[], rule, "drop-hashes", Expect::SameLock);
+}
+
+/// Config mode checks every locked file by default: a lying or hashless page is caught without flags.
+#[test]
+fn config_mode_checks_every_hash_by_default() {
+    let index = support::demo::index();
+    let proxy = FaultProxy::start(&index.url());
+    let project = Project::new(&proxy.url(), REQUIREMENTS);
+    let run = run_in(project.root(), &["resolve"]);
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    let baseline = project.lock_files();
+    assert!(!baseline.is_empty());
+
+    proxy.add(Rule::page("six", Fault::LieHashes));
+    let run = run_in(project.root(), &["resolve"]);
+    assert!(proxy.fired("lie-hashes") > 0);
+    assert_eq!(run.code, Some(3), "a lying page: {}", run.describe());
+    assert_eq!(project.lock_files(), baseline, "the lock files changed");
+    proxy.clear_rules();
+
+    proxy.add(Rule::page("idna", Fault::DropHashes));
+    let run = run_in(project.root(), &["resolve"]);
+    assert!(proxy.fired("drop-hashes") > 0);
+    assert!(
+        matches!(run.code, Some(0 | 3)),
+        "a page without hashes: {}",
+        run.describe()
+    );
+    assert_eq!(project.lock_files(), baseline, "the lock files changed");
 }
 
 /// `verify` and `check` keep `--timeout` too, and name what they were waiting for.
