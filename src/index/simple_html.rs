@@ -102,7 +102,10 @@ pub(crate) fn is_project_page(html: &str, page: &ProjectPage) -> bool {
 /// error page by ("502 Bad Gateway nginx").
 pub(crate) fn text_snippet(html: &str, max_chars: usize) -> String {
     let mut words: Vec<String> = Vec::new();
+    // The length of the words so far with a space after each. Collecting stops well past `max_chars`,
+    // so that a repeated title can be dropped and a cut still shows.
     let mut chars = 0;
+    let enough = 2 * max_chars + 2;
     let mut tags = Tags { html, position: 0 };
     let mut text_start = 0;
     loop {
@@ -110,7 +113,7 @@ pub(crate) fn text_snippet(html: &str, max_chars: usize) -> String {
         let text_end = tag.as_ref().map_or(html.len(), |tag| tag.start);
         // Text between tags; end tags and doctypes (which the scanner skips) are cut out of it.
         let text = html.get(text_start..text_end).unwrap_or_default();
-        for piece in text.split('<').enumerate().flat_map(|(index, piece)| {
+        for word in text.split('<').enumerate().flat_map(|(index, piece)| {
             let visible = if index == 0 {
                 piece
             } else {
@@ -118,15 +121,15 @@ pub(crate) fn text_snippet(html: &str, max_chars: usize) -> String {
             };
             visible.split_whitespace()
         }) {
-            if chars >= max_chars {
+            if chars >= enough {
                 break;
             }
-            let word = decode_entities(piece);
+            let word = decode_entities(word);
             chars += word.chars().count() + 1;
             words.push(word.into_owned());
         }
         let Some(tag) = tag else { break };
-        if chars >= max_chars {
+        if chars >= enough {
             break;
         }
         text_start = tag.end;
@@ -136,6 +139,10 @@ pub(crate) fn text_snippet(html: &str, max_chars: usize) -> String {
             tags.position = end;
             text_start = end;
         }
+    }
+    // Error pages often repeat their title as the first heading ("502 Bad Gateway 502 Bad Gateway").
+    if let Some(half) = (1..=words.len() / 2).find(|&half| words[..half] == words[half..2 * half]) {
+        words.drain(half..2 * half);
     }
     let text = words.join(" ");
     match text.char_indices().nth(max_chars) {

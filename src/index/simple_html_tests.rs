@@ -242,13 +242,23 @@ fn snippets_are_the_visible_text() {
         "502 Bad Gateway 502\u{a0}Bad Gateway nginx"
     );
     assert_eq!(
+        text_snippet(
+            "<title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>nginx</p>",
+            120
+        ),
+        "502 Bad Gateway nginx"
+    );
+    assert_eq!(text_snippet("no no no", 120), "no no");
+    assert_eq!(
         text_snippet("Service  Unavailable\n", 120),
         "Service Unavailable"
     );
     assert_eq!(text_snippet("<p></p>", 120), "");
-    let long = format!("<p>{}</p>", "word ".repeat(100));
-    let snippet = text_snippet(&long, 12);
-    assert_eq!(snippet, "word word wo…");
+    let long: Vec<String> = (0..100).map(|number| format!("w{number}")).collect();
+    let long = format!("<p>{}</p>", long.join("\n"));
+    assert_eq!(text_snippet(&long, 12), "w0 w1 w2 w3…");
+    assert_eq!(text_snippet(&long, 13), "w0 w1 w2 w3 w…");
+    assert_eq!(text_snippet("<p>w0 w1 w2 w3</p>", 11), "w0 w1 w2 w3");
     // An unclosed script hides the rest, as in a browser.
     assert_eq!(text_snippet("before<SCRIPT>after", 120), "before");
 }
