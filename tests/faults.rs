@@ -1,5 +1,5 @@
-//! The fault-injection suite: the real `fave-lock resolve` against the test index of real wheels, behind
-//! a proxy that spoils answers (`support/fault_proxy.rs`). For every fault the run either writes the same
+//! The fault-injection suite: the real `fave-lock resolve` against the test index of real wheels (and
+//! once live PyPI), behind a proxy that spoils answers (`support/fault_proxy.rs`). For every fault the run either writes the same
 //! lock as without the fault, or fails with exit 2 or 3 and a clear error while the previous lock stays
 //! as it was. It never writes a different lock with exit 0, and never outlives its `--timeout`.
 //!
@@ -37,7 +37,7 @@ const DEADLINES: [(&str, &str); 3] = [
 struct Bench {
     // Declared first so that it stops (and ends its trickling connections) before the index does.
     proxy: FaultProxy,
-    _index: IndexServer,
+    _index: Option<IndexServer>,
     dir: tempfile::TempDir,
     /// The lock a run without faults writes.
     baseline: Vec<u8>,
@@ -83,7 +83,12 @@ impl Bench {
     /// As [`Bench::new`], with `flags` added to every run (the baseline's too).
     fn with_flags(flags: &[&str]) -> Bench {
         let index = support::demo::index();
-        let proxy = FaultProxy::start(&index.url());
+        Bench::start(FaultProxy::start(&index.url()), Some(index), flags)
+    }
+
+    /// The proxy in front of `index` (`None`: live PyPI) and the lock a fault-free run writes through
+    /// it, with `flags` added to every run.
+    fn start(proxy: FaultProxy, index: Option<IndexServer>, flags: &[&str]) -> Bench {
         let dir = tempfile::tempdir().expect("a temp folder");
         std::fs::write(dir.path().join("requirements.in"), REQUIREMENTS).unwrap();
         let mut bench = Bench {
@@ -490,6 +495,35 @@ fn config_mode_checks_every_hash_by_default() {
         run.describe()
     );
     assert_eq!(project.lock_files(), baseline, "the lock files changed");
+}
+
+/// The same proxy in front of live PyPI (pages from pypi.org, files from files.pythonhosted.org, both
+/// through the proxy): passing faults on the way to real pages, metadata files and wheels leave the lock
+/// as it is without them, and a lie about a real wheel's hash is an integrity error.
+#[test]
+fn live_pypi_through_faults() {
+    let bench = Bench::start(FaultProxy::pypi(), None, &["--verify"]);
+    bench
+        .proxy
+        .add(Rule::page("six", Fault::status(503).retry_after("1")).times(1));
+    bench.proxy.add(Rule::metadata_files(Fault::Reset).times(1));
+    bench.proxy.add(Rule::pages(Fault::ErrorPage).times(1));
+    let run = bench.check(
+        Rule::wheels(Fault::Truncate).times(2),
+        "truncate",
+        &["--verify"],
+        Expect::SameLock,
+    );
+    for fault in ["503", "reset", "error-page"] {
+        assert_eq!(bench.proxy.fired(fault), 1, "{fault}: {}", run.describe());
+    }
+    let expect = Expect::Error(3, &["`idna-3.11-py3-none-any.whl`"]);
+    bench.check(
+        Rule::page("idna", Fault::LieHashes),
+        "lie-hashes",
+        &["--verify"],
+        expect,
+    );
 }
 
 /// `verify` and `check` keep `--timeout` too, and name what they were waiting for.

@@ -1,10 +1,11 @@
 //! A fault-injecting HTTP proxy for tests: it stands on a free loopback port in front of an upstream
-//! index (the test index of `index_server.rs`), forwards every request, and spoils the answers its rules
-//! select, the way broken mirrors, proxies and attackers do.
+//! index (the test index of `index_server.rs`, or live PyPI), forwards every request, and spoils the
+//! answers its rules select, the way broken mirrors, proxies and attackers do.
 //!
 //! ```ignore
 //! use support::fault_proxy::{Fault, FaultProxy, Rule};
-//! let proxy = FaultProxy::start(&server.url());          // upstream simple API root
+//! let proxy = FaultProxy::start(&server.url());          // upstream simple API root, or
+//! let proxy = FaultProxy::pypi();                        // pypi.org and files.pythonhosted.org
 //! proxy.add(Rule::page("six", Fault::status(503).retry_after("1")).times(2));
 //! proxy.add(Rule::wheels(Fault::Tamper));                // every wheel, every time
 //! let index_url = proxy.url();                           // http://127.0.0.1:<port>/simple
@@ -18,7 +19,7 @@
 #![allow(dead_code)] // Each test binary uses a different part of this.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+use super::index_server::{Request, read_request};
 
 /// What to do to an answer.
 #[derive(Debug, Clone)]
@@ -185,10 +188,22 @@ struct State {
 #[derive(Debug)]
 pub struct FaultProxy {
     addr: SocketAddr,
-    upstream: SocketAddr,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Where the proxy gets its answers.
+enum Upstream {
+    /// A plain-HTTP loopback index, asked with one connection per request.
+    Loopback(SocketAddr),
+    /// Live PyPI: `/simple/…` from pypi.org, `/files.pythonhosted.org/…` from the files host. Pages
+    /// are rewritten so that their file URLs lead through the proxy (at `origin`) too.
+    Pypi {
+        client: reqwest::Client,
+        runtime: tokio::runtime::Runtime,
+        origin: String,
+    },
 }
 
 impl FaultProxy {
@@ -200,8 +215,33 @@ impl FaultProxy {
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_else(|| panic!("not a plain-HTTP index URL: {upstream_index_url}"));
         let upstream: SocketAddr = authority.parse().expect("a loopback address and port");
+        FaultProxy::spawn(|_| Upstream::Loopback(upstream), "/simple/")
+    }
+
+    /// A proxy in front of live PyPI.
+    pub fn pypi() -> FaultProxy {
+        FaultProxy::spawn(
+            |origin| {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                Upstream::Pypi {
+                    client: reqwest::Client::builder()
+                        .timeout(Duration::from_secs(60))
+                        .build()
+                        .expect("an HTTP client"),
+                    runtime: tokio::runtime::Runtime::new().expect("a runtime for the client"),
+                    origin,
+                }
+            },
+            "/simple/six/",
+        )
+    }
+
+    /// Bind a loopback port, then serve from the upstream `upstream(origin)` makes; `probe` is a path
+    /// to check that both answer.
+    fn spawn(upstream: impl FnOnce(String) -> Upstream, probe: &str) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
+        let upstream = Arc::new(upstream(format!("http://{addr}")));
         let state = Arc::new(Mutex::new(State {
             rules: Vec::new(),
             log: Vec::new(),
@@ -216,21 +256,20 @@ impl FaultProxy {
                         return;
                     }
                     let Ok(stream) = stream else { continue };
-                    let (state, stop) = (state.clone(), stop.clone());
+                    let (upstream, state, stop) = (upstream.clone(), state.clone(), stop.clone());
                     std::thread::spawn(move || {
-                        let _ = serve(stream, upstream, &state, &stop, started);
+                        let _ = serve(stream, &upstream, &state, &stop, started);
                     });
                 }
             })
         };
         let proxy = FaultProxy {
             addr,
-            upstream,
             state,
             stop,
             thread: Some(thread),
         };
-        proxy.check_alive();
+        proxy.check_alive(probe);
         proxy
     }
 
@@ -263,11 +302,11 @@ impl FaultProxy {
             .count()
     }
 
-    /// Fail the test now, with a clear message, if the proxy does not answer.
-    fn check_alive(&self) {
+    /// Fail the test now, with a clear message, if the proxy (and its upstream) does not answer.
+    fn check_alive(&self, probe: &str) {
         let mut stream = TcpStream::connect(self.addr).expect("connect to the fault proxy");
         stream
-            .write_all(b"GET /simple/ HTTP/1.1\r\nHost: proxy\r\n\r\n")
+            .write_all(format!("GET {probe} HTTP/1.1\r\nHost: proxy\r\n\r\n").as_bytes())
             .expect("ask the fault proxy");
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer);
@@ -298,13 +337,13 @@ impl Drop for FaultProxy {
 }
 
 /// An upstream answer, taken apart.
-struct Upstream {
+struct Answer {
     status_line: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
-impl Upstream {
+impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -333,15 +372,16 @@ impl Upstream {
 
 fn serve(
     stream: TcpStream,
-    upstream: SocketAddr,
+    upstream: &Upstream,
     state: &Mutex<State>,
     stop: &AtomicBool,
     started: Instant,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
-    let Some((path, request)) = read_request(&mut reader)? else {
+    let Some(request) = read_request(&mut reader)? else {
         return Ok(());
     };
+    let path = request.path.clone();
     let fault = {
         let mut state = state
             .lock()
@@ -393,7 +433,7 @@ fn serve(
             stream.write_all(body.as_bytes())
         }
         fault => {
-            let answer = forward(upstream, &request)?;
+            let answer = upstream.ask(&request)?;
             respond(stream, answer, fault, stop)
         }
     }
@@ -402,7 +442,7 @@ fn serve(
 /// Send `answer` on, spoiled by `fault`.
 fn respond(
     mut stream: TcpStream,
-    mut answer: Upstream,
+    mut answer: Answer,
     fault: Option<Fault>,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
@@ -498,11 +538,22 @@ fn reset(stream: &TcpStream) {
     );
 }
 
-/// Read a request head: its path and the bytes to send upstream (`Connection: close` forced).
-fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<(String, Vec<u8>)>> {
-    let Some(request) = super::index_server::read_request(reader)? else {
-        return Ok(None);
-    };
+impl Upstream {
+    /// Forward `request` and read the whole answer.
+    fn ask(&self, request: &Request) -> std::io::Result<Answer> {
+        match self {
+            Upstream::Loopback(addr) => ask_loopback(*addr, request),
+            Upstream::Pypi {
+                client,
+                runtime,
+                origin,
+            } => runtime.block_on(ask_pypi(client, origin, request)),
+        }
+    }
+}
+
+/// Ask the loopback index, which closes the connection after each answer.
+fn ask_loopback(addr: SocketAddr, request: &Request) -> std::io::Result<Answer> {
     let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
     for (name, value) in &request.headers {
         if !name.eq_ignore_ascii_case("connection") {
@@ -510,13 +561,8 @@ fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<(String, Ve
         }
     }
     head.push_str("Connection: close\r\n\r\n");
-    Ok(Some((request.path, head.into_bytes())))
-}
-
-/// Ask upstream and read its whole answer (it closes the connection after each one).
-fn forward(upstream: SocketAddr, request: &[u8]) -> std::io::Result<Upstream> {
-    let mut connection = TcpStream::connect(upstream)?;
-    connection.write_all(request)?;
+    let mut connection = TcpStream::connect(addr)?;
+    connection.write_all(head.as_bytes())?;
     let mut bytes = Vec::new();
     connection.read_to_end(&mut bytes)?;
     let split = bytes
@@ -530,10 +576,66 @@ fn forward(upstream: SocketAddr, request: &[u8]) -> std::io::Result<Upstream> {
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
         .collect();
-    Ok(Upstream {
+    Ok(Answer {
         status_line,
         headers,
         body: bytes[split + 4..].to_vec(),
+    })
+}
+
+/// The files host's URL prefix, and the proxy path that stands for it.
+const FILES_HOST: &str = "https://files.pythonhosted.org/";
+const FILES_PATH: &str = "/files.pythonhosted.org/";
+
+/// Ask live PyPI, passing on what matters to an index client (`Accept`, `Range`) both ways.
+async fn ask_pypi(
+    client: &reqwest::Client,
+    origin: &str,
+    request: &Request,
+) -> std::io::Result<Answer> {
+    let url = match request.path.strip_prefix(FILES_PATH) {
+        Some(rest) => format!("{FILES_HOST}{rest}"),
+        None => format!("https://pypi.org{}", request.path),
+    };
+    let mut ask = client.get(&url);
+    for (name, value) in &request.headers {
+        if name.eq_ignore_ascii_case("accept") || name.eq_ignore_ascii_case("range") {
+            ask = ask.header(name.as_str(), value.as_str());
+        }
+    }
+    let response = ask.send().await.map_err(std::io::Error::other)?;
+    let status = response.status();
+    let kept = [
+        "content-type",
+        "content-range",
+        "accept-ranges",
+        "retry-after",
+    ];
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| kept.contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    let mut body = response
+        .bytes()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_vec();
+    if request.path.starts_with("/simple/") {
+        let page = String::from_utf8_lossy(&body);
+        body = page
+            .replace(FILES_HOST, &format!("{origin}{FILES_PATH}"))
+            .into_bytes();
+    }
+    Ok(Answer {
+        status_line: format!(
+            "HTTP/1.1 {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Whatever")
+        ),
+        headers,
+        body,
     })
 }
 
@@ -568,7 +670,7 @@ fn rewrite_sha256s(body: &[u8], replace: impl Fn(&str) -> Option<String>) -> Vec
 }
 
 /// A page without its files' hashes: PEP 691 `hashes` emptied, PEP 503 `#sha256=` fragments removed.
-fn drop_hashes(answer: &Upstream) -> Vec<u8> {
+fn drop_hashes(answer: &Answer) -> Vec<u8> {
     let is_json = answer
         .header("content-type")
         .is_some_and(|value| value.contains("json"));
