@@ -31,6 +31,10 @@ fn main() -> ExitCode {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         runtime.block_on(cli::run(args))
     }));
+    // The resolver's solver threads may still be blocked on requests when a run ends early (an error,
+    // a timeout): dropping the runtime would wait for them, and its timers panic when they wake up in
+    // a runtime being shut down. Nothing is left to do, so leave them to the process's exit.
+    runtime.shutdown_background();
     let Ok(outcome) = outcome else {
         return cli::ExitStatus::Error.into();
     };

@@ -41,6 +41,8 @@ pub struct AbiArgs {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub timeout: super::TimeoutArg,
 }
 
 pub async fn run(args: AbiArgs) -> anyhow::Result<ExitStatus> {

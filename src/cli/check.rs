@@ -48,6 +48,8 @@ pub struct CheckArgs {
     /// Skip the per-package diff of stale images (it resolves them in memory).
     #[arg(long)]
     pub no_diff: bool,
+    #[command(flatten)]
+    pub timeout: super::TimeoutArg,
 }
 
 /// How findings are rendered on stdout.

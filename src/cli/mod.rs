@@ -11,6 +11,7 @@ mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -131,6 +132,30 @@ pub struct ResolveArgs {
     /// run to run.
     #[arg(long, value_name = "TIMESTAMP")]
     pub sbom_timestamp: Option<String>,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+}
+
+/// `--timeout`, for every command that talks to the index: one deadline for the whole run, so that no
+/// index, proxy or registry can keep CI waiting. Each request has its own, shorter deadlines besides
+/// (`FAVE_LOCK_HTTP_TIMEOUT`, `FAVE_LOCK_LOW_SPEED_LIMIT`, `FAVE_LOCK_LOW_SPEED_TIME`).
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct TimeoutArg {
+    /// Give up the whole run after this many seconds (0: never), naming the requests still unanswered;
+    /// nothing is written.
+    #[arg(
+        long = "timeout",
+        env = "FAVE_LOCK_TIMEOUT",
+        default_value_t = 600,
+        value_name = "SECONDS"
+    )]
+    pub seconds: u64,
+}
+
+impl TimeoutArg {
+    fn limit(self) -> Option<Duration> {
+        (self.seconds > 0).then(|| Duration::from_secs(self.seconds))
+    }
 }
 
 /// The one exit-code convention of every fave-lock command.
@@ -146,19 +171,73 @@ pub enum ExitStatus {
     Integrity,
 }
 
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> ExitCode {
-        ExitCode::from(match status {
+impl ExitStatus {
+    /// The process's exit code.
+    pub fn code(self) -> u8 {
+        match self {
             ExitStatus::Success => 0,
             ExitStatus::Finding => 1,
             ExitStatus::Error => 2,
             ExitStatus::Integrity => 3,
-        })
+        }
     }
 }
 
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(status.code())
+    }
+}
+
+/// Run the command within its `--timeout`, if it has one.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    match cli.command {
+    let limit = match &cli.command {
+        Command::Resolve(args) => args.timeout.limit(),
+        Command::Verify(args) => args.timeout.limit(),
+        Command::Sbom(args) => args.timeout.limit(),
+        Command::Check(args) => args.timeout.limit(),
+        Command::Abi(args) => args.timeout.limit(),
+        Command::Plan(_) | Command::Serve(_) => None,
+    };
+    let command = run_command(cli.command);
+    let Some(limit) = limit else {
+        return command.await;
+    };
+    let mut command = std::pin::pin!(command);
+    tokio::select! {
+        outcome = &mut command => outcome,
+        () = tokio::time::sleep(limit) => {
+            // Read what is in flight while the command (whose requests deregister when dropped) lives,
+            // then exit without dropping it or shutting the runtime down: the resolver's threads may be
+            // blocked on requests, and a shutdown would wait for them or make their timers panic.
+            // Nothing is half-written: the command runs in this task, so it is between two polls now,
+            // and it stages and renames its outputs within one poll.
+            eprintln!("error: {}", timed_out(limit));
+            std::process::exit(ExitStatus::Error.code().into());
+        }
+    }
+}
+
+/// The error of a run that hit `--timeout`: what it was still waiting for.
+fn timed_out(limit: Duration) -> String {
+    let mut message = format!(
+        "gave up after {} s (--timeout, FAVE_LOCK_TIMEOUT); nothing was written",
+        limit.as_secs()
+    );
+    let waiting = fave_lock::index::requests_in_flight();
+    if waiting.is_empty() {
+        message.push_str("; no index request was in flight");
+    } else {
+        message.push_str(". Still waiting for:");
+        for request in &waiting {
+            message.push_str(&format!("\n  {request}"));
+        }
+    }
+    message
+}
+
+async fn run_command(command: Command) -> anyhow::Result<ExitStatus> {
+    match command {
         Command::Resolve(args) => resolve::run(args).await,
         Command::Plan(args) => plan::run(&args),
         Command::Verify(args) => verify::run(args).await,

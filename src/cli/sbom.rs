@@ -47,6 +47,8 @@ pub struct SbomArgs {
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub timeout: super::TimeoutArg,
 }
 
 pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {

@@ -67,6 +67,8 @@ pub struct VerifyArgs {
     /// Skip the numpy ABI check of the downloaded wheels.
     #[arg(long)]
     pub no_check_abi: bool,
+    #[command(flatten)]
+    pub timeout: super::TimeoutArg,
 }
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {

@@ -12,7 +12,7 @@ use reqwest::{StatusCode, Url};
 use super::cache::Cache;
 use super::download::{DownloadedFile, download, metadata_from_download};
 use super::error::IndexError;
-use super::http::{Failure, Http, unexpected_status};
+use super::http::{Failure, Http, Transient, unexpected_status};
 use super::model::{
     CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse,
 };
@@ -29,8 +29,8 @@ const MAX_PAGE_LEN: u64 = 256 << 20;
 /// The largest `.metadata` file fave-lock reads.
 const MAX_METADATA_FILE_LEN: u64 = 64 << 20;
 
-/// A page answer: the URL it was finally served from, whether its Content-Type says JSON, the body.
-type PageBody = (Url, Option<bool>, Vec<u8>);
+/// How much of an error page's text an error quotes.
+const SNIPPET_CHARS: usize = 120;
 
 /// Client for one index, shared across tasks.
 pub struct IndexClient {
@@ -144,30 +144,22 @@ impl IndexClient {
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static(PAGE_ACCEPT));
         let mut retrying = self.http.retrying(&url);
-        let answer = loop {
-            let attempt = self.page_attempt(&url, &headers).await;
-            if let Some(answer) = retrying.settle(attempt).await? {
-                break answer;
+        loop {
+            let attempt = self.page_attempt(name, &url, &headers).await;
+            if let Some(page) = retrying.settle(attempt).await? {
+                return Ok(page);
             }
-        };
-        let Some((page_url, is_json, body)) = answer else {
-            return Ok(None);
-        };
-        let page = if is_json.unwrap_or_else(|| looks_like_json(&body)) {
-            simple_json::parse(&body, &page_url, name)
-                .map_err(|message| IndexError::malformed(url.as_str(), message))?
-        } else {
-            simple_html::parse(&String::from_utf8_lossy(&body), &page_url, name)
-        };
-        Ok(Some(page))
+        }
     }
 
-    /// One attempt at the page: its final URL, whether the Content-Type says JSON, and the body.
+    /// One attempt at the page. Parsing is part of it: an error page served with status 200 may be a
+    /// passing fault of a proxy, worth asking again.
     async fn page_attempt(
         &self,
+        name: &PackageName,
         url: &Url,
         headers: &HeaderMap,
-    ) -> Result<Option<PageBody>, Failure> {
+    ) -> Result<Option<ProjectPage>, Failure> {
         let (response, _permit) = self.http.send(url, headers).await?;
         match response.status() {
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(None),
@@ -180,7 +172,7 @@ impl IndexClient {
                     .and_then(|value| value.to_str().ok());
                 let is_json = is_json(content_type);
                 let body = self.http.body(url, response, MAX_PAGE_LEN).await?;
-                Ok(Some((page_url, is_json, body)))
+                parse_page(&body, is_json, &page_url, name, url).map(Some)
             }
             status => Err(unexpected_status(url, status)),
         }
@@ -250,6 +242,45 @@ impl IndexClient {
     }
 }
 
+/// The project page in `body`, JSON or HTML as `is_json` (the Content-Type) or else the body says. A body
+/// that is no project page (an HTML error page, whatever the Content-Type claimed) is a transient
+/// [`IndexError::ErrorPage`], never an empty project.
+fn parse_page(
+    body: &[u8],
+    is_json: Option<bool>,
+    page_url: &Url,
+    name: &PackageName,
+    url: &Url,
+) -> Result<ProjectPage, Failure> {
+    let error_page = |html: &str| {
+        let snippet = simple_html::text_snippet(html, SNIPPET_CHARS);
+        Failure::Transient(Transient::Answer(IndexError::ErrorPage {
+            name: name.to_string(),
+            url: url.to_string(),
+            snippet: if snippet.is_empty() {
+                "(no text)".to_string()
+            } else {
+                snippet
+            },
+        }))
+    };
+    if is_json.unwrap_or_else(|| looks_like_json(body)) {
+        return simple_json::parse(body, page_url, name).map_err(|message| {
+            if looks_like_markup(body) {
+                error_page(&String::from_utf8_lossy(body))
+            } else {
+                Failure::Fatal(IndexError::malformed(url.as_str(), message))
+            }
+        });
+    }
+    let html = String::from_utf8_lossy(body);
+    let page = simple_html::parse(&html, page_url, name);
+    if !simple_html::is_project_page(&html, &page) {
+        return Err(error_page(&html));
+    }
+    Ok(page)
+}
+
 /// Whether a `Content-Type` says PEP 691 JSON (`Some(true)`) or HTML (`Some(false)`); `None` when it is
 /// missing or unknown and the body has to tell.
 fn is_json(content_type: Option<&str>) -> Option<bool> {
@@ -272,6 +303,11 @@ fn looks_like_json(body: &[u8]) -> bool {
     body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{')
 }
 
+/// A body whose first non-blank byte opens a tag.
+fn looks_like_markup(body: &[u8]) -> bool {
+    body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'<')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +320,40 @@ mod tests {
         assert_eq!(is_json(None), None);
         assert!(looks_like_json(b"  \n{\"files\": []}"));
         assert!(!looks_like_json(b"<html>"));
+    }
+
+    #[test]
+    fn error_pages_are_not_empty_projects() {
+        let url = Url::parse("https://index.example/simple/numpy/").unwrap();
+        let name = PackageName::new("numpy".to_string()).unwrap();
+        let parse = |body: &str, is_json| parse_page(body.as_bytes(), is_json, &url, &name, &url);
+        let error_page = |outcome: Result<ProjectPage, Failure>| match outcome {
+            Err(Failure::Transient(Transient::Answer(error))) => error.to_string(),
+            Err(Failure::Transient(_)) => panic!("another transient failure"),
+            Err(Failure::Fatal(error)) => panic!("fatal: {error}"),
+            Ok(page) => panic!("a page: {page:?}"),
+        };
+        let nginx = "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>";
+        assert_eq!(
+            error_page(parse(nginx, Some(false))),
+            "the index answered an error page for `numpy` (`https://index.example/simple/numpy/`): \
+             \"502 Bad Gateway Bad Gateway\""
+        );
+        // Claimed JSON, sent HTML; sent no type at all; sent nothing.
+        assert!(error_page(parse(nginx, Some(true))).contains("502 Bad Gateway"));
+        assert!(error_page(parse("Access denied.", None)).ends_with("\"Access denied.\""));
+        assert!(error_page(parse("", None)).ends_with("\"(no text)\""));
+        // Broken JSON stays what it is, and is not asked for again.
+        assert!(matches!(
+            parse("{\"files\": 3}", Some(true)),
+            Err(Failure::Fatal(IndexError::Malformed { .. }))
+        ));
+        // A project with no files yet is a page, not an error.
+        let empty = parse(
+            "<html><head><title>Links for numpy</title></head><body></body></html>",
+            Some(false),
+        );
+        assert!(empty.unwrap().files.is_empty());
     }
 
     /// Callers spawn these futures on a multi-threaded runtime.

@@ -20,6 +20,16 @@ pub enum IndexError {
     /// answering 5xx/429 through every retry.
     #[error("`{url}` answered HTTP {status}")]
     Status { url: String, status: u16 },
+    /// The index answered a project page request with status 200 and something that is no project
+    /// page: a proxy's or CDN's error page, a login portal. Kept apart from "no releases", which would
+    /// send the user looking in the wrong place.
+    #[error("the index answered an error page for `{name}` (`{url}`): \"{snippet}\"")]
+    ErrorPage {
+        name: String,
+        url: String,
+        /// The start of the page's text, to recognise it by.
+        snippet: String,
+    },
     /// The answer arrived but is not a page, zip or metadata file fave-lock can read.
     #[error("`{url}` sent a response fave-lock cannot read: {message}")]
     Malformed { url: String, message: String },
@@ -47,6 +57,13 @@ pub enum IndexError {
     /// An sdist's metadata could not be had (its download, its archive, its PEP 517 build).
     #[error(transparent)]
     Sdist(Box<crate::sdist::SdistError>),
+    /// An environment variable that sets a deadline of the HTTP client holds something unusable.
+    #[error("{variable}={value:?}: expected {expected}")]
+    Setting {
+        variable: String,
+        value: String,
+        expected: String,
+    },
     /// The HTTP client could not be built (TLS setup).
     #[error("cannot set up the HTTP client")]
     Client {

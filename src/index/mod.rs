@@ -10,7 +10,8 @@
 //!                                                        └──────────────▶ metadata.rs (RFC 822 headers)
 //! ```
 //!
-//! Every request goes through `http.rs`, which bounds requests in flight and retries (`retry.rs`).
+//! Every request goes through `http.rs`, which bounds requests in flight, keeps their deadlines and
+//! retries (`retry.rs`).
 
 mod cache;
 mod client;
@@ -30,5 +31,6 @@ pub use cache::default_cache_dir;
 pub use client::IndexClient;
 pub use download::{DownloadedFile, wheel_metadata};
 pub use error::IndexError;
+pub use http::{InFlight, requests_in_flight};
 pub(crate) use metadata::{fields as metadata_fields, parse as parse_metadata};
 pub use model::{CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse};

@@ -17,10 +17,12 @@ use reqwest::Url;
 use super::model::{DistFile, ProjectPage};
 use super::simple_json::{normalize_sha256, resolve_url};
 
-/// A start tag: lower-cased name, attributes with decoded values, and the byte offset after its `>`.
+/// A start tag: lower-cased name, attributes with decoded values, and the byte offsets of its `<` and
+/// after its `>`.
 struct Tag<'a> {
     name: String,
     attributes: Vec<(String, Option<Cow<'a, str>>)>,
+    start: usize,
     end: usize,
 }
 
@@ -37,21 +39,8 @@ impl Tag<'_> {
 pub(crate) fn parse(html: &str, page_url: &Url, name: &PackageName) -> ProjectPage {
     let mut base = page_url.clone();
     let mut files = Vec::new();
-    let mut position = 0;
-    while let Some(offset) = html.get(position..).and_then(|rest| rest.find('<')) {
-        let start = position + offset;
-        if html
-            .get(start..)
-            .is_some_and(|rest| rest.starts_with("<!--"))
-        {
-            position = find(html, "-->", start + 4).map_or(html.len(), |end| end + 3);
-            continue;
-        }
-        let Some(tag) = parse_tag(html, start) else {
-            position = start + 1;
-            continue;
-        };
-        position = tag.end;
+    let mut tags = Tags { html, position: 0 };
+    while let Some(tag) = tags.next() {
         match tag.name.as_str() {
             "base" => {
                 if let Some(Some(href)) = tag.attribute("href") {
@@ -60,7 +49,7 @@ pub(crate) fn parse(html: &str, page_url: &Url, name: &PackageName) -> ProjectPa
             }
             "a" => {
                 let (text, after) = anchor_text(html, tag.end);
-                position = after;
+                tags.position = after;
                 files.extend(dist_file(&tag, &text, &base));
             }
             _ => {}
@@ -69,6 +58,130 @@ pub(crate) fn parse(html: &str, page_url: &Url, name: &PackageName) -> ProjectPa
     ProjectPage {
         name: name.clone(),
         files,
+    }
+}
+
+/// Whether `html` presents itself as a simple API project page: it has PEP 629's
+/// `pypi:repository-version` meta tag, or a title or heading "Links for …" (which warehouse, pypiserver,
+/// devpi, Artifactory, Nexus and GitLab all write), or it links at least one distribution file. A page
+/// with none of these, answered with status 200, is an error page, a login portal or the like.
+pub(crate) fn is_project_page(html: &str, page: &ProjectPage) -> bool {
+    const DISTRIBUTION_SUFFIXES: [&str; 8] = [
+        ".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".egg",
+    ];
+    let links_a_distribution = page.files.iter().any(|file| {
+        let filename = file.filename.to_ascii_lowercase();
+        DISTRIBUTION_SUFFIXES
+            .iter()
+            .any(|suffix| filename.ends_with(suffix))
+    });
+    if links_a_distribution {
+        return true;
+    }
+    for tag in (Tags { html, position: 0 }) {
+        let marked = match tag.name.as_str() {
+            "meta" => tag
+                .attribute("name")
+                .flatten()
+                .is_some_and(|name| name.trim().eq_ignore_ascii_case("pypi:repository-version")),
+            "title" | "h1" => text_before_tag(html, tag.end)
+                .trim_start()
+                .get(..9)
+                .is_some_and(|start| start.eq_ignore_ascii_case("links for")),
+            _ => false,
+        };
+        if marked {
+            return true;
+        }
+    }
+    false
+}
+
+/// The start of a page's text as a reader sees it (tags, comments, scripts and styles left out,
+/// whitespace collapsed), at most `max_chars` characters, `…` marking a cut: enough to recognise an
+/// error page by ("502 Bad Gateway nginx").
+pub(crate) fn text_snippet(html: &str, max_chars: usize) -> String {
+    let mut words: Vec<String> = Vec::new();
+    // The length of the words so far with a space after each. Collecting stops well past `max_chars`,
+    // so that a repeated title can be dropped and a cut still shows.
+    let mut chars = 0;
+    let enough = 2 * max_chars + 2;
+    let mut tags = Tags { html, position: 0 };
+    let mut text_start = 0;
+    loop {
+        let tag = tags.next();
+        let text_end = tag.as_ref().map_or(html.len(), |tag| tag.start);
+        // Text between tags; end tags and doctypes (which the scanner skips) are cut out of it.
+        let text = html.get(text_start..text_end).unwrap_or_default();
+        for word in text.split('<').enumerate().flat_map(|(index, piece)| {
+            let visible = if index == 0 {
+                piece
+            } else {
+                piece.split_once('>').map_or("", |(_, after)| after)
+            };
+            visible.split_whitespace()
+        }) {
+            if chars >= enough {
+                break;
+            }
+            let word = decode_entities(word);
+            chars += word.chars().count() + 1;
+            words.push(word.into_owned());
+        }
+        let Some(tag) = tag else { break };
+        if chars >= enough {
+            break;
+        }
+        text_start = tag.end;
+        if matches!(tag.name.as_str(), "script" | "style") {
+            let close = format!("</{}", tag.name);
+            let end = find_ignore_case(html, &close, tag.end).unwrap_or(html.len());
+            tags.position = end;
+            text_start = end;
+        }
+    }
+    // Error pages often repeat their title as the first heading ("502 Bad Gateway 502 Bad Gateway").
+    if let Some(half) = (1..=words.len() / 2).find(|&half| words[..half] == words[half..2 * half]) {
+        words.drain(half..2 * half);
+    }
+    let text = words.join(" ");
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
+        None => text,
+    }
+}
+
+/// The start tags of a page in order, comments skipped. `position` may be moved ahead by the caller to
+/// skip content.
+struct Tags<'a> {
+    html: &'a str,
+    position: usize,
+}
+
+impl<'a> Iterator for Tags<'a> {
+    type Item = Tag<'a>;
+
+    fn next(&mut self) -> Option<Tag<'a>> {
+        let html = self.html;
+        while let Some(offset) = html.get(self.position..).and_then(|rest| rest.find('<')) {
+            let start = self.position + offset;
+            if html
+                .get(start..)
+                .is_some_and(|rest| rest.starts_with("<!--"))
+            {
+                self.position = find(html, "-->", start + 4).map_or(html.len(), |end| end + 3);
+                continue;
+            }
+            match parse_tag(html, start) {
+                Some(tag) => {
+                    self.position = tag.end;
+                    return Some(tag);
+                }
+                None => self.position = start + 1,
+            }
+        }
+        self.position = html.len();
+        None
     }
 }
 
@@ -153,6 +266,7 @@ fn parse_tag(html: &str, start: usize) -> Option<Tag<'_>> {
     Some(Tag {
         name,
         attributes,
+        start,
         end: index,
     })
 }
@@ -210,15 +324,21 @@ fn parse_attribute(html: &str, start: usize) -> ((String, Option<Cow<'_, str>>),
 /// rather than searching ahead for `</a>`, keeps the scan linear on a page full of unclosed anchors; an
 /// anchor with markup inside loses its text, and its filename then comes from the URL.
 fn anchor_text(html: &str, start: usize) -> (Cow<'_, str>, usize) {
-    let text_end = find(html, "<", start).unwrap_or(html.len());
+    let text = text_before_tag(html, start);
+    let text_end = start + text.len();
     let closes = html
         .as_bytes()
         .get(text_end..text_end + 3)
         .is_some_and(|tag| tag.eq_ignore_ascii_case(b"</a"));
     // Past `</a`; the `>` left over is plain text to the scanner, which only looks for `<`.
     let after = if closes { text_end + 3 } else { text_end };
-    let text = html.get(start..text_end).unwrap_or_default();
     (decode_entities(text), after)
+}
+
+/// The raw text from `start` to the next tag (or the end).
+fn text_before_tag(html: &str, start: usize) -> &str {
+    let end = find(html, "<", start).unwrap_or(html.len());
+    html.get(start..end).unwrap_or_default()
 }
 
 /// Decode the character references an index may use: the named ones PEP 503 pages need (`&lt;`, `&gt;`,
@@ -281,6 +401,16 @@ fn entity(body: &str) -> Option<char> {
 /// The first `needle` in `html` at or after `from`.
 fn find(html: &str, needle: &str, from: usize) -> Option<usize> {
     html.get(from..)?.find(needle).map(|offset| from + offset)
+}
+
+/// The first `needle` (ASCII) in `html` at or after `from`, in any case.
+fn find_ignore_case(html: &str, needle: &str, from: usize) -> Option<usize> {
+    let needle = needle.as_bytes();
+    html.as_bytes()
+        .get(from..)?
+        .windows(needle.len())
+        .position(|window| window.eq_ignore_ascii_case(needle))
+        .map(|offset| from + offset)
 }
 
 /// The first `byte` in `bytes` at or after `from`.

@@ -146,11 +146,14 @@ fn survives_garbage() {
     ];
     for html in samples {
         let _ = files(html);
+        let _ = text_snippet(html, 120);
     }
     // Every prefix and every char-boundary split of a real page.
     for end in (0..=REQUESTS.len()).filter(|&end| REQUESTS.is_char_boundary(end)) {
         let _ = files(&REQUESTS[..end]);
         let _ = files(&REQUESTS[end..]);
+        let _ = text_snippet(&REQUESTS[..end], 120);
+        let _ = text_snippet(&REQUESTS[end..], 120);
     }
     assert_eq!(files("<a href=x.whl>x.whl").len(), 1);
 }
@@ -183,6 +186,79 @@ fn survives_random_bytes() {
             state ^= state << 17;
             html.push_str(alphabet[(state % alphabet.len() as u64) as usize]);
         }
-        let _ = files(&html);
+        let page = parse(&html, &page_url(), &name());
+        let _ = is_project_page(&html, &page);
+        let _ = text_snippet(&html, 20);
     }
+}
+
+/// Whether `html` passes for a project page.
+fn is_page(html: &str) -> bool {
+    is_project_page(html, &parse(html, &page_url(), &name()))
+}
+
+#[test]
+fn project_pages_are_told_from_error_pages() {
+    // A project with no files, as warehouse and pypiserver write it: still a project page.
+    assert!(is_page(
+        "<!DOCTYPE html><html><head><meta name=\"pypi:repository-version\" content=\"1.1\">\
+         <title>Links for demo</title></head><body><h1>Links for demo</h1></body></html>"
+    ));
+    assert!(is_page(
+        "<html><head><title>Links for demo</title></head><body></body></html>"
+    ));
+    assert!(is_page("<h1>  LINKS FOR demo</h1>"));
+    assert!(is_page("<META NAME='pypi:repository-version' content=1.0>"));
+    // Files and nothing else (PEP 503 asks for no more).
+    assert!(is_page(
+        "<a href=\"demo-1.0-py3-none-any.whl\">demo-1.0-py3-none-any.whl</a>"
+    ));
+    assert!(is_page("<a href=\"/f/demo-1.0.tar.gz#sha256=00\"></a>"));
+    assert!(is_page(REQUESTS));
+
+    // Error pages, portals and other bodies.
+    assert!(!is_page(
+        "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1>\
+         </center><hr><center>nginx</center></body></html>"
+    ));
+    assert!(!is_page(
+        "<html><title>Sign in</title><a href=\"/login\">Sign in</a> <a href=\"/help\">Help</a></html>"
+    ));
+    assert!(!is_page("Service Unavailable"));
+    assert!(!is_page(""));
+    // "Links for" elsewhere than the title or heading proves nothing.
+    assert!(!is_page("<p>Links for demo are gone</p>"));
+}
+
+#[test]
+fn snippets_are_the_visible_text() {
+    assert_eq!(
+        text_snippet(
+            "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title>\
+             <style>body { color: red }</style><script>var x = \"<b>\";</script></head>\
+             <!-- a comment --><body><h1>502&nbsp;Bad   Gateway</h1>\n<hr><center>nginx</center></body></html>",
+            120
+        ),
+        "502 Bad Gateway 502\u{a0}Bad Gateway nginx"
+    );
+    assert_eq!(
+        text_snippet(
+            "<title>502 Bad Gateway</title><h1>502 Bad Gateway</h1><p>nginx</p>",
+            120
+        ),
+        "502 Bad Gateway nginx"
+    );
+    assert_eq!(text_snippet("no no no", 120), "no no");
+    assert_eq!(
+        text_snippet("Service  Unavailable\n", 120),
+        "Service Unavailable"
+    );
+    assert_eq!(text_snippet("<p></p>", 120), "");
+    let long: Vec<String> = (0..100).map(|number| format!("w{number}")).collect();
+    let long = format!("<p>{}</p>", long.join("\n"));
+    assert_eq!(text_snippet(&long, 12), "w0 w1 w2 w3…");
+    assert_eq!(text_snippet(&long, 13), "w0 w1 w2 w3 w…");
+    assert_eq!(text_snippet("<p>w0 w1 w2 w3</p>", 11), "w0 w1 w2 w3");
+    // An unclosed script hides the rest, as in a browser.
+    assert_eq!(text_snippet("before<SCRIPT>after", 120), "before");
 }

@@ -350,10 +350,10 @@ fn accept_loop(listener: &TcpListener, state: &Arc<Mutex<State>>, stop: &AtomicB
 }
 
 /// A parsed request head.
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Request {
@@ -426,7 +426,8 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
     }
 }
 
-fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
+/// Read a request head (`None` when the client sent none); the fault proxy reads with it too.
+pub fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
     let mut line = String::new();
     if reader.read_line(&mut line)? == 0 {
         return Ok(None);
