@@ -8,7 +8,9 @@ use jiff::Timestamp;
 
 use crate::abi::{self, AbiOptions, AbiReport};
 use crate::config::{Config, ImageConfig};
-use crate::diagnose::{self, AbiDiagnoseContext, AbiDiagnoseError, DiagnoseContext, Diagnosis};
+use crate::diagnose::{
+    self, AbiDiagnoseContext, AbiDiagnoseError, DiagnoseContext, Diagnosis, Phase,
+};
 use crate::index::IndexClient;
 use crate::lock::{Lock, LockContext, LockTarget, input_hash, pylock_toml, requirements_txt};
 use crate::plan::{PlanError, PlanSettings};
@@ -158,10 +160,18 @@ impl ImageJob {
         Resolver::new(client, targets, options)
     }
 
-    /// Explain why this image's input does not resolve: every problem, each with checked fixes.
-    pub async fn diagnose(&self, client: Arc<IndexClient>) -> Result<Diagnosis, ImageError> {
+    /// Explain why this image's input does not resolve, within `budget` (see
+    /// [`DiagnoseContext::budget`]), telling `phase` what it is doing.
+    pub async fn diagnose(
+        &self,
+        client: Arc<IndexClient>,
+        budget: Option<std::time::Duration>,
+        phase: Phase,
+    ) -> Result<Diagnosis, ImageError> {
         let input = requirements::read(&self.requirements)?;
         let context = DiagnoseContext {
+            budget,
+            phase,
             image: self.name.clone(),
             options: ResolveOptions {
                 exclude_newer: self.exclude_newer,

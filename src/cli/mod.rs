@@ -115,6 +115,11 @@ pub struct ResolveArgs {
     /// resolve again.
     #[arg(long)]
     pub apply_fixes: bool,
+    /// Seconds the diagnosis of an unresolvable input may take (default: the larger of 10 and three
+    /// times the failed resolve; 0: no limit). When it runs out, the problems found so far are
+    /// reported, and the report says what was not checked.
+    #[arg(long, value_name = "SECONDS")]
+    pub diagnose_timeout: Option<f64>,
     /// Skip the numpy ABI check, which otherwise runs whenever the lock installs numpy ≥ 2: it scans the
     /// extension modules of every wheel that depends on numpy for ones built against numpy 1.x headers.
     #[arg(long)]

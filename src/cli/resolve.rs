@@ -38,15 +38,26 @@ async fn diagnose(
     args: &ResolveArgs,
     jobs: &[&ImageJob],
     client: Arc<IndexClient>,
+    failed_after: Duration,
 ) -> anyhow::Result<ExitStatus> {
+    // The diagnosis resolves many variants of the input: bound it, by default by the larger of
+    // 10 s and three times the resolve that failed (which fetched most of what it needs).
+    let budget = match args.diagnose_timeout {
+        Some(seconds) if seconds <= 0.0 => None,
+        Some(seconds) => Some(
+            Duration::try_from_secs_f64(seconds)
+                .with_context(|| format!("--diagnose-timeout {seconds}"))?,
+        ),
+        None => Some((failed_after * 3).max(Duration::from_secs(10))),
+    };
     let mut diagnoses = Vec::new();
     for job in jobs {
-        let progress = Progress::start(
+        let (progress, phase) = Progress::with_phase(
             format!("Diagnosing {}", job.name),
             client.stats.clone(),
             args.quiet,
         );
-        let diagnosis = job.diagnose(client.clone()).await;
+        let diagnosis = job.diagnose(client.clone(), budget, phase).await;
         drop(progress);
         diagnoses.push((job.name.clone(), diagnosis?));
     }
@@ -173,7 +184,7 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
         }
     }
     if !unresolvable.is_empty() {
-        return diagnose(&args, &unresolvable, client.clone()).await;
+        return diagnose(&args, &unresolvable, client.clone(), started.elapsed()).await;
     }
     for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
         if !args.quiet {

@@ -70,6 +70,7 @@ pub async fn diagnose_abi(
         problems,
         combined: Some(combined),
         input: input.files.first().cloned(),
+        incomplete: Vec::new(),
     })
 }
 

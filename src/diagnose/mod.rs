@@ -15,6 +15,8 @@ mod working;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use pep508_rs::PackageName;
 
@@ -140,6 +142,9 @@ pub struct Diagnosis {
     pub combined: Option<Combined>,
     /// The top-level requirements file, where fixes that add a requirement go.
     pub input: Option<std::path::PathBuf>,
+    /// What the time budget cut short (more problems not looked for, fixes not checked); empty when
+    /// the diagnosis is complete.
+    pub incomplete: Vec<String>,
 }
 
 /// The check of all first fixes together.
@@ -157,6 +162,39 @@ pub struct DiagnoseContext {
     pub options: ResolveOptions,
     /// The requirements input as the user names it, for config snippets.
     pub requirements_path: std::path::PathBuf,
+    /// How long the whole diagnosis may take; `None` for no limit. When it runs out, the problems
+    /// found so far are reported and [`Diagnosis::incomplete`] says what was not done.
+    pub budget: Option<Duration>,
+    /// What the diagnosis is doing now, for a progress display (the CLI's spinner reads it).
+    pub phase: Phase,
+}
+
+/// Hears the diagnosis's current step in words ("checking 2 fix(es) of problem 1 of 3"): the CLI
+/// shows it in its spinner, or prints it where stderr is a log.
+#[derive(Clone)]
+pub struct Phase(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl Phase {
+    pub fn new(listener: impl Fn(&str) + Send + Sync + 'static) -> Phase {
+        Phase(Arc::new(listener))
+    }
+}
+
+impl Default for Phase {
+    /// Nobody listens.
+    fn default() -> Phase {
+        Phase::new(|_| {})
+    }
+}
+
+impl fmt::Debug for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Phase")
+    }
+}
+
+fn set_phase(phase: &Phase, text: String) {
+    (phase.0)(&text);
 }
 
 impl Diagnosis {
@@ -185,32 +223,88 @@ pub async fn diagnose(
     input: &RequirementsInput,
     context: &DiagnoseContext,
 ) -> Result<Diagnosis, ResolveError> {
+    let resolver = &match context.budget {
+        Some(budget) => resolver.with_deadline(Instant::now() + budget),
+        None => resolver.clone(),
+    };
+    let out_of_time = |what: &str| {
+        let budget = context.budget.unwrap_or_default().as_secs_f64();
+        format!("the time budget ({budget:.0} s, --diagnose-timeout) ran out {what}")
+    };
+    let mut incomplete = Vec::new();
     let mut working = Working::new(input.clone());
-    let mut problems = unit::find(resolver, input, context).await?;
+    set_phase(
+        &context.phase,
+        format!("checking {} input lines", input.requirements.len()),
+    );
+    let mut problems = match unit::find(resolver, input, context).await {
+        Ok(problems) => problems,
+        Err(ResolveError::TimedOut) => {
+            incomplete.push(out_of_time("while checking the input lines one by one"));
+            Vec::new()
+        }
+        Err(other) => return Err(other),
+    };
     for problem in &problems {
         working.apply_first(problem);
     }
     let mut unexplained = None;
-    for _ in 0..MAX_ROUNDS {
+    for round in 1..=MAX_ROUNDS {
+        if !incomplete.is_empty() {
+            break;
+        }
+        set_phase(
+            &context.phase,
+            format!(
+                "resolving with {} problem(s) set aside (round {round})",
+                problems.len()
+            ),
+        );
         let failure = match resolver.resolve(working.input()).await {
             Ok(_) => break,
             Err(ResolveError::NoSolution(no_solution)) => no_solution,
+            Err(ResolveError::TimedOut) => {
+                incomplete.push(out_of_time("while looking for more problems"));
+                break;
+            }
             Err(other) => return Err(other),
         };
-        match conflict::explain(resolver, &working, &failure, context).await? {
-            Some(problem) => {
+        set_phase(
+            &context.phase,
+            format!("explaining a conflict (problem {})", problems.len() + 1),
+        );
+        match conflict::explain(resolver, &working, &failure, context).await {
+            Ok(Some(problem)) => {
                 working.apply_first(&problem);
                 problems.push(problem);
             }
-            None => {
+            Ok(None) => {
                 unexplained = Some(unit::unexplained(&failure));
                 break;
             }
+            Err(ResolveError::TimedOut) => {
+                incomplete.push(out_of_time("while explaining a conflict"));
+                break;
+            }
+            Err(other) => return Err(other),
         }
     }
-    check_fixes(resolver, &mut problems, input).await?;
+    incomplete.extend(
+        check_fixes(resolver, &mut problems, input, &context.phase)
+            .await?
+            .into_iter()
+            .map(|number| {
+                out_of_time(&format!(
+                    "before the fixes of problem {number} were checked"
+                ))
+            }),
+    );
     let mut combined = None;
-    if unexplained.is_none() {
+    if unexplained.is_none() && incomplete.is_empty() {
+        set_phase(
+            &context.phase,
+            "checking all first fixes together".to_string(),
+        );
         let mut all = Working::new(input.clone());
         let mut count = 0;
         for problem in &problems {
@@ -219,29 +313,48 @@ pub async fn diagnose(
                 count += 1;
             }
         }
-        let result = resolver.resolve(all.input()).await;
-        combined = Some(Combined {
-            resolves: result.is_ok(),
-            fixes: count,
-            packages: result.as_ref().map(package_count).unwrap_or(0),
-        });
+        match resolver.resolve(all.input()).await {
+            Err(ResolveError::TimedOut) => {
+                incomplete.push(out_of_time("before all first fixes were checked together"));
+            }
+            result => {
+                combined = Some(Combined {
+                    resolves: result.is_ok(),
+                    fixes: count,
+                    packages: result.as_ref().map(package_count).unwrap_or(0),
+                });
+            }
+        }
     }
     problems.extend(unexplained);
     Ok(Diagnosis {
         problems,
         combined,
         input: input.files.first().cloned(),
+        incomplete,
     })
 }
 
 /// Keep only the fixes that resolve with the other problems' first fixes applied, and say what each
-/// changes compared with the problem's other fix.
+/// changes compared with the problem's other fix. Returns the (1-based) problems whose fixes the time
+/// budget left unchecked; those keep no fix, since an unchecked fix is not printed as one.
 async fn check_fixes(
     resolver: &Resolver,
     problems: &mut [Problem],
     input: &RequirementsInput,
-) -> Result<(), ResolveError> {
-    for index in 0..problems.len() {
+    phase: &Phase,
+) -> Result<Vec<usize>, ResolveError> {
+    let mut unchecked = Vec::new();
+    let count = problems.len();
+    for index in 0..count {
+        set_phase(
+            phase,
+            format!(
+                "checking {} fix(es) of problem {} of {count}",
+                problems[index].fixes.len(),
+                index + 1
+            ),
+        );
         let mut base = Working::new(input.clone());
         for (other_index, other) in problems.iter().enumerate() {
             if other_index != index {
@@ -254,23 +367,32 @@ async fn check_fixes(
             .map(|mut fix| {
                 let base = &base;
                 async move {
+                    let mut timed_out = false;
                     if fix.resolution.is_none() {
                         let mut trial = base.clone();
                         trial.apply(&fix.edits);
-                        fix.resolution = resolver.resolve(trial.input()).await.ok();
+                        match resolver.resolve(trial.input()).await {
+                            Ok(resolution) => fix.resolution = Some(resolution),
+                            Err(ResolveError::TimedOut) => timed_out = true,
+                            Err(_) => {}
+                        }
                     }
-                    fix
+                    (fix, timed_out)
                 }
             });
-        let mut kept: Vec<Fix> = futures::future::join_all(trials)
-            .await
+        let outcomes = futures::future::join_all(trials).await;
+        if outcomes.iter().any(|(_, timed_out)| *timed_out) {
+            unchecked.push(index + 1);
+        }
+        let mut kept: Vec<Fix> = outcomes
             .into_iter()
+            .map(|(fix, _)| fix)
             .filter(|fix| fix.resolution.is_some())
             .collect();
         describe_differences(&mut kept);
         problems[index].fixes = kept;
     }
-    Ok(())
+    Ok(unchecked)
 }
 
 fn describe_differences(fixes: &mut [Fix]) {

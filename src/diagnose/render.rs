@@ -42,6 +42,12 @@ pub fn render_text(diagnosis: &Diagnosis) -> String {
             );
         }
     }
+    if !diagnosis.incomplete.is_empty() {
+        let _ = writeln!(out);
+        for note in &diagnosis.incomplete {
+            let _ = writeln!(out, "incomplete: {note}");
+        }
+    }
     out
 }
 
@@ -115,6 +121,7 @@ pub fn render_json(diagnosis: &Diagnosis) -> Value {
         "resolved": false,
         "problems": diagnosis.problems.iter().map(problem_json).collect::<Vec<_>>(),
         "combined": diagnosis.combined.as_ref().map(|c| json!({"resolves": c.resolves, "fixes": c.fixes, "packages": c.packages})),
+        "incomplete": diagnosis.incomplete,
     })
 }
 

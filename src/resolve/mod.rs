@@ -162,6 +162,9 @@ pub enum ResolveError {
     Index(Arc<IndexError>),
     #[error("the resolver thread failed: {0}")]
     Internal(String),
+    /// The deadline of [`Resolver::with_deadline`] passed before an answer.
+    #[error("the time budget ran out before the resolver finished")]
+    TimedOut,
 }
 
 /// Resolve `input` for every target, concurrently, sharing fetches.
@@ -181,6 +184,7 @@ pub async fn resolve(
 #[derive(Clone)]
 pub struct Resolver {
     fetcher: Arc<Fetcher>,
+    deadline: Option<std::time::Instant>,
 }
 
 impl Resolver {
@@ -191,6 +195,16 @@ impl Resolver {
     ) -> Resolver {
         Resolver {
             fetcher: Arc::new(Fetcher::new(client, targets, options)),
+            deadline: None,
+        }
+    }
+
+    /// The same resolver (sharing its fetches) giving up with [`ResolveError::TimedOut`] once
+    /// `deadline` passes, so that the diagnosis, which resolves many variants, stays within a budget.
+    pub fn with_deadline(&self, deadline: std::time::Instant) -> Resolver {
+        Resolver {
+            fetcher: self.fetcher.clone(),
+            deadline: Some(deadline),
         }
     }
 
@@ -264,13 +278,14 @@ impl Resolver {
             .collect();
         let mut solvers = Vec::new();
         for index in 0..self.targets().len() {
-            let provider = Provider::new(
+            let mut provider = Provider::new(
                 self.fetcher.clone(),
                 index,
                 tokio::runtime::Handle::current(),
                 root.clone(),
                 &constraints,
             );
+            provider.deadline = self.deadline;
             solvers.push(tokio::task::spawn_blocking(move || {
                 pubgrub::resolve(&provider, PubGrubPackage::Root, Version::new([0]))
                     .map_err(Box::new)
@@ -298,6 +313,9 @@ impl Resolver {
                         ..
                     },
                 ) => return Err(ResolveError::Index(err)),
+                Err(PubGrubError::ErrorInShouldCancel(ProviderError::Cancelled)) => {
+                    return Err(ResolveError::TimedOut);
+                }
                 Err(other) => return Err(ResolveError::Internal(other.to_string())),
             }
         }

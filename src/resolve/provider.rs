@@ -24,6 +24,9 @@ use crate::index::IndexError;
 pub enum ProviderError {
     #[error(transparent)]
     Index(Arc<IndexError>),
+    /// The resolver's deadline passed (see [`crate::resolve::Resolver::with_deadline`]).
+    #[error("the time budget ran out")]
+    Cancelled,
 }
 
 /// The dependency provider for one target.
@@ -39,6 +42,8 @@ pub struct Provider {
     unusable: RefCell<HashMap<(PackageName, Version), String>>,
     /// Discovery order, so that ties go to packages met earlier (closer to the input).
     discovered: RefCell<HashMap<PubGrubPackage, usize>>,
+    /// Give up (PubGrub asks between decisions) once this instant passes.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl Provider {
@@ -69,6 +74,7 @@ impl Provider {
             prereleases: RefCell::default(),
             unusable: RefCell::default(),
             discovered: RefCell::default(),
+            deadline: None,
         }
     }
 
@@ -199,6 +205,15 @@ impl DependencyProvider for Provider {
     type M = String;
     type Priority = (bool, u32, Reverse<usize>);
     type Err = ProviderError;
+
+    fn should_cancel(&self) -> Result<(), ProviderError> {
+        match self.deadline {
+            Some(deadline) if std::time::Instant::now() >= deadline => {
+                Err(ProviderError::Cancelled)
+            }
+            _ => Ok(()),
+        }
+    }
 
     fn prioritize(
         &self,
