@@ -70,7 +70,12 @@ fn the_repository_config_parses() {
         config.exclude_newer,
         Some("2026-11-01T00:00:00Z".parse().unwrap())
     );
-    assert_eq!(config.images.len(), 2);
+    assert_eq!(config.images.len(), 3);
+    assert_eq!(config.images[2].name, "fave-vad");
+    assert_eq!(
+        config.images[2].allow_sdist,
+        ["webrtcvad".parse::<pep508_rs::PackageName>().unwrap()]
+    );
     assert_eq!(config.images[1].name, "fave-stt");
     assert_eq!(config.images[1].python_version.to_string(), "3.9");
     assert_eq!(config.images[1].platforms.len(), 1);
