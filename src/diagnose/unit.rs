@@ -272,6 +272,10 @@ async fn unusable(
             ));
             ProblemKind::NewerThanCutoff
         }
+        Unusable::NoFileWithHash { .. } => {
+            details.push(format!("{name} {version} {reason}"));
+            ProblemKind::HashMismatch
+        }
     };
     let summary = match reason {
         Unusable::NoWheel {

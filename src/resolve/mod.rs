@@ -21,7 +21,7 @@ pub use fetch::{InvalidRequirement, requirement_range};
 pub use report::{Incompatibility, NoSolution, TargetFailure};
 
 use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
-use crate::requirements::RequirementsInput;
+use crate::requirements::{OnlyBinary, RequirementsInput};
 use crate::tags::{Platform, PythonVersion, Tags};
 use fetch::Fetcher;
 use package::PubGrubPackage;
@@ -77,6 +77,38 @@ pub struct ResolveOptions {
     pub exclude_newer: Option<Timestamp>,
     /// Packages whose sdist may be chosen when no wheel fits.
     pub allow_sdist: BTreeSet<PackageName>,
+    /// Choose pre-releases like final releases, for every package (`--pre` in the input).
+    pub prereleases: bool,
+    /// Per package, the only SHA-256 hashes its chosen file may have (`--hash` in the input; every
+    /// line that gives hashes for the package must list the file's).
+    pub allowed_hashes: BTreeMap<PackageName, BTreeSet<String>>,
+}
+
+impl ResolveOptions {
+    /// These options with the input's own policy applied: `--pre`, `--hash` and `--only-binary`
+    /// (which takes packages back out of `allow_sdist`).
+    #[must_use]
+    pub fn with_input(mut self, input: &RequirementsInput) -> ResolveOptions {
+        self.prereleases |= input.prereleases;
+        for entry in input.requirements.iter().chain(&input.constraints) {
+            if entry.hashes.is_empty() {
+                continue;
+            }
+            let hashes: BTreeSet<String> = entry.hashes.iter().cloned().collect();
+            self.allowed_hashes
+                .entry(entry.requirement.name.clone())
+                .and_modify(|allowed| allowed.retain(|hash| hashes.contains(hash)))
+                .or_insert(hashes);
+        }
+        match &input.only_binary {
+            OnlyBinary::None => {}
+            OnlyBinary::All => self.allow_sdist.clear(),
+            OnlyBinary::Packages(names) => {
+                self.allow_sdist.retain(|name| !names.contains(name));
+            }
+        }
+        self
+    }
 }
 
 /// Why a package is in the resolution.
@@ -274,7 +306,8 @@ impl Resolver {
         }
         let mut resolution = Resolution {
             targets: Vec::new(),
-            warnings: Vec::new(),
+            // The input's own warnings first, each naming its line.
+            warnings: input.warnings.iter().map(ToString::to_string).collect(),
         };
         for (index, selection) in resolved {
             let chosen: Vec<(PubGrubPackage, Version)> = selection
