@@ -58,6 +58,12 @@ const SUPPORTED_OPTIONS: &str = "`-r`, `-c`, `-i`, `--pre`, `--only-binary`, `--
 /// As in pip (`break_args_options`), the requirement is everything before the first space-separated
 /// word that starts with `-`; the rest are options.
 pub(super) fn parse_entry(text: &str) -> Result<Vec<Entry>, String> {
+    if let Some(variable) = env_variable(text) {
+        return Err(format!(
+            "`{variable}` is not expanded: a lock must not depend on the environment of the shell \
+             that makes it; write the value"
+        ));
+    }
     let (requirement, options) = split_requirement(text);
     let options = words(options)?;
     if requirement.is_empty() {
@@ -86,6 +92,18 @@ pub(super) fn parse_entry(text: &str) -> Result<Vec<Entry>, String> {
         requirement: Box::new(requirement),
         hashes,
     }])
+}
+
+/// The first `${NAME}` in `text` (pip's form of an environment variable: upper-case letters, digits
+/// and `_`).
+fn env_variable(text: &str) -> Option<&str> {
+    text.match_indices("${").find_map(|(start, _)| {
+        let name_end = start
+            + 2
+            + text[start + 2..]
+                .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))?;
+        (name_end > start + 2 && text[name_end..].starts_with('}')).then(|| &text[start..=name_end])
+    })
 }
 
 /// `text` cut before the first space-separated word that starts with `-`.
@@ -470,6 +488,15 @@ mod tests {
             split_requirement("foo-bar>=1 ; os_name == 'x'"),
             ("foo-bar>=1 ; os_name == 'x'", "")
         );
+    }
+
+    #[test]
+    fn environment_variables_are_found_in_pip_s_form_only() {
+        assert_eq!(env_variable("-r ${DIR}/a.in"), Some("${DIR}"));
+        assert_eq!(env_variable("six==${SIX_V2}"), Some("${SIX_V2}"));
+        assert_eq!(env_variable("six ; os_name == '${lower}'"), None);
+        assert_eq!(env_variable("six ; os_name == '${}'"), None);
+        assert_eq!(env_variable("six ; os_name == '${X'"), None);
     }
 
     #[test]
