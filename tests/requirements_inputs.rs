@@ -243,28 +243,27 @@ fn options_that_change_nothing_are_accepted_with_a_warning_naming_the_line() {
 
 #[test]
 fn no_binary_is_refused_with_the_reason() {
-    let server = demo::index();
-    let dir = tempfile::tempdir().unwrap();
-    let out = resolve(&server, "refused/no-binary.in", dir.path(), &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(
-            "refused/no-binary.in:2: `--no-binary :all:` cannot be honoured: the image installs wheels only"
-        ),
-        "{}",
-        text(&out)
+    assert_fixture_refused(
+        "refused/no-binary.in",
+        "refused/no-binary.in:2: `--no-binary :all:` cannot be honoured: the image installs wheels only",
     );
+}
+
+/// six's real wheel, whose bytes stand in for test projects' wheels (only pages and `.metadata` files
+/// are read while resolving).
+fn six_bytes() -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/wheels")
+            .join(SIX),
+    )
+    .unwrap()
 }
 
 /// An index with `demo` 1.0 and 2.0rc1 (six's wheel bytes under demo's names: only the page and the
 /// `.metadata` files are read).
 fn prerelease_index() -> IndexServer {
-    let bytes = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/wheels")
-            .join(SIX),
-    )
-    .unwrap();
+    let bytes = six_bytes();
     let wheel = |version: &str| {
         let metadata = format!("Metadata-Version: 2.1\nName: demo\nVersion: {version}\n");
         Wheel::from_bytes(
@@ -301,6 +300,13 @@ fn pre_in_the_file_allows_pre_releases() {
     assert_eq!(pins(&lock), BTreeSet::from(["demo==2.0rc1".to_string()]));
 }
 
+/// Resolve the fixture `input` against the demo index and assert a clean refusal with `message`.
+fn assert_fixture_refused(input: &str, message: &str) {
+    let server = demo::index();
+    let dir = tempfile::tempdir().unwrap();
+    assert_refused(&resolve(&server, input, dir.path(), &[]), message);
+}
+
 /// Assert `out` is a clean refusal: exit 2, no panic, and `message` on stderr.
 fn assert_refused(out: &Output, message: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -315,11 +321,8 @@ fn assert_refused(out: &Output, message: &str) {
 
 #[test]
 fn a_string_compared_with_tilde_equal_is_an_error_at_its_line_not_a_panic() {
-    let server = demo::index();
-    let dir = tempfile::tempdir().unwrap();
-    let out = resolve(&server, "refused/tilde-string-marker.in", dir.path(), &[]);
-    assert_refused(
-        &out,
+    assert_fixture_refused(
+        "refused/tilde-string-marker.in",
         "refused/tilde-string-marker.in:3: invalid requirement `idna ; '2.7.0' ~= os_name`: marker \
          `'2.7.0' ~= os_name` compares a string with `~=`",
     );
@@ -362,11 +365,8 @@ fn an_include_of_dev_zero_is_refused_at_once() {
 
 #[test]
 fn bytes_that_are_not_utf8_are_an_error_at_their_line() {
-    let server = demo::index();
-    let dir = tempfile::tempdir().unwrap();
-    let out = resolve(&server, "refused/latin1.in", dir.path(), &[]);
-    assert_refused(
-        &out,
+    assert_fixture_refused(
+        "refused/latin1.in",
         "refused/latin1.in:3: byte 0xE9 is not UTF-8; save the file as UTF-8",
     );
     // uv refuses it too; pip only falls back to the locale's encoding.
@@ -395,12 +395,7 @@ fn includes_nested_too_deep_are_refused_with_the_chain() {
 
 #[test]
 fn requires_dist_from_the_index_goes_through_the_same_guard() {
-    let bytes = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/wheels")
-            .join(SIX),
-    )
-    .unwrap();
+    let bytes = six_bytes();
     let metadata = "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n\
                     Requires-Dist: six ; '2.7.0' ~= os_name\n";
     let server = IndexServer::builder()
