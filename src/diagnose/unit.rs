@@ -273,7 +273,18 @@ async fn unusable(
             ProblemKind::NewerThanCutoff
         }
         Unusable::NoFileWithHash { .. } => {
-            details.push(format!("{name} {version} {reason}"));
+            if !input.hashes.is_empty() {
+                let given: Vec<String> = input
+                    .hashes
+                    .iter()
+                    .map(|hash| format!("sha256:{}…", &hash[..hash.len().min(12)]))
+                    .collect();
+                details.push(format!("`--hash` at {}: {}", input.location, given.join(", ")));
+            }
+            details.push(format!(
+                "none of the files of {name} {version} has one of these hashes, so pip's \
+                 hash-checking mode would refuse them too"
+            ));
             ProblemKind::HashMismatch
         }
     };
