@@ -279,7 +279,11 @@ async fn unusable(
                     .iter()
                     .map(|hash| format!("sha256:{}…", &hash[..hash.len().min(12)]))
                     .collect();
-                details.push(format!("`--hash` at {}: {}", input.location, given.join(", ")));
+                details.push(format!(
+                    "`--hash` at {}: {}",
+                    input.location,
+                    given.join(", ")
+                ));
             }
             details.push(format!(
                 "none of the files of {name} {version} has one of these hashes, so pip's \

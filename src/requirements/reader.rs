@@ -9,11 +9,22 @@ use std::path::{Component, Path, PathBuf};
 use super::entry::{Entry, IncludeKind, check_constraint, parse_entry};
 use super::input::{InputWarning, OnlyBinary};
 use super::lines::{LogicalLine, logical_lines};
-use super::source::{FileError, decode, read_regular_file};
+use super::source::{decode, read_regular_file};
 use super::{InputRequirement, Location, RequirementsError, RequirementsInput};
 
 /// The deepest chain of `-r`/`-c` includes read; real projects nest two or three deep.
 pub(super) const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// The most file reads in one input, a file included from several places counting each time: without
+/// it, 32 levels of files that each include the next twice would mean 2^32 reads.
+pub(super) const MAX_READS: usize = 10_000;
+
+/// The most bytes read in one input, over all reads.
+pub(super) const MAX_TOTAL_BYTES: usize = 10 * 1024 * 1024;
+
+/// The most requirement and constraint lines in one input; each costs memory and solver time, and real
+/// inputs have a few hundred.
+pub(super) const MAX_ENTRIES: usize = 100_000;
 
 /// The longest logical line read, in bytes: a requirement with `--hash` for every wheel of a release
 /// stays under 10 KB.
@@ -33,6 +44,9 @@ pub(super) struct Reader {
     open: Vec<OpenFile>,
     /// Where `index_url` was set, to point at both lines when two disagree.
     index_url_location: Option<Location>,
+    /// Files read so far and their bytes, each read counted (see [`MAX_READS`]).
+    reads: usize,
+    bytes: usize,
 }
 
 impl Reader {
@@ -61,6 +75,8 @@ impl Reader {
         path: &Path,
         kind: IncludeKind,
     ) -> Result<(), RequirementsError> {
+        self.reads += 1;
+        self.bytes += contents.len();
         if !self.input.files.iter().any(|file| file == path) {
             self.input.files.push(path.to_path_buf());
         }
@@ -159,6 +175,13 @@ impl Reader {
         entry: InputRequirement,
         kind: IncludeKind,
     ) -> Result<(), RequirementsError> {
+        if self.input.requirements.len() + self.input.constraints.len() >= MAX_ENTRIES {
+            let message = format!(
+                "more than {MAX_ENTRIES} requirement and constraint lines; split the input, or drop \
+                 repeated lines"
+            );
+            return Err(syntax(&entry.location, message));
+        }
         match kind {
             IncludeKind::Requirements => self.input.requirements.push(entry),
             IncludeKind::Constraints => {
@@ -196,12 +219,31 @@ impl Reader {
                 chain,
             });
         }
-        let bytes =
-            read_regular_file(&path).map_err(|source: FileError| RequirementsError::Include {
-                location,
-                path: path.clone(),
-                source,
-            })?;
+        if self.reads >= MAX_READS {
+            let message = format!(
+                "includes read more than {MAX_READS} files (a file included from several places \
+                 counts each time); include each file once"
+            );
+            return Err(syntax(&location, message));
+        }
+        let bytes = match read_regular_file(&path) {
+            Ok(bytes) => bytes,
+            Err(source) => {
+                return Err(RequirementsError::Include {
+                    location,
+                    path,
+                    source,
+                });
+            }
+        };
+        if self.bytes + bytes.len() > MAX_TOTAL_BYTES {
+            let message = format!(
+                "includes read more than {} MB in total (a file included from several places \
+                 counts each time); include each file once",
+                MAX_TOTAL_BYTES / 1024 / 1024
+            );
+            return Err(syntax(&location, message));
+        }
         self.parse_file(&text(&bytes, &path)?, &path, kind)
     }
 

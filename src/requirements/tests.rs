@@ -480,3 +480,44 @@ fn include_depth_is_limited_and_the_chain_named() {
         "{error}"
     );
 }
+
+#[test]
+fn an_include_diamond_cannot_read_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    // 30 levels, each including the next twice: 2^30 reads without a limit.
+    for level in 0..30 {
+        let next = format!("level{}.in", level + 1);
+        let text = format!("-r {next}\n-c {next}\n");
+        std::fs::write(dir.path().join(format!("level{level}.in")), text).unwrap();
+    }
+    std::fs::write(dir.path().join("level30.in"), "six\n").unwrap();
+    let error = read_error(&dir, "level0.in");
+    assert!(
+        error.ends_with(": includes read more than 10000 files (a file included from several places counts each time); include each file once"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_number_of_requirement_lines_is_limited() {
+    let error = error(&"six\n".repeat(100_001));
+    assert_eq!(
+        error,
+        "base-image/requirements.in:100001: more than 100000 requirement and constraint lines; split \
+         the input, or drop repeated lines"
+    );
+}
+
+#[test]
+fn the_bytes_read_over_all_includes_are_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each file is under the per-file cap; read four times over, they pass the total.
+    let comment = format!("# {}\nsix\n", "x".repeat(3 * 1024 * 1024));
+    std::fs::write(dir.path().join("big.in"), comment).unwrap();
+    std::fs::write(
+        dir.path().join("requirements.in"),
+        "-r big.in\n-r big.in\n-r big.in\n-r big.in\n",
+    )
+    .unwrap();
+    assert_snapshot!(read_error(&dir, "requirements.in"), @"[TMP]/requirements.in:4: includes read more than 10 MB in total (a file included from several places counts each time); include each file once");
+}
