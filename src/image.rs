@@ -129,6 +129,13 @@ impl ImageJob {
         }
     }
 
+    /// The image's requirements, checked against the index it resolves from.
+    pub fn read_input(&self) -> Result<RequirementsInput, RequirementsError> {
+        let input = requirements::read(&self.requirements)?;
+        input.check_index_url(&self.index_url)?;
+        Ok(input)
+    }
+
     /// A resolver for this image's targets and policy, with `input`'s own options (`--pre`, `--hash`,
     /// `--only-binary`) applied.
     pub fn resolver(&self, client: Arc<IndexClient>, input: &RequirementsInput) -> Resolver {
@@ -151,7 +158,7 @@ impl ImageJob {
 
     /// Explain why this image's input does not resolve: every problem, each with checked fixes.
     pub async fn diagnose(&self, client: Arc<IndexClient>) -> Result<Diagnosis, ImageError> {
-        let input = requirements::read(&self.requirements)?;
+        let input = self.read_input()?;
         let context = DiagnoseContext {
             image: self.name.clone(),
             options: self.resolve_options(&input),
@@ -178,7 +185,7 @@ impl ImageJob {
         if report.problems.is_empty() {
             return Ok((report, None));
         }
-        let input = requirements::read(&self.requirements)?;
+        let input = self.read_input()?;
         let context = AbiDiagnoseContext {
             lock: &locked.lock.context,
             options,
@@ -192,7 +199,7 @@ impl ImageJob {
 
     /// Read the input, resolve every platform and render the outputs. Writes nothing.
     pub async fn lock(&self, client: Arc<IndexClient>) -> Result<LockedImage, ImageError> {
-        let input = requirements::read(&self.requirements)?;
+        let input = self.read_input()?;
         let offline = client.settings().offline;
         let mut resolution = self
             .resolver(client.clone(), &input)

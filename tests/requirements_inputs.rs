@@ -418,3 +418,23 @@ fn requires_dist_from_the_index_goes_through_the_same_guard() {
     assert!(!stderr.contains("panicked"), "{}", text(&out));
     assert!(stderr.contains("'2.7.0' ~= os_name"), "{}", text(&out));
 }
+
+#[test]
+fn an_index_url_line_must_name_the_index_in_use() {
+    let server = demo::index();
+    let dir = tempfile::tempdir().unwrap();
+    let same = dir.path().join("same.in");
+    std::fs::write(&same, format!("--index-url={}/\nsix\n", server.url())).unwrap();
+    let out = resolve(&server, same.to_str().unwrap(), dir.path(), &["-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let other = dir.path().join("other.in");
+    std::fs::write(&other, "six\n-i https://mirror.invalid/simple\n").unwrap();
+    let out = resolve(&server, other.to_str().unwrap(), dir.path(), &[]);
+    assert_refused(
+        &out,
+        &format!(
+            "{}:2: `-i https://mirror.invalid/simple` is not the index fave-lock resolves from",
+            other.display()
+        ),
+    );
+}

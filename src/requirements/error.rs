@@ -42,6 +42,17 @@ pub enum RequirementsError {
         /// The files from the top-level one down to the one the line would include.
         chain: Vec<PathBuf>,
     },
+    /// An `-i` line names another index than the one fave-lock resolves from.
+    #[error(
+        "{location}: `-i {url}` is not the index fave-lock resolves from (`{configured}`, from \
+         `index-url` in fave-lock.toml, `--index-url` or FAVE_LOCK_INDEX_URL); fave-lock uses exactly one \
+         index: remove the line or point the setting at that index"
+    )]
+    OtherIndex {
+        location: Location,
+        url: String,
+        configured: String,
+    },
     /// A file includes itself, directly or through other files: reading would never end.
     #[error(
         "{location}: include cycle: {}; remove one of these `-r`/`-c` lines",

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use pep508_rs::{PackageName, Requirement};
 
+use super::RequirementsError;
+
 /// Where an input requirement was written.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Location {
@@ -72,12 +74,35 @@ pub struct RequirementsInput {
     pub constraints: Vec<InputRequirement>,
     /// Every file read, in the order first read, each once, for the input hash.
     pub files: Vec<PathBuf>,
-    /// `-i`/`--index-url` given in the file, if any.
+    /// `-i`/`--index-url` given in the file, if any, and the line that gives it.
     pub index_url: Option<String>,
+    pub index_url_location: Option<Location>,
     /// `--pre`: pre-releases may be chosen like final releases, for every package.
     pub prereleases: bool,
     /// `--only-binary`: packages that may not use an sdist even where the config allows one.
     pub only_binary: OnlyBinary,
     /// Options accepted with a warning, each naming its line.
     pub warnings: Vec<InputWarning>,
+}
+
+impl RequirementsInput {
+    /// Check that an `-i` in the input names `configured`, the one index fave-lock resolves from; a
+    /// trailing `/` does not count.
+    ///
+    /// # Errors
+    ///
+    /// [`RequirementsError::OtherIndex`] at the `-i` line.
+    pub fn check_index_url(&self, configured: &str) -> Result<(), RequirementsError> {
+        let (Some(url), Some(location)) = (&self.index_url, &self.index_url_location) else {
+            return Ok(());
+        };
+        if url.trim_end_matches('/') == configured.trim_end_matches('/') {
+            return Ok(());
+        }
+        Err(RequirementsError::OtherIndex {
+            location: location.clone(),
+            url: url.clone(),
+            configured: configured.to_string(),
+        })
+    }
 }

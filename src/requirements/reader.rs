@@ -42,8 +42,6 @@ pub(super) struct Reader {
     input: RequirementsInput,
     /// Files being read, outermost first.
     open: Vec<OpenFile>,
-    /// Where `index_url` was set, to point at both lines when two disagree.
-    index_url_location: Option<Location>,
     /// Files read so far and their bytes, each read counted (see [`MAX_READS`]).
     reads: usize,
     bytes: usize,
@@ -249,7 +247,8 @@ impl Reader {
 
     /// Record `-i`; a second, different one is an error because fave-lock uses exactly one index.
     fn set_index_url(&mut self, url: String, location: Location) -> Result<(), RequirementsError> {
-        if let (Some(existing), Some(first)) = (&self.input.index_url, &self.index_url_location)
+        if let (Some(existing), Some(first)) =
+            (&self.input.index_url, &self.input.index_url_location)
             && *existing != url
         {
             let message = format!(
@@ -259,7 +258,7 @@ impl Reader {
             return Err(syntax(&location, message));
         }
         self.input.index_url = Some(url);
-        self.index_url_location.get_or_insert(location);
+        self.input.index_url_location.get_or_insert(location);
         Ok(())
     }
 }

@@ -521,3 +521,15 @@ fn the_bytes_read_over_all_includes_are_limited() {
     .unwrap();
     assert_snapshot!(read_error(&dir, "requirements.in"), @"[TMP]/requirements.in:4: includes read more than 10 MB in total (a file included from several places counts each time); include each file once");
 }
+
+#[test]
+fn an_index_url_line_must_name_the_configured_index() {
+    let input = parse("numpy\n\n-i https://pypi.org/simple/\n");
+    assert!(input.check_index_url("https://pypi.org/simple").is_ok());
+    assert_snapshot!(input.check_index_url("https://mirror.example/simple").unwrap_err(), @"base-image/requirements.in:3: `-i https://pypi.org/simple/` is not the index fave-lock resolves from (`https://mirror.example/simple`, from `index-url` in fave-lock.toml, `--index-url` or FAVE_LOCK_INDEX_URL); fave-lock uses exactly one index: remove the line or point the setting at that index");
+    assert!(
+        parse("numpy\n")
+            .check_index_url("https://mirror.example/simple")
+            .is_ok()
+    );
+}
