@@ -427,3 +427,44 @@ fn link_vias(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn name(text: &str) -> PackageName {
+        PackageName::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_input_s_options_shape_the_policy() {
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let text = format!(
+            "--pre\n--only-binary=six\nsix --hash=sha256:{a} --hash=sha256:{b}\n\
+             six>=1 --hash=sha256:{b} --hash=sha256:{c}\nidna\n"
+        );
+        let input = crate::requirements::parse_str(&text, Path::new("r.in")).unwrap();
+        let base = ResolveOptions {
+            allow_sdist: [name("six"), name("numpy")].into(),
+            ..ResolveOptions::default()
+        };
+        let options = base.clone().with_input(&input);
+        assert!(options.prereleases);
+        // Both lines restrict six: a file must be allowed by each.
+        assert_eq!(
+            options.allowed_hashes,
+            BTreeMap::from([(name("six"), BTreeSet::from([b]))])
+        );
+        assert_eq!(options.allow_sdist, BTreeSet::from([name("numpy")]));
+        let all =
+            crate::requirements::parse_str("--only-binary :all:\n", Path::new("r.in")).unwrap();
+        assert!(base.clone().with_input(&all).allow_sdist.is_empty());
+        let plain = crate::requirements::parse_str("six\n", Path::new("r.in")).unwrap();
+        let unchanged = base.clone().with_input(&plain);
+        assert!(!unchanged.prereleases && unchanged.allowed_hashes.is_empty());
+        assert_eq!(unchanged.allow_sdist, base.allow_sdist);
+    }
+}
