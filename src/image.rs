@@ -146,18 +146,31 @@ impl ImageJob {
         }
     }
 
-    /// A resolver for this image's targets and policy.
-    pub fn resolver(&self, client: Arc<IndexClient>) -> Resolver {
+    /// The image's requirements, checked against the index it resolves from.
+    pub fn read_input(&self) -> Result<RequirementsInput, RequirementsError> {
+        let input = requirements::read(&self.requirements)?;
+        input.check_index_url(&self.index_url)?;
+        Ok(input)
+    }
+
+    /// A resolver for this image's targets and policy, with `input`'s own options (`--pre`, `--hash`,
+    /// `--only-binary`) applied.
+    pub fn resolver(&self, client: Arc<IndexClient>, input: &RequirementsInput) -> Resolver {
         let targets: Vec<Target> = self
             .platforms
             .iter()
             .map(|(oci, platform)| Target::new(oci, self.python, *platform))
             .collect();
-        let options = ResolveOptions {
+        Resolver::new(client, targets, self.resolve_options(input))
+    }
+
+    fn resolve_options(&self, input: &RequirementsInput) -> ResolveOptions {
+        ResolveOptions {
             exclude_newer: self.exclude_newer,
             allow_sdist: self.allow_sdist.clone(),
-        };
-        Resolver::new(client, targets, options)
+            ..ResolveOptions::default()
+        }
+        .with_input(input)
     }
 
     /// Explain why this image's input does not resolve, within `budget` (see
@@ -168,18 +181,15 @@ impl ImageJob {
         budget: Option<std::time::Duration>,
         phase: Phase,
     ) -> Result<Diagnosis, ImageError> {
-        let input = requirements::read(&self.requirements)?;
+        let input = self.read_input()?;
         let context = DiagnoseContext {
             budget,
             phase,
             image: self.name.clone(),
-            options: ResolveOptions {
-                exclude_newer: self.exclude_newer,
-                allow_sdist: self.allow_sdist.clone(),
-            },
+            options: self.resolve_options(&input),
             requirements_path: self.requirements.clone(),
         };
-        Ok(diagnose::diagnose(&self.resolver(client), &input, &context).await?)
+        Ok(diagnose::diagnose(&self.resolver(client, &input), &input, &context).await?)
     }
 
     /// The numpy ABI check of a lock this job produced, and when it finds problems, their diagnosis
@@ -200,22 +210,26 @@ impl ImageJob {
         if report.problems.is_empty() {
             return Ok((report, None));
         }
-        let input = requirements::read(&self.requirements)?;
+        let input = self.read_input()?;
         let context = AbiDiagnoseContext {
             lock: &locked.lock.context,
             options,
         };
-        let diagnosis = diagnose::diagnose_abi(&self.resolver(client), &input, &report, &context)
-            .await
-            .map_err(abi_error)?;
+        let diagnosis =
+            diagnose::diagnose_abi(&self.resolver(client, &input), &input, &report, &context)
+                .await
+                .map_err(abi_error)?;
         Ok((report, Some(diagnosis)))
     }
 
     /// Read the input, resolve every platform and render the outputs. Writes nothing.
     pub async fn lock(&self, client: Arc<IndexClient>) -> Result<LockedImage, ImageError> {
-        let input = requirements::read(&self.requirements)?;
+        let input = self.read_input()?;
         let offline = client.settings().offline;
-        let mut resolution = self.resolver(client.clone()).resolve(&input).await?;
+        let mut resolution = self
+            .resolver(client.clone(), &input)
+            .resolve(&input)
+            .await?;
         self.pin_unhashed(&client, &mut resolution).await?;
         let context = LockContext {
             image: self.name.clone(),
@@ -313,7 +327,7 @@ impl ImageJob {
         for path in &input.files {
             let bytes = std::fs::read(path).map_err(|source| RequirementsError::Io {
                 path: path.clone(),
-                source,
+                source: source.into(),
             })?;
             contents.push((format!("file {}", path.display()), bytes));
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::image::ImageJob;
 use crate::lock::{LOCK_FORMAT_VERSION, Lock, read_pylock};
-use crate::requirements::{self, RequirementsInput};
+use crate::requirements::RequirementsInput;
 
 use super::error::CheckError;
 use super::finding::{Code, FileLocation, Finding, Severity, resolve_command};
@@ -36,7 +36,7 @@ impl LocalCheck {
 
 /// Check one image's committed lock against its current inputs.
 pub fn check_local(job: &ImageJob) -> Result<LocalCheck, CheckError> {
-    let input = requirements::read(&job.requirements)?;
+    let input = job.read_input()?;
     let current_input_hash = job.input_hash(&input)?;
     let mut findings = Vec::new();
     let fix = resolve_command(&job.name);

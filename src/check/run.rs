@@ -4,7 +4,6 @@
 //! the [`CheckReport`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -238,7 +237,7 @@ async fn fetch_requires(
         let requirements = metadata
             .requires_dist
             .iter()
-            .filter_map(|text| Requirement::from_str(text).ok())
+            .filter_map(|text| crate::requirements::pep508::parse_requirement(text).ok())
             .collect();
         Ok::<_, CheckError>((key, requirements))
     })

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::requirements::FileError;
+
 /// One thing wrong in the config file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ConfigProblem {
@@ -16,12 +18,12 @@ pub struct ConfigProblem {
 /// A config file that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file cannot be read.
+    /// The file cannot be read (missing, not a regular file, too large).
     #[error("cannot read `{}`", path.display())]
     Io {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: FileError,
     },
     /// Bad TOML or bad values. `line` and `message` are the first problem; `more` holds the others,
     /// so a single run reports everything to fix. [`Display`](fmt::Display) shows them all, one per line.

@@ -20,6 +20,7 @@ mod values;
 
 use std::path::Path;
 
+use crate::requirements::read_regular_file;
 pub use build::{BuildConfig, RESERVED_LABEL_PREFIXES};
 pub use error::{ConfigError, ConfigProblem};
 pub use model::{Config, ImageConfig, PlatformConfig};
@@ -34,11 +35,23 @@ pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple";
 /// [`ConfigError::Io`] when the file cannot be read, [`ConfigError::Invalid`] listing every problem
 /// otherwise.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    // A regular file under the size cap only: `--config /dev/zero` must fail, not read forever.
+    let bytes = read_regular_file(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    load_str(&source, path)
+    match String::from_utf8(bytes) {
+        Ok(source) => load_str(&source, path),
+        Err(error) => {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: valid.iter().filter(|&&byte| byte == b'\n').count() + 1,
+                message: "the file is not UTF-8, which TOML requires; save it as UTF-8".to_string(),
+                more: Vec::new(),
+            })
+        }
+    }
 }
 
 /// Validate `contents` as the text of `path`, which need not exist (for tests, and for text already

@@ -258,6 +258,25 @@ fn a_missing_file() {
     assert_snapshot!(error, @"cannot read `/nonexistent/fave-lock.toml`");
 }
 
+#[test]
+fn only_a_regular_utf8_file_is_read() {
+    let error = load(Path::new("/dev/zero")).unwrap_err();
+    assert_snapshot!(
+        format!("{error}: {}", std::error::Error::source(&error).unwrap()),
+        @"cannot read `/dev/zero`: it is a character device, not a regular file: input files are read only from regular files"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fave-lock.toml");
+    std::fs::write(&path, b"# config\nindex-url = \"https://x.org/\xE9\"\n").unwrap();
+    let error = load(&path).unwrap_err().to_string();
+    assert!(
+        error.ends_with(
+            "fave-lock.toml:2: the file is not UTF-8, which TOML requires; save it as UTF-8"
+        ),
+        "{error}"
+    );
+}
+
 /// The canonical text of the only image in `contents`.
 fn canonical(contents: &str) -> String {
     parse(contents).images.remove(0).canonical

@@ -2,7 +2,6 @@
 //! which single change of an input line makes the disagreement go away.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
@@ -250,7 +249,7 @@ pub(super) async fn declared_requirement(
     let metadata = resolver.core_metadata(&candidate.file).await?;
     let markers = &resolver.targets()[0].markers;
     Ok(metadata.requires_dist.iter().find_map(|text| {
-        let parsed: Requirement = Requirement::from_str(text).ok()?;
+        let parsed: Requirement = crate::requirements::pep508::parse_requirement(text).ok()?;
         (&parsed.name == dependency && parsed.evaluate_markers(markers, &[])).then(|| {
             text.split(';')
                 .next()

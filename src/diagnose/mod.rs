@@ -47,6 +47,8 @@ pub enum ProblemKind {
     NewerThanCutoff,
     /// Only yanked releases match, and the specifier is not an exact pin.
     OnlyYanked,
+    /// The input's `--hash` values match no file of the matching releases.
+    HashMismatch,
     /// The metadata of the matching release cannot be read (a bad `Requires-Dist`).
     InvalidMetadata,
     /// The lock resolves, but a wheel's extension modules were built against numpy 1.x headers and the
@@ -66,6 +68,7 @@ impl ProblemKind {
             ProblemKind::Conflict => "conflict",
             ProblemKind::NewerThanCutoff => "newer-than-cutoff",
             ProblemKind::OnlyYanked => "only-yanked",
+            ProblemKind::HashMismatch => "hash-mismatch",
             ProblemKind::InvalidMetadata => "invalid-metadata",
             ProblemKind::NumpyAbi => "numpy-abi",
             ProblemKind::Unexplained => "unexplained",
@@ -82,6 +85,7 @@ impl ProblemKind {
             ProblemKind::Conflict => "two requirements conflict",
             ProblemKind::NewerThanCutoff => "all matching releases are newer than exclude-newer",
             ProblemKind::OnlyYanked => "only yanked releases match",
+            ProblemKind::HashMismatch => "no file matches the input's `--hash` values",
             ProblemKind::InvalidMetadata => "invalid metadata",
             ProblemKind::NumpyAbi => "built against numpy 1.x, locked with numpy 2",
             ProblemKind::Unexplained => "no solution",

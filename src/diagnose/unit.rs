@@ -272,6 +272,25 @@ async fn unusable(
             ));
             ProblemKind::NewerThanCutoff
         }
+        Unusable::NoFileWithHash { .. } => {
+            if !input.hashes.is_empty() {
+                let given: Vec<String> = input
+                    .hashes
+                    .iter()
+                    .map(|hash| format!("sha256:{}…", &hash[..hash.len().min(12)]))
+                    .collect();
+                details.push(format!(
+                    "`--hash` at {}: {}",
+                    input.location,
+                    given.join(", ")
+                ));
+            }
+            details.push(format!(
+                "none of the files of {name} {version} has one of these hashes, so pip's \
+                 hash-checking mode would refuse them too"
+            ));
+            ProblemKind::HashMismatch
+        }
     };
     let summary = match reason {
         Unusable::NoWheel {

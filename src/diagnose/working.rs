@@ -1,8 +1,6 @@
 //! The input being diagnosed, with fixes applied to a copy, so each trial resolution starts from the
 //! user's file and a known set of edits.
 
-use std::str::FromStr;
-
 use pep508_rs::Requirement;
 
 use super::{Edit, Problem};
@@ -46,10 +44,11 @@ impl Working {
     /// Apply edits; an edit whose replacement does not parse is ignored (it cannot have been checked).
     pub fn apply(&mut self, edits: &[Edit]) {
         for edit in edits {
-            let replacement = edit
-                .replacement
-                .as_deref()
-                .and_then(|text| Requirement::from_str(text).ok().map(|r| (text, r)));
+            let replacement = edit.replacement.as_deref().and_then(|text| {
+                crate::requirements::pep508::parse_requirement(text)
+                    .ok()
+                    .map(|r| (text, r))
+            });
             match (&edit.location, replacement) {
                 (Some(location), replacement) => self.replace(location, replacement),
                 (None, Some((text, requirement))) => {
@@ -58,6 +57,7 @@ impl Working {
                         requirement,
                         location: Location { path, line: 0 },
                         text: text.to_string(),
+                        hashes: Vec::new(),
                     });
                 }
                 (None, None) => {}

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::Location;
+use super::source::FileError;
 
 /// A requirements file that cannot be read or understood.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +14,7 @@ pub enum RequirementsError {
     Io {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: FileError,
     },
     /// A line that is not a valid requirement or option; `message` says what is wrong and how to fix it.
     #[error("{location}: {message}")]
@@ -25,7 +26,32 @@ pub enum RequirementsError {
         /// The included file, joined to the including file's folder.
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: FileError,
+    },
+    /// Bytes that are not text in the file's encoding; `location` is the line of the first bad byte.
+    #[error("{location}: {message}")]
+    Encoding { location: Location, message: String },
+    /// Includes nested deeper than the limit (each level may be a different file, so no cycle shows).
+    #[error(
+        "{location}: includes nest more than {limit} deep: {}; flatten some of these `-r`/`-c` lines",
+        chain.iter().map(|path| format!("`{}`", path.display())).collect::<Vec<_>>().join(" -> ")
+    )]
+    IncludeDepth {
+        location: Location,
+        limit: usize,
+        /// The files from the top-level one down to the one the line would include.
+        chain: Vec<PathBuf>,
+    },
+    /// An `-i` line names another index than the one fave-lock resolves from.
+    #[error(
+        "{location}: `-i {url}` is not the index fave-lock resolves from (`{configured}`, from \
+         `index-url` in fave-lock.toml, `--index-url` or FAVE_LOCK_INDEX_URL); fave-lock uses exactly one \
+         index: remove the line or point the setting at that index"
+    )]
+    OtherIndex {
+        location: Location,
+        url: String,
+        configured: String,
     },
     /// A file includes itself, directly or through other files: reading would never end.
     #[error(

@@ -4,7 +4,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use pep508_rs::Requirement;
+use pep508_rs::{PackageName, Requirement};
+
+use super::RequirementsError;
 
 /// Where an input requirement was written.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,6 +32,35 @@ pub struct InputRequirement {
     pub location: Location,
     /// The requirement as written (continuations joined, comment stripped), for reports and rewrites.
     pub text: String,
+    /// `--hash` values on the line, lower-case hex SHA-256: when any are given, only files with one of
+    /// these hashes may be chosen for the package (pip's hash-checking mode).
+    pub hashes: Vec<String>,
+}
+
+/// Something read that does not stop the lock but that the user should know: an option accepted
+/// although it changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputWarning {
+    pub location: Location,
+    pub message: String,
+}
+
+impl fmt::Display for InputWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// Packages that `--only-binary` keeps from using an sdist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OnlyBinary {
+    /// No `--only-binary` line (or only `:none:`).
+    #[default]
+    None,
+    /// `--only-binary :all:`.
+    All,
+    /// `--only-binary name,...`, names normalized.
+    Packages(Vec<PackageName>),
 }
 
 /// Everything read from a requirements file and the files it includes.
@@ -43,6 +74,35 @@ pub struct RequirementsInput {
     pub constraints: Vec<InputRequirement>,
     /// Every file read, in the order first read, each once, for the input hash.
     pub files: Vec<PathBuf>,
-    /// `-i`/`--index-url` given in the file, if any.
+    /// `-i`/`--index-url` given in the file, if any, and the line that gives it.
     pub index_url: Option<String>,
+    pub index_url_location: Option<Location>,
+    /// `--pre`: pre-releases may be chosen like final releases, for every package.
+    pub prereleases: bool,
+    /// `--only-binary`: packages that may not use an sdist even where the config allows one.
+    pub only_binary: OnlyBinary,
+    /// Options accepted with a warning, each naming its line.
+    pub warnings: Vec<InputWarning>,
+}
+
+impl RequirementsInput {
+    /// Check that an `-i` in the input names `configured`, the one index fave-lock resolves from; a
+    /// trailing `/` does not count.
+    ///
+    /// # Errors
+    ///
+    /// [`RequirementsError::OtherIndex`] at the `-i` line.
+    pub fn check_index_url(&self, configured: &str) -> Result<(), RequirementsError> {
+        let (Some(url), Some(location)) = (&self.index_url, &self.index_url_location) else {
+            return Ok(());
+        };
+        if url.trim_end_matches('/') == configured.trim_end_matches('/') {
+            return Ok(());
+        }
+        Err(RequirementsError::OtherIndex {
+            location: location.clone(),
+            url: url.clone(),
+            configured: configured.to_string(),
+        })
+    }
 }

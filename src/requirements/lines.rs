@@ -27,6 +27,11 @@ pub(super) fn logical_lines(contents: &str) -> Vec<LogicalLine> {
             physical
         };
         let (line, mut text) = pending.take().unwrap_or((number, String::new()));
+        if !text.is_empty() && is_comment_line(piece) {
+            // pip puts a space before a comment line that ends a continuation, so `six\` then
+            // `#note` is `six #note`, a requirement and a comment, not `six#note`.
+            text.push(' ');
+        }
         text.push_str(piece);
         if continues {
             pending = Some((line, text));
@@ -115,6 +120,14 @@ mod tests {
     fn a_comment_line_ends_a_continuation() {
         let contents = "numpy \\\n# ==2.1.3\nscipy\n";
         assert_eq!(texts(contents), [(1, "numpy".into()), (3, "scipy".into())]);
+    }
+
+    #[test]
+    fn a_comment_line_glued_to_a_continuation_is_still_a_comment() {
+        assert_eq!(
+            texts("six\\\n#note\nidna\n"),
+            [(1, "six".into()), (3, "idna".into())]
+        );
     }
 
     #[test]

@@ -9,14 +9,17 @@ mod entry;
 mod error;
 mod input;
 mod lines;
+pub mod pep508;
 mod reader;
+mod source;
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
 
 pub use error::RequirementsError;
-pub use input::{InputRequirement, Location, RequirementsInput};
+pub use input::{InputRequirement, InputWarning, Location, OnlyBinary, RequirementsInput};
+pub use source::{FileError, MAX_FILE_SIZE, read_regular_file};
 
 /// Read `path` and every file it includes.
 ///

@@ -6,11 +6,29 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use pep508_rs::Requirement;
-
 use super::entry::{Entry, IncludeKind, check_constraint, parse_entry};
+use super::input::{InputWarning, OnlyBinary};
 use super::lines::{LogicalLine, logical_lines};
+use super::source::{decode, read_regular_file};
 use super::{InputRequirement, Location, RequirementsError, RequirementsInput};
+
+/// The deepest chain of `-r`/`-c` includes read; real projects nest two or three deep.
+pub(super) const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// The most file reads in one input, a file included from several places counting each time: without
+/// it, 32 levels of files that each include the next twice would mean 2^32 reads.
+pub(super) const MAX_READS: usize = 10_000;
+
+/// The most bytes read in one input, over all reads.
+pub(super) const MAX_TOTAL_BYTES: usize = 10 * 1024 * 1024;
+
+/// The most requirement and constraint lines in one input; each costs memory and solver time, and real
+/// inputs have a few hundred.
+pub(super) const MAX_ENTRIES: usize = 100_000;
+
+/// The longest logical line read, in bytes: a requirement with `--hash` for every wheel of a release
+/// stays under 10 KB.
+pub(super) const MAX_LINE: usize = 1024 * 1024;
 
 /// One file being read: the name to show and the identity to compare for cycles.
 struct OpenFile {
@@ -24,18 +42,19 @@ pub(super) struct Reader {
     input: RequirementsInput,
     /// Files being read, outermost first.
     open: Vec<OpenFile>,
-    /// Where `index_url` was set, to point at both lines when two disagree.
-    index_url_location: Option<Location>,
+    /// Files read so far and their bytes, each read counted (see [`MAX_READS`]).
+    reads: usize,
+    bytes: usize,
 }
 
 impl Reader {
     /// Read `path` from disk and everything it includes.
     pub(super) fn read(path: &Path) -> Result<RequirementsInput, RequirementsError> {
-        let contents = std::fs::read_to_string(path).map_err(|source| RequirementsError::Io {
+        let bytes = read_regular_file(path).map_err(|source| RequirementsError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Reader::parse(&contents, path)
+        Reader::parse(&text(&bytes, path)?, path)
     }
 
     /// Parse `contents` as if read from `path`; includes are read relative to `path`'s folder.
@@ -54,6 +73,8 @@ impl Reader {
         path: &Path,
         kind: IncludeKind,
     ) -> Result<(), RequirementsError> {
+        self.reads += 1;
+        self.bytes += contents.len();
         if !self.input.files.iter().any(|file| file == path) {
             self.input.files.push(path.to_path_buf());
         }
@@ -78,31 +99,87 @@ impl Reader {
             path: path.to_path_buf(),
             line: line.line,
         };
-        let entry = parse_entry(&line.text).map_err(|message| syntax(&location, message))?;
-        match entry {
-            Entry::Requirement(requirement) => {
-                self.push_requirement(*requirement, location, line.text, kind)
-            }
-            Entry::Include {
-                kind: include,
-                file,
-            } => self.include(&file, location, kind.nested(include)),
-            Entry::IndexUrl(url) => self.set_index_url(url, location),
+        if line.text.len() > MAX_LINE {
+            let message = format!(
+                "line is {} bytes long; the limit is {MAX_LINE}",
+                line.text.len()
+            );
+            return Err(syntax(&location, message));
         }
+        let entries = parse_entry(&line.text).map_err(|message| syntax(&location, message))?;
+        for entry in entries {
+            match entry {
+                Entry::Requirement {
+                    requirement,
+                    hashes,
+                } => {
+                    let text = super::entry::requirement_text(&line.text).to_string();
+                    let entry = InputRequirement {
+                        requirement: *requirement,
+                        location: location.clone(),
+                        text,
+                        hashes,
+                    };
+                    self.push_requirement(entry, kind)?;
+                }
+                Entry::Include {
+                    kind: include,
+                    file,
+                } => self.include(&file, location.clone(), kind.nested(include))?,
+                Entry::IndexUrl(url) => self.set_index_url(url, location.clone())?,
+                Entry::Pre => self.input.prereleases = true,
+                Entry::OnlyBinary(names) => self.only_binary(&names, &location)?,
+                Entry::Ignored(message) => self.input.warnings.push(InputWarning {
+                    location: location.clone(),
+                    message,
+                }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Record `--only-binary`: `:all:` covers every package, `:none:` clears, names add up.
+    fn only_binary(
+        &mut self,
+        names: &[String],
+        location: &Location,
+    ) -> Result<(), RequirementsError> {
+        for name in names {
+            self.input.only_binary = match (name.as_str(), &mut self.input.only_binary) {
+                (":all:", _) => OnlyBinary::All,
+                (":none:", _) => OnlyBinary::None,
+                (_, OnlyBinary::All) => OnlyBinary::All,
+                (name, current) => {
+                    let package = name.parse().map_err(|_| {
+                        syntax(
+                            location,
+                            format!("`--only-binary`: `{name}` is not a package name"),
+                        )
+                    })?;
+                    let mut packages = match std::mem::take(current) {
+                        OnlyBinary::Packages(packages) => packages,
+                        _ => Vec::new(),
+                    };
+                    packages.push(package);
+                    OnlyBinary::Packages(packages)
+                }
+            };
+        }
+        Ok(())
     }
 
     fn push_requirement(
         &mut self,
-        requirement: Requirement,
-        location: Location,
-        text: String,
+        entry: InputRequirement,
         kind: IncludeKind,
     ) -> Result<(), RequirementsError> {
-        let entry = InputRequirement {
-            requirement,
-            location,
-            text,
-        };
+        if self.input.requirements.len() + self.input.constraints.len() >= MAX_ENTRIES {
+            let message = format!(
+                "more than {MAX_ENTRIES} requirement and constraint lines; split the input, or drop \
+                 repeated lines"
+            );
+            return Err(syntax(&entry.location, message));
+        }
         match kind {
             IncludeKind::Requirements => self.input.requirements.push(entry),
             IncludeKind::Constraints => {
@@ -131,8 +208,24 @@ impl Reader {
             chain.push(path);
             return Err(RequirementsError::IncludeCycle { location, chain });
         }
-        let contents = match std::fs::read_to_string(&path) {
-            Ok(contents) => contents,
+        if self.open.len() >= MAX_INCLUDE_DEPTH {
+            let mut chain: Vec<PathBuf> = self.open.iter().map(|open| open.path.clone()).collect();
+            chain.push(path);
+            return Err(RequirementsError::IncludeDepth {
+                location,
+                limit: MAX_INCLUDE_DEPTH,
+                chain,
+            });
+        }
+        if self.reads >= MAX_READS {
+            let message = format!(
+                "includes read more than {MAX_READS} files (a file included from several places \
+                 counts each time); include each file once"
+            );
+            return Err(syntax(&location, message));
+        }
+        let bytes = match read_regular_file(&path) {
+            Ok(bytes) => bytes,
             Err(source) => {
                 return Err(RequirementsError::Include {
                     location,
@@ -141,12 +234,21 @@ impl Reader {
                 });
             }
         };
-        self.parse_file(&contents, &path, kind)
+        if self.bytes + bytes.len() > MAX_TOTAL_BYTES {
+            let message = format!(
+                "includes read more than {} MB in total (a file included from several places \
+                 counts each time); include each file once",
+                MAX_TOTAL_BYTES / 1024 / 1024
+            );
+            return Err(syntax(&location, message));
+        }
+        self.parse_file(&text(&bytes, &path)?, &path, kind)
     }
 
     /// Record `-i`; a second, different one is an error because fave-lock uses exactly one index.
     fn set_index_url(&mut self, url: String, location: Location) -> Result<(), RequirementsError> {
-        if let (Some(existing), Some(first)) = (&self.input.index_url, &self.index_url_location)
+        if let (Some(existing), Some(first)) =
+            (&self.input.index_url, &self.input.index_url_location)
             && *existing != url
         {
             let message = format!(
@@ -156,9 +258,20 @@ impl Reader {
             return Err(syntax(&location, message));
         }
         self.input.index_url = Some(url);
-        self.index_url_location.get_or_insert(location);
+        self.input.index_url_location.get_or_insert(location);
         Ok(())
     }
+}
+
+/// The text of the file at `path`, or an error at the line of its first bad byte.
+fn text(bytes: &[u8], path: &Path) -> Result<String, RequirementsError> {
+    decode(bytes).map_err(|error| RequirementsError::Encoding {
+        location: Location {
+            path: path.to_path_buf(),
+            line: error.line,
+        },
+        message: error.message,
+    })
 }
 
 fn syntax(location: &Location, message: String) -> RequirementsError {

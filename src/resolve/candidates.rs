@@ -33,6 +33,8 @@ pub enum Unusable {
     NewerThanCutoff { earliest: Timestamp },
     /// Every file's `requires-python` excludes the target.
     RequiresPython { specifiers: String },
+    /// The input gives `--hash` values for the package and none of the release's files has one.
+    NoFileWithHash { files: usize },
     /// No wheel fits and no sdist may be used.
     NoWheel {
         /// The nearest miss over the release's wheels, if it has any.
@@ -56,6 +58,8 @@ pub struct Policy<'a> {
     pub target: &'a Target,
     pub exclude_newer: Option<Timestamp>,
     pub allow_sdist: &'a super::SdistPolicy,
+    /// The SHA-256 hashes the input's `--hash` options allow for this package, if it gives any.
+    pub allowed_hashes: Option<&'a BTreeSet<String>>,
 }
 
 /// A page's files with their filenames parsed and grouped by release, in version order; independent of
@@ -176,6 +180,26 @@ fn select<'a>(
     policy: &Policy<'_>,
     requires_python: &mut RequiresPythonMemo<'a>,
 ) -> Result<Candidate, Unusable> {
+    // pip's hash-checking mode: only files whose hash the input lists may install.
+    let hashed: Vec<_>;
+    let files = match policy.allowed_hashes {
+        Some(allowed) => {
+            hashed = files
+                .iter()
+                .filter(|(_, file)| {
+                    file.sha256
+                        .as_ref()
+                        .is_some_and(|hash| allowed.contains(hash))
+                })
+                .copied()
+                .collect();
+            if hashed.is_empty() {
+                return Err(Unusable::NoFileWithHash { files: files.len() });
+            }
+            &hashed[..]
+        }
+        None => files,
+    };
     let in_time: Vec<_> = files
         .iter()
         .filter(|(_, file)| match (policy.exclude_newer, file.upload_time) {
@@ -283,6 +307,11 @@ impl fmt::Display for Unusable {
                 earliest.strftime("%Y-%m-%d")
             ),
             Unusable::RequiresPython { specifiers } => write!(f, "requires Python {specifiers}"),
+            Unusable::NoFileWithHash { files } => write!(
+                f,
+                "has no file whose SHA-256 is among the input's `--hash` values ({files} files \
+                 checked); update the hashes (`pip hash FILE`) or drop them"
+            ),
             Unusable::NoWheel {
                 wheel_tags,
                 has_sdist,
@@ -350,6 +379,14 @@ mod tests {
     }
 
     fn map(files: Vec<DistFile>, exclude_newer: Option<&str>) -> VersionMap {
+        map_with_hashes(files, exclude_newer, None)
+    }
+
+    fn map_with_hashes(
+        files: Vec<DistFile>,
+        exclude_newer: Option<&str>,
+        allowed_hashes: Option<&BTreeSet<String>>,
+    ) -> VersionMap {
         let page = ProjectPage {
             name: PackageName::from_str("demo").unwrap(),
             files,
@@ -360,6 +397,7 @@ mod tests {
             target: &target,
             exclude_newer: exclude_newer.map(|t| Timestamp::from_str(t).unwrap()),
             allow_sdist: &allow_sdist,
+            allowed_hashes,
         };
         VersionMap::new(&page, &policy)
     }
@@ -478,6 +516,41 @@ mod tests {
         assert_eq!(*nearest, Some(IncompatibleTag::Python));
         assert_eq!(wheel_tags, &vec!["cp39-cp39-manylinux1_x86_64".to_string()]);
         assert!(*has_sdist);
+    }
+
+    #[test]
+    fn hashes_from_the_input_restrict_the_files() {
+        let hashed = |filename: &str, digit: &str| DistFile {
+            sha256: Some(digit.repeat(64)),
+            ..file(filename, "2024-01-01T00:00:00Z")
+        };
+        let files = vec![
+            hashed("demo-1.0-py3-none-any.whl", "a"),
+            hashed("demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "b"),
+            hashed("demo-0.9-py3-none-any.whl", "c"),
+            hashed("demo-0.9.tar.gz", "d"),
+        ];
+        let allowed: BTreeSet<String> = ["a".repeat(64), "e".repeat(64)].into();
+        let versions = map_with_hashes(files.clone(), None, Some(&allowed));
+        // The manylinux wheel fits better, but only the pure wheel's hash is allowed.
+        assert_eq!(
+            versions.usable[&v("1.0")].file.filename,
+            "demo-1.0-py3-none-any.whl"
+        );
+        assert_eq!(
+            versions.unusable[&v("0.9")],
+            Unusable::NoFileWithHash { files: 2 }
+        );
+        assert_eq!(
+            versions.unusable[&v("0.9")].to_string(),
+            "has no file whose SHA-256 is among the input's `--hash` values (2 files checked); \
+             update the hashes (`pip hash FILE`) or drop them"
+        );
+        let unrestricted = map_with_hashes(files, None, None);
+        assert_eq!(
+            unrestricted.usable[&v("1.0")].file.filename,
+            "demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+        );
     }
 
     #[test]

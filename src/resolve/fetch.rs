@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use pep440_rs::Version;
@@ -15,6 +14,7 @@ use version_ranges::Ranges;
 use super::candidates::{Policy, Releases, VersionMap};
 use super::{ResolveOptions, Target};
 use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
+use crate::requirements::pep508::parse_requirement;
 
 /// A fetch outcome shared by every waiter.
 pub type Shared<T> = Result<T, Arc<IndexError>>;
@@ -175,6 +175,7 @@ impl Fetcher {
                     target,
                     exclude_newer: self.options.exclude_newer,
                     allow_sdist: &self.options.allow_sdist,
+                    allowed_hashes: self.options.allowed_hashes.get(&page.name),
                 };
                 Arc::new(VersionMap::from_releases(page, &releases, &policy))
             })
@@ -205,7 +206,7 @@ impl Fetcher {
         let Ok(Some(map)) = self.versions(target, &name).await else {
             return;
         };
-        let Some(version) = map.best(&range, false).cloned() else {
+        let Some(version) = map.best(&range, self.options.prereleases).cloned() else {
             return;
         };
         let key = (target, name, version.clone(), extras.clone());
@@ -247,13 +248,14 @@ pub fn requirement_range(requirement: &Requirement) -> Ranges<Version> {
     }
 }
 
+/// Parse `Requires-Dist` through the same guard as input files: an index can send any text.
 fn parse_requires_dist(entries: &[String]) -> Result<Vec<Requirement>, InvalidRequirement> {
     entries
         .iter()
         .map(|text| {
-            Requirement::from_str(text).map_err(|err| InvalidRequirement {
+            parse_requirement(text).map_err(|err| InvalidRequirement {
                 text: text.clone(),
-                message: err.message.to_string(),
+                message: err.to_string(),
             })
         })
         .collect()

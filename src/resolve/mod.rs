@@ -21,7 +21,7 @@ pub use fetch::{InvalidRequirement, requirement_range};
 pub use report::{Incompatibility, NoSolution, TargetFailure};
 
 use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
-use crate::requirements::RequirementsInput;
+use crate::requirements::{OnlyBinary, RequirementsInput};
 use crate::tags::{Platform, PythonVersion, Tags};
 use fetch::Fetcher;
 use package::PubGrubPackage;
@@ -77,6 +77,41 @@ pub struct ResolveOptions {
     pub exclude_newer: Option<Timestamp>,
     /// Which packages may be locked from an sdist when no wheel fits.
     pub allow_sdist: SdistPolicy,
+    /// Choose pre-releases like final releases, for every package (`--pre` in the input).
+    pub prereleases: bool,
+    /// Per package, the only SHA-256 hashes its chosen file may have (`--hash` in the input; every
+    /// line that gives hashes for the package must list the file's).
+    pub allowed_hashes: BTreeMap<PackageName, BTreeSet<String>>,
+}
+
+impl ResolveOptions {
+    /// These options with the input's own policy applied: `--pre`, `--hash` and `--only-binary`
+    /// (which takes packages back out of `allow_sdist`).
+    #[must_use]
+    pub fn with_input(mut self, input: &RequirementsInput) -> ResolveOptions {
+        self.prereleases |= input.prereleases;
+        for entry in input.requirements.iter().chain(&input.constraints) {
+            if entry.hashes.is_empty() {
+                continue;
+            }
+            let hashes: BTreeSet<String> = entry.hashes.iter().cloned().collect();
+            self.allowed_hashes
+                .entry(entry.requirement.name.clone())
+                .and_modify(|allowed| allowed.retain(|hash| hashes.contains(hash)))
+                .or_insert(hashes);
+        }
+        match &input.only_binary {
+            OnlyBinary::None => {}
+            OnlyBinary::All => self.allow_sdist = SdistPolicy::default(),
+            OnlyBinary::Packages(names) => {
+                self.allow_sdist
+                    .packages
+                    .retain(|name| !names.contains(name));
+                self.allow_sdist.denied.extend(names.iter().cloned());
+            }
+        }
+        self
+    }
 }
 
 /// Which packages may be locked from their sdist when no wheel fits the target: uv and pip allow every
@@ -326,7 +361,8 @@ impl Resolver {
         }
         let mut resolution = Resolution {
             targets: Vec::new(),
-            warnings: Vec::new(),
+            // The input's own warnings first, each naming its line.
+            warnings: input.warnings.iter().map(ToString::to_string).collect(),
         };
         for (index, selection) in resolved {
             let chosen: Vec<(PubGrubPackage, Version)> = selection
@@ -444,5 +480,60 @@ fn link_vias(
         {
             package.via.insert(Via::Input(input.location.path.clone()));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn name(text: &str) -> PackageName {
+        PackageName::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_input_s_options_shape_the_policy() {
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let text = format!(
+            "--pre\n--only-binary=six\nsix --hash=sha256:{a} --hash=sha256:{b}\n\
+             six>=1 --hash=sha256:{b} --hash=sha256:{c}\nidna\n"
+        );
+        let input = crate::requirements::parse_str(&text, Path::new("r.in")).unwrap();
+        let base = ResolveOptions {
+            allow_sdist: SdistPolicy::only([name("six"), name("numpy")]),
+            ..ResolveOptions::default()
+        };
+        let options = base.clone().with_input(&input);
+        assert!(options.prereleases);
+        // Both lines restrict six: a file must be allowed by each.
+        assert_eq!(
+            options.allowed_hashes,
+            BTreeMap::from([(name("six"), BTreeSet::from([b]))])
+        );
+        assert!(
+            !options.allow_sdist.allows(&name("six")) && options.allow_sdist.allows(&name("numpy"))
+        );
+        // Under an allow-all policy (ad hoc), `--only-binary NAME` still refuses NAME's sdist.
+        let everything = ResolveOptions {
+            allow_sdist: SdistPolicy::all(),
+            ..ResolveOptions::default()
+        };
+        let options = everything.with_input(&input);
+        assert!(
+            !options.allow_sdist.allows(&name("six")) && options.allow_sdist.allows(&name("idna"))
+        );
+        let all =
+            crate::requirements::parse_str("--only-binary :all:\n", Path::new("r.in")).unwrap();
+        assert_eq!(
+            base.clone().with_input(&all).allow_sdist,
+            SdistPolicy::default()
+        );
+        let plain = crate::requirements::parse_str("six\n", Path::new("r.in")).unwrap();
+        let unchanged = base.clone().with_input(&plain);
+        assert!(!unchanged.prereleases && unchanged.allowed_hashes.is_empty());
+        assert_eq!(unchanged.allow_sdist, base.allow_sdist);
     }
 }

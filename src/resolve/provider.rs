@@ -250,7 +250,8 @@ impl DependencyProvider for Provider {
         else {
             return Ok(None);
         };
-        let allow_prerelease = self.prereleases.borrow().contains(name);
+        let allow_prerelease =
+            self.fetcher.options().prereleases || self.prereleases.borrow().contains(name);
         if let Some(version) = map.best(range, allow_prerelease) {
             return Ok(Some(version.clone()));
         }
