@@ -16,7 +16,7 @@ Outcome classes (the first matching one):
   same             both ok, same name==version set
   different        both ok, different sets (the differing packages are listed)
   sdist-needed     uv ok, fave-lock failed because a package in the closure has no usable wheel
-                   (uv builds the sdist; fave-lock refuses sdists today)
+                   (uv builds the sdist; fave-lock refuses sdists today); never with --uv-only-binary
   fave-fail        uv ok, fave-lock failed for another reason: a bug
   uv-fail-fave-ok  uv failed, fave-lock resolved: check by hand
   both-fail        both failed; the row says whether fave-lock's report names every package
@@ -118,8 +118,8 @@ def run_limited(argv: list[str], timeout: float, env: dict[str, str], stdout_pat
     code = None if timed_out else os.waitstatus_to_exitcode(status)
     stderr = stderr_path.read_text(errors="replace")
     # Keep the start (the error and the first problems) and the end of long reports.
-    if len(stderr) > 12000:
-        stderr = stderr[:10000] + "\n[... cut ...]\n" + stderr[-2000:]
+    if len(stderr) > 60000:
+        stderr = stderr[:50000] + "\n[... cut ...]\n" + stderr[-10000:]
     return code, wall, usage.ru_maxrss, timed_out, stderr
 
 
@@ -147,12 +147,12 @@ def uv_blamed(stderr: str) -> list[str]:
     names = []
     for m in [*UV_BUILD_RE.finditer(stderr), *UV_BLAME_RE.finditer(stderr)]:
         n = normalize(m.group(1))
-        if n not in names and n not in {"you", "we", "the", "your", "it", "all", "version", "versions"}:
+        if n not in names and n not in {"you", "we", "the", "your", "it", "all", "version", "versions", "python", "supports"}:
             names.append(n)
     return names
 
 
-def classify(uv: Run, fave: Run) -> tuple[str, list[str]]:
+def classify(uv: Run, fave: Run, uv_only_binary: bool = False) -> tuple[str, list[str]]:
     detail: list[str] = []
     uv_ok = uv.exit_code == 0
     fave_ok = fave.exit_code == 0
@@ -172,7 +172,9 @@ def classify(uv: Run, fave: Run) -> tuple[str, list[str]]:
     first = [l for l in fave.stderr.splitlines() if l.strip()][:6]
     if uv_ok:
         text = fave.stderr.lower()
-        kind = "sdist-needed" if any(m in text for m in SDIST_MARKERS) else "fave-fail"
+        # With --uv-only-binary uv refused sdists too, so a wheel-only failure of fave-lock is a bug.
+        sdist = not uv_only_binary and any(m in text for m in SDIST_MARKERS)
+        kind = "sdist-needed" if sdist else "fave-fail"
         return kind, first
     if fave_ok:
         return "uv-fail-fave-ok", [l for l in uv.stderr.splitlines() if l.strip()][:6]
@@ -190,11 +192,13 @@ def classify(uv: Run, fave: Run) -> tuple[str, list[str]]:
     return "both-fail", detail
 
 
-def run_uv(uv: str, path: Path, cache: Path, timeout: float, work: Path) -> Run:
+def run_uv(uv: str, path: Path, cache: Path, timeout: float, work: Path, only_binary: bool) -> Run:
     argv = [
         uv, "pip", "compile", str(path), "--python-version", PYTHON_VERSION, "--python-platform", PLATFORM,
         "--exclude-newer", EXCLUDE_NEWER, "--no-header", "--no-annotate", "--cache-dir", str(cache),
     ]
+    if only_binary:
+        argv += ["--only-binary", ":all:"]
     env = dict(os.environ, UV_NO_CONFIG="1", NO_COLOR="1")
     out = work / "uv.out"
     code, wall, rss, to, err = run_limited(argv, timeout, env, out)
@@ -219,7 +223,7 @@ def fmt_time(r: Run) -> str:
     return f">{r.wall_s:.0f}s" if r.timed_out else f"{r.wall_s:.2f}s"
 
 
-def print_table(results: list[Result], corpus: Path) -> None:
+def print_table(results: list[Result]) -> None:
     head = ("file", "lines", "uv", "fave", "ratio", "RSS uv/fave MB", "outcome")
     rows = []
     for r in results:
@@ -258,16 +262,21 @@ def print_table(results: list[Result], corpus: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--uv", default=os.environ.get("UV", "/work/main/.venv/tools/bin/uv"))
+    ap.add_argument("--uv", default=os.environ.get("UV", "/work/main/.venv/tools/bin/uv"),
+                    help="the uv binary (env UV; default %(default)s)")
     default_fave = os.environ.get("FAVE_LOCK") or str(Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "debug" / "fave-lock")
-    ap.add_argument("--fave-lock", default=default_fave)
-    ap.add_argument("--corpus", default=str(Path(__file__).resolve().parent.parent / "tests" / "corpus"))
+    ap.add_argument("--fave-lock", default=default_fave,
+                    help="the fave-lock binary (env FAVE_LOCK, else $CARGO_TARGET_DIR/debug/fave-lock)")
+    ap.add_argument("--corpus", default=str(Path(__file__).resolve().parent.parent / "tests" / "corpus"),
+                    help="folder of requirement files; every .txt no other one includes is run")
     ap.add_argument("--cache-root", default="/tmp/fave-corpus-cache", help="uv/ and fave-lock/ cache dirs go here")
     ap.add_argument("--fresh-cache", action="store_true", help="empty both cache dirs before the first run")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per tool run")
     ap.add_argument("--runs", type=int, default=1, help="runs per tool and file; the last one is reported (2 = warm second run)")
     ap.add_argument("--only", action="append", default=[], help="run only files whose path contains this (repeatable)")
     ap.add_argument("--json", dest="json_out", help="write the raw results here")
+    ap.add_argument("--uv-only-binary", action="store_true",
+                    help="give uv `--only-binary :all:` (fave-lock's wheel-only policy of today): sets then must match exactly")
     args = ap.parse_args()
 
     corpus = Path(args.corpus)
@@ -296,17 +305,18 @@ def main() -> int:
             text = path.read_bytes().decode("utf-8", errors="replace")
             lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
             for _ in range(args.runs):
-                uv = run_uv(args.uv, path, cache_uv, args.timeout, work)
+                uv = run_uv(args.uv, path, cache_uv, args.timeout, work, args.uv_only_binary)
             for _ in range(args.runs):
                 fave = run_fave(args.fave_lock, path, cache_fave, args.timeout, work)
-            outcome, detail = classify(uv, fave)
+            outcome, detail = classify(uv, fave, args.uv_only_binary)
             results.append(Result(rel, lines, uv, fave, outcome, detail))
             print(f"{rel}: {outcome} (uv {fmt_time(uv)}, fave-lock {fmt_time(fave)})", file=sys.stderr, flush=True)
 
-    print_table(results, corpus)
+    print_table(results)
     if args.json_out:
         meta = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "exclude_newer": EXCLUDE_NEWER,
-                "python_version": PYTHON_VERSION, "platform": PLATFORM, "runs": args.runs, "timeout_s": args.timeout}
+                "python_version": PYTHON_VERSION, "platform": PLATFORM, "runs": args.runs, "timeout_s": args.timeout,
+                "uv_only_binary": args.uv_only_binary}
         Path(args.json_out).write_text(json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=1))
     return 1 if any(r.outcome in FAILING for r in results) else 0
 
