@@ -12,7 +12,8 @@ one after the other (never in parallel: the machine is shared), each with its ow
 per-run timeout, and record exit code, wall time, peak RSS and the resolved name==version set.
 
 Outcome classes (the first matching one):
-  timeout          a tool ran out of time (which one is said)
+  fave-timeout     uv succeeded, fave-lock was killed at the timeout
+  timeout          another run ran out of time (which tool is said)
   same             both ok, same name==version set
   different        both ok, different sets (the differing packages are listed)
   sdist-needed     uv ok, fave-lock failed because a package in the closure has no usable wheel
@@ -22,8 +23,8 @@ Outcome classes (the first matching one):
   both-fail        both failed; the row says whether fave-lock's report names every package
                    uv blames, and whether it fell back to [unexplained]
 
-Exit status: 1 when any entry is timeout (of fave-lock while uv succeeded), different,
-sdist-needed or fave-fail, else 0. Usage errors exit 2.
+Exit status: 1 when any entry is fave-timeout, different, sdist-needed or fave-fail, else 0.
+Usage errors exit 2.
 
 Python 3.11, standard library only.
 """
@@ -220,7 +221,7 @@ def run_fave(fave: str, path: Path, cache: Path, timeout: float, work: Path) -> 
 
 
 def fmt_time(r: Run) -> str:
-    return f">{r.wall_s:.0f}s" if r.timed_out else f"{r.wall_s:.2f}s"
+    return f">{r.wall_s:.1f}s" if r.timed_out else f"{r.wall_s:.2f}s"
 
 
 def print_table(results: list[Result]) -> None:
