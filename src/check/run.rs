@@ -237,7 +237,7 @@ async fn fetch_requires(
         let requirements = metadata
             .requires_dist
             .iter()
-            .filter_map(|text| crate::requirements::pep508::parse_requirement(text).ok())
+            .filter_map(|text| crate::requirements::pep508::parse_index_requirement(text).ok())
             .collect();
         Ok::<_, CheckError>((key, requirements))
     })

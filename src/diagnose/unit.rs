@@ -184,11 +184,12 @@ async fn unusable(
 ) -> Result<Finding, ResolveError> {
     let name = &input.requirement.name;
     let target = &resolver.targets()[0];
-    let newest_usable = map
-        .usable
-        .iter()
-        .rev()
-        .find(|(_, c)| c.yanked.is_none())
+    // A final release, as pip and uv would pick: proposing `tensorflow 2.22.0rc0` as a fix would pin
+    // a pre-release the user never asked for (unless pre-releases are all there is).
+    let not_yanked = || map.usable.iter().rev().filter(|(_, c)| c.yanked.is_none());
+    let newest_usable = not_yanked()
+        .find(|(v, _)| !v.any_prerelease())
+        .or_else(|| not_yanked().next())
         .map(|(v, _)| v.clone());
     let mut fixes = Vec::new();
     let mut details = Vec::new();

@@ -69,6 +69,56 @@ pub fn parse_requirement(text: &str) -> Result<Requirement, Pep508Error> {
         .map_err(|error| Pep508Error::Syntax(error.message.to_string()))
 }
 
+/// As [`parse_requirement`], for `Requires-Dist` from an index: metadata uploaded years ago breaks
+/// PEP 440 in ways installers accept, and so does this, as uv's lenient parser does. Today: a `.*`
+/// after an ordered comparison (`numpy>=1.19.*`, torchsde 0.2.5; `PyYAML>=5.1.*`, omegaconf 2.0.6),
+/// which means the version without it.
+///
+/// # Errors
+///
+/// As [`parse_requirement`], with the strict parser's message when the relaxed text fails too.
+pub fn parse_index_requirement(text: &str) -> Result<Requirement, Pep508Error> {
+    let strict = parse_requirement(text);
+    match &strict {
+        Err(Pep508Error::Syntax(_)) => {
+            let relaxed = drop_ordered_wildcards(text);
+            if relaxed != text
+                && let Ok(requirement) = parse_requirement(&relaxed)
+            {
+                return Ok(requirement);
+            }
+            strict
+        }
+        _ => strict,
+    }
+}
+
+/// `>=1.19.*` → `>=1.19` (also after `<=`, `>`, `<`, `~=`); `==` and `!=` wildcards are valid and stay.
+fn drop_ordered_wildcards(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find(".*") {
+        let before = &rest[..position];
+        // The operator before this version: the last run of comparison characters.
+        let version_start = before
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+            .map_or(0, |index| index + 1);
+        let operator = before[..version_start].trim_end();
+        let ordered = [">=", "<=", "~=", ">", "<"]
+            .iter()
+            .any(|op| operator.ends_with(op))
+            && !operator.ends_with("==")
+            && !operator.ends_with("!=");
+        out.push_str(before);
+        if !ordered {
+            out.push_str(".*");
+        }
+        rest = &rest[position + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// One token of the pass: quoted strings, words (names, marker variables, versions), operator runs,
 /// and single characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,5 +492,26 @@ mod tests {
             });
             assert!(outcome.is_ok(), "panicked on `{text}`");
         }
+    }
+
+    #[test]
+    fn index_metadata_with_ordered_wildcards_is_read_as_uv_reads_it() {
+        for (text, expected) in [
+            ("numpy>=1.19.*", "numpy>=1.19"),
+            ("PyYAML>=5.1.*", "pyyaml>=5.1"),
+            ("foo<2.*,>=1.0", "foo>=1.0,<2"),
+        ] {
+            assert!(parse_requirement(text).is_err(), "{text} is not PEP 440");
+            let requirement = parse_index_requirement(text).unwrap();
+            assert_eq!(
+                requirement.to_string().to_lowercase().replace(' ', ""),
+                expected.to_lowercase(),
+                "{text}"
+            );
+        }
+        // Valid wildcards are untouched, and text that is broken otherwise stays an error.
+        assert_eq!(drop_ordered_wildcards("six==1.*"), "six==1.*");
+        assert_eq!(drop_ordered_wildcards("six!=1.2.*"), "six!=1.2.*");
+        assert!(parse_index_requirement("numpy>=>1.19.*").is_err());
     }
 }

@@ -14,7 +14,7 @@ use version_ranges::Ranges;
 use super::candidates::{Policy, Releases, VersionMap};
 use super::{ResolveOptions, Target};
 use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
-use crate::requirements::pep508::parse_requirement;
+use crate::requirements::pep508::parse_index_requirement;
 
 /// A fetch outcome shared by every waiter.
 pub type Shared<T> = Result<T, Arc<IndexError>>;
@@ -253,7 +253,7 @@ fn parse_requires_dist(entries: &[String]) -> Result<Vec<Requirement>, InvalidRe
     entries
         .iter()
         .map(|text| {
-            parse_requirement(text).map_err(|err| InvalidRequirement {
+            parse_index_requirement(text).map_err(|err| InvalidRequirement {
                 text: text.clone(),
                 message: err.to_string(),
             })
