@@ -268,3 +268,50 @@ fn live_pypi_webrtcvad_locks_from_its_sdist_like_uv_and_pip_installs_it() {
     ]));
     assert_eq!(vad.trim(), "False", "silence is not speech");
 }
+
+/// A release with wheels for other targets only and an sdist: like uv, its metadata is read from one of
+/// those wheels (a release's files share it), so no build runs; the lock still pins the sdist.
+#[test]
+fn an_sdist_whose_release_has_other_wheels_takes_their_metadata_without_a_build() {
+    use sha2::{Digest, Sha256};
+    let pkg_info = "Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\n";
+    let archive = sdist(
+        "broken_demo-0.3",
+        &[
+            ("PKG-INFO", pkg_info),
+            ("pyproject.toml", PYPROJECT),
+            ("backend.py", BACKEND_FAILS),
+        ],
+    );
+    let archive_sha256 = hex::encode(Sha256::digest(&archive));
+    let six = Wheel::fixture(SIX);
+    let server = IndexServer::builder()
+        .wheel(six.clone().upload_time("2021-05-05T14:18:17Z"))
+        .wheel(
+            Wheel::from_bytes("broken_demo-0.3.tar.gz", archive, Vec::new())
+                .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::from_bytes(
+                "broken_demo-0.3-cp27-cp27mu-manylinux1_x86_64.whl",
+                six.bytes.to_vec(),
+                b"Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\nRequires-Dist: six\n"
+                    .to_vec(),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .start();
+    let dir = project("broken-demo\n");
+    // No Python, and a backend that fails: a build would fail the run.
+    let out = resolve(dir.path(), &server, &[], NO_PYTHON);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    assert!(
+        lock.contains("broken-demo==0.3") && lock.contains("six==1.16.0"),
+        "six comes from the cp27 wheel's metadata: {lock}"
+    );
+    assert!(
+        lock.contains(&format!("--hash=sha256:{archive_sha256}")),
+        "the sdist is what is locked: {lock}"
+    );
+}

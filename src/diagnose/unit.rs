@@ -139,7 +139,10 @@ async fn invalid_metadata(
     if range.as_singleton().is_none() {
         return Ok(None);
     }
-    let Err(invalid) = resolver.requires_dist(&map.usable[version].file).await? else {
+    let Err(invalid) = resolver
+        .requires_dist(&map.usable[version].metadata_file)
+        .await?
+    else {
         return Ok(None);
     };
     let name = &requirement.name;
@@ -151,7 +154,7 @@ async fn invalid_metadata(
         .filter(|(v, c)| *v != version && c.yanked.is_none())
         .take(12)
     {
-        if resolver.requires_dist(&entry.file).await?.is_ok() {
+        if resolver.requires_dist(&entry.metadata_file).await?.is_ok() {
             fixes.push(replace_fix(
                 input,
                 candidate,

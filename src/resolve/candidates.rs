@@ -24,6 +24,10 @@ pub struct Candidate {
     pub file: DistFile,
     /// `Some(reason)` when every fitting file is yanked (PEP 592).
     pub yanked: Option<String>,
+    /// The file whose core metadata describes the release: `file` itself, except for an sdist whose
+    /// release also has wheels (for other targets): like uv, fave-lock then reads a wheel's METADATA,
+    /// which a release shares across its files, instead of building the sdist to learn the same.
+    pub metadata_file: DistFile,
 }
 
 /// Why a release cannot install on the target.
@@ -271,9 +275,26 @@ fn select<'a>(
             });
         }
     };
+    let metadata_file = if best.is_none() {
+        // The sdist: a wheel of the same release for this machine type if there is one, else any.
+        let machine = policy.target.platform.arch.machine();
+        let wheels = || {
+            for_python
+                .iter()
+                .filter(|(parsed, _)| matches!(parsed, DistFilename::Wheel(_)))
+                .map(|(_, file)| *file)
+        };
+        wheels()
+            .find(|file| file.filename.contains(machine))
+            .or_else(|| wheels().next())
+            .unwrap_or(chosen)
+    } else {
+        chosen
+    };
     Ok(Candidate {
         file: chosen.clone(),
         yanked: chosen.yanked.clone(),
+        metadata_file: metadata_file.clone(),
     })
 }
 

@@ -218,7 +218,7 @@ impl Fetcher {
         if !first_visit {
             return;
         }
-        let file = map.usable[&version].file.clone();
+        let file = map.usable[&version].metadata_file.clone();
         let Ok(metadata) = self.metadata(&file).await else {
             return;
         };

@@ -163,7 +163,7 @@ impl Provider {
         };
         let metadata = self
             .handle
-            .block_on(self.fetcher.metadata(&candidate.file))
+            .block_on(self.fetcher.metadata(&candidate.metadata_file))
             .map_err(ProviderError::Index)?;
         let requirements = match &metadata.requires_dist {
             Ok(requirements) => requirements,
