@@ -134,7 +134,10 @@ impl ImageJob {
             pylock_toml: Some(output.join("pylock.toml")),
             index_url: index_url.to_string(),
             exclude_newer,
-            allow_sdist: SdistPolicy::only(image.allow_sdist.iter().cloned()),
+            allow_sdist: SdistPolicy {
+                all: image.allow_all_sdists,
+                ..SdistPolicy::only(image.allow_sdist.iter().cloned())
+            },
             canonical_config: image.canonical.clone(),
             command,
             plan: PlanSettings::from_config(config, image),

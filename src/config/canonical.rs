@@ -27,8 +27,12 @@ pub(super) fn canonical(
 
 fn image_table(image: &ImageConfig) -> Table {
     let mut table = Table::new();
-    let allow_sdist: Array = image.allow_sdist.iter().map(ToString::to_string).collect();
-    table.insert("allow-sdist", value(allow_sdist));
+    if image.allow_all_sdists {
+        table.insert("allow-sdist", value(true));
+    } else {
+        let allow_sdist: Array = image.allow_sdist.iter().map(ToString::to_string).collect();
+        table.insert("allow-sdist", value(allow_sdist));
+    }
     table.insert("name", value(&image.name));
     table.insert("output", value(path_text(&image.output)));
     table.insert("platforms", value(platforms(image)));

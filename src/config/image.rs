@@ -50,8 +50,13 @@ pub(super) fn image(
         r#""ghcr.io/fave-project/fave-base""#,
         |text| values::registry(text).map(|()| text.to_string()),
     );
+    let allow_all_sdists = table
+        .get("allow-sdist")
+        .and_then(Item::as_bool)
+        .unwrap_or(false);
     let allow_sdist = table
         .get("allow-sdist")
+        .filter(|item| item.as_bool().is_none())
         .map_or_else(Vec::new, |item| allow_sdist(checker, item));
     let targets = table
         .get("platforms")
@@ -65,6 +70,7 @@ pub(super) fn image(
         requirements: requirements?,
         output: output?,
         allow_sdist,
+        allow_all_sdists,
         registry,
         registry_insecure,
         build,
@@ -94,7 +100,7 @@ fn allow_sdist(checker: &mut Checker<'_>, item: &Item) -> Vec<PackageName> {
     let Some(array) = item.as_array() else {
         let line = checker.line(item.span());
         let message = format!(
-            "`allow-sdist` must be an array of package names like [\"pycairo\"], found {}",
+            "`allow-sdist` must be `true` or an array of package names like [\"pycairo\"], found {}",
             describe(item)
         );
         checker.report(line, message);

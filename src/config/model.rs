@@ -84,9 +84,11 @@ pub struct ImageConfig {
     pub requirements: PathBuf,
     /// Output folder for the lock files, relative to [`Config::root`] and inside it.
     pub output: PathBuf,
-    /// Packages whose sdist may be used when no wheel fits (the image installs with
-    /// `--only-binary=:all:`, so by default none). Normalised, sorted, without duplicates.
+    /// Packages whose sdist may be used when no wheel fits (the Dockerfile builds them in its first
+    /// stage; by default none). Normalised, sorted, without duplicates.
     pub allow_sdist: Vec<PackageName>,
+    /// `allow-sdist = true`: every package's sdist may be used.
+    pub allow_all_sdists: bool,
     /// Registry repository the image is published to (`ghcr.io/org/fave-base`), if set.
     pub registry: Option<String>,
     /// `registry-insecure`: the registry may be spoken to over plain http (a private registry without

@@ -128,6 +128,18 @@ fn allow_sdist_is_normalised() {
 }
 
 #[test]
+fn allow_sdist_true_allows_every_package_and_changes_the_input_hash_text() {
+    let all = parse(&format!("{IMAGE}allow-sdist = true\n"));
+    assert!(all.images[0].allow_all_sdists && all.images[0].allow_sdist.is_empty());
+    assert!(all.images[0].canonical.contains("allow-sdist = true"));
+    let none = parse(&format!("{IMAGE}allow-sdist = false\n"));
+    assert!(!none.images[0].allow_all_sdists);
+    let listed = parse(&format!("{IMAGE}allow-sdist = [\"webrtcvad\"]\n"));
+    assert!(!listed.images[0].allow_all_sdists);
+    assert!(error(&format!("{IMAGE}allow-sdist = 3\n")).contains("must be `true` or an array"));
+}
+
+#[test]
 fn exclude_newer_forms() {
     let expected = Some("2026-11-01T00:00:00Z".parse().unwrap());
     for line in [
@@ -175,7 +187,7 @@ fn wrong_types() {
     assert_snapshot!(error(&image_with("\"fave-base\"", "1")), @r#"fave-lock.toml:2: `name` must be a string like "fave-base", found the integer `1`"#);
     assert_snapshot!(error(&image_with("[{ platform = \"linux/amd64\", manylinux = \"2_36\" }]", "\"linux/amd64\"")), @r#"fave-lock.toml:6: `platforms` must be an array of tables like `{ platform = "linux/amd64", manylinux = "2_36" }`, found the string `linux/amd64`"#);
     assert_snapshot!(error(&image_with("[{ platform = \"linux/amd64\", manylinux = \"2_36\" }]", "[\"linux/amd64\"]")), @r#"fave-lock.toml:6: each entry of `platforms` must be a table like `{ platform = "linux/amd64", manylinux = "2_36" }`, found the string `linux/amd64`"#);
-    assert_snapshot!(error(&format!("{IMAGE}allow-sdist = \"pycairo\"\n")), @r#"fave-lock.toml:7: `allow-sdist` must be an array of package names like ["pycairo"], found the string `pycairo`"#);
+    assert_snapshot!(error(&format!("{IMAGE}allow-sdist = \"pycairo\"\n")), @r#"fave-lock.toml:7: `allow-sdist` must be `true` or an array of package names like ["pycairo"], found the string `pycairo`"#);
     assert_snapshot!(error(&format!("{IMAGE}allow-sdist = [1, \"not a name!\"]\n")), @r#"
     fave-lock.toml:7: `allow-sdist` entries must be package names, found the integer `1`
     fave-lock.toml:7: `allow-sdist` entry "not a name!" is not a valid package name
