@@ -233,9 +233,38 @@ pub fn persist(temp: tempfile::NamedTempFile, path: &Path) -> Result<(), WriteEr
     }
 }
 
+/// The bytes of an input file fave-lock reads (a lock, a plan, a config, an auth file), read as
+/// requirement files are ([`crate::requirements::read_regular_file`]: regular files only, at most
+/// 10 MB), so that no path (`/dev/zero`, a FIFO) can hang a run or exhaust its memory; the refusal is
+/// an `InvalidInput` I/O error for callers that report I/O errors with the path.
+pub fn read_input(path: &Path) -> std::io::Result<Vec<u8>> {
+    use crate::requirements::FileError;
+    crate::requirements::read_regular_file(path).map_err(|error| match error {
+        FileError::Io(error) => error,
+        refused => std::io::Error::new(std::io::ErrorKind::InvalidInput, refused.to_string()),
+    })
+}
+
+/// [`read_input`] as UTF-8 text.
+pub fn read_input_to_string(path: &Path) -> std::io::Result<String> {
+    String::from_utf8(read_input(path)?)
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_are_read_from_regular_files_only() {
+        let error = read_input(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("character device"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock.toml");
+        std::fs::write(&path, "x = 1\n").unwrap();
+        assert_eq!(read_input_to_string(&path).unwrap(), "x = 1\n");
+    }
 
     #[test]
     fn staged_files_appear_only_on_commit() {

@@ -328,7 +328,7 @@ impl ImageJob {
     pub fn input_hash(&self, input: &RequirementsInput) -> Result<String, RequirementsError> {
         let mut contents = Vec::new();
         for path in &input.files {
-            let bytes = std::fs::read(path).map_err(|source| RequirementsError::Io {
+            let bytes = crate::fs::read_input(path).map_err(|source| RequirementsError::Io {
                 path: path.clone(),
                 source: source.into(),
             })?;

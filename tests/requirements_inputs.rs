@@ -361,6 +361,21 @@ fn an_include_of_dev_zero_is_refused_at_once() {
     config.args(["resolve", "--config", "/dev/zero"]);
     let out = run_with_deadline(&mut config, dir.path());
     assert_refused(&out, "cannot read `/dev/zero`");
+    // And every other file a command reads: a lock (verify, abi, sbom), a plan's lock files.
+    for args in [
+        &["verify", "--lock", "/dev/zero"][..],
+        &["abi", "/dev/zero"],
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fave-lock"));
+        command.args(args);
+        let out = run_with_deadline(&mut command, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("/dev/zero") && stderr.contains("not a regular file"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

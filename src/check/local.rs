@@ -138,7 +138,8 @@ fn expected_files(job: &ImageJob) -> Vec<PathBuf> {
 
 /// `[tool.fave-lock] lock-format`, read before the whole lock so an old format is "stale", not an error.
 fn lock_format(path: &Path) -> Result<Option<i64>, CheckError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CheckError::io(path, source))?;
+    let text =
+        crate::fs::read_input_to_string(path).map_err(|source| CheckError::io(path, source))?;
     let Ok(document) = text.parse::<toml_edit::Document<String>>() else {
         // Let the lock reader report the syntax error with its line.
         return Ok(Some(i64::from(LOCK_FORMAT_VERSION)));
@@ -152,7 +153,8 @@ fn lock_format(path: &Path) -> Result<Option<i64>, CheckError> {
 
 /// The `# input-hash:` header of a requirements.txt.
 fn requirements_txt_hash(path: &Path) -> Result<Option<String>, CheckError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CheckError::io(path, source))?;
+    let text =
+        crate::fs::read_input_to_string(path).map_err(|source| CheckError::io(path, source))?;
     Ok(text
         .lines()
         .take_while(|line| line.starts_with('#') || line.trim().is_empty())

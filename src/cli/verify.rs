@@ -265,7 +265,7 @@ fn render(
         Format::Text => {
             for (path, report) in reports {
                 // An unreadable lock (only when verifying before writing) just loses the line numbers.
-                let text = std::fs::read_to_string(path).unwrap_or_default();
+                let text = fave_lock::fs::read_input_to_string(path).unwrap_or_default();
                 for finding in &report.findings {
                     let level = match finding.severity {
                         Severity::Warning => "warning",

@@ -47,7 +47,7 @@ pub enum LockReadError {
 
 /// Read the lock at `path`.
 pub fn read_pylock(path: &Path) -> Result<Lock, LockReadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LockReadError::Io {
+    let text = crate::fs::read_input_to_string(path).map_err(|source| LockReadError::Io {
         path: path.to_path_buf(),
         source,
     })?;

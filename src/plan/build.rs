@@ -338,7 +338,7 @@ pub fn pin_base(
 ///
 /// [`PlanError::Io`] when it cannot be read, [`PlanError::Invalid`] when it is not a plan.
 pub fn read_previous(path: &Path) -> Result<Option<BuildPlan>, PlanError> {
-    match std::fs::read_to_string(path) {
+    match crate::fs::read_input_to_string(path) {
         Ok(text) => BuildPlan::from_json(&text)
             .map(Some)
             .map_err(|error| PlanError::Invalid {

@@ -91,7 +91,7 @@ fn check_on_disk(
     lock: &LockFile,
 ) -> Result<(), PlanError> {
     let file = settings.on_disk(Path::new(&lock.path));
-    let bytes = std::fs::read(&file).map_err(|source| PlanError::Io {
+    let bytes = crate::fs::read_input(&file).map_err(|source| PlanError::Io {
         path: file.clone(),
         source,
     })?;

@@ -110,7 +110,7 @@ impl CredentialStore {
     /// Add the `auths` of a Docker config file; a missing file is no problem, an unreadable one is a
     /// warning.
     pub fn read_docker_config(&mut self, path: &Path) {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::fs::read_input_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return,
             Err(error) => {

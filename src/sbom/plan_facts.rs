@@ -56,7 +56,7 @@ impl PlanFacts {
 
     /// The facts in the plan at `path`; none when there is no plan.
     pub fn read(path: &Path) -> Result<PlanFacts, SbomError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::fs::read_input_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(PlanFacts::default());

@@ -157,7 +157,7 @@ pub fn read_lock(dir: &Path, display: &str) -> (LockView, Option<PlanView>) {
     let mut plan = None;
     for kind in LOCK_FILES {
         let path = dir.join(kind.name);
-        let bytes = match std::fs::read(&path) {
+        let bytes = match crate::fs::read_input(&path) {
             Ok(bytes) => Some(bytes),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
             Err(error) => {
