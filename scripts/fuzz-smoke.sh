@@ -62,10 +62,12 @@ failed=()
 for target in "${targets[@]}"; do
     mkdir -p "$scratch/$target" "fuzz/artifacts/$target"
     log="$scratch/$target.log"
+    dict=()
+    case "$target" in requirements | marker | metadata) dict=(-dict=fuzz/marker.dict) ;; esac
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: the readers cap what they allocate far
     # below 2 GB, so going past it is a bug.
     if "$bin_dir/$target" -max_total_time="$seconds" -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$target/" \
+        -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" -artifact_prefix="fuzz/artifacts/$target/" \
         "$scratch/$target" "fuzz/corpus/$target" >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         echo "fuzz-smoke: $target: ${runs:-?} runs in ${seconds} s, no crash"
