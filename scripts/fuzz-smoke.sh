@@ -33,6 +33,9 @@ command -v cargo-fuzz >/dev/null || skip "cargo-fuzz is not installed (cargo ins
 command -v c++ >/dev/null || skip "no C++ compiler (c++) to build libFuzzer"
 
 cd "$root"
+# The fuzz crate is its own workspace: start its lock from the main one, so that fuzzing runs the same
+# dependency versions as the program (cargo only adds libfuzzer-sys and its few dependencies).
+cp Cargo.lock fuzz/Cargo.lock
 if [ $# -gt 0 ]; then
     targets=("$@")
 else
