@@ -17,6 +17,8 @@ pub mod check;
 pub mod config;
 pub mod diagnose;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod image;
 pub mod index;
 pub mod lock;

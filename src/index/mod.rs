@@ -18,13 +18,13 @@ mod client;
 mod download;
 mod error;
 mod http;
-mod metadata;
+pub(crate) mod metadata;
 mod model;
-mod page_codec;
-mod range;
+pub(crate) mod page_codec;
+pub(crate) mod range;
 mod retry;
-mod simple_html;
-mod simple_json;
+pub(crate) mod simple_html;
+pub(crate) mod simple_json;
 pub(crate) mod zip;
 
 pub use cache::default_cache_dir;

@@ -59,6 +59,25 @@ pub(crate) trait ByteSource {
     async fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, ReadError>;
 }
 
+/// A whole file already in memory: the fuzz target's input, and tests.
+pub(crate) struct SliceSource<'a>(pub &'a [u8]);
+
+impl ByteSource for SliceSource<'_> {
+    async fn tail(&mut self, len: u64) -> Result<(u64, Vec<u8>), ReadError> {
+        let file_len = self.0.len() as u64;
+        let start = usize::try_from(file_len - len.min(file_len)).unwrap_or_default();
+        Ok((file_len, self.0[start..].to_vec()))
+    }
+
+    async fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, ReadError> {
+        let range = usize::try_from(offset).ok().zip(usize::try_from(len).ok());
+        let slice = range.and_then(|(offset, len)| self.0.get(offset..offset.checked_add(len)?));
+        slice
+            .map(<[u8]>::to_vec)
+            .ok_or(ReadError::Zip(ZipError::Truncated("bytes in memory")))
+    }
+}
+
 /// The bytes known so far: the file from `start` to its end.
 struct Window {
     start: u64,

@@ -26,20 +26,14 @@ impl MemorySource {
 
 impl ByteSource for MemorySource {
     async fn tail(&mut self, len: u64) -> Result<(u64, Vec<u8>), ReadError> {
-        let len = len.min(self.bytes.len() as u64);
-        self.reads.push((u64::MAX, len));
-        let start = self.bytes.len() - len as usize;
-        Ok((self.bytes.len() as u64, self.bytes[start..].to_vec()))
+        self.reads
+            .push((u64::MAX, len.min(self.bytes.len() as u64)));
+        SliceSource(&self.bytes).tail(len).await
     }
 
     async fn read(&mut self, offset: u64, len: u64) -> Result<Vec<u8>, ReadError> {
         self.reads.push((offset, len));
-        let range = usize::try_from(offset).ok().zip(usize::try_from(len).ok());
-        let slice =
-            range.and_then(|(offset, len)| self.bytes.get(offset..offset.checked_add(len)?));
-        slice
-            .map(<[u8]>::to_vec)
-            .ok_or(ReadError::Zip(ZipError::Truncated("memory source")))
+        SliceSource(&self.bytes).read(offset, len).await
     }
 }
 

@@ -160,7 +160,7 @@ struct DockerAuth {
 }
 
 /// `auths` of a Docker config: `auth` is base64 of `user:password`; `username` + `password` also work.
-fn parse_docker_config(
+pub(crate) fn parse_docker_config(
     text: &str,
 ) -> Result<(HashMap<String, Credentials>, Vec<String>), serde_json::Error> {
     let config: DockerConfig = serde_json::from_str(text)?;

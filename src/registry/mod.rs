@@ -11,15 +11,15 @@
 //!
 //! [OCI distribution spec]: https://github.com/opencontainers/distribution-spec/blob/main/spec.md
 
-mod auth;
+pub(crate) mod auth;
 mod cache;
 mod client;
 mod describe;
 mod digest;
 mod error;
-mod link;
+pub(crate) mod link;
 mod manifest;
-mod media;
+pub(crate) mod media;
 mod reference;
 mod stats;
 mod transport;

@@ -16,7 +16,7 @@ use pep440_rs::Version;
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, PackageName, Requirement};
 use pubgrub::PubGrubError;
 
-pub use candidates::{Candidate, Unusable, VersionMap};
+pub use candidates::{Candidate, Policy, Unusable, VersionMap};
 pub use fetch::{InvalidRequirement, requirement_range};
 pub use report::{Incompatibility, NoSolution, TargetFailure};
 
