@@ -24,6 +24,19 @@ if ! cargo test --no-fail-fast --all-targets "$@"; then
   failed+=("cargo test")
 fi
 
+section "fuzz smoke run (scripts/fuzz-smoke.sh)"
+# cargo-fuzz, installed once into CARGO_FUZZ_ROOT (CI keeps it in its cache folder); a few seconds per
+# target from the seed corpus. tests/fuzz_regressions.rs (above) replays every corpus and crash input.
+CARGO_FUZZ_ROOT="${CARGO_FUZZ_ROOT:-$ROOT/.cache/cargo-fuzz}"
+export PATH="$CARGO_FUZZ_ROOT/bin:$PATH"
+if ! command -v cargo-fuzz >/dev/null; then
+  echo "+ cargo install cargo-fuzz@0.13.2 --locked --root $CARGO_FUZZ_ROOT"
+  cargo install cargo-fuzz@0.13.2 --locked --root "$CARGO_FUZZ_ROOT" --quiet || failed+=("cargo install cargo-fuzz")
+fi
+if ! scripts/fuzz-smoke.sh "${FUZZ_SMOKE_SECONDS:-8}"; then
+  failed+=("fuzz smoke run")
+fi
+
 section "python tests (tests/python)"
 # Tests are expected when tests/python holds test files; then "no tests collected" (pytest's exit 5) is
 # a failure. Without test files nothing runs (a conftest.py alone may need a venv that isn't built).

@@ -10,7 +10,9 @@ use std::path::Path;
 use std::str::FromStr;
 
 use pep440_rs::{Version, VersionSpecifiers};
-use pep508_rs::{ExtraName, MarkerTree, PackageName, Requirement, VerbatimUrl};
+use pep508_rs::{ExtraName, PackageName};
+
+use crate::requirements::pep508::{parse_index_requirement, parse_requirement};
 use reqwest::Url;
 use version_ranges::Ranges;
 
@@ -65,18 +67,19 @@ pub fn requirements(data: &[u8]) {
     }
 }
 
-/// A PEP 508 requirement, or a bare marker, as index metadata and requirements files carry them: parsed,
-/// evaluated for the target with and without an extra, and printed.
+/// A PEP 508 requirement, or a bare marker, as index metadata and requirements files carry them: parsed
+/// the way fave-lock parses them (through its guard, `requirements::pep508`), evaluated for the target
+/// with and without an extra, and printed.
 pub fn marker(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let environment = target().markers;
     let extras = [ExtraName::from_str("test").expect("a valid extra")];
-    let markers = Requirement::<VerbatimUrl>::from_str(text)
+    let markers = parse_requirement(text)
         .map(|requirement| requirement.marker)
         .into_iter()
-        .chain(MarkerTree::from_str(text));
+        .chain(parse_requirement(&format!("fuzz ; {text}")).map(|requirement| requirement.marker));
     for marker in markers {
         let _ = marker.evaluate(&environment, &extras);
         let _ = marker.evaluate(&environment, &[]);
@@ -109,7 +112,7 @@ pub fn metadata(data: &[u8]) {
     };
     let environment = target().markers;
     for text in &metadata.requires_dist {
-        if let Ok(requirement) = Requirement::<VerbatimUrl>::from_str(text) {
+        if let Ok(requirement) = parse_index_requirement(text) {
             let _ = requirement.marker.evaluate(&environment, &[]);
         }
     }
@@ -126,12 +129,13 @@ fn page_url() -> Url {
 /// What the resolver does with a page: group its files by release and pick each release's file for the
 /// target.
 fn select_files(page: &crate::index::ProjectPage) {
-    let allow_sdist = [page.name.clone()].into();
+    let allow_sdist = crate::resolve::SdistPolicy::only([page.name.clone()]);
     let target = target();
     let policy = Policy {
         target: &target,
         exclude_newer: None,
         allow_sdist: &allow_sdist,
+        allowed_hashes: None,
     };
     let versions = VersionMap::new(page, &policy);
     let _ = versions.best(&Ranges::full(), false);

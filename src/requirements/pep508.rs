@@ -211,6 +211,8 @@ fn normalize(text: &str) -> Result<String, Pep508Error> {
         return Err(Pep508Error::TooLong { len: text.len() });
     }
     check_string_tilde(text, &tokens)?;
+    check_names(&tokens)?;
+    check_ascii(&tokens)?;
     // Edits as (start, end, replacement), in order, never overlapping.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let marker_start = tokens
@@ -251,6 +253,48 @@ fn push_untabbed(out: &mut String, piece: &str, tokens: &[Token<'_>], offset: us
         } else {
             character
         });
+    }
+}
+
+/// Refuse a name or extra that ends in `-`, `_` or `.` (`six_ ; …`, `requests[socks_`): PEP 508 names
+/// end in a letter or digit, and pep508_rs 0.9.2 meets some of these with a panic ("`PackageName`
+/// validation should match PEP 508 parsing", found by `fuzz/`) instead of an error.
+fn check_names(tokens: &[Token<'_>]) -> Result<(), Pep508Error> {
+    let Some(first) = tokens.first().filter(|token| token.kind == Kind::Word) else {
+        return Ok(());
+    };
+    let mut names = vec![first];
+    if tokens.get(1).is_some_and(|token| token.text == "[") {
+        names.extend(
+            tokens[2..]
+                .iter()
+                .take_while(|token| token.text != "]" && token.text != ";")
+                .filter(|token| token.kind == Kind::Word),
+        );
+    }
+    for name in names {
+        if !name.text.ends_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(Pep508Error::Syntax(format!(
+                "`{}` is not a valid name: names start and end with a letter or digit",
+                name.text
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a non-ASCII character outside quoted strings: PEP 508 has none there, and pep508_rs 0.9.2
+/// panics slicing its error message inside such a character (`a ; os_name == "x" é`, found by `fuzz/`).
+fn check_ascii(tokens: &[Token<'_>]) -> Result<(), Pep508Error> {
+    match tokens
+        .iter()
+        .filter(|token| token.kind != Kind::Quoted)
+        .find_map(|token| token.text.chars().find(|c| !c.is_ascii()))
+    {
+        Some(character) => Err(Pep508Error::Syntax(format!(
+            "non-ASCII character `{character}` outside quotes"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -513,5 +557,25 @@ mod tests {
         assert_eq!(drop_ordered_wildcards("six==1.*"), "six==1.*");
         assert_eq!(drop_ordered_wildcards("six!=1.2.*"), "six!=1.2.*");
         assert!(parse_index_requirement("numpy>=>1.19.*").is_err());
+    }
+
+    #[test]
+    fn names_and_extras_ending_badly_and_non_ascii_are_errors_not_panics() {
+        for text in [
+            "six_ ; os_name == \"posix\"",
+            "a- x",
+            "b- ; extra == \"x\"",
+            "requests[socks_",
+            "requests[security,socks.]>=2",
+        ] {
+            let error = parse_requirement(text).unwrap_err();
+            assert!(error.to_string().contains("is not a valid name"), "{text}: {error}");
+        }
+        let error = parse_requirement("a ; os_name == \"x\" \u{e9}").unwrap_err();
+        assert!(error.to_string().contains("non-ASCII"), "{error}");
+        // Non-ASCII inside quotes and ordinary names stay fine.
+        assert!(parse_requirement("a ; os_name == \"\u{e9}\"").is_ok());
+        assert!(parse_requirement("zope.interface[test]>=5").is_ok());
+        assert!(parse_requirement("a-b_c.d").is_ok());
     }
 }
