@@ -197,22 +197,18 @@ fn live_pypi_webrtcvad_locks_from_its_sdist_like_uv_and_pip_installs_it() {
         "webrtcvad\nsetuptools<81\n",
     )
     .unwrap();
+    // The same target and cutoff for both tools.
+    let target = [
+        "--python-version",
+        "3.11",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        "--exclude-newer",
+        "2026-11-01T00:00:00Z",
+    ];
     let out = support::live::fave_lock()
-        .args([
-            "resolve",
-            "-q",
-            "-r",
-            "requirements.in",
-            "--python-version",
-            "3.11",
-        ])
-        .args([
-            "--python-platform",
-            "x86_64-manylinux_2_28",
-            "--exclude-newer",
-            "2026-11-01T00:00:00Z",
-        ])
-        .args(["-o", "out.txt"])
+        .args(["resolve", "-q", "-r", "requirements.in", "-o", "out.txt"])
+        .args(target)
         .current_dir(dir.path())
         .env("FAVE_LOCK_CACHE_DIR", dir.path().join("cache"))
         .output()
@@ -220,19 +216,8 @@ fn live_pypi_webrtcvad_locks_from_its_sdist_like_uv_and_pip_installs_it() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
     let uv = run(tool("uv")
-        .args([
-            "pip",
-            "compile",
-            "requirements.in",
-            "--python-version",
-            "3.11",
-        ])
-        .args([
-            "--python-platform",
-            "x86_64-manylinux_2_28",
-            "--exclude-newer",
-            "2026-11-01T00:00:00Z",
-        ])
+        .args(["pip", "compile", "requirements.in"])
+        .args(target)
         .args(["--generate-hashes", "--no-header", "-q"])
         .current_dir(dir.path())
         .env("UV_CACHE_DIR", dir.path().join("uv-cache")));

@@ -569,7 +569,10 @@ mod tests {
             "requests[security,socks.]>=2",
         ] {
             let error = parse_requirement(text).unwrap_err();
-            assert!(error.to_string().contains("is not a valid name"), "{text}: {error}");
+            assert!(
+                error.to_string().contains("is not a valid name"),
+                "{text}: {error}"
+            );
         }
         let error = parse_requirement("a ; os_name == \"x\" \u{e9}").unwrap_err();
         assert!(error.to_string().contains("non-ASCII"), "{error}");
