@@ -105,6 +105,16 @@ fn the_seed_pins_report_all_three_problems_in_one_run_and_write_nothing() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_contains(&stderr, &["3 problems"]);
+    // Readable: long wheel tag lists are summarised (deepspeech has 16 wheels).
+    let longest = stderr
+        .lines()
+        .map(|line| line.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest <= 200,
+        "a report line of {longest} characters:\n{stderr}"
+    );
     // 1. No such version, with the nearest releases and their dates.
     assert_contains(
         &stderr,

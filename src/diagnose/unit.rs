@@ -11,7 +11,10 @@ use version_ranges::Ranges;
 
 use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
 use crate::requirements::{InputRequirement, RequirementsInput};
-use crate::resolve::{NoSolution, ResolveError, Resolver, Unusable, VersionMap, requirement_range};
+use crate::resolve::{
+    NoSolution, ResolveError, Resolver, Unusable, VersionMap, cpython_of, python_span,
+    requirement_range, summarize_wheel_tags,
+};
 use crate::tags::{DistFilename, PythonVersion};
 
 /// A problem of one requirement on one target, before grouping targets.
@@ -207,7 +210,7 @@ async fn unusable(
             } else {
                 details.push(format!(
                     "wheels of {name} {version}: {}",
-                    wheel_tags.join(", ")
+                    summarize_wheel_tags(wheel_tags)
                 ));
             }
             details.push(if *has_sdist {
@@ -524,24 +527,6 @@ async fn move_fix(
     Ok(None)
 }
 
-/// `cp35–cp39` from a release's wheel tags, when they name CPython versions.
-fn python_span(wheel_tags: &[String]) -> Option<String> {
-    let mut pythons: Vec<PythonVersion> = wheel_tags
-        .iter()
-        .filter_map(|tag| tag.split('-').next())
-        .flat_map(|python| python.split('.'))
-        .filter_map(cpython_of)
-        .collect();
-    pythons.sort();
-    let (first, last) = (pythons.first()?, pythons.last()?);
-    let tag = |p: &PythonVersion| format!("cp{}{}", p.major, p.minor);
-    Some(if first == last {
-        tag(first)
-    } else {
-        format!("{}–{}", tag(first), tag(last))
-    })
-}
-
 fn sibling_path(requirements: &std::path::Path, image: &str) -> String {
     let parent = requirements
         .parent()
@@ -552,15 +537,6 @@ fn sibling_path(requirements: &std::path::Path, image: &str) -> String {
     } else {
         format!("{parent}/{image}.in")
     }
-}
-
-fn cpython_of(tag: &str) -> Option<PythonVersion> {
-    let digits = tag.strip_prefix("cp")?;
-    let (major, minor) = digits.split_at_checked(1)?;
-    Some(PythonVersion {
-        major: major.parse().ok()?,
-        minor: minor.parse().ok()?,
-    })
 }
 
 fn remove_fix(input: &InputRequirement) -> Fix {

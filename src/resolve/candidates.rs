@@ -15,7 +15,7 @@ use version_ranges::Ranges;
 
 use super::Target;
 use crate::index::{DistFile, ProjectPage};
-use crate::tags::{DistFilename, IncompatibleTag, TagCompatibility};
+use crate::tags::{DistFilename, IncompatibleTag, PythonVersion, TagCompatibility};
 
 /// A release that can install on the target.
 #[derive(Debug, Clone)]
@@ -298,6 +298,63 @@ fn select<'a>(
     })
 }
 
+/// A release's wheel tags for a report line: all of them when few, else how many, the CPython span and
+/// three examples (a release with 40 wheels made lines of 3,000 characters).
+pub fn summarize_wheel_tags(wheel_tags: &[String]) -> String {
+    const SHOWN: usize = 3;
+    if wheel_tags.len() <= SHOWN {
+        return wheel_tags.join(", ");
+    }
+    let span = python_span(wheel_tags).map_or_else(String::new, |span| format!(" for {span}"));
+    // The examples nearest an image's target: Linux wheels first, newest CPython first.
+    let mut examples: Vec<&String> = wheel_tags.iter().collect();
+    examples.sort_by_key(|tag| {
+        let python = tag
+            .split('-')
+            .next()
+            .and_then(|python| python.split('.').filter_map(cpython_of).max());
+        (!tag.contains("linux"), std::cmp::Reverse(python))
+    });
+    let shown: Vec<&str> = examples
+        .iter()
+        .take(SHOWN)
+        .map(|tag| tag.as_str())
+        .collect();
+    format!(
+        "{} wheels{span}, e.g. {}, …",
+        wheel_tags.len(),
+        shown.join(", ")
+    )
+}
+
+/// `cp35–cp39` from a release's wheel tags, when they name CPython versions.
+pub fn python_span(wheel_tags: &[String]) -> Option<String> {
+    let mut pythons: Vec<PythonVersion> = wheel_tags
+        .iter()
+        .filter_map(|tag| tag.split('-').next())
+        .flat_map(|python| python.split('.'))
+        .filter_map(cpython_of)
+        .collect();
+    pythons.sort();
+    let (first, last) = (pythons.first()?, pythons.last()?);
+    let tag = |p: &PythonVersion| format!("cp{}{}", p.major, p.minor);
+    Some(if first == last {
+        tag(first)
+    } else {
+        format!("{}–{}", tag(first), tag(last))
+    })
+}
+
+/// The CPython version of a python tag (`cp39` → 3.9).
+pub fn cpython_of(tag: &str) -> Option<PythonVersion> {
+    let digits = tag.strip_prefix("cp")?;
+    let (major, minor) = digits.split_at_checked(1)?;
+    Some(PythonVersion {
+        major: major.parse().ok()?,
+        minor: minor.parse().ok()?,
+    })
+}
+
 fn tag_triple(python: &[String], abi: &[String], platform: &[String]) -> String {
     format!(
         "{}-{}-{}",
@@ -344,7 +401,7 @@ impl fmt::Display for Unusable {
                     write!(
                         f,
                         "has no wheel for this target (wheels: {})",
-                        wheel_tags.join(", ")
+                        summarize_wheel_tags(wheel_tags)
                     )?;
                 }
                 if *has_sdist {
@@ -613,5 +670,26 @@ mod tests {
         assert_eq!(versions.best(&Ranges::full(), false), Some(&v("1.0")));
         assert_eq!(versions.best(&Ranges::full(), true), Some(&v("2.0rc1")));
         assert_eq!(versions.best(&range(">1.0"), false), Some(&v("2.0rc1")));
+    }
+
+    #[test]
+    fn long_wheel_tag_lists_are_summarised() {
+        let few = vec!["cp39-cp39-manylinux1_x86_64".to_string()];
+        assert_eq!(summarize_wheel_tags(&few), "cp39-cp39-manylinux1_x86_64");
+        let many: Vec<String> = (5..=9)
+            .flat_map(|minor| {
+                ["manylinux1_x86_64", "macosx_10_9_x86_64", "win_amd64"]
+                    .map(|platform| format!("cp3{minor}-cp3{minor}m-{platform}"))
+            })
+            .collect();
+        let summary = summarize_wheel_tags(&many);
+        assert!(
+            summary.starts_with(
+                "15 wheels for cp35–cp39, e.g. cp39-cp39m-manylinux1_x86_64, \
+                 cp38-cp38m-manylinux1_x86_64"
+            ),
+            "{summary}"
+        );
+        assert!(summary.len() < 200, "{summary}");
     }
 }

@@ -16,7 +16,9 @@ use pep440_rs::Version;
 use pep508_rs::{ExtraName, MarkerEnvironment, MarkerEnvironmentBuilder, PackageName, Requirement};
 use pubgrub::PubGrubError;
 
-pub use candidates::{Candidate, Policy, Unusable, VersionMap};
+pub use candidates::{
+    Candidate, Policy, Unusable, VersionMap, cpython_of, python_span, summarize_wheel_tags,
+};
 pub use fetch::{InvalidRequirement, requirement_range};
 pub use report::{Incompatibility, NoSolution, TargetFailure};
 
