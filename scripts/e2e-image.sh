@@ -67,6 +67,10 @@ else
 fi
 
 # ---- scratch space and cleanup ------------------------------------------------------------------------
+# buildah's vfs driver copies every layer in full: one image needs ~2.5 GB of scratch space. Say so up
+# front rather than fail half-way with "no space left on device".
+free_kb=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
+((free_kb > 4 * 1024 * 1024)) || fail "only $((free_kb / 1024)) MB free in /tmp; the image build needs about 4 GB"
 WORK="$(mktemp -d /tmp/fave-e2e-image.XXXXXX)"
 B="buildah --storage-driver vfs --root $WORK/store --runroot $WORK/run"
 REGISTRY_PID=""
