@@ -90,9 +90,10 @@ enum Pending {
         temp: tempfile::NamedTempFile,
         target: PathBuf,
     },
-    /// Written into a stream (device, FIFO, stdout) on commit; nothing to stage it in.
+    /// Written into a stream on commit (a device or FIFO at `target`, or stdout for `None`); nothing
+    /// to stage it in.
     Direct {
-        destination: Destination,
+        target: Option<PathBuf>,
         contents: Vec<u8>,
     },
 }
@@ -120,8 +121,12 @@ impl Staged {
                 temp: temp_beside(&target, contents).map_err(wrap)?,
                 target,
             },
-            destination => Pending::Direct {
-                destination,
+            Destination::Stream(target) => Pending::Direct {
+                target: Some(target),
+                contents: contents.to_vec(),
+            },
+            Destination::Stdout => Pending::Direct {
+                target: None,
                 contents: contents.to_vec(),
             },
         };
@@ -145,10 +150,9 @@ impl Staged {
                 Pending::Temp { temp, target } => {
                     temp.persist(&target).map_err(|err| wrap(err.error))?;
                 }
-                Pending::Direct {
-                    destination,
-                    contents,
-                } => write_stream(&destination, &contents).map_err(wrap)?,
+                Pending::Direct { target, contents } => {
+                    write_stream(target.as_deref(), &contents).map_err(wrap)?;
+                }
             }
             written.push(path);
         }
@@ -174,15 +178,16 @@ fn temp_beside(target: &Path, contents: &[u8]) -> std::io::Result<tempfile::Name
     Ok(temp)
 }
 
-fn write_stream(destination: &Destination, contents: &[u8]) -> std::io::Result<()> {
-    match destination {
-        Destination::Stdout => {
+/// Write into the device or FIFO at `target`, or stdout for `None`.
+fn write_stream(target: Option<&Path>, contents: &[u8]) -> std::io::Result<()> {
+    match target {
+        None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(contents)?;
             stdout.flush()
         }
         // No truncate or create: a device or FIFO exists already, and O_TRUNC means nothing to it.
-        Destination::Stream(path) | Destination::Replace(path) => std::fs::OpenOptions::new()
+        Some(path) => std::fs::OpenOptions::new()
             .write(true)
             .open(path)?
             .write_all(contents),

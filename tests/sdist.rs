@@ -107,6 +107,20 @@ def build_wheel(out, config_settings=None, metadata_directory=None):
     raise RuntimeError("not needed")
 "#;
 
+/// A backend without `prepare_metadata_for_build_wheel`: the metadata comes from the wheel it builds.
+const BACKEND_WHEEL_ONLY: &str = r#"
+import os, zipfile
+def build_wheel(out, config_settings=None, metadata_directory=None):
+    name = "wheel_demo-1.5-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(out, name), "w") as wheel:
+        wheel.writestr("wheel_demo/__init__.py", "")
+        wheel.writestr(
+            "wheel_demo-1.5.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: wheel-demo\nVersion: 1.5\nRequires-Dist: six\n",
+        )
+    return name
+"#;
+
 const BACKEND_FAILS: &str = r#"
 import sys
 def get_requires_for_build_wheel(config_settings=None):
@@ -144,6 +158,30 @@ fn an_in_tree_pep_517_backend_gives_the_metadata() {
     // The built metadata is cached by the sdist's hash: an offline run needs no build.
     let out = resolve(dir.path(), &server, &["--offline"], &[("PATH", "")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
+fn a_backend_without_the_metadata_hook_builds_a_wheel_and_its_metadata_is_read() {
+    let pkg_info = "Metadata-Version: 2.1\nName: wheel-demo\nVersion: 1.5\n";
+    let server = index_with(
+        "wheel_demo-1.5.tar.gz",
+        sdist(
+            "wheel_demo-1.5",
+            &[
+                ("PKG-INFO", pkg_info),
+                ("pyproject.toml", PYPROJECT),
+                ("backend.py", BACKEND_WHEEL_ONLY),
+            ],
+        ),
+    );
+    let dir = project("wheel-demo\n");
+    let out = resolve(dir.path(), &server, &[], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    assert!(
+        lock.contains("wheel-demo==1.5") && lock.contains("six==1.16.0"),
+        "six comes from the built wheel's METADATA only: {lock}"
+    );
 }
 
 #[test]

@@ -103,6 +103,15 @@ pub async fn wheel_metadata(path: &Path, wheel_filename: &str) -> Result<CoreMet
     metadata::parse(&bytes).map_err(|message| IndexError::malformed(where_, message))
 }
 
+/// The uncompressed METADATA of the wheel at `path`, unparsed (a wheel an sdist build just made:
+/// `crate::sdist` caches the bytes).
+pub(crate) async fn wheel_metadata_bytes(
+    path: &Path,
+    wheel_filename: &str,
+) -> Result<Vec<u8>, IndexError> {
+    metadata_bytes(path, wheel_filename, &path.display().to_string()).await
+}
+
 /// The uncompressed METADATA of the wheel at `path`; `origin` names it in errors.
 async fn metadata_bytes(
     path: &Path,

@@ -29,6 +29,7 @@ pub(crate) mod zip;
 
 pub use cache::default_cache_dir;
 pub use client::IndexClient;
+pub(crate) use download::wheel_metadata_bytes;
 pub use download::{DownloadedFile, wheel_metadata};
 pub use error::IndexError;
 pub use http::{InFlight, requests_in_flight};

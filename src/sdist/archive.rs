@@ -86,20 +86,6 @@ pub fn read_member(
     }
 }
 
-/// The `*.dist-info/METADATA` bytes of the wheel at `path` (one a build just made).
-pub fn wheel_metadata(path: &Path, filename: &str) -> Result<Vec<u8>, ArchiveError> {
-    let bytes = std::fs::read(path)?;
-    let entries = zip_entries(&bytes).map_err(zip_error)?;
-    let names: Vec<crate::index::zip::Entry> =
-        entries.iter().map(|(entry, _)| entry.clone()).collect();
-    let wanted = crate::index::zip::find_metadata(&names, filename).map_err(zip_error)?;
-    let (entry, data) = entries
-        .iter()
-        .find(|(entry, _)| entry.name == wanted.name)
-        .ok_or_else(|| ArchiveError::Zip("no METADATA".to_string()))?;
-    extract(entry, data)
-}
-
 /// Unpack `archive` into `into` and return the source tree's root: the single top-level folder, as an
 /// sdist has, else `into` itself.
 pub fn unpack(archive: &Path, filename: &str, into: &Path) -> Result<PathBuf, ArchiveError> {

@@ -168,7 +168,8 @@ pub async fn metadata(
             .get("wheel")
             .and_then(|value| value.as_str())
             .ok_or_else(|| BuildFailure::new("the backend answered neither hook", ""))?;
-        super::archive::wheel_metadata(&out.join(wheel), wheel)
+        crate::index::wheel_metadata_bytes(&out.join(wheel), wheel)
+            .await
             .map_err(|error| BuildFailure::new(&format!("the built wheel: {error}"), ""))
     });
     match deadline.await {
