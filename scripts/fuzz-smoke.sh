@@ -11,14 +11,19 @@
 # Where cargo-fuzz cannot run (not installed, no C++ compiler for libFuzzer, not x86_64/aarch64 Linux),
 # it says why and exits 0: tests/fuzz_regressions.rs still replays every corpus and crash input there.
 #
-# Environment: FUZZ_TARGET_DIR (default fuzz/target), the build folder. Each target runs as one process
-# (libFuzzer's default), so the run takes one core.
+# Environment: FUZZ_TARGET_DIR (default fuzz/target), the build folder; FUZZ_SEED (default 1), libFuzzer's
+# random seed. A fixed seed makes the smoke run a reproducible gate: the inputs it tries are the same
+# sequence on every run (how far it gets depends on the machine's speed), so CI cannot fail on a clean
+# commit because a new random walk found an old bug. To explore, set FUZZ_SEED=0 (a new seed each run)
+# and give it minutes per target. Each target runs as one process (libFuzzer's default), so the run takes
+# one core.
 set -euo pipefail
 
 seconds=${1:-10}
 shift || true
 root=$(cd "$(dirname "$0")/.." && pwd)
 target_dir=${FUZZ_TARGET_DIR:-$root/fuzz/target}
+seed=${FUZZ_SEED:-1}
 
 skip() {
     echo "fuzz-smoke: skipped: $*" >&2
@@ -69,11 +74,11 @@ for target in "${targets[@]}"; do
     case "$target" in requirements | marker | metadata) dict=(-dict=fuzz/marker.dict) ;; esac
     # -timeout: one input taking 10 s is a hang; -rss_limit_mb: the readers cap what they allocate far
     # below 2 GB, so going past it is a bug.
-    if "$bin_dir/$target" -max_total_time="$seconds" -timeout=10 \
+    if "$bin_dir/$target" -max_total_time="$seconds" -seed="$seed" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" -artifact_prefix="fuzz/artifacts/$target/" \
         "$scratch/$target" "fuzz/corpus/$target" >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-        echo "fuzz-smoke: $target: ${runs:-?} runs in ${seconds} s, no crash"
+        echo "fuzz-smoke: $target: ${runs:-?} runs in ${seconds} s (seed $seed), no crash"
     else
         echo "fuzz-smoke: $target: CRASH, input in fuzz/artifacts/$target/:" >&2
         grep -E '^(==|thread|SUMMARY|Test unit written)' "$log" | head -n 20 >&2 || tail -n 30 "$log" >&2

@@ -100,9 +100,12 @@ fn drop_ordered_wildcards(text: &str) -> String {
     while let Some(position) = rest.find(".*") {
         let before = &rest[..position];
         // The operator before this version: the last run of comparison characters.
+        // Past the whole character, which may be several bytes (the text is untrusted metadata).
         let version_start = before
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
-            .map_or(0, |index| index + 1);
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '.'))
+            .map_or(0, |(index, c)| index + c.len_utf8());
         let operator = before[..version_start].trim_end();
         let ordered = [">=", "<=", "~=", ">", "<"]
             .iter()
