@@ -7,11 +7,12 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::abi::{self, AbiOptions, AbiReport};
+use crate::apt::{APT_LOCK_FILE, AptError, AptLock, ArchiveClient, Suite};
 use crate::config::{Config, ImageConfig};
 use crate::diagnose::{
     self, AbiDiagnoseContext, AbiDiagnoseError, DiagnoseContext, Diagnosis, Phase,
 };
-use crate::index::IndexClient;
+use crate::index::{IndexClient, IndexSettings};
 use crate::lock::{Lock, LockContext, LockTarget, input_hash, pylock_toml, requirements_txt};
 use crate::plan::{PlanError, PlanSettings};
 use crate::requirements::{self, RequirementsError, RequirementsInput};
@@ -49,6 +50,56 @@ pub struct ImageJob {
     /// downloads and hashes it; `false` (the config's images, whose index must vouch for every file)
     /// refuses the lock.
     pub hash_unhashed: bool,
+    /// The Debian packages locked into `apt.lock` beside the lock; `None` for ad hoc runs and for
+    /// images without `base-image` or `apt-packages`.
+    pub apt: Option<AptJob>,
+}
+
+/// The Debian half of an image's lock: what to resolve, from where, into which file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptJob {
+    /// The config's `apt-packages`.
+    pub requested: Vec<String>,
+    /// The suites to resolve from, in priority order.
+    pub suites: Vec<Suite>,
+    /// Debian architectures of the image's platforms, in the config's order.
+    pub architectures: Vec<String>,
+    /// `locks/<image>/apt.lock`.
+    pub path: PathBuf,
+}
+
+impl AptJob {
+    /// The job for `image` of `config`, when it installs Debian packages into a built image.
+    pub fn from_config(config: &Config, image: &ImageConfig) -> Option<AptJob> {
+        if image.build.base_image.is_none() || image.build.apt_packages.is_empty() {
+            return None;
+        }
+        let mut architectures: Vec<String> = Vec::new();
+        for platform in &image.platforms {
+            if let Some(arch) = crate::apt::debian_arch(&platform.oci)
+                && !architectures.iter().any(|seen| seen == arch)
+            {
+                architectures.push(arch.to_string());
+            }
+        }
+        Some(AptJob {
+            requested: image.build.apt_packages.clone(),
+            suites: crate::apt::suites(&config.apt),
+            architectures,
+            path: config_path(config, &image.output).join(APT_LOCK_FILE),
+        })
+    }
+
+    /// Resolve and render `apt.lock`, from the archive (or, offline, from the cache).
+    ///
+    /// # Errors
+    ///
+    /// [`AptError`]: network, signature, hash or resolution failures.
+    pub async fn lock(&self, image: &str, settings: &IndexSettings) -> Result<AptLock, AptError> {
+        let client = ArchiveClient::new(&settings.cache_dir, settings.offline)?;
+        let archs: Vec<&str> = self.architectures.iter().map(String::as_str).collect();
+        crate::apt::lock(&client, image, &self.suites, &self.requested, &archs).await
+    }
 }
 
 /// A resolved image and the text of each output file.
@@ -89,6 +140,13 @@ pub enum ImageError {
     /// A file the index lists without a hash could not be downloaded to hash it.
     #[error(transparent)]
     Hash(#[from] VerifyError),
+    /// The image's Debian packages cannot be locked.
+    #[error("the Debian packages of `{image}` cannot be locked")]
+    Apt {
+        image: String,
+        #[source]
+        source: AptError,
+    },
 }
 
 /// Join a config-relative path without a leading `./`, so that messages show paths as written.
@@ -146,6 +204,7 @@ impl ImageJob {
                 timestamp: None,
             }),
             hash_unhashed: false,
+            apt: AptJob::from_config(config, image),
         }
     }
 
@@ -258,10 +317,26 @@ impl ImageJob {
         if let Some(path) = &self.pylock_toml {
             outputs.push((path.clone(), pylock_toml(&lock)));
         }
+        // Before the plan, which hashes it and installs its versions.
+        let mut plan_settings = self.plan.clone();
+        if let Some(apt) = &self.apt {
+            let apt_lock = apt
+                .lock(&self.name, client.settings())
+                .await
+                .map_err(|source| ImageError::Apt {
+                    image: self.name.clone(),
+                    source,
+                })?;
+            if let Some(plan) = &mut plan_settings {
+                let archs: Vec<&str> = apt.architectures.iter().map(String::as_str).collect();
+                plan.apt_pins = Some(apt_lock.install_args(&archs));
+            }
+            outputs.push((apt.path.clone(), apt_lock.to_toml()));
+        }
         // The plan hashes every lock file exactly as written, and the SBOM records the plan's base
         // image digest: plan once for the SBOM, then again (same base image) with the SBOM hashed in.
         let mut base_image = None;
-        if let Some(plan) = &self.plan {
+        if let Some(plan) = &plan_settings {
             let (base, warnings) = plan.pin_base_image_from_registry(offline).await;
             resolution.warnings.extend(warnings);
             plan.replace_files(&lock, &mut outputs, base.clone())?;
@@ -277,7 +352,7 @@ impl ImageJob {
             let text = crate::sbom::render_for_lock(&client, &lock, sbom, plan_text).await?;
             outputs.push((sbom.path.clone(), text));
         }
-        if let (Some(plan), Some(base)) = (&self.plan, base_image) {
+        if let (Some(plan), Some(base)) = (&plan_settings, base_image) {
             plan.replace_files(&lock, &mut outputs, base)?;
         }
         Ok(LockedImage {

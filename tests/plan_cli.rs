@@ -104,10 +104,24 @@ fn build_args_of_the_committed_plan() {
         "{args:?}"
     );
     assert_eq!(get("PYTHON_VERSION"), "3.11");
+    // The exact versions of apt.lock, each requested package among them.
+    let apt_path = repo().join("locks/fave-base/apt.lock");
+    let apt_lock =
+        fave_lock::apt::AptLock::parse(&std::fs::read_to_string(&apt_path).unwrap(), &apt_path)
+            .unwrap();
+    let apt_packages = get("APT_PACKAGES");
     assert_eq!(
-        get("APT_PACKAGES"),
-        "ffmpeg libgl1 libglib2.0-0 libsndfile1"
+        apt_packages,
+        apt_lock.install_args(&["amd64", "arm64"]).join(" ")
     );
+    for name in ["ffmpeg", "libgl1", "libglib2.0-0", "libsndfile1"] {
+        assert!(
+            apt_packages
+                .split(' ')
+                .any(|pin| pin.starts_with(&format!("{name}="))),
+            "{name} is not pinned: {apt_packages}"
+        );
+    }
     let header = std::fs::read_to_string(&requirements).unwrap();
     let input_hash = get("LOCK_INPUT_HASH");
     assert!(

@@ -36,6 +36,15 @@ pub const DEFAULT_ARCHIVE: &str = "http://deb.debian.org/debian";
 /// Default archive for `-security`.
 pub const DEFAULT_SECURITY: &str = "http://deb.debian.org/debian-security";
 
+/// The suites of `[apt]` (defaults: bookworm, -updates and -security at deb.debian.org).
+pub fn suites(config: &crate::config::AptConfig) -> Vec<Suite> {
+    Suite::debian(
+        config.release.as_deref().unwrap_or(DEFAULT_CODENAME),
+        config.archive.as_deref().unwrap_or(DEFAULT_ARCHIVE),
+        config.security.as_deref().unwrap_or(DEFAULT_SECURITY),
+    )
+}
+
 /// Debian's architecture name for an OCI platform (`linux/arm64` → `arm64`).
 pub fn debian_arch(oci_platform: &str) -> Option<&'static str> {
     match oci_platform.strip_prefix("linux/")? {

@@ -299,7 +299,6 @@ mod tests {
 
     #[test]
     fn virtual_and_alternatives_pick_as_apt_does() {
-        let mut universe = universe();
         // A stand-in that depends on a virtual name only a base package provides, then on an
         // alternative whose first choice does not exist, then on a version no suite has.
         let extra = "Package: demo\nVersion: 1.0\nArchitecture: amd64\nDepends: debconf-2.0, no-such-package | libogg0 (>= 1.3), libopus0:any\n\
@@ -308,7 +307,7 @@ mod tests {
                       Filename: pool/broken.deb\nSize: 1\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n";
         let mut stanzas = parse_packages(include_str!("testdata/Packages")).unwrap();
         stanzas.extend(parse_packages(&format!("{extra}\n{broken}")).unwrap());
-        universe = Universe::new(vec![("bookworm".to_string(), stanzas)]);
+        let universe = Universe::new(vec![("bookworm".to_string(), stanzas)]);
         let closure = resolve(&universe, &["demo".to_string()], "amd64").unwrap();
         assert_eq!(names(&closure), ["demo", "libogg0", "libopus0"]);
         let error = resolve(&universe, &["broken".to_string()], "amd64").unwrap_err();

@@ -341,6 +341,7 @@ async fn add_diff(
     let mut job = job.clone();
     job.plan = None;
     job.sbom = None;
+    job.apt = None;
     match job.lock(client.clone()).await {
         Ok(new) => {
             let yanked: BTreeSet<(String, String)> = report

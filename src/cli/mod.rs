@@ -269,6 +269,7 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
     match err.downcast_ref::<ImageError>() {
         Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
         Some(ImageError::MissingHash { .. }) => ExitStatus::Integrity,
+        Some(ImageError::Apt { source, .. }) if source.is_integrity() => ExitStatus::Integrity,
         Some(ImageError::Abi {
             source: AbiDiagnoseError::Abi(AbiError::HashMismatch { .. }),
             ..

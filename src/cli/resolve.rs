@@ -403,6 +403,7 @@ fn ad_hoc_job(
         plan: None,
         sbom: None,
         hash_unhashed: true,
+        apt: None,
     };
     Ok((vec![job], index_url))
 }

@@ -1,7 +1,7 @@
 //! The keys each table accepts, and the "did you mean" suggestion for a misspelt one.
 
 /// Keys at the top level of `fave-lock.toml`.
-pub(super) const TOP_LEVEL_KEYS: &[&str] = &["index-url", "exclude-newer", "image"];
+pub(super) const TOP_LEVEL_KEYS: &[&str] = &["index-url", "exclude-newer", "apt", "image"];
 
 /// Keys of an `[[image]]` table.
 pub(super) const IMAGE_KEYS: &[&str] = &[

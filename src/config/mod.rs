@@ -5,6 +5,7 @@
 //! [`toml_edit::Document`] is the raw form, and [`validate`] turns it into a [`Config`], collecting
 //! every problem before it fails.
 
+mod apt;
 mod build;
 mod canonical;
 mod checker;
@@ -21,6 +22,7 @@ mod values;
 use std::path::Path;
 
 use crate::requirements::read_regular_file;
+pub use apt::AptConfig;
 pub use build::{BuildConfig, RESERVED_LABEL_PREFIXES};
 pub use error::{ConfigError, ConfigProblem};
 pub use model::{Config, ImageConfig, PlatformConfig};

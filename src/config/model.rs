@@ -21,6 +21,8 @@ pub struct Config {
     pub index_url: Option<String>,
     /// `exclude-newer`: files uploaded after it are ignored.
     pub exclude_newer: Option<Timestamp>,
+    /// `[apt]`: where Debian packages are locked from.
+    pub apt: super::AptConfig,
     /// The `[[image]]` tables, in file order.
     pub images: Vec<ImageConfig>,
     /// The file's text as read, so commands that edit the file (`--apply-fixes`) can keep its comments

@@ -23,6 +23,7 @@ pub(super) fn validate(source: &str, path: &Path) -> Result<Config, ConfigError>
         values::index_url(text).map(|()| text.to_string())
     });
     let exclude_newer = exclude_newer(&mut checker, root);
+    let apt = super::apt::apt(&mut checker, root);
     let mut images = images(&mut checker, root);
     if let Some(error) = ConfigError::from_problems(path.to_path_buf(), checker.problems) {
         return Err(error);
@@ -35,6 +36,7 @@ pub(super) fn validate(source: &str, path: &Path) -> Result<Config, ConfigError>
         root: root_of(path),
         index_url,
         exclude_newer,
+        apt,
         images,
         source: source.to_string(),
     })

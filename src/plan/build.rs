@@ -210,7 +210,8 @@ impl PlanSettings {
             .filter_map(|(arg, key)| Some((arg.to_string(), labels.get(*key)?.clone())))
             .collect();
         build_args.insert("BASE_IMAGE".into(), base_image.pinned.clone());
-        build_args.insert("APT_PACKAGES".into(), self.build.apt_packages.join(" "));
+        let apt_packages = self.apt_pins.as_ref().unwrap_or(&self.build.apt_packages);
+        build_args.insert("APT_PACKAGES".into(), apt_packages.join(" "));
         build_args.insert("PYTHON_VERSION".into(), self.python_version.clone());
         // Only when there are some, so a wheels-only image's plan stays as it was.
         if !lock.sdists.is_empty() {

@@ -28,6 +28,10 @@ pub struct PlanSettings {
     /// The build context: the folder of the requirements input (`base-image`), which holds the
     /// Dockerfile and the shared modules the image copies.
     pub context: PathBuf,
+    /// The `apt-get install` arguments of the image's `apt.lock` (`name=version`, or
+    /// `arch/name=version` where the architectures differ); `None` without one, when the Dockerfile
+    /// installs the config's `apt-packages` by name.
+    pub apt_pins: Option<Vec<String>>,
 }
 
 impl PlanSettings {
@@ -49,6 +53,7 @@ impl PlanSettings {
             root: config.root.clone(),
             output: image.output.clone(),
             context,
+            apt_pins: None,
         })
     }
 

@@ -36,6 +36,7 @@ fn settings(root: &Path) -> PlanSettings {
         root: root.to_path_buf(),
         output: "locks/fave-base".into(),
         context: "base-image".into(),
+        apt_pins: None,
     }
 }
 
