@@ -52,6 +52,13 @@ pub enum CheckError {
     /// A reference in the build plan is not one the registry client can ask about.
     #[error("`{reference}` in the build plan: {message}")]
     PlanReference { reference: String, message: String },
+    /// The apt lock cannot be read, or the Debian archive cannot be asked.
+    #[error("the Debian packages of `{image}`")]
+    Apt {
+        image: String,
+        #[source]
+        source: Box<crate::apt::AptError>,
+    },
     /// One image's check failed; the cause says why.
     #[error("checking image `{image}`")]
     Image {
@@ -67,7 +74,20 @@ impl CheckError {
     pub fn is_remote(&self) -> bool {
         match self {
             CheckError::Index { .. } | CheckError::Registry { .. } => true,
+            CheckError::Apt { source, .. } => !matches!(
+                **source,
+                crate::apt::AptError::BadLock { .. } | crate::apt::AptError::Cache { .. }
+            ),
             CheckError::Image { source, .. } => source.is_remote(),
+            _ => false,
+        }
+    }
+
+    /// Whether the Debian archive served data its signed release does not vouch for (exit 3).
+    pub fn is_integrity(&self) -> bool {
+        match self {
+            CheckError::Apt { source, .. } => source.is_integrity(),
+            CheckError::Image { source, .. } => source.is_integrity(),
             _ => false,
         }
     }

@@ -4,6 +4,8 @@
 //! local.rs    config + inputs + lock files ─▶ inputs-changed, lock-format-changed, lock-missing
 //! index.rs    lock + project pages + dependents' Requires-Dist ─▶ yanked, hash-mismatch, file-gone,
 //!             newer-release
+//! apt.rs      apt.lock + config + the archive's suites ─▶ lock-missing, inputs-changed, file-gone,
+//!             hash-mismatch, newer-release (a security update is stale)
 //! registry.rs build plan + what the registry says ─▶ base-drift, not-rebuilt
 //! diff.rs     committed lock vs an in-memory resolution ─▶ old → new, and why
 //! run.rs      the above for the selected images, fetching what they need ─▶ report.rs (CheckReport)
@@ -13,6 +15,7 @@
 //! verdict. The checks are pure; [`run`] fetches for them, and the CLI and the server render its
 //! [`CheckReport`], so `fave-lock check` and `/api/check` cannot disagree. Nothing here prints.
 
+mod apt;
 mod diff;
 mod error;
 mod finding;
@@ -22,6 +25,7 @@ mod registry;
 mod report;
 mod run;
 
+pub use apt::{check_apt_archive, check_apt_local};
 pub use diff::{ChangeReason, PackageChange, diff};
 pub use error::CheckError;
 pub use finding::{Code, FileLocation, Finding, Severity, resolve_command, worst};

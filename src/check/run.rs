@@ -17,6 +17,9 @@ use crate::lock::Lock;
 use crate::plan::{BaseReference, BuildPlan, sha256_hex};
 use crate::registry::{Reference, RegistryClient, RegistryErrorKind, Repository};
 
+use crate::apt::{AptLock, ArchiveClient};
+
+use super::apt::{check_apt_archive, check_apt_local};
 use super::diff::diff;
 use super::error::CheckError;
 use super::finding::{Code, FileLocation, Finding, resolve_command};
@@ -106,6 +109,19 @@ async fn check_image(
         diff_error: None,
         input_lines: input_lines(&local),
     };
+    if let Some(apt) = &job.apt {
+        let apt_lock = read_apt_lock(&job.name, &apt.path)?;
+        report
+            .findings
+            .extend(check_apt_local(&job.name, apt, apt_lock.as_ref()));
+        if let (false, Some(apt_lock)) = (options.offline, &apt_lock) {
+            let settings = clients.index.settings();
+            report
+                .findings
+                .extend(apt_findings(&settings.cache_dir, &job.name, apt_lock).await?);
+            report.checks.push("apt");
+        }
+    }
     if let (false, Some(lock)) = (options.offline, &local.lock) {
         report
             .findings
@@ -130,6 +146,47 @@ async fn check_image(
         add_diff(&mut report, job, clients.index, &local).await;
     }
     Ok(report)
+}
+
+/// The committed `apt.lock`; `None` when there is none.
+fn read_apt_lock(image: &str, path: &std::path::Path) -> Result<Option<AptLock>, CheckError> {
+    match crate::fs::read_input_to_string(path) {
+        Ok(text) => AptLock::parse(&text, path)
+            .map(Some)
+            .map_err(|source| CheckError::Apt {
+                image: image.to_string(),
+                source: Box::new(source),
+            }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CheckError::io(path, source)),
+    }
+}
+
+/// The archive findings: every architecture's suites as the lock names them, fetched and verified
+/// (indices from the cache when their signed hash is unchanged).
+async fn apt_findings(
+    cache_dir: &std::path::Path,
+    image: &str,
+    lock: &AptLock,
+) -> Result<Vec<Finding>, CheckError> {
+    let apt_error = |source| CheckError::Apt {
+        image: image.to_string(),
+        source: Box::new(source),
+    };
+    let client = ArchiveClient::new(cache_dir, false).map_err(apt_error)?;
+    let mut universes = BTreeMap::new();
+    for arch in lock.architectures() {
+        let universe = crate::apt::universe(&client, &lock.suites, arch)
+            .await
+            .map_err(apt_error)?;
+        universes.insert(arch.to_string(), universe);
+    }
+    let security = lock
+        .suites
+        .iter()
+        .find(|suite| suite.name.ends_with("-security"))
+        .map_or("", |suite| suite.name.as_str());
+    Ok(check_apt_archive(image, lock, &universes, security))
 }
 
 /// Where each top-level requirement is written; the first line naming a package wins.

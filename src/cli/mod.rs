@@ -281,6 +281,12 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
         {
             ExitStatus::Integrity
         }
+        _ if err
+            .downcast_ref::<fave_lock::check::CheckError>()
+            .is_some_and(fave_lock::check::CheckError::is_integrity) =>
+        {
+            ExitStatus::Integrity
+        }
         _ if matches!(
             err.downcast_ref::<fave_lock::plan::PlanError>(),
             Some(fave_lock::plan::PlanError::LockMismatch { .. })

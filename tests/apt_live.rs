@@ -1,0 +1,367 @@
+//! The Debian half of the lock against the real archive (deb.debian.org, bookworm, -updates and
+//! -security): the image's packages resolve with their closure, the locked `.deb`s are the bytes the
+//! lock says, dpkg agrees with our version order, a security update and a dropped version are
+//! reported, and a tampered `InRelease` is refused with exit 3.
+//!
+//! Needs network access to deb.debian.org, and Debian's `gpgv`, `debian-archive-keyring` and `dpkg`
+//! (scripts/setup-test-env.sh installs the first two).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+
+use sha2::{Digest as _, Sha256};
+
+use fave_lock::apt::{self, AptLock, ArchiveClient, DebVersion, Suite, Universe};
+use fave_lock::check::{Code, Severity, check_apt_archive};
+use support::demo;
+use support::project::{Project, text};
+
+const BASE_PACKAGES: [&str; 4] = ["ffmpeg", "libgl1", "libglib2.0-0", "libsndfile1"];
+
+fn suites() -> Vec<Suite> {
+    apt::suites(&fave_lock::config::AptConfig::default())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn get(url: &str) -> Vec<u8> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::get(url).await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// Resolve the image's packages for amd64, then download the three smallest `.deb`s and compare
+/// their bytes with the lock; the same universe serves the version-order and security checks.
+#[test]
+fn base_image_packages_lock_with_their_real_hashes() {
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let client = ArchiveClient::new(cache.path(), false).unwrap();
+    let requested: Vec<String> = BASE_PACKAGES.iter().map(ToString::to_string).collect();
+    let lock = runtime
+        .block_on(apt::lock(
+            &client,
+            "fave-base",
+            &suites(),
+            &requested,
+            &["amd64"],
+        ))
+        .unwrap();
+    let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
+    for name in BASE_PACKAGES {
+        assert!(names.contains(&name), "{name} not locked");
+    }
+    // The base system is left out: libc6 (through essential packages) and dpkg (essential).
+    assert!(
+        !names.contains(&"libc6") && !names.contains(&"dpkg"),
+        "{names:?}"
+    );
+    // The libraries ffmpeg links, libavcodec among them.
+    assert!(names.contains(&"libavcodec59"), "{names:?}");
+    assert!(
+        lock.packages.iter().any(|p| p.suite == "bookworm-security"),
+        "no package from -security"
+    );
+    let mut smallest = lock.packages.clone();
+    smallest.sort_by_key(|p| p.size);
+    for deb in smallest.iter().take(3) {
+        let url = deb.url(&lock).unwrap();
+        let bytes = runtime.block_on(get(&url));
+        assert_eq!(bytes.len() as u64, deb.size, "{url}");
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), deb.sha256, "{url}");
+    }
+
+    // Offline, from what this run cached: the same lock.
+    let offline = ArchiveClient::new(cache.path(), true).unwrap();
+    let again = runtime
+        .block_on(apt::lock(
+            &offline,
+            "fave-base",
+            &suites(),
+            &requested,
+            &["amd64"],
+        ))
+        .unwrap();
+    assert_eq!(again, lock);
+
+    let universe = runtime
+        .block_on(apt::universe(&offline, &suites(), "amd64"))
+        .unwrap();
+    versions_order_as_dpkg_does(&universe);
+    security_updates_are_stale(&lock, &universe);
+}
+
+/// Our order against `dpkg --compare-versions` on a few hundred real versions: neighbours in each
+/// package's version list (across suites), and versions of different packages.
+fn versions_order_as_dpkg_does(universe: &Universe) {
+    let mut versions: Vec<String> = Vec::new();
+    for name in [
+        "ffmpeg",
+        "libc6",
+        "libssl3",
+        "openssl",
+        "linux-image-amd64",
+        "tzdata",
+        "libx11-6",
+        "perl",
+        "python3.11",
+        "libglib2.0-0",
+        "libtiff6",
+        "libxml2",
+        "curl",
+        "libjpeg62-turbo",
+        "systemd",
+        "libgl1-mesa-dri",
+        "libllvm15",
+        "libx264-164",
+        "libusb-1.0-0",
+        "xkb-data",
+    ] {
+        versions.extend(
+            universe
+                .versions(name)
+                .iter()
+                .map(|c| c.stanza.version.to_string()),
+        );
+    }
+    versions.extend(
+        [
+            "1.0~rc1",
+            "1.0",
+            "1:0.9",
+            "1.0+b1",
+            "1.0-1~bpo12+1",
+            "2:0.164.3095+gitbaee400-3",
+        ]
+        .map(String::from),
+    );
+    versions.sort();
+    versions.dedup();
+    let mut pairs = Vec::new();
+    for (i, a) in versions.iter().enumerate() {
+        for b in versions.iter().skip(i + 1).step_by(2) {
+            pairs.push((a.clone(), b.clone()));
+        }
+    }
+    assert!(pairs.len() >= 300, "only {} pairs", pairs.len());
+    for (a, b) in &pairs {
+        let ours = a
+            .parse::<DebVersion>()
+            .unwrap()
+            .cmp(&b.parse::<DebVersion>().unwrap());
+        let dpkg_less = Command::new("dpkg")
+            .args(["--compare-versions", a, "lt", b])
+            .status()
+            .expect("run dpkg")
+            .success();
+        let dpkg_equal = Command::new("dpkg")
+            .args(["--compare-versions", a, "eq", b])
+            .status()
+            .unwrap()
+            .success();
+        let dpkg = match (dpkg_less, dpkg_equal) {
+            (true, _) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Equal,
+            (false, false) => std::cmp::Ordering::Greater,
+        };
+        assert_eq!(ours, dpkg, "{a} vs {b}");
+    }
+}
+
+/// A locked package moved back to the release's version, where -security has a newer one: the check
+/// reports the security update as stale.
+fn security_updates_are_stale(lock: &AptLock, universe: &Universe) {
+    let (mut deb, older) = lock
+        .packages
+        .iter()
+        .filter(|p| p.suite == "bookworm-security")
+        .find_map(|p| {
+            let locked: DebVersion = p.version.parse().ok()?;
+            let release = universe
+                .versions(&p.name)
+                .iter()
+                .find(|c| c.suite == "bookworm" && c.stanza.version < locked)?;
+            Some((p.clone(), release.clone()))
+        })
+        .expect("a locked package that -security updated");
+    deb.version = older.stanza.version.to_string();
+    deb.sha256.clone_from(&older.stanza.sha256);
+    deb.suite = "bookworm".to_string();
+    let stale = AptLock {
+        packages: vec![deb.clone()],
+        ..lock.clone()
+    };
+    let universes = BTreeMap::from([("amd64".to_string(), universe.clone())]);
+    let findings = check_apt_archive("fave-base", &stale, &universes, "bookworm-security");
+    assert!(
+        findings.iter().any(|f| f.code == Code::NewerRelease
+            && f.severity == Severity::Stale
+            && f.package.as_deref() == Some(deb.name.as_str())
+            && f.reason.contains("security update")),
+        "{findings:?}"
+    );
+    let fresh = check_apt_archive("fave-base", lock, &universes, "bookworm-security");
+    assert!(
+        fresh.iter().all(|f| f.severity == Severity::Info),
+        "a fresh lock is fresh: {fresh:?}"
+    );
+}
+
+/// A project whose image also installs `apt` packages, with `[apt]` lines `apt_table`.
+fn apt_project(server: &support::index_server::IndexServer, apt_table: &str) -> Project {
+    let extra =
+        format!("base-image = \"python:3.11-slim\"\napt-packages = [\"libogg0\"]\n\n{apt_table}");
+    Project::with_image(&server.url(), "six\n", "demo", &extra)
+}
+
+/// Resolve writes apt.lock (from the live archive) and the plan pins it; check is fresh, then reports a
+/// version the archive no longer serves as stale; resolve --offline works from the cache.
+#[test]
+fn resolve_locks_and_check_reports_a_dropped_version() {
+    let server = demo::index();
+    let project = apt_project(&server, "");
+    let out = project.run(&["resolve", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let path = project.lock_dir().join("apt.lock");
+    let lock = AptLock::parse(&std::fs::read_to_string(&path).unwrap(), &path).unwrap();
+    assert_eq!(lock.architectures(), ["amd64", "arm64"]);
+    let ogg: Vec<_> = lock
+        .packages
+        .iter()
+        .filter(|p| p.name == "libogg0")
+        .collect();
+    assert_eq!(ogg.len(), 2, "{lock:?}");
+    let plan = std::fs::read_to_string(project.lock_dir().join("build-plan.json")).unwrap();
+    assert!(
+        plan.contains(&format!("libogg0={}", ogg[0].version)),
+        "the plan installs the locked version: {plan}"
+    );
+    assert!(plan.contains("locks/demo/apt.lock"), "{plan}");
+
+    let out = project.run(&["check", "--no-registry"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let out = project.run(&["resolve", "-q", "--offline"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), lock.to_toml());
+
+    let gone = lock.to_toml().replace(
+        &format!("version = \"{}\"", ogg[0].version),
+        "version = \"1.3.4-0.1\"",
+    );
+    std::fs::write(&path, gone).unwrap();
+    let out = project.run(&["check", "--no-registry", "--no-diff"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("[file-gone]")
+            && stdout.contains("libogg0 1.3.4-0.1 is no longer served")
+            && stdout.contains("fave-lock resolve --image=demo"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A loopback archive serving the real InRelease files with one hex digit of a signed sha256 changed:
+/// resolve refuses them (exit 3) and writes nothing.
+#[test]
+fn a_tampered_inrelease_is_refused() {
+    let runtime = runtime();
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for suite in suites() {
+        let real = runtime.block_on(get(&suite.dists_url("InRelease")));
+        let text = String::from_utf8(real.clone()).unwrap();
+        let line = text
+            .lines()
+            .find(|line| line.ends_with("main/binary-amd64/Packages.xz") && line.len() > 70)
+            .unwrap();
+        let digit = if line.as_bytes()[1] == b'0' { "1" } else { "0" };
+        let tampered_line = format!(" {digit}{}", &line[2..]);
+        let tampered = text.replacen(line, &tampered_line, 1);
+        assert_ne!(tampered, text);
+        // The pristine bytes verify, so the refusal below is about the change alone.
+        assert!(
+            apt::verify(&real, "real", Path::new(apt::DEBIAN_KEYRING)).is_ok(),
+            "{suite:?}"
+        );
+        let error = apt::verify(
+            tampered.as_bytes(),
+            "tampered",
+            Path::new(apt::DEBIAN_KEYRING),
+        )
+        .unwrap_err();
+        assert!(error.is_integrity(), "{error}");
+        let prefix = if suite.name.ends_with("-security") {
+            "debian-security"
+        } else {
+            "debian"
+        };
+        files.insert(
+            format!("/{prefix}/dists/{}/InRelease", suite.name),
+            tampered.into_bytes(),
+        );
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(&listener, &files));
+    let server = demo::index();
+    let project = apt_project(
+        &server,
+        &format!(
+            "[apt]\narchive = \"http://127.0.0.1:{port}/debian\"\nsecurity = \"http://127.0.0.1:{port}/debian-security\"\n"
+        ),
+    );
+    let out = project.run(&["resolve", "-q"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not verify with the Debian archive keyring"),
+        "{}",
+        text(&out)
+    );
+    assert!(project.lock_files().is_empty(), "nothing is written");
+}
+
+/// A minimal HTTP/1.0 server for `files` (404 for anything else), one connection at a time.
+fn serve(listener: &TcpListener, files: &BTreeMap<String, Vec<u8>>) {
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let mut request = String::new();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        if reader.read_line(&mut request).is_err() {
+            continue;
+        }
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).map_or(true, |n| n == 0) || header == "\r\n" {
+                break;
+            }
+        }
+        let path = request.split_whitespace().nth(1).unwrap_or_default();
+        let (status, body) = match files.get(path) {
+            Some(body) => ("200 OK", body.as_slice()),
+            None => ("404 Not Found", b"not found".as_slice()),
+        };
+        let head = format!(
+            "HTTP/1.0 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(body);
+    }
+}
