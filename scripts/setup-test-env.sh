@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up everything the tests need, idempotently:
-#   - Debian packages (none yet: add them to APT_PACKAGES),
+#   - Debian packages (APT_PACKAGES),
 #   - .venv/tools: a Python 3.11 venv with pinned uv, packaging, pytest, cyclonedx-python-lib.
 # A stamp file holding the hash of this setup's inputs makes a second run return at once.
 # Usage: scripts/setup-test-env.sh        (from anywhere; works on the repo it lives in)
@@ -10,8 +10,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv/tools"
 STAMP="$VENV/.fave-setup-stamp"
 
-# Debian packages the tests need. Empty for now; add names here (e.g. APT_PACKAGES=(skopeo umoci)).
-APT_PACKAGES=()
+# Debian packages the tests need: gpgv and the archive keyring verify the Debian archive's InRelease
+# files as apt does (fave-lock's apt.lock, tests/apt_live.rs), dpkg checks our version order.
+APT_PACKAGES=(gpgv debian-archive-keyring dpkg)
 
 # Python tools, pinned. Change a pin here and the next run reinstalls.
 PIP_PINS=(

@@ -88,9 +88,12 @@ pub async fn lock(
     requested: &[String],
     archs: &[&str],
 ) -> Result<AptLock, AptError> {
+    // Every architecture's indices at once: the time goes into decompressing and parsing them.
+    let universes =
+        futures::future::try_join_all(archs.iter().map(|arch| universe(client, suites, arch)))
+            .await?;
     let mut packages = Vec::new();
-    for arch in archs {
-        let universe = universe(client, suites, arch).await?;
+    for (arch, universe) in archs.iter().zip(universes) {
         let closure =
             resolve(&universe, requested, arch).map_err(|message| AptError::Unresolvable {
                 arch: (*arch).to_string(),

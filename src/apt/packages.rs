@@ -94,8 +94,10 @@ pub struct Stanza {
     pub package: String,
     pub version: DebVersion,
     pub architecture: String,
-    pub depends: Relations,
-    pub pre_depends: Relations,
+    /// `Pre-Depends` and `Depends` as written: parsed when the resolver reaches the package
+    /// ([`Stanza::dependencies`]), since it visits a few hundred of the index's ~60,000 stanzas.
+    pre_depends: String,
+    depends: String,
     pub provides: Vec<Relation>,
     /// Path of the `.deb` below the archive's base URL (`pool/main/…`).
     pub filename: String,
@@ -103,6 +105,30 @@ pub struct Stanza {
     pub sha256: String,
     /// `Priority: required` or `Essential: yes`: part of every Debian system.
     pub essential: bool,
+}
+
+impl Stanza {
+    /// `Pre-Depends`, then `Depends`: the groups that must hold before the package is installed.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseError::BadField`] for a relation that does not parse.
+    pub fn dependencies(&self) -> Result<Relations, ParseError> {
+        let mut groups = Vec::new();
+        for (field, text) in [
+            ("Pre-Depends", &self.pre_depends),
+            ("Depends", &self.depends),
+        ] {
+            groups.extend(
+                parse_relations(text).map_err(|message| ParseError::BadField {
+                    stanza: self.package.clone(),
+                    field,
+                    message,
+                })?,
+            );
+        }
+        Ok(groups)
+    }
 }
 
 /// Why an index or a relation does not parse.
@@ -266,8 +292,8 @@ fn parse_stanza(block: &str) -> Result<Stanza, ParseError> {
     Ok(Stanza {
         version,
         architecture: need("Architecture")?.to_string(),
-        depends: relations("Depends")?,
-        pre_depends: relations("Pre-Depends")?,
+        pre_depends: get("Pre-Depends").unwrap_or_default().to_string(),
+        depends: get("Depends").unwrap_or_default().to_string(),
         provides,
         filename: need("Filename")?.to_string(),
         size: need("Size")?
@@ -298,11 +324,8 @@ mod tests {
         );
         assert!(sndfile.size > 0);
         assert!(!sndfile.essential);
-        let names: Vec<&str> = sndfile
-            .depends
-            .iter()
-            .map(|group| group[0].name.as_str())
-            .collect();
+        let groups = sndfile.dependencies().unwrap();
+        let names: Vec<&str> = groups.iter().map(|group| group[0].name.as_str()).collect();
         assert!(names.contains(&"libc6"), "{names:?}");
         let dpkg = stanzas.iter().find(|s| s.package == "dpkg").unwrap();
         assert!(dpkg.essential, "dpkg is Essential: yes");
@@ -344,5 +367,14 @@ mod tests {
         );
         let bad_hash = format!("{missing}SHA256: 12\n");
         assert!(parse_packages(&bad_hash).is_err());
+        let bad_depends = format!(
+            "{missing}SHA256: {}\nDepends: libc6 (>= 2.34\n",
+            "0".repeat(64)
+        );
+        let stanzas = parse_packages(&bad_depends).unwrap();
+        assert_eq!(
+            stanzas[0].dependencies().unwrap_err().to_string(),
+            "stanza foo: `Depends` is invalid: `libc6 (>= 2.34`: no closing `)`"
+        );
     }
 }

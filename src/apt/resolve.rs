@@ -145,8 +145,11 @@ fn close(state: &mut State<'_>, roots: &[String]) -> Result<(), String> {
     }
     while let Some((name, mut chain)) = queue.pop_front() {
         chain.push(name.clone());
-        let stanza = state.chosen[&name].stanza.clone();
-        for group in stanza.pre_depends.iter().chain(&stanza.depends) {
+        let groups = state.chosen[&name]
+            .stanza
+            .dependencies()
+            .map_err(|error| format!("{}: {error}", chain.join(" → ")))?;
+        for group in &groups {
             if group.iter().any(|relation| state.satisfied(relation)) {
                 continue;
             }

@@ -174,13 +174,16 @@ async fn apt_findings(
         source: Box::new(source),
     };
     let client = ArchiveClient::new(cache_dir, false).map_err(apt_error)?;
-    let mut universes = BTreeMap::new();
-    for arch in lock.architectures() {
-        let universe = crate::apt::universe(&client, &lock.suites, arch)
-            .await
-            .map_err(apt_error)?;
-        universes.insert(arch.to_string(), universe);
-    }
+    let archs = lock.architectures();
+    let fetched = futures::future::try_join_all(
+        archs
+            .iter()
+            .map(|arch| crate::apt::universe(&client, &lock.suites, arch)),
+    )
+    .await
+    .map_err(apt_error)?;
+    let universes: BTreeMap<String, _> =
+        archs.iter().map(ToString::to_string).zip(fetched).collect();
     let security = lock
         .suites
         .iter()
