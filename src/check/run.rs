@@ -43,6 +43,8 @@ pub struct CheckOptions {
     pub registry: bool,
     /// Resolve stale images in memory for the per-package diff.
     pub diff: bool,
+    /// Read the Debian archive for the images' `apt.lock` (online only).
+    pub apt: bool,
 }
 
 impl Default for CheckOptions {
@@ -54,6 +56,7 @@ impl Default for CheckOptions {
             strict: false,
             registry: true,
             diff: true,
+            apt: true,
         }
     }
 }
@@ -114,7 +117,7 @@ async fn check_image(
         report
             .findings
             .extend(check_apt_local(&job.name, apt, apt_lock.as_ref()));
-        if let (false, Some(apt_lock)) = (options.offline, &apt_lock) {
+        if let (false, true, Some(apt_lock)) = (options.offline, options.apt, &apt_lock) {
             let settings = clients.index.settings();
             report
                 .findings

@@ -48,6 +48,10 @@ pub struct CheckArgs {
     /// Skip the per-package diff of stale images (it resolves them in memory).
     #[arg(long)]
     pub no_diff: bool,
+    /// Skip the Debian archive checks of `apt.lock` (dropped versions, security updates); its local
+    /// checks still run.
+    #[arg(long)]
+    pub no_apt: bool,
     #[command(flatten)]
     pub timeout: super::TimeoutArg,
 }
@@ -87,6 +91,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
         strict: args.strict,
         registry: !args.no_registry,
         diff: !args.no_diff,
+        apt: !args.no_apt,
     };
     let clients = CheckClients {
         index: &index,
