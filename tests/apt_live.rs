@@ -45,6 +45,24 @@ async fn get(url: &str) -> Vec<u8> {
     response.bytes().await.unwrap().to_vec()
 }
 
+/// fave-base's packages locked for amd64 from the live archive.
+fn lock_base_packages(
+    runtime: &tokio::runtime::Runtime,
+    client: &ArchiveClient,
+) -> (Vec<String>, AptLock) {
+    let requested: Vec<String> = BASE_PACKAGES.iter().map(ToString::to_string).collect();
+    let lock = runtime
+        .block_on(apt::lock(
+            client,
+            "fave-base",
+            &suites(),
+            &requested,
+            &["amd64"],
+        ))
+        .unwrap();
+    (requested, lock)
+}
+
 /// Resolve the image's packages for amd64, then download the three smallest `.deb`s and compare
 /// their bytes with the lock; the same universe serves the version-order and security checks.
 #[test]
@@ -52,16 +70,7 @@ fn base_image_packages_lock_with_their_real_hashes() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let client = ArchiveClient::new(cache.path(), false).unwrap();
-    let requested: Vec<String> = BASE_PACKAGES.iter().map(ToString::to_string).collect();
-    let lock = runtime
-        .block_on(apt::lock(
-            &client,
-            "fave-base",
-            &suites(),
-            &requested,
-            &["amd64"],
-        ))
-        .unwrap();
+    let (requested, lock) = lock_base_packages(&runtime, &client);
     let names: Vec<&str> = lock.packages.iter().map(|p| p.name.as_str()).collect();
     for name in BASE_PACKAGES {
         assert!(names.contains(&name), "{name} not locked");
@@ -364,4 +373,142 @@ fn serve(listener: &TcpListener, files: &BTreeMap<String, Vec<u8>>) {
         let _ = stream.write_all(head.as_bytes());
         let _ = stream.write_all(body);
     }
+}
+
+/// apt itself, with its own lists of the same suites, on the base system (what it installs for the
+/// essential and required packages on an empty system) installs exactly our closure, same versions.
+#[test]
+fn the_closure_is_what_apt_installs_beyond_the_base_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for sub in ["lists/partial", "cache/archives/partial", "parts", "prefs"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    let sources: String = suites()
+        .iter()
+        .map(|suite| format!("deb [arch=amd64] {} {} main\n", suite.archive, suite.name))
+        .collect();
+    std::fs::write(root.join("sources.list"), sources).unwrap();
+    std::fs::write(root.join("status"), "").unwrap();
+    let options: Vec<String> = [
+        ("Dir::Etc::SourceList", root.join("sources.list")),
+        ("Dir::Etc::SourceParts", root.join("parts")),
+        ("Dir::Etc::PreferencesParts", root.join("prefs")),
+        ("Dir::State::Lists", root.join("lists")),
+        ("Dir::State::status", root.join("status")),
+        ("Dir::Cache", root.join("cache")),
+    ]
+    .iter()
+    .map(|(key, path)| format!("-o{key}={}", path.display()))
+    .chain([
+        "-oAPT::Architecture=amd64".to_string(),
+        "-oDebug::NoLocking=1".to_string(),
+        // Plain lists to read the base system's stanzas from (Docker-made hosts compress them).
+        "-oAcquire::GzipIndexes=false".to_string(),
+    ])
+    .collect();
+    let update = Command::new("apt-get")
+        .args(&options)
+        .args(["update", "-qq"])
+        .output()
+        .expect("run apt-get");
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
+    let simulate = |names: &[String]| -> BTreeMap<String, String> {
+        let out = Command::new("apt-get")
+            .args(&options)
+            .args(["install", "-s", "--no-install-recommends"])
+            .args(names)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix("Inst ")?;
+                let (name, rest) = rest.split_once(" (")?;
+                Some((
+                    name.to_string(),
+                    rest.split_whitespace().next()?.to_string(),
+                ))
+            })
+            .collect()
+    };
+
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let client = ArchiveClient::new(cache.path(), false).unwrap();
+    let (requested, lock) = lock_base_packages(&runtime, &client);
+    let ours: BTreeMap<String, String> = lock
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), p.version.clone()))
+        .collect();
+    let universe = runtime
+        .block_on(apt::universe(&client, &suites(), "amd64"))
+        .unwrap();
+    let stanzas = runtime
+        .block_on(client.packages(
+            &suites()[0],
+            &runtime.block_on(client.release(&suites()[0])).unwrap(),
+            "amd64",
+        ))
+        .unwrap();
+    let essential: Vec<String> = stanzas
+        .iter()
+        .filter(|s| {
+            universe
+                .candidate(&s.package)
+                .is_some_and(|c| c.stanza.essential)
+        })
+        .map(|s| s.package.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    // The base system as apt installs it on an empty system, then marked installed: the image's start.
+    let base = simulate(&essential);
+    let mut status = String::new();
+    for entry in std::fs::read_dir(root.join("lists")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with("_Packages") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        for stanza in text.split("\n\n") {
+            let field = |key: &str| {
+                stanza
+                    .lines()
+                    .find_map(|line| line.strip_prefix(key))
+                    .map(str::trim)
+            };
+            if let (Some(package), Some(version)) = (field("Package:"), field("Version:"))
+                && base.get(package).is_some_and(|v| v == version)
+                && !status.contains(&format!("Package: {package}\n"))
+            {
+                let (first, rest) = stanza.split_once('\n').unwrap();
+                status.push_str(&format!(
+                    "{first}\nStatus: install ok installed\n{rest}\n\n"
+                ));
+            }
+        }
+    }
+    std::fs::write(root.join("status"), &status).unwrap();
+    let apt = simulate(&requested);
+    assert_eq!(
+        apt, ours,
+        "apt on the base system installs exactly the locked packages and versions"
+    );
+    eprintln!(
+        "apt installs {} packages on the base system ({} packages): the {} locked",
+        apt.len(),
+        base.len(),
+        ours.len()
+    );
 }
