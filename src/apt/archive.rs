@@ -106,8 +106,8 @@ impl ArchiveClient {
         arch: &str,
     ) -> Result<Vec<Stanza>, AptError> {
         let path = format!("main/binary-{arch}/Packages.xz");
-        let url = suite.dists_url(&path);
         let entry = release.entry(suite, &path)?.clone();
+        let url = suite.dists_url(&release.fetch_path(&path, &entry));
         let cached = self.cache.join("by-hash").join(&entry.sha256);
         let bytes = match read_cached(&cached)? {
             // Named by its hash, yet checked again: a cache is a file anyone may have changed.

@@ -66,9 +66,23 @@ pub struct Release {
     pub sha256: String,
     /// Path below `dists/<suite>/` → its entry, from the `SHA256:` field.
     pub files: BTreeMap<String, IndexEntry>,
+    /// `Acquire-By-Hash: yes`: each index is also served at `<folder>/by-hash/SHA256/<sha256>`, which
+    /// stays valid after the release is re-signed (a plain path may already hold the next index).
+    pub by_hash: bool,
 }
 
 impl Release {
+    /// The URL path (below `dists/<suite>/`) to fetch `path` from: by hash where the archive offers it,
+    /// so the bytes are the ones this release names even if the archive moved on meanwhile.
+    pub fn fetch_path(&self, path: &str, entry: &IndexEntry) -> String {
+        match path.rsplit_once('/') {
+            Some((folder, _)) if self.by_hash => {
+                format!("{folder}/by-hash/SHA256/{}", entry.sha256)
+            }
+            _ => path.to_string(),
+        }
+    }
+
     /// The entry for `path`.
     ///
     /// # Errors
@@ -151,6 +165,7 @@ fn gpgv_signed_text(bytes: &[u8], url: &str, keyring: &Path) -> Result<Vec<u8>, 
 /// Parse a release's text (already verified).
 fn parse(text: &str) -> Result<Release, String> {
     let mut date = String::new();
+    let mut by_hash = false;
     let mut files = BTreeMap::new();
     let mut in_sha256 = false;
     for line in text.lines() {
@@ -175,6 +190,7 @@ fn parse(text: &str) -> Result<Release, String> {
         match line.split_once(':') {
             Some(("SHA256", _)) => in_sha256 = true,
             Some(("Date", value)) => date = value.trim().to_string(),
+            Some(("Acquire-By-Hash", value)) => by_hash = value.trim() == "yes",
             _ => {}
         }
     }
@@ -185,6 +201,7 @@ fn parse(text: &str) -> Result<Release, String> {
         date,
         sha256: String::new(),
         files,
+        by_hash,
     })
 }
 
@@ -199,6 +216,13 @@ mod tests {
                     9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5  8790396 main/binary-amd64/Packages.xz\n";
         let release = parse(text).unwrap();
         assert_eq!(release.date, "Sat, 11 Jul 2026 10:17:11 UTC");
+        let path = "main/binary-amd64/Packages.xz";
+        assert_eq!(release.fetch_path(path, &release.files[path]), path);
+        let by_hash = parse(&format!("Acquire-By-Hash: yes\n{text}")).unwrap();
+        assert_eq!(
+            by_hash.fetch_path(path, &by_hash.files[path]),
+            "main/binary-amd64/by-hash/SHA256/9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5"
+        );
         assert_eq!(release.files.len(), 2);
         assert_eq!(
             release.files["main/binary-amd64/Packages.xz"].size,
