@@ -459,3 +459,55 @@ async fn registry_findings_base_drift_and_not_rebuilt() {
         Some(0)
     );
 }
+
+/// Issue 14: an image labelled `sha256:<HEX>` (prefix, uppercase) was built from the lock `<hex>`: the
+/// dashboard's tag badge always read it so, `check` compared the text literally and called it
+/// not rebuilt. Both now ask one function, so the badge and the check card agree.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prefixed_lock_label_is_fresh_on_the_badge_and_in_the_check() {
+    let registry = serve_support::Registry::start().await;
+    registry
+        .push_image("base", &["1.0"], "linux/amd64", &[])
+        .await;
+    let server = server();
+    let project = resolved_with_registry(&server, &registry).await;
+    let lock_sha256 = serve_support::oci::sha256_hex(
+        &std::fs::read(project.lock_dir().join("requirements.txt")).unwrap(),
+    );
+    let label = format!("sha256:{}", lock_sha256.to_uppercase());
+    registry
+        .push_image(
+            "fave-base",
+            &["0.1"],
+            "linux/amd64",
+            &[("io.fave.lock.sha256", &label)],
+        )
+        .await;
+    let out = project.run(&["check", "--format", "json"]);
+    let codes = |report: &serde_json::Value| -> Vec<String> {
+        report["images"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|finding| finding["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let report = json(&out);
+    assert!(
+        !codes(&report).contains(&"not-rebuilt".to_string()),
+        "{report:#}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let serve = serve_support::Serve::start_indexed(
+        project.root(),
+        &project.cache_dir(),
+        &server.url(),
+        &[],
+    )
+    .await;
+    let tag = serve.json("/api/images/demo/tags/0.1").await;
+    assert_eq!(tag["freshness"], "fresh", "{tag:#}");
+    let check = serve.json("/api/check").await;
+    assert_eq!(codes(&check), codes(&report), "{check:#}");
+}

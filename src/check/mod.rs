@@ -27,6 +27,6 @@ pub use error::CheckError;
 pub use finding::{Code, FileLocation, Finding, Severity, resolve_command, worst};
 pub use index::{IndexContext, check_index, dependents_to_read};
 pub use local::{LocalCheck, check_local};
-pub use registry::{LOCK_LABEL, PublishedImage, RegistryObservation, check_registry};
+pub use registry::{PublishedImage, RegistryObservation, check_registry};
 pub use report::{CheckReport, ImageCheck, Verdict};
 pub use run::{CheckClients, CheckOptions, run};

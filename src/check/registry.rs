@@ -4,11 +4,9 @@
 //! Pure: the caller reads the registry and passes what it saw.
 
 use crate::plan::BuildPlan;
+use crate::plan::label::is_built_from;
 
 use super::finding::{Code, Finding, Severity, resolve_command};
-
-/// The label carrying the sha256 of the `requirements.txt` an image was built from.
-pub const LOCK_LABEL: &str = "io.fave.lock.sha256";
 
 /// What the registry says now.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +58,11 @@ pub fn check_registry(
         ));
     }
     for image in &observed.published {
-        if image.lock_sha256.as_deref() != Some(lock_sha256) {
+        let built_from_lock = image
+            .lock_sha256
+            .as_deref()
+            .is_some_and(|label| is_built_from(label, lock_sha256));
+        if !built_from_lock {
             findings.push(finding(
                 Code::NotRebuilt,
                 format!(
@@ -96,6 +98,22 @@ mod tests {
             platform: "linux/amd64".into(),
             lock_sha256: label.map(str::to_string),
         }
+    }
+
+    /// Issue 14: the dashboard's badge reads `sha256:ABC…` as the lock `abc…`; so does the check now.
+    #[test]
+    fn a_prefixed_uppercase_label_is_the_same_lock() {
+        let lock = "ab".repeat(32);
+        let labelled = |label: String| RegistryObservation {
+            base_digest: None,
+            published: vec![published(Some(&label))],
+        };
+        let same = labelled(format!("sha256:{}", lock.to_uppercase()));
+        assert!(check_registry(&plan(None), &lock, &same).is_empty());
+        let other = labelled(format!("sha256:{}", "cd".repeat(32)));
+        let findings = check_registry(&plan(None), &lock, &other);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].code, Code::NotRebuilt);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! OCI Distribution client: tag lists, manifests and their digests, image indexes, config blobs.
 //!
-//! What the dashboard (and later `check`) needs from a registry, read-only: which tags a repository has,
+//! The one OCI client of fave-lock: the dashboard, `check` and the build plan's base image digest
+//! ([`RegistryClient::manifest_digest`]) all go through it, with one reference parser
+//! ([`ImageReference`]), one `Accept` list ([`ACCEPT_MANIFESTS`]) and one token flow. What they need
+//! from a registry: which tags a repository has,
 //! which digest each tag points to (exactly as the registry reports it in `Docker-Content-Digest`, verified
 //! against the body), the per-platform manifests of an index, and each image's config (created time and
 //! labels, where the lock's sha256 label lives). See the [OCI distribution spec].

@@ -38,9 +38,6 @@ use crate::lock::Lock;
 /// File name of the SBOM inside the image's lock folder.
 pub const SBOM_FILE: &str = "sbom.cdx.json";
 
-/// File name of the build plan the SBOM reads its base image digest from.
-const PLAN_FILE: &str = "build-plan.json";
-
 /// Why an SBOM cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SbomError {
@@ -78,7 +75,7 @@ pub struct SbomOutput {
 impl SbomOutput {
     /// The build plan beside the SBOM, which may hold the base image digest.
     pub fn plan_path(&self) -> PathBuf {
-        self.path.with_file_name(PLAN_FILE)
+        self.path.with_file_name(crate::plan::PLAN_FILE)
     }
 }
 

@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::lockfiles::{LOCK_LABEL, LockView, PlanView, read_lock};
+use super::lockfiles::{LockView, PlanView, read_lock};
 use super::state::ServedImage;
+use crate::plan::BaseReference;
+use crate::plan::label::{LOCK_SHA256 as LOCK_LABEL, is_built_from, lock_sha256_of};
 use crate::registry::{
-    Digest, ImageReference, ManifestKind, PlatformImage, Reference, RegistryClient,
-    RegistryErrorKind, TagOutcome,
+    Digest, ManifestKind, PlatformImage, RegistryClient, RegistryErrorKind, TagOutcome,
 };
 
 /// Whether a published tag was built from the current lock.
@@ -426,7 +427,7 @@ fn freshness(
             platform
                 .labels
                 .get(LOCK_LABEL)
-                .map(|label| normalize_sha256(label))
+                .map(|label| lock_sha256_of(label))
         })
         .collect();
     let distinct: Vec<String> = labels
@@ -450,7 +451,7 @@ fn freshness(
             distinct,
         );
     }
-    if let Some(other) = distinct.iter().find(|label| *label != current) {
+    if let Some(other) = distinct.iter().find(|label| !is_built_from(label, current)) {
         return (
             Freshness::Stale,
             format!(
@@ -473,15 +474,6 @@ fn freshness(
         format!("built from the current lock ({})", short(current)),
         distinct,
     )
-}
-
-/// `sha256:ABC…` → `abc…`: the label may carry the algorithm prefix or not.
-fn normalize_sha256(label: &str) -> String {
-    let label = label.trim();
-    label
-        .strip_prefix("sha256:")
-        .unwrap_or(label)
-        .to_ascii_lowercase()
 }
 
 fn short(hex: &str) -> String {
@@ -517,29 +509,22 @@ fn planned_tags(plan: Option<&PlanView>, registry: &RegistryState) -> Vec<Planne
 async fn base_image(plan: Option<&PlanView>, registry: &RegistryClient) -> Option<BaseImageView> {
     let plan = plan?;
     let reference = plan.base_reference.clone()?;
-    let current = match reference.parse::<ImageReference>() {
+    // The plan's own reading of the name (no tag means `latest`), so the dashboard compares the digest
+    // `resolve` would pin.
+    let current = match BaseReference::parse(&reference) {
         Err(message) => BaseCurrent::NotApplicable { message },
-        Ok(parsed) => match parsed.tag {
-            None => BaseCurrent::NotApplicable {
-                message: "the reference names no tag".into(),
-            },
-            Some(tag) => {
-                let result = registry
-                    .manifest(&parsed.repository, &Reference::Tag(tag))
-                    .await;
-                match result {
-                    Ok(manifest) => BaseCurrent::Ok {
-                        digest: manifest.digest.clone(),
-                    },
-                    Err(error) => {
-                        let message = error.full_message();
-                        match error.kind() {
-                            RegistryErrorKind::Unreachable => BaseCurrent::Unreachable { message },
-                            RegistryErrorKind::AuthFailed => BaseCurrent::AuthFailed { message },
-                            RegistryErrorKind::NotFound => BaseCurrent::NotFound { message },
-                            RegistryErrorKind::Error => BaseCurrent::Error { message },
-                        }
-                    }
+        Ok(base) => match registry
+            .manifest_digest(&base.repository, &base.reference())
+            .await
+        {
+            Ok(digest) => BaseCurrent::Ok { digest },
+            Err(error) => {
+                let message = error.full_message();
+                match error.kind() {
+                    RegistryErrorKind::Unreachable => BaseCurrent::Unreachable { message },
+                    RegistryErrorKind::AuthFailed => BaseCurrent::AuthFailed { message },
+                    RegistryErrorKind::NotFound => BaseCurrent::NotFound { message },
+                    RegistryErrorKind::Error => BaseCurrent::Error { message },
                 }
             }
         },
