@@ -13,6 +13,7 @@
 //! messages and exit codes.
 
 pub mod abi;
+pub mod attach;
 pub mod check;
 pub mod config;
 pub mod diagnose;

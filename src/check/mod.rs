@@ -4,7 +4,7 @@
 //! local.rs    config + inputs + lock files ─▶ inputs-changed, lock-format-changed, lock-missing
 //! index.rs    lock + project pages + dependents' Requires-Dist ─▶ yanked, hash-mismatch, file-gone,
 //!             newer-release
-//! registry.rs build plan + what the registry says ─▶ base-drift, not-rebuilt
+//! registry.rs build plan + what the registry says ─▶ base-drift, not-rebuilt, sbom-missing
 //! diff.rs     committed lock vs an in-memory resolution ─▶ old → new, and why
 //! run.rs      the above for the selected images, fetching what they need ─▶ report.rs (CheckReport)
 //! ```
@@ -27,6 +27,6 @@ pub use error::CheckError;
 pub use finding::{Code, FileLocation, Finding, Severity, resolve_command, worst};
 pub use index::{IndexContext, check_index, dependents_to_read};
 pub use local::{LocalCheck, check_local};
-pub use registry::{PublishedImage, RegistryObservation, check_registry};
+pub use registry::{PublishedImage, PublishedSbom, RegistryObservation, check_registry};
 pub use report::{CheckReport, ImageCheck, Verdict};
 pub use run::{CheckClients, CheckOptions, run};

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
 
+use crate::attach::{image_lock, sbom_status};
 use crate::config::Config;
 use crate::image::ImageJob;
 use crate::index::{IndexClient, ProjectResponse};
@@ -22,7 +23,7 @@ use super::error::CheckError;
 use super::finding::{Code, FileLocation, Finding, resolve_command};
 use super::index::{IndexContext, check_index, dependents_to_read};
 use super::local::{LocalCheck, check_local};
-use super::registry::{PublishedImage, RegistryObservation, check_registry};
+use super::registry::{PublishedImage, PublishedSbom, RegistryObservation, check_registry};
 use super::report::{CheckReport, ImageCheck, Verdict};
 
 /// What to check and how.
@@ -311,6 +312,19 @@ async fn observe_registry(
                 });
             }
         };
+        let referrers = registry
+            .referrers(&repository, &description.digest)
+            .await
+            .map_err(|source| CheckError::Registry {
+                reference: full.clone(),
+                source: Box::new(source),
+            })?;
+        let image_lock = image_lock(&description.platforms);
+        observed.sboms.push(PublishedSbom {
+            reference: full.clone(),
+            status: sbom_status(&referrers.descriptors, image_lock.as_deref()),
+            image_lock,
+        });
         for platform in description.platforms {
             if let Some(error) = platform.error {
                 return Err(bad(format!("{}: {error}", platform.platform)));

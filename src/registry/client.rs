@@ -123,6 +123,23 @@ impl RegistryClient {
         &self.inner.transport.stats
     }
 
+    /// The HTTP machinery, for the other files of this module.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// Where `repository`'s blob `digest` is served (`…/v2/<name>/blobs/<digest>`), for a link.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Invalid`] when no URL can be made of the names.
+    pub fn blob_url(&self, repository: &Repository, digest: &Digest) -> Result<Url, RegistryError> {
+        join(
+            &self.inner.transport.repository_url(repository)?,
+            &format!("blobs/{digest}"),
+        )
+    }
+
     /// The options the client was built with.
     pub fn options(&self) -> &RegistryOptions {
         &self.inner.options

@@ -8,6 +8,9 @@
 //! against the body), the per-platform manifests of an index, and each image's config (created time and
 //! labels, where the lock's sha256 label lives). See the [OCI distribution spec].
 //!
+//! It writes only for `fave-lock attach`: blobs, manifests, and the referrers tag's index
+//! (`push.rs`, `referrers.rs`).
+//!
 //! Boundaries: this module never renders anything and knows nothing of locks; it contacts only the
 //! registries of the [`Repository`] values it is given (and the token realm a registry's challenge names);
 //! plain http only for loopback hosts or hosts the caller declares insecure.
@@ -23,7 +26,9 @@ mod error;
 pub(crate) mod link;
 mod manifest;
 pub(crate) mod media;
+mod push;
 mod reference;
+mod referrers;
 mod stats;
 mod transport;
 
@@ -35,6 +40,8 @@ pub use describe::{
 pub use digest::Digest;
 pub use error::{RegistryError, RegistryErrorKind};
 pub use manifest::{Descriptor, ImageConfigBlob, Manifest, OciPlatform};
-pub use media::ACCEPT_MANIFESTS;
+pub use media::{ACCEPT_MANIFESTS, OCI_INDEX, OCI_MANIFEST};
+pub use push::PushedManifest;
 pub use reference::{ImageReference, Reference, Repository, is_valid_tag};
+pub use referrers::{Referrers, ReferrersSource, is_referrers_tag, referrers_tag};
 pub use stats::{CacheKind, RegistryStats, RequestKind, StatsSnapshot};

@@ -262,7 +262,9 @@ impl Transport {
             ERROR_BODY_LIMIT
         };
         let headers = response.headers().clone();
-        let body = read_limited(response, limit, status.is_success())
+        // A HEAD's Content-Length is the size of what a GET would send, not a body to read.
+        let strict = status.is_success() && get.method != Method::HEAD;
+        let body = read_limited(response, limit, strict)
             .await
             .map_err(|error| match error {
                 ReadError::TooLarge => RegistryError::TooLarge {

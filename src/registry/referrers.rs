@@ -1,0 +1,206 @@
+//! Which artifacts refer to a manifest (an OCI 1.1 manifest's `subject`): read from the registry's
+//! referrers API (`GET /v2/<name>/referrers/<digest>`) where it has one, else from the referrers tag
+//! schema, an image index tagged `sha256-<hex>` that lists them, which is what `oras attach`,
+//! `cosign attach` and `oras discover` use on a registry without the API (Debian's `docker-registry`
+//! 2.8 is one). Adding a referrer to that index appends it, as `oras attach` does.
+//!
+//! See the distribution spec's "Listing Referrers" and "Referrers Tag Schema".
+
+use reqwest::Method;
+
+use super::client::{RegistryClient, join, manifest_request};
+use super::digest::Digest;
+use super::error::{RegistryError, RegistryErrorKind};
+use super::manifest::{Descriptor, Manifest};
+use super::media::{OCI_INDEX, essence};
+use super::push::PushedManifest;
+use super::reference::{Reference, Repository};
+use super::stats::RequestKind;
+use super::transport::Request;
+
+/// A referrers list is an index; the same cap as any manifest.
+const REFERRERS_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Where a subject's referrers were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReferrersSource {
+    /// The registry's referrers API.
+    Api,
+    /// The index tagged `sha256-<hex>`.
+    TagSchema,
+}
+
+/// The artifacts that name a manifest as their subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrers {
+    pub source: ReferrersSource,
+    /// One descriptor per referring manifest, with its `artifactType` and annotations.
+    pub descriptors: Vec<Descriptor>,
+}
+
+/// The referrers tag of `subject`: `sha256:<hex>` → `sha256-<hex>`.
+pub fn referrers_tag(subject: &Digest) -> String {
+    format!("{}-{}", subject.algorithm(), subject.hex())
+}
+
+/// Whether `tag` is a referrers tag (`sha256-` and a digest's hex) rather than an image's tag.
+pub fn is_referrers_tag(tag: &str) -> bool {
+    tag.split_once('-')
+        .is_some_and(|(algorithm, hex)| format!("{algorithm}:{hex}").parse::<Digest>().is_ok())
+}
+
+impl RegistryClient {
+    /// The artifacts referring to `subject` in `repository`: the referrers API's list, else the
+    /// referrers tag's index (none when that tag does not exist).
+    ///
+    /// # Errors
+    ///
+    /// Any [`RegistryError`] but a 404.
+    pub async fn referrers(
+        &self,
+        repository: &Repository,
+        subject: &Digest,
+    ) -> Result<Referrers, RegistryError> {
+        if let Some(descriptors) = self.referrers_api(repository, subject).await? {
+            return Ok(Referrers {
+                source: ReferrersSource::Api,
+                descriptors,
+            });
+        }
+        let tag = Reference::Tag(referrers_tag(subject));
+        let descriptors = match self.manifest(repository, &tag).await {
+            Ok(fetched) => match &fetched.manifest {
+                Manifest::Index { manifests, .. } => manifests.clone(),
+                Manifest::Image { .. } => Vec::new(),
+            },
+            Err(error) if error.kind() == RegistryErrorKind::NotFound => Vec::new(),
+            Err(error) => return Err(error),
+        };
+        Ok(Referrers {
+            source: ReferrersSource::TagSchema,
+            descriptors,
+        })
+    }
+
+    /// List `artifact`, a manifest already pushed whose `subject` is `subject`, among the subject's
+    /// referrers: nothing to do when the registry took the subject itself (`OCI-Subject` on the push)
+    /// or has the referrers API; else fetch the referrers tag's index (or start one), append the
+    /// descriptor unless it is listed already, and push the index back under the tag.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RegistryError`]; [`RegistryError::Invalid`] when the referrers tag holds no index.
+    pub async fn add_referrer(
+        &self,
+        repository: &Repository,
+        subject: &Digest,
+        pushed: &PushedManifest,
+        artifact: &Descriptor,
+    ) -> Result<ReferrersSource, RegistryError> {
+        if pushed.subject.is_some() || self.referrers_api(repository, subject).await?.is_some() {
+            return Ok(ReferrersSource::Api);
+        }
+        let tag = Reference::Tag(referrers_tag(subject));
+        let url = join(
+            &self.transport().repository_url(repository)?,
+            &format!("manifests/{tag}"),
+        )?;
+        let what = format!("{repository}:{tag}");
+        let fetched = self
+            .transport()
+            .get(
+                repository,
+                manifest_request(Method::GET, url.clone(), &what),
+            )
+            .await;
+        let mut index = match fetched {
+            Ok(fetched) => serde_json::from_slice::<serde_json::Value>(&fetched.body)
+                .ok()
+                .filter(|index| index["manifests"].is_array())
+                .ok_or_else(|| RegistryError::Invalid {
+                    url: url.to_string(),
+                    message: "the referrers tag does not hold an image index".into(),
+                })?,
+            Err(error) if error.kind() == RegistryErrorKind::NotFound => serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [],
+            }),
+            Err(error) => return Err(error),
+        };
+        let manifests =
+            index["manifests"]
+                .as_array_mut()
+                .ok_or_else(|| RegistryError::Invalid {
+                    url: url.to_string(),
+                    message: "the referrers index has no manifests".into(),
+                })?;
+        let digest = artifact.digest.to_string();
+        if !manifests.iter().any(|entry| entry["digest"] == *digest) {
+            manifests.push(artifact.to_oci_json());
+            let bytes = serde_json::to_vec(&index).unwrap_or_default();
+            self.push_manifest(repository, &tag, OCI_INDEX, &bytes)
+                .await?;
+        }
+        Ok(ReferrersSource::TagSchema)
+    }
+
+    /// The referrers API's list, or `None` when the registry has no such API (it answers 404).
+    async fn referrers_api(
+        &self,
+        repository: &Repository,
+        subject: &Digest,
+    ) -> Result<Option<Vec<Descriptor>>, RegistryError> {
+        let base = self.transport().repository_url(repository)?;
+        let url = join(&base, &format!("referrers/{subject}"))?;
+        let what = format!("the referrers of {repository}@{subject}");
+        let request = Request::get(
+            url.clone(),
+            Some(OCI_INDEX),
+            RequestKind::Referrers,
+            REFERRERS_LIMIT,
+            &what,
+        );
+        let fetched = match self.transport().get(repository, request).await {
+            Ok(fetched) => fetched,
+            Err(error) if error.kind() == RegistryErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let content_type = fetched
+            .headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(essence);
+        match Manifest::parse(&fetched.body, content_type.as_deref()) {
+            Ok(Manifest::Index { manifests, .. }) => Ok(Some(manifests)),
+            Ok(Manifest::Image { .. }) | Err(_) => Err(RegistryError::Invalid {
+                url: url.to_string(),
+                message: "the referrers API answered without an image index".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn referrers_tags() {
+        let digest = Digest::sha256_of(b"{}");
+        let tag = referrers_tag(&digest);
+        assert_eq!(tag, format!("sha256-{}", digest.hex()));
+        assert!(is_referrers_tag(&tag));
+        assert!(crate::registry::is_valid_tag(&tag));
+        for image_tag in [
+            "latest",
+            "0.1",
+            "sha256-abc",
+            "3.11-slim",
+            &tag.to_uppercase(),
+        ] {
+            assert!(!is_referrers_tag(image_tag), "{image_tag}");
+        }
+    }
+}
