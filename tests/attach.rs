@@ -62,7 +62,8 @@ async fn the_sbom_is_attached_read_back_and_shown() {
         )
         .await;
     let reference = format!("{}/fave-base:0.1", registry.authority());
-    let out = project.run(&["attach", "demo", &reference]);
+    let first_time = "2026-12-01T10:00:00Z";
+    let out = project.run(&["attach", "demo", &reference, "--created", first_time]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let tag = index.replacen(':', "-", 1);
     assert!(
@@ -82,6 +83,10 @@ async fn the_sbom_is_attached_read_back_and_shown() {
     assert_eq!(entry["artifactType"], CYCLONEDX);
     assert_eq!(entry["mediaType"], OCI_MANIFEST);
     assert_eq!(entry["annotations"]["io.fave.lock.sha256"], lock.as_str());
+    assert_eq!(
+        entry["annotations"]["org.opencontainers.image.created"],
+        first_time
+    );
 
     // The artifact: its digest and size as listed, the image index as its subject, the SBOM as its layer.
     let artifact_digest = entry["digest"].as_str().unwrap();
@@ -114,7 +119,15 @@ async fn the_sbom_is_attached_read_back_and_shown() {
 
     // A second attach (by digest) appends; the first entry stays as it was.
     let by_digest = format!("{}/fave-base@{index}", registry.authority());
-    let out = project.run(&["attach", "demo", &by_digest, "--format", "json"]);
+    let out = project.run(&[
+        "attach",
+        "demo",
+        &by_digest,
+        "--format",
+        "json",
+        "--created",
+        "2026-12-02",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let attached = support::demo::json(&out);
     assert_eq!(attached["listed_in"], "tag-schema");
@@ -127,6 +140,10 @@ async fn the_sbom_is_attached_read_back_and_shown() {
     assert_eq!(entries.len(), 2, "{listed:#}");
     assert_eq!(entries[0], *entry);
     assert_eq!(entries[1]["digest"], attached["artifact"]);
+    // The same SBOM at the same time is the same artifact: listed once.
+    let again = project.run(&["attach", "demo", &reference, "--created", first_time]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(referrers_index(&registry, &index).await, listed);
 
     // An image built from another lock, with this lock's SBOM attached: a mismatch.
     registry

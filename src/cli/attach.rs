@@ -26,12 +26,21 @@ pub struct AttachArgs {
     /// The config file.
     #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
     pub config: PathBuf,
+    /// The artifact's `org.opencontainers.image.created` (RFC 3339, a date, or `now`, the default). The
+    /// same SBOM attached with the same time is the same artifact, listed once: a CI job can repeat
+    /// its attach step without piling up copies.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub created: Option<String>,
     /// What to print on stdout: a line, or the result as JSON.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
 
 pub async fn run(args: &AttachArgs) -> anyhow::Result<ExitStatus> {
+    let created = match &args.created {
+        Some(text) => super::sbom::parse_sbom_timestamp(text).context("--created")?,
+        None => Timestamp::now(),
+    };
     let config = config::load(&args.config)?;
     let image = super::selected_images(&config, std::slice::from_ref(&args.image))?[0];
     let index_url = config.effective_index_url(None);
@@ -43,7 +52,7 @@ pub async fn run(args: &AttachArgs) -> anyhow::Result<ExitStatus> {
         credentials: CredentialStore::from_environment(),
         ..RegistryOptions::default()
     })?;
-    let attached = attach(&client, &args.reference, &sbom, Timestamp::now()).await?;
+    let attached = attach(&client, &args.reference, &sbom, created).await?;
     match args.format {
         Format::Json => println!(
             "{}",

@@ -16,6 +16,7 @@ use super::link::next_page;
 use super::manifest::{Descriptor, ImageConfigBlob, Manifest};
 use super::media::{ACCEPT_MANIFESTS, essence};
 use super::reference::{Reference, Repository};
+use super::referrers::Referrers;
 use super::stats::{CacheKind, RegistryStats, RequestKind};
 use super::transport::{Fetched, Request, Transport, normalize_insecure};
 
@@ -80,6 +81,7 @@ struct Inner {
     configs: ImmutableCache<Digest, Arc<ImageConfigBlob>>,
     tag_lists: TtlCache<Repository, Arc<Vec<String>>>,
     tag_digests: TtlCache<(Repository, String), Digest>,
+    referrers: TtlCache<(Repository, Digest), Arc<Referrers>>,
     options: RegistryOptions,
 }
 
@@ -113,6 +115,7 @@ impl RegistryClient {
                 configs: ImmutableCache::new(DIGEST_CACHE_ENTRIES),
                 tag_lists: TtlCache::new(options.tag_ttl, 1024),
                 tag_digests: TtlCache::new(options.tag_ttl, 200_000),
+                referrers: TtlCache::new(options.tag_ttl, 200_000),
                 options,
             }),
         })
@@ -121,6 +124,19 @@ impl RegistryClient {
     /// Request and cache counters.
     pub fn stats(&self) -> &RegistryStats {
         &self.inner.transport.stats
+    }
+
+    /// The cache of referrer lists, for `referrers.rs`: reused for [`RegistryOptions::tag_ttl`], like a
+    /// tag's digest (a referrers list changes as a tag does).
+    pub(crate) fn referrers_cache(&self) -> &TtlCache<(Repository, Digest), Arc<Referrers>> {
+        &self.inner.referrers
+    }
+
+    /// Forget what `tag` pointed to (it was just pushed).
+    pub(crate) fn forget_tag(&self, repository: &Repository, tag: &str) {
+        self.inner
+            .tag_digests
+            .remove(&(repository.clone(), tag.to_string()));
     }
 
     /// The HTTP machinery, for the other files of this module.

@@ -23,6 +23,8 @@ mod client;
 mod describe;
 mod digest;
 mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub(crate) mod link;
 mod manifest;
 pub(crate) mod media;

@@ -6,6 +6,8 @@
 //!
 //! See the distribution spec's "Listing Referrers" and "Referrers Tag Schema".
 
+use std::sync::Arc;
+
 use reqwest::Method;
 
 use super::client::{RegistryClient, join, manifest_request};
@@ -15,7 +17,7 @@ use super::manifest::{Descriptor, Manifest};
 use super::media::{OCI_INDEX, essence};
 use super::push::PushedManifest;
 use super::reference::{Reference, Repository};
-use super::stats::RequestKind;
+use super::stats::{CacheKind, RequestKind};
 use super::transport::Request;
 
 /// A referrers list is an index; the same cap as any manifest.
@@ -52,12 +54,29 @@ pub fn is_referrers_tag(tag: &str) -> bool {
 
 impl RegistryClient {
     /// The artifacts referring to `subject` in `repository`: the referrers API's list, else the
-    /// referrers tag's index (none when that tag does not exist).
+    /// referrers tag's index (none when that tag does not exist); reused for
+    /// [`super::RegistryOptions::tag_ttl`].
     ///
     /// # Errors
     ///
     /// Any [`RegistryError`] but a 404.
     pub async fn referrers(
+        &self,
+        repository: &Repository,
+        subject: &Digest,
+    ) -> Result<Arc<Referrers>, RegistryError> {
+        let key = (repository.clone(), subject.clone());
+        let cached = self.referrers_cache().get(&key);
+        self.stats().cache(CacheKind::Referrers, cached.is_some());
+        if let Some(referrers) = cached {
+            return Ok(referrers);
+        }
+        let referrers = Arc::new(self.fetch_referrers(repository, subject).await?);
+        self.referrers_cache().insert(key, Arc::clone(&referrers));
+        Ok(referrers)
+    }
+
+    async fn fetch_referrers(
         &self,
         repository: &Repository,
         subject: &Digest,
@@ -98,6 +117,8 @@ impl RegistryClient {
         pushed: &PushedManifest,
         artifact: &Descriptor,
     ) -> Result<ReferrersSource, RegistryError> {
+        self.referrers_cache()
+            .remove(&(repository.clone(), subject.clone()));
         if pushed.subject.is_some() || self.referrers_api(repository, subject).await?.is_some() {
             return Ok(ReferrersSource::Api);
         }
@@ -142,6 +163,7 @@ impl RegistryClient {
             let bytes = serde_json::to_vec(&index).unwrap_or_default();
             self.push_manifest(repository, &tag, OCI_INDEX, &bytes)
                 .await?;
+            self.forget_tag(repository, &referrers_tag(subject));
         }
         Ok(ReferrersSource::TagSchema)
     }
@@ -202,5 +224,78 @@ mod tests {
         ] {
             assert!(!is_referrers_tag(image_tag), "{image_tag}");
         }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// A registry with the referrers API (OCI distribution 1.1) lists the artifact itself: its list is
+    /// read from the API, and attaching never touches the referrers tag.
+    #[test]
+    fn a_registry_with_the_referrers_api_is_asked_there() {
+        use crate::registry::fake::{FakeRegistry, answer};
+        use crate::registry::{RegistryClient, RegistryOptions};
+        let subject = Digest::sha256_of(b"image");
+        let artifact = Digest::sha256_of(b"artifact");
+        let list = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{artifact}","size":9,"artifactType":"application/vnd.cyclonedx+json","annotations":{{"io.fave.lock.sha256":"ab"}}}}]}}"#
+        );
+        let index_type = format!("Content-Type: {OCI_INDEX}");
+        let registry = FakeRegistry::bind().serve(vec![
+            answer("200 OK", &[&index_type], &list),
+            answer("200 OK", &[&index_type], &list),
+        ]);
+        let repository: Repository = format!("{}/fave-base", registry.authority).parse().unwrap();
+        let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+        let runtime = runtime();
+        let found = runtime
+            .block_on(client.referrers(&repository, &subject))
+            .unwrap();
+        assert_eq!(found.source, ReferrersSource::Api);
+        assert_eq!(found.descriptors[0].digest, artifact);
+        assert_eq!(
+            found.descriptors[0].artifact_type.as_deref(),
+            Some("application/vnd.cyclonedx+json")
+        );
+        assert_eq!(
+            found.descriptors[0].annotations["io.fave.lock.sha256"],
+            "ab"
+        );
+        // Cached: the second answer is left for `add_referrer`, which finds the API and stops there.
+        assert_eq!(
+            *runtime
+                .block_on(client.referrers(&repository, &subject))
+                .unwrap(),
+            *found
+        );
+        let pushed = PushedManifest {
+            digest: artifact.clone(),
+            subject: None,
+        };
+        let source = runtime
+            .block_on(client.add_referrer(&repository, &subject, &pushed, &found.descriptors[0]))
+            .unwrap();
+        assert_eq!(source, ReferrersSource::Api);
+        let requests = registry.requests();
+        assert_eq!(requests.len(), 2, "{requests:?}");
+        for request in &requests {
+            assert!(
+                request.starts_with(&format!("get /v2/fave-base/referrers/{subject} ")),
+                "{requests:?}"
+            );
+        }
+        // A push the registry answered with `OCI-Subject` needs no request at all.
+        let pushed = PushedManifest {
+            digest: artifact,
+            subject: Some(subject.to_string()),
+        };
+        let source = runtime
+            .block_on(client.add_referrer(&repository, &subject, &pushed, &found.descriptors[0]))
+            .unwrap();
+        assert_eq!(source, ReferrersSource::Api);
     }
 }

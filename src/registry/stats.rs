@@ -99,15 +99,18 @@ pub enum CacheKind {
     TagList,
     /// Tag → digest, for the same short time.
     TagDigest,
+    /// A manifest's referrers, for the same short time.
+    Referrers,
 }
 
 impl CacheKind {
     /// Every cache, in metrics order.
-    pub const ALL: [CacheKind; 4] = [
+    pub const ALL: [CacheKind; 5] = [
         CacheKind::Manifest,
         CacheKind::Config,
         CacheKind::TagList,
         CacheKind::TagDigest,
+        CacheKind::Referrers,
     ];
 
     /// The metrics label.
@@ -117,6 +120,7 @@ impl CacheKind {
             CacheKind::Config => "registry-config",
             CacheKind::TagList => "registry-tag-list",
             CacheKind::TagDigest => "registry-tag-digest",
+            CacheKind::Referrers => "registry-referrers",
         }
     }
 }
@@ -125,7 +129,7 @@ impl CacheKind {
 #[derive(Debug, Default)]
 pub struct RegistryStats {
     requests: [[AtomicU64; 5]; RequestKind::ALL.len()],
-    cache: [[AtomicU64; 2]; 4],
+    cache: [[AtomicU64; 2]; CacheKind::ALL.len()],
 }
 
 /// One counter's value, for rendering.

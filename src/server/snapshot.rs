@@ -17,8 +17,8 @@ use crate::attach::{SBOM_MEDIA_TYPE, SbomState, image_lock, sbom_status};
 use crate::plan::BaseReference;
 use crate::plan::label::{LOCK_SHA256 as LOCK_LABEL, is_built_from, lock_sha256_of};
 use crate::registry::{
-    Descriptor, Digest, Manifest, ManifestKind, PlatformImage, Reference, RegistryClient,
-    RegistryErrorKind, Repository, TagOutcome,
+    Descriptor, Digest, Manifest, ManifestKind, PlatformImage, Reference, Referrers,
+    RegistryClient, RegistryErrorKind, Repository, TagOutcome,
 };
 
 /// Whether a published tag was built from the current lock.
@@ -446,12 +446,11 @@ fn tag_view(outcome: TagOutcome, lock: &LockView, plan: Option<&PlanView>) -> Ta
 /// tag's own lock label.
 async fn add_sboms(registry: &RegistryClient, repository: &Repository, tags: &mut [TagView]) {
     let digests: BTreeSet<Digest> = tags.iter().filter_map(|tag| tag.digest.clone()).collect();
-    let referrers: HashMap<Digest, Result<Vec<Descriptor>, String>> =
+    let referrers: HashMap<Digest, Result<Arc<Referrers>, String>> =
         futures::future::join_all(digests.into_iter().map(|digest| async move {
             let found = registry
                 .referrers(repository, &digest)
                 .await
-                .map(|referrers| referrers.descriptors)
                 .map_err(|error| error.full_message());
             (digest, found)
         }))
@@ -463,7 +462,7 @@ async fn add_sboms(registry: &RegistryClient, repository: &Repository, tags: &mu
             continue;
         };
         tag.sbom = Some(match found {
-            Ok(descriptors) => sbom_view(registry, repository, descriptors, &tag.platforms).await,
+            Ok(found) => sbom_view(registry, repository, &found.descriptors, &tag.platforms).await,
             Err(message) => SbomView {
                 state: "error",
                 artifact: None,
