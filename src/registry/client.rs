@@ -183,7 +183,7 @@ impl RegistryClient {
         for _ in 0..self.inner.options.max_pages.max(1) {
             let what = repository.to_string();
             let request = Request::get(url.clone(), None, RequestKind::Tags, TAG_PAGE_LIMIT, &what);
-            let page = self.inner.transport.get(repository, request).await?;
+            let page = self.inner.transport.request(repository, request).await?;
             let list: TagList =
                 serde_json::from_slice(&page.body).map_err(|error| RegistryError::Invalid {
                     url: url.to_string(),
@@ -254,7 +254,7 @@ impl RegistryClient {
         let url = join(&base, &format!("manifests/{reference}"))?;
         let what = format!("{repository}:{reference}");
         let request = manifest_request(Method::GET, url, &what);
-        let fetched = self.inner.transport.get(repository, request).await?;
+        let fetched = self.inner.transport.request(repository, request).await?;
         let digest = verified_digest(&fetched, reference)?;
         let content_type = fetched
             .headers
@@ -313,12 +313,12 @@ impl RegistryClient {
         )?;
         let what = format!("{repository}:{reference}");
         let request = manifest_request(Method::HEAD, url.clone(), &what);
-        let head = self.inner.transport.get(repository, request).await?;
+        let head = self.inner.transport.request(repository, request).await?;
         let digest = match header_digest(&head)? {
             Some(digest) => digest,
             None => {
                 let request = manifest_request(Method::GET, url, &what);
-                let fetched = self.inner.transport.get(repository, request).await?;
+                let fetched = self.inner.transport.request(repository, request).await?;
                 verified_digest(&fetched, reference)?
             }
         };
@@ -345,7 +345,7 @@ impl RegistryClient {
         let url = join(&base, &format!("blobs/{}", descriptor.digest))?;
         let what = format!("{repository}@{}", descriptor.digest);
         let request = Request::get(url, None, RequestKind::Blob, CONFIG_LIMIT, &what);
-        let fetched = self.inner.transport.get(repository, request).await?;
+        let fetched = self.inner.transport.request(repository, request).await?;
         if !descriptor.digest.matches(&fetched.body) {
             return Err(RegistryError::DigestMismatch {
                 url: fetched.url.to_string(),

@@ -48,13 +48,13 @@ impl RegistryClient {
                 &what,
             )
         };
-        match self.transport().get(repository, head).await {
+        match self.transport().request(repository, head).await {
             Ok(_) => return Ok(digest),
             Err(error) if error.kind() == RegistryErrorKind::NotFound => {}
             Err(error) => return Err(error),
         }
         let start = push_request(Method::POST, join(&base, "blobs/uploads/")?, None, &what);
-        let started = self.transport().get(repository, start).await?;
+        let started = self.transport().request(repository, start).await?;
         let location = started
             .headers
             .get(reqwest::header::LOCATION)
@@ -74,7 +74,7 @@ impl RegistryClient {
             .append_pair("digest", &digest.to_string());
         let upload = ("application/octet-stream", bytes);
         let done = push_request(Method::PUT, url, Some(upload), &what);
-        let done = self.transport().get(repository, done).await?;
+        let done = self.transport().request(repository, done).await?;
         check_digest(&done.url, header_digest(&done)?, &digest)?;
         Ok(digest)
     }
@@ -96,7 +96,7 @@ impl RegistryClient {
         let url = join(&base, &format!("manifests/{reference}"))?;
         let what = format!("{repository}:{reference}");
         let put = push_request(Method::PUT, url, Some((media_type, bytes)), &what);
-        let pushed = self.transport().get(repository, put).await?;
+        let pushed = self.transport().request(repository, put).await?;
         check_digest(&pushed.url, header_digest(&pushed)?, &digest)?;
         let subject = pushed
             .headers

@@ -130,7 +130,7 @@ impl RegistryClient {
         let what = format!("{repository}:{tag}");
         let fetched = self
             .transport()
-            .get(
+            .request(
                 repository,
                 manifest_request(Method::GET, url.clone(), &what),
             )
@@ -168,7 +168,7 @@ impl RegistryClient {
         Ok(ReferrersSource::TagSchema)
     }
 
-    /// The referrers API's list, or `None` when the registry has no such API (it answers 404).
+    /// The referrers API's list, or `None` when the registry has no such API (see [`is_unsupported`]).
     async fn referrers_api(
         &self,
         repository: &Repository,
@@ -184,9 +184,9 @@ impl RegistryClient {
             REFERRERS_LIMIT,
             &what,
         );
-        let fetched = match self.transport().get(repository, request).await {
+        let fetched = match self.transport().request(repository, request).await {
             Ok(fetched) => fetched,
-            Err(error) if error.kind() == RegistryErrorKind::NotFound => return Ok(None),
+            Err(error) if is_unsupported(&error) => return Ok(None),
             Err(error) => return Err(error),
         };
         let content_type = fetched
@@ -201,6 +201,16 @@ impl RegistryClient {
                 message: "the referrers API answered without an image index".into(),
             }),
         }
+    }
+}
+
+/// A registry without the referrers API answers 404 (the spec's rule); some older ones answer 400,
+/// 405 or 501 for a path they do not route. None of these is a failure: the tag schema applies.
+fn is_unsupported(error: &RegistryError) -> bool {
+    match error {
+        RegistryError::NotFound { .. } => true,
+        RegistryError::Status { status, .. } => matches!(status, 400 | 405 | 406 | 501),
+        _ => false,
     }
 }
 

@@ -153,9 +153,10 @@ impl Transport {
         })
     }
 
-    /// Send `get` to `repository`'s registry, authenticating as the registry asks; the body is read up
-    /// to `get.limit` bytes. Non-2xx answers become errors.
-    pub(crate) async fn get(
+    /// Send `get` to `repository`'s registry, authenticating as the registry asks (for a `pull` scope,
+    /// or `pull,push` when the request writes); the body is read up to `get.limit` bytes. Non-2xx
+    /// answers become errors.
+    pub(crate) async fn request(
         &self,
         repository: &Repository,
         get: Request<'_>,
