@@ -52,7 +52,13 @@ pub(crate) fn build(input: &SbomInput<'_>) -> Result<Bom, SbomError> {
     for package in &lock.packages {
         components.push(package_component(input, package, &tags)?);
     }
-    for package in input.system_packages {
+    // One component per purl: a package handed over twice must not give two equal bom-refs.
+    let system: BTreeMap<String, &SystemPackage> = input
+        .system_packages
+        .iter()
+        .map(|package| (package.bom_ref(), package))
+        .collect();
+    for package in system.values() {
         components.push(package.component()?);
     }
     let metadata = Metadata {
@@ -368,7 +374,7 @@ fn dependencies(input: &SbomInput<'_>, tags: &[Tags]) -> Dependencies {
             .collect()
     };
     direct.insert(BASE_REF.to_string());
-    let system: Vec<String> = input
+    let system: BTreeSet<String> = input
         .system_packages
         .iter()
         .map(SystemPackage::bom_ref)

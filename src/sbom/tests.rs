@@ -313,13 +313,25 @@ fn names_and_purls_are_spelled_as_the_metadata_spells_them() {
 fn system_packages_are_components_the_image_depends_on() {
     let lock = lock_with_via();
     let ffmpeg = system::tests::ffmpeg();
+    let arm64 = SystemPackage {
+        arch: "arm64".to_string(),
+        ..ffmpeg.clone()
+    };
+    // Handed over twice: still one component (bom-refs must be unique).
     let sbom = render_with(
         &lock,
         &metadata(&lock),
         &PlanFacts::default(),
-        std::slice::from_ref(&ffmpeg),
+        &[ffmpeg.clone(), arm64, ffmpeg],
         None,
     );
+    let named_ffmpeg = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] == "ffmpeg")
+        .count();
+    assert_eq!(named_ffmpeg, 2, "one per architecture");
     let purl = "pkg:deb/debian/ffmpeg@7:5.1.6-0%2Bdeb12u1?arch=amd64&distro=debian-12";
     let component = component(&sbom, "ffmpeg");
     assert_eq!(component["type"], "library");
