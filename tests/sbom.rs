@@ -409,6 +409,13 @@ fn sbom_keeps_the_build_plan_in_step() {
     for args in [
         &["sbom", "--sbom-timestamp", "2026-11-27T10:00:00Z", "-q"][..],
         &["sbom", "--lock", "locks/demo/pylock.toml", "-q"],
+        &[
+            "sbom",
+            "--sbom-timestamp",
+            "now",
+            "-o",
+            "./locks/demo/sbom.cdx.json",
+        ],
     ] {
         let before = std::fs::read(&sbom_path).unwrap();
         let out = project.run(args);

@@ -2,7 +2,7 @@
 //! `resolve` writes beside it. The image's `build-plan.json` records the SBOM's sha256, so a rewritten
 //! SBOM lands together with its plan (staged and renamed as one set), never leaving the plan stale.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -85,18 +85,23 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
         let text = render_for_lock(&client, &lock, &beside, None)
             .await
             .with_context(|| format!("cannot make the SBOM of `{}`", lock_path.display()))?;
-        let path = args.output_file.clone().unwrap_or(beside.path);
+        let path = args
+            .output_file
+            .clone()
+            .unwrap_or_else(|| beside.path.clone());
         if path.as_os_str() == "-" {
             print!("{text}");
             continue;
         }
+        // The plan lists the SBOM beside the lock: only that one is kept in step.
+        let is_beside = is_same_file(&path, &beside.path);
+        let plan = plan.filter(|_| is_beside);
         let mut outputs = vec![(path.clone(), text)];
         let replanned = match &plan {
             Some(settings) => replan_rewritten(settings, &outputs)?,
             None => None,
         };
-        if plan.is_none() && args.output_file.is_none() && path.with_file_name(PLAN_FILE).is_file()
-        {
+        if plan.is_none() && is_beside && path.with_file_name(PLAN_FILE).is_file() {
             eprintln!(
                 "warning: `{}` beside the SBOM was not updated (no image of {} writes this lock); \
                  run `fave-lock sbom IMAGE` to rewrite both",
@@ -139,34 +144,28 @@ pub fn parse_sbom_timestamp(text: &str) -> anyhow::Result<Timestamp> {
     bail!("--sbom-timestamp {text}: expected `now`, an RFC 3339 timestamp or a date")
 }
 
-/// One lock to describe, and the plan settings of its image when its build plan must follow.
+/// One lock to describe, and the plan settings of its image, whose build plan lists the SBOM.
 struct LockJob {
     lock: PathBuf,
-    /// Only when the SBOM goes to its place beside the lock, which the plan lists.
     plan: Option<PlanSettings>,
 }
 
 /// `--lock`, else the config's images (all, or those named), each with its image's plan settings.
 fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<LockJob>> {
-    let beside = args.output_file.is_none();
     if let Some(lock) = &args.lock {
         // A lock of the config's images (`--lock locks/fave-base/pylock.toml`) keeps its plan in step;
         // without a readable config there is no plan to know of.
-        let same_file = |path: &PathBuf| match (path.canonicalize(), lock.canonicalize()) {
-            (Ok(one), Ok(other)) => one == other,
-            _ => path == lock,
-        };
         let plan = config::load(&args.config).ok().and_then(|config| {
             config.images.iter().find_map(|image| {
                 let path = config_path(&config, &image.output).join("pylock.toml");
-                same_file(&path)
+                is_same_file(&path, lock)
                     .then(|| PlanSettings::from_config(&config, image))
                     .flatten()
             })
         });
         return Ok(vec![LockJob {
             lock: lock.clone(),
-            plan: plan.filter(|_| beside),
+            plan,
         }]);
     }
     let config = config::load(&args.config)?;
@@ -174,7 +173,15 @@ fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<LockJob>> {
         .into_iter()
         .map(|image| LockJob {
             lock: config_path(&config, &image.output).join("pylock.toml"),
-            plan: PlanSettings::from_config(&config, image).filter(|_| beside),
+            plan: PlanSettings::from_config(&config, image),
         })
         .collect())
+}
+
+/// Whether two paths name the same file (as written when either does not exist yet).
+fn is_same_file(one: &Path, other: &Path) -> bool {
+    match (one.canonicalize(), other.canonicalize()) {
+        (Ok(one), Ok(other)) => one == other,
+        _ => one == other,
+    }
 }
