@@ -446,3 +446,42 @@ fn sbom_keeps_the_build_plan_in_step() {
         plan
     );
 }
+
+/// A dotted project name and a local version, which the fave-base lock has neither of: the purls keep
+/// the dot and encode the `+`, exactly as packageurl-python writes them (the validator round-trips
+/// them), and the component is named as the metadata spells the project.
+#[test]
+fn dotted_names_and_local_versions_are_purls_packageurl_python_agrees_with() {
+    let six = Wheel::fixture("six-1.16.0-py2.py3-none-any.whl");
+    let metadata = "Metadata-Version: 2.4\nName: zope.interface\nVersion: 7.0.3+fave\n\
+                    License-Expression: ZPL-2.1\n";
+    // six's bytes under zope.interface's name: the SBOM reads only the page and the `.metadata` file.
+    let wheel = Wheel::from_bytes(
+        "zope_interface-7.0.3+fave-py3-none-any.whl",
+        six.bytes.to_vec(),
+        metadata.as_bytes().to_vec(),
+    )
+    .upload_time("2024-01-01T00:00:00Z");
+    let server = IndexServer::builder().wheel(wheel).start();
+    let project = Project::new(&server.url(), "zope.interface==7.0.3+fave\n");
+    // `--no-verify`: the downloaded bytes are six's, which verify would rightly refuse.
+    let out = project.run(&["resolve", "-q", "--no-verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let sbom_path = project.lock_dir().join("sbom.cdx.json");
+    assert_valid_cyclonedx(&sbom_path);
+    let sbom = read_json(&sbom_path);
+    let zope = component(&sbom, "zope.interface");
+    assert_eq!(zope["purl"], "pkg:pypi/zope.interface@7.0.3%2Bfave");
+    assert_eq!(zope["version"], "7.0.3+fave");
+    assert_eq!(zope["licenses"][0]["expression"], "ZPL-2.1");
+    assert_eq!(
+        zope["components"][0]["purl"],
+        "pkg:pypi/zope.interface@7.0.3%2Bfave?file_name=zope_interface-7.0.3%2Bfave-py3-none-any.whl"
+    );
+    let image = &sbom["dependencies"][0];
+    assert_eq!(image["ref"], "image:demo");
+    assert_eq!(
+        image["dependsOn"],
+        serde_json::json!(["base-image", "pkg:pypi/zope.interface@7.0.3%2Bfave"])
+    );
+}
