@@ -45,6 +45,16 @@ step() {
 }
 fail() { printf '[e2e-image] FAILED: %s\n' "$*" >&2; exit 1; }
 
+# ---- one run at a time ----------------------------------------------------------------------------------
+# Two runs at once (tests/image_e2e.rs runs fave-base and fave-vad in parallel threads) would race on
+# apt-get, on the rootfs tarball, and double the vfs scratch space: CI once ran out of disk that way.
+mkdir -p "$CACHE"
+exec 8>"$CACHE/.e2e-image.lock"
+if ! flock -n 8; then
+  echo "[e2e-image] waiting for another e2e-image run to finish ($CACHE/.e2e-image.lock)"
+  flock 8
+fi
+
 # ---- tools ------------------------------------------------------------------------------------------
 step "tools"
 APT_PACKAGES=(buildah debootstrap docker-registry skopeo curl jq)
@@ -68,8 +78,8 @@ else
 fi
 
 # ---- scratch space and cleanup ------------------------------------------------------------------------
-# buildah's vfs driver copies every layer in full: one image needs ~2.5 GB of scratch space. Say so up
-# front rather than fail half-way with "no space left on device".
+# buildah's vfs driver copies every layer in full: fave-base peaked at 3.4 GB of scratch space (du every
+# 5 s during a CI run, 2026-12-07). Say so up front rather than fail half-way with "no space left on device".
 free_kb=$(df -Pk /tmp | awk 'NR == 2 {print $4}')
 ((free_kb > 4 * 1024 * 1024)) || fail "only $((free_kb / 1024)) MB free in /tmp; the image build needs about 4 GB"
 WORK="$(mktemp -d /tmp/fave-e2e-image.XXXXXX)"

@@ -7,7 +7,9 @@
 //! rather than skipping.
 //!
 //! fave-base takes about 4 minutes with the debootstrap tarball cached (3 more without), fave-vad about
-//! 3 (see the script's timings).
+//! 3 (see the script's timings). The two tests run one after the other: the script holds a lock for the
+//! whole run, since two vfs builds at once double the scratch space and race on apt-get (CI ran out of
+//! disk, and one run lost the dpkg lock, that way).
 
 use std::path::Path;
 use std::process::Command;
