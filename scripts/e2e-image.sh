@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of the base image: build base-image/Dockerfile with the build plan's args and labels,
 # push it to a local registry, check through the registry's HTTP API that the image carries the lock's
-# sha256, and run a sample stage inside it. Run by tests/image_e2e.rs (so by CI); usable by hand:
+# sha256, attach the SBOM (`fave-lock attach`) and read it back byte for byte, and run a sample stage
+# inside it. Run by tests/image_e2e.rs (so by CI); usable by hand:
 #
 #   scripts/e2e-image.sh [IMAGE]   # fave-base (default) or fave-vad (its webrtcvad is built from the
 #                                  # sdist in the Dockerfile's first stage)
@@ -232,6 +233,26 @@ skopeo_label=$(skopeo inspect --tls-verify=false "docker://127.0.0.1:$port/$repo
   jq -r '.Labels["io.fave.lock.sha256"]')
 [[ $skopeo_label == "$want_sha256" ]] || fail "skopeo sees io.fave.lock.sha256=$skopeo_label"
 echo "[e2e-image] $repository:$tag config $config_digest: io.fave.lock.sha256=$label = sha256sum $requirements"
+
+# ---- the SBOM in the registry -------------------------------------------------------------------------
+step "attach the SBOM and read it back through the registry API"
+sbom=$(dirname "$requirements")/sbom.cdx.json
+"$FAVE_LOCK" attach "$IMAGE" "127.0.0.1:$port/$repository:$tag" --format json > "$WORK/attach.json" ||
+  fail "fave-lock attach"
+subject="sha256:$(sha256sum < "$WORK/manifest.json" | cut -d' ' -f1)"
+# docker-registry 2.8 has no referrers API: the artifact is listed under the referrers tag sha256-<hex>.
+curl -fsS -H "Accept: application/vnd.oci.image.index.v1+json" \
+  "$REGISTRY/v2/$repository/manifests/${subject/:/-}" > "$WORK/referrers.json" || fail "no referrers tag for $subject"
+artifact=$(jq -r --arg lock "$want_sha256" '[.manifests[] | select(.artifactType == "application/vnd.cyclonedx+json"
+  and .annotations["io.fave.lock.sha256"] == $lock)] | last | .digest' "$WORK/referrers.json")
+[[ $artifact == "$(jq -r .artifact "$WORK/attach.json")" ]] ||
+  fail "the referrers tag lists $artifact, fave-lock attach pushed $(jq -r .artifact "$WORK/attach.json")"
+curl -fsS -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+  "$REGISTRY/v2/$repository/manifests/$artifact" > "$WORK/artifact.json"
+[[ $(jq -r .subject.digest "$WORK/artifact.json") == "$subject" ]] || fail "the SBOM artifact's subject is not $subject"
+curl -fsS "$REGISTRY/v2/$repository/blobs/$(jq -r '.layers[0].digest' "$WORK/artifact.json")" > "$WORK/sbom.cdx.json"
+cmp -s "$WORK/sbom.cdx.json" "$sbom" || fail "the SBOM read back from the registry differs from $sbom"
+echo "[e2e-image] SBOM $artifact refers to $subject; its blob is $sbom byte for byte"
 
 # ---- sample stage -------------------------------------------------------------------------------------
 container=$($B from --quiet "$BUILT")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the tests need, idempotently:
 #   - Debian packages (APT_PACKAGES),
-#   - .venv/tools: a Python 3.11 venv with pinned uv, packaging, pytest, cyclonedx-python-lib.
+#   - .venv/tools: a Python 3.11 venv with pinned uv, packaging, pytest, cyclonedx-python-lib,
+#     packageurl-python.
 # A stamp file holding the hash of this setup's inputs makes a second run return at once.
 # Usage: scripts/setup-test-env.sh        (from anywhere; works on the repo it lives in)
 set -euo pipefail
@@ -21,6 +22,7 @@ PIP_PINS=(
   "packaging==26.4"                                # >=25 needed; pylock support (packaging.pylock)
   "pytest==9.2.0"
   "cyclonedx-python-lib[json-validation]==11.12.0"
+  "packageurl-python==0.17.6"                      # the SBOM test round-trips every purl through it
 )
 
 log() { printf '[setup-test-env] %s\n' "$*"; }
@@ -66,7 +68,7 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import sys; sys.exit(
 fi
 log "installing ${PIP_PINS[*]}"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PIP_PINS[@]}"
-"$VENV/bin/python" -c 'import packaging.pylock, pytest, cyclonedx' # fail here, not in the tests
+"$VENV/bin/python" -c 'import packaging.pylock, pytest, cyclonedx, packageurl' # fail here, not in the tests
 "$VENV/bin/uv" --version
 printf '%s\n' "$want" > "$STAMP"
 log "done ($VENV)"

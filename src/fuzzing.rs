@@ -36,6 +36,7 @@ pub const TARGETS: &[(&str, FuzzEntry)] = &[
     ("simple_json", simple_json_page),
     ("simple_html", simple_html_page),
     ("page_cache", page_cache),
+    ("selection_cache", selection_cache),
     ("zip_metadata", zip_metadata),
     ("pylock", pylock),
     ("config", config),
@@ -161,6 +162,20 @@ pub fn simple_html_page(data: &[u8]) {
 pub fn page_cache(data: &[u8]) {
     if let Some(cached) = crate::index::page_codec::decode(data) {
         select_files(&cached.page);
+    }
+}
+
+/// The payload of a stored file selection (`resolve::selection_cache`) for one target, then what the
+/// solver asks of it.
+pub fn selection_cache(data: &[u8]) {
+    if let Some(maps) = crate::resolve::selection_cache::decode(data, 1) {
+        for map in &maps {
+            let _ = map.best(&Ranges::full(), false);
+            let _ = map.best_unusable(&Ranges::full());
+            for unusable in map.unusable.values() {
+                let _ = unusable.to_string();
+            }
+        }
     }
 }
 

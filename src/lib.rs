@@ -14,6 +14,7 @@
 
 pub mod abi;
 pub mod apt;
+pub mod attach;
 pub mod check;
 pub mod config;
 pub mod diagnose;

@@ -359,21 +359,8 @@ mod serve_support;
 
 /// A resolved project whose image builds FROM `base:1.0` of a local registry and is published there as
 /// `fave-base:0.1`.
-async fn resolved_with_registry(
-    server: &IndexServer,
-    registry: &serve_support::Registry,
-) -> Project {
-    let project = Project::new(&server.url(), "six==1.16.0\nidna\npackaging\n");
-    let config = project.root().join("fave-lock.toml");
-    let mut toml = std::fs::read_to_string(&config).unwrap();
-    let authority = registry.authority();
-    toml.push_str(&format!(
-        "registry = \"{authority}/fave-base\"\nbase-image = \"{authority}/base:1.0\"\ntags = [\"0.1\"]\n"
-    ));
-    std::fs::write(&config, toml).unwrap();
-    let out = project.run(&["resolve", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    project
+fn resolved_with_registry(server: &IndexServer, registry: &serve_support::Registry) -> Project {
+    support::demo::resolved_with_registry(server, &registry.authority())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -383,7 +370,7 @@ async fn registry_findings_base_drift_and_not_rebuilt() {
         .push_image("base", &["1.0"], "linux/amd64", &[("version", "first")])
         .await;
     let server = server();
-    let project = resolved_with_registry(&server, &registry).await;
+    let project = resolved_with_registry(&server, &registry);
     let plan: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(project.lock_dir().join("build-plan.json")).unwrap(),
     )
@@ -406,6 +393,20 @@ async fn registry_findings_base_drift_and_not_rebuilt() {
             &[("io.fave.lock.sha256", &lock_sha256)],
         )
         .await;
+    // … but without its SBOM in the registry until `fave-lock attach`.
+    let reference = format!("{}/fave-base:0.1", registry.authority());
+    let out = project.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        stdout(&out).lines().next().unwrap_or_default(),
+        format!(
+            "stale [sbom-missing] demo: `{reference}` has no SBOM attached in the registry; fix: fave-lock attach demo {reference}"
+        ),
+        "{}",
+        text(&out)
+    );
+    let attach = project.run(&["attach", "demo", &reference]);
+    assert_eq!(attach.status.code(), Some(0), "{}", text(&attach));
     let out = project.run(&["check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     registry
@@ -458,4 +459,54 @@ async fn registry_findings_base_drift_and_not_rebuilt() {
         project.run(&["check", "--no-registry"]).status.code(),
         Some(0)
     );
+}
+
+/// Issue 14: an image labelled `sha256:<HEX>` (prefix, uppercase) was built from the lock `<hex>`: the
+/// dashboard's tag badge always read it so, `check` compared the text literally and called it
+/// not rebuilt. Both now ask one function, so the badge and the check card agree.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prefixed_lock_label_is_fresh_on_the_badge_and_in_the_check() {
+    let registry = serve_support::Registry::start().await;
+    registry
+        .push_image("base", &["1.0"], "linux/amd64", &[])
+        .await;
+    let server = server();
+    let project = resolved_with_registry(&server, &registry);
+    let lock_sha256 = serve_support::oci::sha256_hex(
+        &std::fs::read(project.lock_dir().join("requirements.txt")).unwrap(),
+    );
+    let label = format!("sha256:{}", lock_sha256.to_uppercase());
+    registry
+        .push_image(
+            "fave-base",
+            &["0.1"],
+            "linux/amd64",
+            &[("io.fave.lock.sha256", &label)],
+        )
+        .await;
+    let out = project.run(&["check", "--format", "json"]);
+    let codes = |report: &serde_json::Value| -> Vec<String> {
+        report["images"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|finding| finding["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Fresh: only the SBOM is missing.
+    let report = json(&out);
+    assert_eq!(codes(&report), ["sbom-missing"], "{report:#}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    let serve = serve_support::Serve::start_indexed(
+        project.root(),
+        &project.cache_dir(),
+        &server.url(),
+        &[],
+    )
+    .await;
+    let tag = serve.json("/api/images/demo/tags/0.1").await;
+    assert_eq!(tag["freshness"], "fresh", "{tag:#}");
+    let check = serve.json("/api/check").await;
+    assert_eq!(codes(&check), codes(&report), "{check:#}");
 }

@@ -1,7 +1,9 @@
-//! The CycloneDX SBOM against the official CycloneDX 1.5 JSON schema (cyclonedx-python-lib's strict
-//! validator, through `scripts/validate-sbom.py` in the tools venv), and its promises: a component with
-//! hash and purl for every locked package, a license wherever the package's METADATA declares one, the
-//! same bytes from `resolve` and from `fave-lock sbom`.
+//! The CycloneDX SBOM against the ecosystem's own readers, through `scripts/validate-sbom.py` in the
+//! tools venv: the official CycloneDX 1.5 JSON schema (cyclonedx-python-lib's strict validator) and
+//! every purl round-tripped through packageurl-python. And its promises: a library component per locked
+//! package with a file component (hash, purl, URL) per wheel or sdist, a license wherever the
+//! package's METADATA declares one, the declared requirements as the image's dependencies, the same
+//! bytes from `resolve` and from `fave-lock sbom`, and a build plan kept in step with the SBOM.
 //!
 //! Needs `FAVE_LOCK_TEST_VENV` (set by `scripts/test.sh`); fails, never skips, without it. The last test
 //! uses live PyPI for the committed lock's metadata (cached in `<repo>/.cache/fave-lock`).
@@ -14,10 +16,14 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::str::FromStr;
+
 use fave_lock::index::{CoreMetadata, IndexClient, IndexSettings};
-use fave_lock::lock::{Lock, read_pylock};
+use fave_lock::lock::{Lock, LockedPackage, read_pylock};
 use fave_lock::sbom::declares_license;
 use fave_lock::tags::{Tags, WheelFilename};
+use pep508_rs::PackageName;
+use sha2::{Digest, Sha256};
 use support::index_server::{IndexServer, Wheel};
 use support::project::{Project, text};
 
@@ -42,7 +48,8 @@ fn venv_python() -> PathBuf {
     python
 }
 
-/// Validate `path` against the CycloneDX 1.5 JSON schema; panics with every schema error.
+/// Validate `path` against the CycloneDX 1.5 JSON schema and round-trip its purls through
+/// packageurl-python; panics with every error. Checks that the validator saw every purl of the file.
 fn assert_valid_cyclonedx(path: &Path) {
     let out = Command::new(venv_python())
         .arg(repo().join("scripts/validate-sbom.py"))
@@ -52,7 +59,16 @@ fn assert_valid_cyclonedx(path: &Path) {
     assert_eq!(
         out.status.code(),
         Some(0),
-        "schema validation failed:\n{}",
+        "schema or purl validation failed:\n{}",
+        text(&out)
+    );
+    let expected = format!(
+        "valid CycloneDX 1.5; {} purls round-trip through packageurl-python",
+        purls(&read_json(path)).len()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&expected),
+        "expected `{expected}`:\n{}",
         text(&out)
     );
 }
@@ -61,43 +77,101 @@ fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-/// Each package of `lock` has a library component with purl, SHA-256 and, when `metadata` of its
-/// chosen file declares a license, licenses.
+/// Every purl of the document: the image, the components and their nested components.
+fn purls(sbom: &serde_json::Value) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut stack = vec![&sbom["metadata"]["component"]];
+    stack.extend(sbom["components"].as_array().into_iter().flatten());
+    while let Some(component) = stack.pop() {
+        found.extend(component["purl"].as_str());
+        stack.extend(component["components"].as_array().into_iter().flatten());
+    }
+    found
+}
+
+/// The component named `name`.
+fn component<'a>(sbom: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no component {name}"))
+}
+
+/// The names an input file pins (`name==version` lines), PEP 503-normalised and sorted.
+fn declared_in(path: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter_map(|line| line.split_once("==").map(|(name, _)| name.trim()))
+        .filter(|name| !name.starts_with('#'))
+        .map(|name| PackageName::from_str(name).unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The library component of `package`: name (as spelled by its metadata) and version.
+fn library<'a>(sbom: &'a serde_json::Value, package: &LockedPackage) -> &'a serde_json::Value {
+    sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["type"] == "library"
+                && c["version"] == package.version.to_string().as_str()
+                && c["name"]
+                    .as_str()
+                    .and_then(|name| PackageName::from_str(name).ok())
+                    .is_some_and(|name| name == package.name)
+        })
+        .unwrap_or_else(|| panic!("no component for {} {}", package.name, package.version))
+}
+
+/// Each package of `lock` has a library component with a pypi purl and, for each of its files, a file
+/// component with that file's SHA-256, purl and URL; when `metadata` of its chosen file declares a
+/// license, the library has licenses. Returns how many are licensed and how many by SPDX.
 fn assert_components(
     sbom: &serde_json::Value,
     lock: &Lock,
     metadata: &BTreeMap<String, Arc<CoreMetadata>>,
-) -> usize {
-    let components = sbom["components"].as_array().unwrap();
-    let mut licensed = 0;
+) -> (usize, usize) {
+    let (mut licensed, mut spdx) = (0, 0);
     for package in &lock.packages {
-        let prefix = format!("pkg:pypi/{}@{}?file_name=", package.name, package.version);
-        let component = components
-            .iter()
-            .find(|c| {
-                c["purl"]
-                    .as_str()
-                    .is_some_and(|purl| purl.starts_with(&prefix))
-            })
-            .unwrap_or_else(|| panic!("no component with purl {prefix}…"));
-        let file_name = component["purl"]
-            .as_str()
-            .unwrap()
-            .strip_prefix(&prefix)
-            .unwrap();
-        let file = package
+        let component = library(sbom, package);
+        let purl = component["purl"].as_str().unwrap();
+        assert_eq!(
+            purl,
+            format!("pkg:pypi/{}@{}", package.name, package.version),
+            "fave-base has no dotted names, so the purl is the normalised name"
+        );
+        let files = component["components"].as_array().unwrap();
+        assert_eq!(files.len(), package.files.len(), "{component}");
+        for file in &package.files {
+            let nested = files
+                .iter()
+                .find(|c| c["name"] == file.filename.as_str())
+                .unwrap_or_else(|| panic!("no file component {}", file.filename));
+            assert_eq!(nested["type"], "file");
+            assert_eq!(
+                nested["purl"],
+                format!("{purl}?file_name={}", file.filename).as_str()
+            );
+            assert_eq!(nested["hashes"][0]["alg"], "SHA-256", "{nested}");
+            assert_eq!(
+                nested["hashes"][0]["content"].as_str(),
+                file.sha256.as_deref()
+            );
+            assert_eq!(nested["externalReferences"][0]["url"], file.url.as_str());
+        }
+        let Some(declared) = package
             .files
             .iter()
-            .find(|f| f.filename == file_name)
-            .unwrap_or_else(|| panic!("{file_name} is not a file of {}", package.name));
-        assert_eq!(component["hashes"][0]["alg"], "SHA-256", "{component}");
-        assert_eq!(
-            component["hashes"][0]["content"].as_str(),
-            file.sha256.as_deref()
-        );
-        let declared = metadata
-            .get(&file.url)
-            .unwrap_or_else(|| panic!("no metadata for {}", file.filename));
+            .find_map(|file| metadata.get(&file.url))
+        else {
+            panic!("no metadata for {}", package.name);
+        };
         if declares_license(declared) {
             licensed += 1;
             let licenses = component["licenses"].as_array();
@@ -106,9 +180,13 @@ fn assert_components(
                 "{} declares a license but its component has none: {component}",
                 package.name
             );
+            let is_spdx = licenses.into_iter().flatten().any(|license| {
+                license.get("expression").is_some() || license["license"].get("id").is_some()
+            });
+            spdx += usize::from(is_spdx);
         }
     }
-    licensed
+    (licensed, spdx)
 }
 
 /// The metadata of the file each component names, through the library's client (disk-cached).
@@ -158,16 +236,18 @@ async fn resolve_writes_a_valid_sbom_and_sbom_rewrites_the_same_bytes() {
     let sbom = read_json(&sbom_path);
     let lock = read_pylock(&project.lock_dir().join("pylock.toml")).unwrap();
     let metadata = chosen_metadata(&lock, &server.url(), &project.cache_dir()).await;
-    assert_eq!(assert_components(&sbom, &lock, &metadata), 3);
+    // idna 3.10 says only `BSD License` (a family, so a name); packaging 24.2 the Apache and BSD
+    // classifiers (Apache-2.0 and a name); six 1.16.0 `License: MIT`.
+    assert_eq!(assert_components(&sbom, &lock, &metadata), (3, 2));
     assert_eq!(sbom["metadata"]["component"]["name"], "demo");
     assert!(sbom["metadata"].get("timestamp").is_none());
-    let six = sbom["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "six")
-        .unwrap();
+    let six = component(&sbom, "six");
     assert_eq!(six["licenses"][0]["license"]["id"], "MIT");
+    let packaging = component(&sbom, "packaging");
+    assert_eq!(
+        packaging["licenses"],
+        serde_json::json!([{"license": {"id": "Apache-2.0"}}, {"license": {"name": "BSD License"}}])
+    );
 
     // Another process, from the lock on disk: the same bytes (no timestamp, content-derived serial).
     let written = std::fs::read(&sbom_path).unwrap();
@@ -245,9 +325,163 @@ async fn live_pypi_sbom_of_the_committed_lock_is_valid_and_licensed() {
     assert_valid_cyclonedx(&sbom_path);
     let lock = read_pylock(&repo().join("locks/fave-base/pylock.toml")).unwrap();
     let metadata = chosen_metadata(&lock, &lock.context.index_url, &cache_dir).await;
-    let licensed = assert_components(&read_json(&sbom_path), &lock, &metadata);
-    assert!(
-        licensed > lock.packages.len() / 2,
-        "only {licensed} licensed packages"
+    let sbom = read_json(&sbom_path);
+    let (licensed, spdx) = assert_components(&sbom, &lock, &metadata);
+    assert_eq!(
+        licensed,
+        lock.packages.len(),
+        "every package of fave-base declares one"
+    );
+    // 39 before licenses were read as SPDX in PEP 639 → strict `License` → classifiers order (the
+    // seven left are BSD-family names no field pins down); cyclonedx-py 7.5.0 gives 40.
+    assert!(spdx >= 46, "only {spdx} of {licensed} licenses are SPDX");
+    let numpy = component(&sbom, "numpy");
+    assert_eq!(numpy["licenses"][0]["license"]["name"], "BSD License");
+    // The image's direct dependencies are base-image/requirements.in's requirements (numpy, scipy and
+    // soundfile among them, though other packages need them too).
+    let image = sbom["dependencies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == "image:fave-base")
+        .unwrap();
+    let direct: Vec<&str> = image["dependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str()?.strip_prefix("pkg:pypi/"))
+        .filter_map(|r| r.split('@').next())
+        .collect();
+    assert_eq!(
+        direct,
+        declared_in(&repo().join("base-image/requirements.in"))
+    );
+    // And it is the committed SBOM: `fave-lock sbom` regenerated it.
+    assert_eq!(
+        std::fs::read(&sbom_path).unwrap(),
+        std::fs::read(repo().join("locks/fave-base/sbom.cdx.json")).unwrap()
+    );
+}
+
+fn sha256_of(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// The sha256 the build plan records for the SBOM.
+fn planned_sbom_sha256(lock_dir: &Path) -> String {
+    let plan = read_json(&lock_dir.join("build-plan.json"));
+    plan["lock_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|file| {
+            file["path"]
+                .as_str()
+                .is_some_and(|path| path.ends_with("/sbom.cdx.json"))
+        })
+        .and_then(|file| file["sha256"].as_str())
+        .unwrap()
+        .to_string()
+}
+
+/// `fave-lock sbom` rewrites the SBOM's sha256 in the build plan with it, so `fave-lock plan` (which
+/// checks every listed file) still accepts the lock folder.
+#[test]
+fn sbom_keeps_the_build_plan_in_step() {
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture("six-1.16.0-py2.py3-none-any.whl"))
+        .start();
+    // Port 9 (discard) refuses: the plan is written without a base digest, at once.
+    let project = Project::with_image(
+        &server.url(),
+        "six\n",
+        "demo",
+        "base-image = \"127.0.0.1:9/base:1.0\"\n",
+    );
+    let out = project.run(&["resolve", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let sbom_path = project.lock_dir().join("sbom.cdx.json");
+    assert_eq!(
+        planned_sbom_sha256(&project.lock_dir()),
+        sha256_of(&sbom_path)
+    );
+
+    for args in [
+        &["sbom", "--sbom-timestamp", "2026-11-27T10:00:00Z", "-q"][..],
+        &["sbom", "--lock", "locks/demo/pylock.toml", "-q"],
+        &[
+            "sbom",
+            "--sbom-timestamp",
+            "now",
+            "-o",
+            "./locks/demo/sbom.cdx.json",
+        ],
+    ] {
+        let before = std::fs::read(&sbom_path).unwrap();
+        let out = project.run(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+        assert_ne!(std::fs::read(&sbom_path).unwrap(), before, "{args:?}");
+        assert_eq!(
+            planned_sbom_sha256(&project.lock_dir()),
+            sha256_of(&sbom_path),
+            "{args:?}"
+        );
+        let out = project.run(&["plan", "demo"]);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+
+    // To another file, the SBOM leaves the plan (which lists the one beside the lock) alone.
+    let plan = std::fs::read(project.lock_dir().join("build-plan.json")).unwrap();
+    let out = project.run(&[
+        "sbom",
+        "-q",
+        "--sbom-timestamp",
+        "now",
+        "-o",
+        "elsewhere.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(project.lock_dir().join("build-plan.json")).unwrap(),
+        plan
+    );
+}
+
+/// A dotted project name and a local version, which the fave-base lock has neither of: the purls keep
+/// the dot and encode the `+`, exactly as packageurl-python writes them (the validator round-trips
+/// them), and the component is named as the metadata spells the project.
+#[test]
+fn dotted_names_and_local_versions_are_purls_packageurl_python_agrees_with() {
+    let six = Wheel::fixture("six-1.16.0-py2.py3-none-any.whl");
+    let metadata = "Metadata-Version: 2.4\nName: zope.interface\nVersion: 7.0.3+fave\n\
+                    License-Expression: ZPL-2.1\n";
+    // six's bytes under zope.interface's name: the SBOM reads only the page and the `.metadata` file.
+    let wheel = Wheel::from_bytes(
+        "zope_interface-7.0.3+fave-py3-none-any.whl",
+        six.bytes.to_vec(),
+        metadata.as_bytes().to_vec(),
+    )
+    .upload_time("2024-01-01T00:00:00Z");
+    let server = IndexServer::builder().wheel(wheel).start();
+    let project = Project::new(&server.url(), "zope.interface==7.0.3+fave\n");
+    // `--no-verify`: the downloaded bytes are six's, which verify would rightly refuse.
+    let out = project.run(&["resolve", "-q", "--no-verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let sbom_path = project.lock_dir().join("sbom.cdx.json");
+    assert_valid_cyclonedx(&sbom_path);
+    let sbom = read_json(&sbom_path);
+    let zope = component(&sbom, "zope.interface");
+    assert_eq!(zope["purl"], "pkg:pypi/zope.interface@7.0.3%2Bfave");
+    assert_eq!(zope["version"], "7.0.3+fave");
+    assert_eq!(zope["licenses"][0]["expression"], "ZPL-2.1");
+    assert_eq!(
+        zope["components"][0]["purl"],
+        "pkg:pypi/zope.interface@7.0.3%2Bfave?file_name=zope_interface-7.0.3%2Bfave-py3-none-any.whl"
+    );
+    let image = &sbom["dependencies"][0];
+    assert_eq!(image["ref"], "image:demo");
+    assert_eq!(
+        image["dependsOn"],
+        serde_json::json!(["base-image", "pkg:pypi/zope.interface@7.0.3%2Bfave"])
     );
 }

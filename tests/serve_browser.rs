@@ -103,6 +103,15 @@ async fn chromium_renders_the_dashboard() {
     let unlabelled = registry
         .push_image(repo, &["0.0.8"], "linux/amd64", &[])
         .await;
+    // The published tag carries its SBOM (`fave-lock attach`), so the check has no `sbom-missing`.
+    let published = format!("{authority}/{repo}:0.1");
+    let attached = project.run(&["attach", "fave-base", &published]);
+    assert_eq!(
+        attached.status.code(),
+        Some(0),
+        "{}",
+        support::project::text(&attached)
+    );
     // packaging leaves the input: the lock (and so every tag's freshness) stays, the check says stale.
     std::fs::write(
         project.root().join("requirements.in"),
@@ -132,6 +141,13 @@ async fn chromium_renders_the_dashboard() {
         );
     }
     assert!(tag_row(&dom, "0.1").contains("badge plan"));
+    for (tag, sbom) in [("0.1", "matches"), ("latest", "matches"), ("0.0.9", "none")] {
+        let row = tag_row(&dom, tag);
+        assert!(
+            row.contains(&format!("data-sbom=\"{sbom}\"")),
+            "{tag}: {row}"
+        );
+    }
     assert!(dom.contains("pinned digest is current"));
     // The script ran: the filter box it reveals is no longer hidden.
     let filter = dom.find("class=\"filter\"").expect("filter box");

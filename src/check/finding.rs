@@ -28,6 +28,9 @@ pub enum Code {
     BaseDrift,
     /// The image published under the plan's tag was built from another lock.
     NotRebuilt,
+    /// The image published under the plan's tag, built from the current lock, has no SBOM of that lock
+    /// attached in the registry (`fave-lock attach`).
+    SbomMissing,
 }
 
 impl Code {
@@ -43,6 +46,7 @@ impl Code {
             Code::NewerRelease => "newer-release",
             Code::BaseDrift => "base-drift",
             Code::NotRebuilt => "not-rebuilt",
+            Code::SbomMissing => "sbom-missing",
         }
     }
 
@@ -60,6 +64,9 @@ impl Code {
                 "the base image tag points to another digest than the build plan pins"
             }
             Code::NotRebuilt => "the published image was built from another lock",
+            Code::SbomMissing => {
+                "the published image has no SBOM of its lock attached in the registry"
+            }
         }
     }
 }

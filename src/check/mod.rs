@@ -6,7 +6,7 @@
 //!             newer-release
 //! apt.rs      apt.lock + config + the archive's suites ─▶ lock-missing, inputs-changed, file-gone,
 //!             hash-mismatch, newer-release (a security update is stale)
-//! registry.rs build plan + what the registry says ─▶ base-drift, not-rebuilt
+//! registry.rs build plan + what the registry says ─▶ base-drift, not-rebuilt, sbom-missing
 //! diff.rs     committed lock vs an in-memory resolution ─▶ old → new, and why
 //! run.rs      the above for the selected images, fetching what they need ─▶ report.rs (CheckReport)
 //! ```
@@ -31,6 +31,6 @@ pub use error::CheckError;
 pub use finding::{Code, FileLocation, Finding, Severity, resolve_command, worst};
 pub use index::{IndexContext, check_index, dependents_to_read};
 pub use local::{LocalCheck, check_local};
-pub use registry::{LOCK_LABEL, PublishedImage, RegistryObservation, check_registry};
+pub use registry::{PublishedImage, PublishedSbom, RegistryObservation, check_registry};
 pub use report::{CheckReport, ImageCheck, Verdict};
 pub use run::{CheckClients, CheckOptions, run};

@@ -10,12 +10,13 @@ use jiff::Timestamp;
 use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
 
+use crate::attach::{image_lock, sbom_status};
 use crate::config::Config;
 use crate::image::ImageJob;
 use crate::index::{IndexClient, ProjectResponse};
 use crate::lock::Lock;
-use crate::plan::{BaseReference, BuildPlan, sha256_hex};
-use crate::registry::{Reference, RegistryClient, RegistryErrorKind, Repository};
+use crate::plan::{BaseReference, BuildPlan, label, sha256_hex};
+use crate::registry::{ImageReference, RegistryClient, RegistryErrorKind};
 
 use crate::apt::{AptLock, ArchiveClient};
 
@@ -25,7 +26,7 @@ use super::error::CheckError;
 use super::finding::{Code, FileLocation, Finding, resolve_command};
 use super::index::{IndexContext, check_index, dependents_to_read};
 use super::local::{LocalCheck, check_local};
-use super::registry::{LOCK_LABEL, PublishedImage, RegistryObservation, check_registry};
+use super::registry::{PublishedImage, PublishedSbom, RegistryObservation, check_registry};
 use super::report::{CheckReport, ImageCheck, Verdict};
 
 /// What to check and how.
@@ -345,27 +346,26 @@ async fn observe_registry(
             message,
         };
         let base = BaseReference::parse(name).map_err(bad)?;
-        let repository = Repository::new(&base.registry, &base.repository).map_err(bad)?;
-        let reference = Reference::tag(&base.tag).map_err(bad)?;
-        let manifest = registry
-            .manifest(&repository, &reference)
+        let digest = registry
+            .manifest_digest(&base.repository, &base.reference())
             .await
             .map_err(|source| CheckError::Registry {
                 reference: name.clone(),
                 source: Box::new(source),
             })?;
-        observed.base_digest = Some(manifest.digest.to_string());
+        observed.base_digest = Some(digest.to_string());
     }
     for full in &plan.tags {
         let bad = |message: String| CheckError::PlanReference {
             reference: full.clone(),
             message,
         };
-        let Some((name, tag)) = full.rsplit_once(':').filter(|(_, tag)| !tag.contains('/')) else {
+        let image: ImageReference = full.parse().map_err(bad)?;
+        let Some(tag) = image.tag.filter(|_| image.digest.is_none()) else {
             return Err(bad("not a tagged image reference".to_string()));
         };
-        let repository: Repository = name.parse().map_err(bad)?;
-        let description = match registry.describe_tag(&repository, tag).await {
+        let repository = image.repository;
+        let description = match registry.describe_tag(&repository, &tag).await {
             Ok(description) => description,
             Err(error) if error.kind() == RegistryErrorKind::NotFound => continue,
             Err(source) => {
@@ -375,6 +375,19 @@ async fn observe_registry(
                 });
             }
         };
+        let referrers = registry
+            .referrers(&repository, &description.digest)
+            .await
+            .map_err(|source| CheckError::Registry {
+                reference: full.clone(),
+                source: Box::new(source),
+            })?;
+        let image_lock = image_lock(&description.platforms);
+        observed.sboms.push(PublishedSbom {
+            reference: full.clone(),
+            status: sbom_status(&referrers.descriptors, image_lock.as_deref()),
+            image_lock,
+        });
         for platform in description.platforms {
             if let Some(error) = platform.error {
                 return Err(bad(format!("{}: {error}", platform.platform)));
@@ -382,7 +395,7 @@ async fn observe_registry(
             observed.published.push(PublishedImage {
                 reference: full.clone(),
                 platform: platform.platform,
-                lock_sha256: platform.labels.get(LOCK_LABEL).cloned(),
+                lock_sha256: platform.labels.get(label::LOCK_SHA256).cloned(),
             });
         }
     }

@@ -113,7 +113,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
 }
 
 /// The registries the config marks `registry-insecure` (plain http allowed).
-fn insecure_registries(config: &Config) -> Vec<String> {
+pub(crate) fn insecure_registries(config: &Config) -> Vec<String> {
     config
         .images
         .iter()
@@ -280,7 +280,7 @@ fn check_of(code: Code) -> &'static str {
     match code {
         Code::InputsChanged | Code::LockFormatChanged | Code::LockMissing => "inputs",
         Code::Yanked | Code::HashMismatch | Code::FileGone | Code::NewerRelease => "index",
-        Code::BaseDrift | Code::NotRebuilt => "registry",
+        Code::BaseDrift | Code::NotRebuilt | Code::SbomMissing => "registry",
     }
 }
 

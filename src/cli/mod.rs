@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
 
 mod abi;
+mod attach;
 mod check;
 mod plan;
 mod progress;
@@ -40,6 +41,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Which numpy C API each extension module of a wheel or lock was compiled against.
     Abi(abi::AbiArgs),
+    /// Push an image's SBOM to the registry as an OCI artifact referring to the pushed image.
+    Attach(attach::AttachArgs),
     /// Serve the tag and digest dashboard, its JSON API and metrics (127.0.0.1:8080 by default).
     Serve(serve::ServeArgs),
 }
@@ -202,7 +205,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Sbom(args) => args.timeout.limit(),
         Command::Check(args) => args.timeout.limit(),
         Command::Abi(args) => args.timeout.limit(),
-        Command::Plan(_) | Command::Serve(_) => None,
+        Command::Plan(_) | Command::Serve(_) | Command::Attach(_) => None,
     };
     let command = run_command(cli.command);
     let Some(limit) = limit else {
@@ -250,6 +253,7 @@ async fn run_command(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Serve(args) => serve::run(args).await,
         Command::Check(args) => check::run(args).await,
         Command::Abi(args) => abi::run(args).await,
+        Command::Attach(args) => attach::run(&args).await,
     }
 }
 
@@ -287,6 +291,7 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
         {
             ExitStatus::Integrity
         }
+        _ if attach::is_integrity(err) => ExitStatus::Integrity,
         _ if matches!(
             err.downcast_ref::<fave_lock::plan::PlanError>(),
             Some(fave_lock::plan::PlanError::LockMismatch { .. })

@@ -1,7 +1,8 @@
 //! `fave-lock sbom`: write `locks/<image>/sbom.cdx.json` from the committed lock, the same document
-//! `resolve` writes beside it.
+//! `resolve` writes beside it. The image's `build-plan.json` records the SBOM's sha256, so a rewritten
+//! SBOM lands together with its plan (staged and renamed as one set), never leaving the plan stale.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,10 +10,11 @@ use anyhow::{Context, bail};
 use jiff::Timestamp;
 
 use fave_lock::config;
-use fave_lock::fs::write_atomic;
+use fave_lock::fs::Staged;
 use fave_lock::image::config_path;
 use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::read_pylock;
+use fave_lock::plan::{PLAN_FILE, PlanSettings, replan_rewritten};
 use fave_lock::sbom::{SBOM_FILE, SbomOutput, render_for_lock};
 
 use super::ExitStatus;
@@ -61,7 +63,11 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
     if args.output_file.is_some() && locks.len() != 1 {
         bail!("--output-file needs exactly one lock: name one image or use --lock");
     }
-    for lock_path in locks {
+    for LockJob {
+        lock: lock_path,
+        plan,
+    } in locks
+    {
         let lock = read_pylock(&lock_path)?;
         let client = IndexClient::new(IndexSettings {
             index_url: lock.context.index_url.clone(),
@@ -71,7 +77,7 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
             page_ttl: Duration::from_secs(600),
             concurrency: 16,
         })?;
-        // The build plan is read from beside the lock, wherever the SBOM goes.
+        // The build plan and requirements.txt are read from beside the lock, wherever the SBOM goes.
         let beside = SbomOutput {
             path: lock_path.with_file_name(SBOM_FILE),
             timestamp,
@@ -79,18 +85,46 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
         let text = render_for_lock(&client, &lock, &beside, None)
             .await
             .with_context(|| format!("cannot make the SBOM of `{}`", lock_path.display()))?;
-        let path = args.output_file.clone().unwrap_or(beside.path);
+        let path = args
+            .output_file
+            .clone()
+            .unwrap_or_else(|| beside.path.clone());
         if path.as_os_str() == "-" {
             print!("{text}");
             continue;
         }
-        write_atomic(&path, text.as_bytes())?;
+        // The plan lists the SBOM beside the lock: only that one is kept in step.
+        let is_beside = is_same_file(&path, &beside.path);
+        let plan = plan.filter(|_| is_beside);
+        let mut outputs = vec![(path.clone(), text)];
+        let replanned = match &plan {
+            Some(settings) => replan_rewritten(settings, &outputs)?,
+            None => None,
+        };
+        if plan.is_none() && is_beside && path.with_file_name(PLAN_FILE).is_file() {
+            eprintln!(
+                "warning: `{}` beside the SBOM was not updated (no image of {} writes this lock); \
+                 run `fave-lock sbom IMAGE` to rewrite both",
+                path.with_file_name(PLAN_FILE).display(),
+                args.config.display()
+            );
+        }
+        let replanned_path = replanned.as_ref().map(|(plan_path, _)| plan_path.clone());
+        outputs.extend(replanned);
+        let mut staged = Staged::default();
+        for (output, contents) in &outputs {
+            staged.stage(output, contents.as_bytes())?;
+        }
+        staged.commit()?;
         if !args.quiet {
             eprintln!(
                 "Wrote {} ({} packages)",
                 path.display(),
                 lock.package_count()
             );
+            if let Some(plan_path) = replanned_path {
+                eprintln!("Updated {} (the SBOM's sha256)", plan_path.display());
+            }
         }
     }
     Ok(ExitStatus::Success)
@@ -110,14 +144,44 @@ pub fn parse_sbom_timestamp(text: &str) -> anyhow::Result<Timestamp> {
     bail!("--sbom-timestamp {text}: expected `now`, an RFC 3339 timestamp or a date")
 }
 
-/// `--lock`, else the config's images (all, or those named).
-fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<PathBuf>> {
+/// One lock to describe, and the plan settings of its image, whose build plan lists the SBOM.
+struct LockJob {
+    lock: PathBuf,
+    plan: Option<PlanSettings>,
+}
+
+/// `--lock`, else the config's images (all, or those named), each with its image's plan settings.
+fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<LockJob>> {
     if let Some(lock) = &args.lock {
-        return Ok(vec![lock.clone()]);
+        // A lock of the config's images (`--lock locks/fave-base/pylock.toml`) keeps its plan in step;
+        // without a readable config there is no plan to know of.
+        let plan = config::load(&args.config).ok().and_then(|config| {
+            config.images.iter().find_map(|image| {
+                let path = config_path(&config, &image.output).join("pylock.toml");
+                is_same_file(&path, lock)
+                    .then(|| PlanSettings::from_config(&config, image))
+                    .flatten()
+            })
+        });
+        return Ok(vec![LockJob {
+            lock: lock.clone(),
+            plan,
+        }]);
     }
     let config = config::load(&args.config)?;
     Ok(super::selected_images(&config, &args.images)?
         .into_iter()
-        .map(|image| config_path(&config, &image.output).join("pylock.toml"))
+        .map(|image| LockJob {
+            lock: config_path(&config, &image.output).join("pylock.toml"),
+            plan: PlanSettings::from_config(&config, image),
+        })
         .collect())
+}
+
+/// Whether two paths name the same file (as written when either does not exist yet).
+fn is_same_file(one: &Path, other: &Path) -> bool {
+    match (one.canonicalize(), other.canonicalize()) {
+        (Ok(one), Ok(other)) => one == other,
+        _ => one == other,
+    }
 }

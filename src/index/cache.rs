@@ -9,8 +9,16 @@
 //!
 //! ```text
 //! simple-v2/<sha256(index url)[..16]>/<normalized name>.bin    CachedPage (binary, see page_codec.rs)
+//! derived-v1/<sha256(index url)[..16]>/<name>.<s[..16]>.bin    what a caller computed from that page
 //! metadata-v2/<h[..2]>/<h = sha256(file url)>.json              CoreMetadata
 //! ```
+//!
+//! A derived entry holds bytes a caller computed from one page and its own settings (the resolver's file
+//! selection per target), so that a repeat run need not decode the page at all. It names the page it
+//! came from by the page entry's [`PageStamp`] and stores the caller's whole [`DerivedKey`], both
+//! compared on read: a page fetched again (new `fetched_at`) or other settings make it a miss. The file
+//! is named by the key's `slot` only (`s` = its sha256), so that settings which change from run to run
+//! (a build, a cutoff) replace their entry instead of adding files without end.
 //!
 //! Writes go through [`crate::fs::write_atomic`] (temp file + rename), so a concurrent fave-lock process
 //! sees either the old entry or the new one, never half of one. Any entry that does not read back (missing,
@@ -25,6 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::IndexError;
 use super::model::{CoreMetadata, ProjectPage};
+use super::page_codec::{Reader, Writer};
 
 /// The default cache folder: `$FAVE_LOCK_CACHE_DIR`, else `$XDG_CACHE_HOME/fave-lock`, else
 /// `~/.cache/fave-lock` (XDG Base Directory Specification); the system temp folder as a last resort.
@@ -45,6 +54,30 @@ pub fn default_cache_dir() -> PathBuf {
         None => std::env::temp_dir().join("fave-lock"),
     }
 }
+
+/// Which stored page entry a derived entry was computed from: the page's fetch time (nanoseconds, so two
+/// fetches never share one) and the entry's length in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PageStamp {
+    pub(crate) fetched_at: Timestamp,
+    pub(crate) len: u64,
+}
+
+/// What a derived entry was computed with, as the caller encodes it; compared in full on read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DerivedKey {
+    /// The settings that name the entry's file: entries with other slots live side by side.
+    pub(crate) slot: Vec<u8>,
+    /// The settings that do not: an entry with another `rest` is replaced by the next write.
+    pub(crate) rest: Vec<u8>,
+}
+
+/// The first bytes of a derived entry; the last one is the format version.
+const DERIVED_MAGIC: &[u8; 4] = b"FLD\x01";
+
+/// How much of a page entry is read to learn its stamp: the header is the magic, the index URL, a time
+/// and the name; a header longer than this (a URL of kilobytes) is a miss, and the page is read in full.
+const HEADER_READ: u64 = 8 << 10;
 
 /// A project page as stored: the page, where it came from, and when.
 #[derive(Debug)]
@@ -85,30 +118,128 @@ impl Cache {
             .join(format!("{hash}.json"))
     }
 
-    /// The stored page of `name`, if one reads back and belongs to `index_url`.
+    /// Where a derived entry of the page of `name` with key slot `slot` is stored.
+    fn derived_path(&self, index_url: &str, name: &PackageName, slot: &[u8]) -> PathBuf {
+        let index = &sha256_hex(index_url.as_bytes())[..16];
+        let key = &sha256_hex(slot)[..16];
+        self.root
+            .join("derived-v1")
+            .join(index)
+            .join(format!("{name}.{key}.bin"))
+    }
+
+    /// The stored page of `name`, if one reads back and belongs to `index_url`, with its stamp.
     pub(crate) async fn read_page(
         &self,
         index_url: &str,
         name: &PackageName,
-    ) -> Option<CachedPage> {
+    ) -> Option<(CachedPage, PageStamp)> {
         let path = self.page_path(index_url, name);
-        let read = move || super::page_codec::decode(&std::fs::read(&path).ok()?);
-        let cached = tokio::task::spawn_blocking(read).await.ok().flatten()?;
-        (cached.index_url == index_url && &cached.page.name == name).then_some(cached)
+        let read = move || {
+            let bytes = std::fs::read(&path).ok()?;
+            let cached = super::page_codec::decode(&bytes)?;
+            let len = u64::try_from(bytes.len()).ok()?;
+            Some((cached, len))
+        };
+        let (cached, len) = tokio::task::spawn_blocking(read).await.ok().flatten()?;
+        let stamp = PageStamp {
+            fetched_at: cached.fetched_at,
+            len,
+        };
+        (cached.index_url == index_url && &cached.page.name == name).then_some((cached, stamp))
     }
 
-    /// Store `page` as fetched from `index_url` at `fetched_at`.
+    /// The stamp of the stored page of `name`, from the entry's first bytes only, if it belongs to
+    /// `index_url`. Whether the rest of the entry decodes is not checked; a derived entry names the
+    /// stamp of a page that did decode, and entries are replaced whole, never edited.
+    fn read_page_stamp(&self, index_url: &str, name: &PackageName) -> Option<PageStamp> {
+        use std::io::Read;
+        let file = std::fs::File::open(self.page_path(index_url, name)).ok()?;
+        let len = file.metadata().ok()?.len();
+        let mut head = Vec::with_capacity(1024);
+        file.take(HEADER_READ).read_to_end(&mut head).ok()?;
+        let (stored_url, fetched_at, stored_name) = super::page_codec::decode_header(&head)?;
+        (stored_url == index_url && stored_name == name.as_ref())
+            .then_some(PageStamp { fetched_at, len })
+    }
+
+    /// Store `page` as fetched from `index_url` at `fetched_at`; returns the stored entry's stamp.
     pub(crate) async fn write_page(
         &self,
         index_url: &str,
         page: Arc<ProjectPage>,
         fetched_at: Timestamp,
-    ) -> Result<(), IndexError> {
+    ) -> Result<PageStamp, IndexError> {
         let path = self.page_path(index_url, &page.name);
         let index_url = index_url.to_string();
         blocking(path, move |path| {
             let bytes = super::page_codec::encode(&index_url, fetched_at, &page);
-            write_bytes(path, &bytes)
+            write_bytes(path, &bytes)?;
+            let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+            Ok(PageStamp { fetched_at, len })
+        })
+        .await
+    }
+
+    /// The payload of the derived entry with key `key` computed from the stored page of `name`, passed
+    /// through `decode`, all off the async threads. `None` when there is no stored page, `usable` refuses
+    /// its stamp, or no entry for that page and key decodes. Only the page entry's header is read.
+    pub(crate) async fn read_derived<T: Send + 'static>(
+        &self,
+        index_url: &str,
+        name: &PackageName,
+        usable: impl FnOnce(PageStamp) -> bool + Send + 'static,
+        key: DerivedKey,
+        decode: impl FnOnce(&[u8]) -> Option<T> + Send + 'static,
+    ) -> Option<T> {
+        let cache = self.clone();
+        let index_url = index_url.to_string();
+        let name = name.clone();
+        let read = move || {
+            let stamp = cache.read_page_stamp(&index_url, &name)?;
+            if !usable(stamp) {
+                return None;
+            }
+            let bytes = std::fs::read(cache.derived_path(&index_url, &name, &key.slot)).ok()?;
+            let mut input = Reader(bytes.strip_prefix(DERIVED_MAGIC)?);
+            let matches = input.str()? == index_url
+                && input.str()? == name.as_ref()
+                && input.time()? == stamp.fetched_at
+                && input.u64()? == stamp.len
+                && input.bytes()? == key.slot.as_slice()
+                && input.bytes()? == key.rest.as_slice();
+            if !matches {
+                return None;
+            }
+            decode(input.0)
+        };
+        tokio::task::spawn_blocking(read).await.ok().flatten()
+    }
+
+    /// Store the derived entry computed from the page stamped `stamp` with key `key`; `encode` runs off
+    /// the async threads and appends the payload.
+    pub(crate) async fn write_derived(
+        &self,
+        index_url: &str,
+        name: &PackageName,
+        stamp: PageStamp,
+        key: DerivedKey,
+        encode: impl FnOnce(&mut Writer) + Send + 'static,
+    ) -> Result<(), IndexError> {
+        let path = self.derived_path(index_url, name, &key.slot);
+        let index_url = index_url.to_string();
+        let name = name.clone();
+        blocking(path, move |path| {
+            let mut out = Writer(Vec::new());
+            out.0.extend_from_slice(DERIVED_MAGIC);
+            out.str(&index_url);
+            out.str(name.as_ref());
+            out.time(stamp.fetched_at);
+            out.u64(stamp.len);
+            out.bytes(&key.slot);
+            out.bytes(&key.rest);
+            encode(&mut out);
+            write_bytes(path, &out.0)
         })
         .await
     }
@@ -164,10 +295,10 @@ fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
 }
 
 /// Run a cache write on the blocking pool: it syncs to disk, which can take milliseconds.
-async fn blocking(
+async fn blocking<T: Send + 'static>(
     path: PathBuf,
-    write: impl FnOnce(&Path) -> Result<(), IndexError> + Send + 'static,
-) -> Result<(), IndexError> {
+    write: impl FnOnce(&Path) -> Result<T, IndexError> + Send + 'static,
+) -> Result<T, IndexError> {
     let task_path = path.clone();
     match tokio::task::spawn_blocking(move || write(&task_path)).await {
         Ok(result) => result,
@@ -211,13 +342,25 @@ mod tests {
         assert!(cache.read_page(index, &name).await.is_none());
 
         let fetched_at = Timestamp::now();
-        cache
+        let written = cache
             .write_page(index, Arc::new(page("six")), fetched_at)
             .await
             .unwrap();
-        let cached = cache.read_page(index, &name).await.unwrap();
+        let (cached, stamp) = cache.read_page(index, &name).await.unwrap();
         assert_eq!(cached.page, page("six"));
         assert_eq!(cached.fetched_at, fetched_at);
+        assert_eq!(stamp, written);
+        assert_eq!(
+            stamp.len,
+            std::fs::metadata(cache.page_path(index, &name))
+                .unwrap()
+                .len()
+        );
+        assert_eq!(cache.read_page_stamp(index, &name), Some(stamp));
+        assert_eq!(
+            cache.read_page_stamp("https://other.example/simple", &name),
+            None
+        );
         assert!(
             cache
                 .read_page("https://other.example/simple", &name)
@@ -265,7 +408,7 @@ mod tests {
                 .await
                 .unwrap();
             times.push(started.elapsed());
-            assert_eq!(read.page.files.len(), 4415);
+            assert_eq!(read.0.page.files.len(), 4415);
         }
         times.sort();
         let size = std::fs::metadata(cache.page_path("https://pypi.org/simple", &name))
@@ -275,6 +418,123 @@ mod tests {
             "{size} bytes: min {:?}, median {:?}, max {:?}",
             times[0], times[15], times[29]
         );
+    }
+
+    /// A derived entry answers only for the page entry, index, name and key it was written for.
+    #[tokio::test]
+    async fn derived_entries_answer_only_for_their_page_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        let index = "https://pypi.org/simple";
+        let six = PackageName::from_str("six").unwrap();
+        let fetched_at = Timestamp::now();
+        let stamp = cache
+            .write_page(index, Arc::new(page("six")), fetched_at)
+            .await
+            .unwrap();
+        let key = |slot: &[u8], rest: &[u8]| DerivedKey {
+            slot: slot.to_vec(),
+            rest: rest.to_vec(),
+        };
+        let a = key(b"targets A", b"cutoff A");
+        let read = async |index: &str, name: &PackageName, key: &DerivedKey| {
+            let payload = |bytes: &[u8]| Some(bytes.to_vec());
+            cache
+                .read_derived(index, name, |_| true, key.clone(), payload)
+                .await
+        };
+        assert_eq!(read(index, &six, &a).await, None);
+        cache
+            .write_derived(index, &six, stamp, a.clone(), |out| {
+                out.0.extend_from_slice(b"payload")
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            read(index, &six, &a).await.as_deref(),
+            Some(&b"payload"[..])
+        );
+        // The caller's judgement of the page (fresh enough?) is asked with the page's stamp.
+        let refused = cache
+            .read_derived(
+                index,
+                &six,
+                move |seen| seen != stamp,
+                a.clone(),
+                |_| Some(()),
+            )
+            .await;
+        assert_eq!(refused, None);
+
+        // Another key, index or name.
+        assert_eq!(
+            read(index, &six, &key(b"targets B", b"cutoff A")).await,
+            None
+        );
+        assert_eq!(
+            read(index, &six, &key(b"targets A", b"cutoff B")).await,
+            None
+        );
+        assert_eq!(read("https://other.example/simple", &six, &a).await, None);
+        let idna = PackageName::from_str("idna").unwrap();
+        cache
+            .write_page(index, Arc::new(page("idna")), fetched_at)
+            .await
+            .unwrap();
+        assert_eq!(read(index, &idna, &a).await, None);
+
+        // A key whose slot names the same file still has to match in full.
+        let path = cache.derived_path(index, &six, &a.slot);
+        let stored = std::fs::read(&path).unwrap();
+        let mut tampered = stored.clone();
+        let at = tampered
+            .windows(a.rest.len())
+            .position(|window| window == a.rest.as_slice())
+            .unwrap();
+        tampered[at] ^= 1;
+        std::fs::write(&path, &tampered).unwrap();
+        assert_eq!(read(index, &six, &a).await, None);
+        // Truncated entries are misses whatever the payload decoder would accept.
+        for len in 0..stored.len() - b"payload".len() {
+            std::fs::write(&path, &stored[..len]).unwrap();
+            assert_eq!(read(index, &six, &a).await, None, "{len} bytes");
+        }
+        std::fs::write(&path, &stored).unwrap();
+        assert!(read(index, &six, &a).await.is_some());
+
+        // Writing with another `rest` replaces the entry; another slot adds one.
+        let b = key(b"targets A", b"cutoff B");
+        let c = key(b"targets C", b"cutoff A");
+        for other in [&b, &c] {
+            cache
+                .write_derived(index, &six, stamp, other.clone(), |_| {})
+                .await
+                .unwrap();
+        }
+        assert_eq!(read(index, &six, &a).await, None);
+        assert!(read(index, &six, &b).await.is_some());
+        assert!(read(index, &six, &c).await.is_some());
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            2
+        );
+        std::fs::write(&path, &stored).unwrap();
+
+        // The page entry changed length (another page, same header), or the page was fetched again.
+        let page_path = cache.page_path(index, &six);
+        let mut page_bytes = std::fs::read(&page_path).unwrap();
+        page_bytes.push(0);
+        std::fs::write(&page_path, &page_bytes).unwrap();
+        assert_eq!(read(index, &six, &a).await, None);
+        cache
+            .write_page(
+                index,
+                Arc::new(page("six")),
+                fetched_at + jiff::SignedDuration::from_nanos(1),
+            )
+            .await
+            .unwrap();
+        assert_eq!(read(index, &six, &a).await, None);
     }
 
     #[tokio::test]

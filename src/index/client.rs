@@ -9,13 +9,14 @@ use pep508_rs::PackageName;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use super::cache::Cache;
+use super::cache::{Cache, DerivedKey, PageStamp};
 use super::download::{DownloadedFile, download, metadata_from_download};
 use super::error::IndexError;
 use super::http::{Failure, Http, Transient, unexpected_status};
 use super::model::{
     CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse,
 };
+use super::page_codec::Writer;
 use super::range::{HttpRanges, ReadError, TAIL_LEN, read_metadata};
 use super::{metadata, simple_html, simple_json};
 
@@ -62,13 +63,22 @@ impl IndexClient {
     /// Every file the index lists for `name`: a cached page younger than `page_ttl` (any age when
     /// offline, none with `refresh`), else `GET {index_url}/{name}/` (PEP 503 URL, normalized name).
     pub async fn project(&self, name: &PackageName) -> Result<ProjectResponse, IndexError> {
+        Ok(self.project_stamped(name).await?.0)
+    }
+
+    /// [`project`](Self::project), with the stamp of the cache entry that holds the page answered (`None`
+    /// for a project the index does not have), for keying entries derived from it.
+    pub(crate) async fn project_stamped(
+        &self,
+        name: &PackageName,
+    ) -> Result<(ProjectResponse, Option<PageStamp>), IndexError> {
         let index_url = self.settings.index_url.as_str();
-        if (self.settings.offline || !self.settings.refresh)
-            && let Some(cached) = self.cache.read_page(index_url, name).await
-            && (self.settings.offline || self.is_fresh(cached.fetched_at))
+        if self.may_use_cached_page()
+            && let Some((cached, stamp)) = self.cache.read_page(index_url, name).await
+            && self.is_usable(stamp)
         {
             self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(ProjectResponse::Found(Arc::new(cached.page)));
+            return Ok((ProjectResponse::Found(Arc::new(cached.page)), Some(stamp)));
         }
         if self.settings.offline {
             return Err(IndexError::Offline {
@@ -77,13 +87,55 @@ impl IndexClient {
         }
         let fetched_at = Timestamp::now();
         let Some(page) = self.fetch_page(name).await? else {
-            return Ok(ProjectResponse::NotFound);
+            return Ok((ProjectResponse::NotFound, None));
         };
         let page = Arc::new(page);
-        self.cache
+        let stamp = self
+            .cache
             .write_page(index_url, page.clone(), fetched_at)
             .await?;
-        Ok(ProjectResponse::Found(page))
+        Ok((ProjectResponse::Found(page), Some(stamp)))
+    }
+
+    /// The payload of the entry derived with `key` from the page of `name` that
+    /// [`project`](Self::project) would answer from the cache right now, read from the page entry's
+    /// header only and passed through `decode`; `None` when `project` would not use a cached page or no
+    /// such entry decodes. A hit counts as a cache hit, as the page would have.
+    pub(crate) async fn derived<T: Send + 'static>(
+        &self,
+        name: &PackageName,
+        key: DerivedKey,
+        decode: impl FnOnce(&[u8]) -> Option<T> + Send + 'static,
+    ) -> Option<T> {
+        if !self.may_use_cached_page() {
+            return None;
+        }
+        let (offline, page_ttl) = (self.settings.offline, self.settings.page_ttl);
+        let usable = move |stamp: PageStamp| offline || is_fresh(stamp.fetched_at, page_ttl);
+        let index_url = self.settings.index_url.as_str();
+        let value = self
+            .cache
+            .read_derived(index_url, name, usable, key, decode)
+            .await?;
+        self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+        Some(value)
+    }
+
+    /// Store what `encode` writes as the entry derived with `key` from the page stamped `stamp`. A failed
+    /// write is dropped: the entry only saves work, and a cache that can be read but not written (a
+    /// read-only folder, an offline run on a shared cache) must still serve every run.
+    pub(crate) async fn store_derived(
+        &self,
+        name: &PackageName,
+        stamp: PageStamp,
+        key: DerivedKey,
+        encode: impl FnOnce(&mut Writer) + Send + 'static,
+    ) {
+        let index_url = self.settings.index_url.as_str();
+        let _ = self
+            .cache
+            .write_derived(index_url, name, stamp, key, encode)
+            .await;
     }
 
     /// The core metadata of `file` (a wheel), from the first source that has it: the disk cache, the
@@ -126,10 +178,14 @@ impl IndexClient {
         download(&self.http, &url, temp_dir, progress).await
     }
 
-    fn is_fresh(&self, fetched_at: Timestamp) -> bool {
-        let age = Timestamp::now().duration_since(fetched_at);
-        // A page from the future (a clock that moved back) is not trusted to be fresh.
-        !age.is_negative() && age.unsigned_abs() < self.settings.page_ttl
+    /// Whether a cached page may answer at all: always offline, never with `refresh`.
+    fn may_use_cached_page(&self) -> bool {
+        self.settings.offline || !self.settings.refresh
+    }
+
+    /// Whether the cached page stamped `stamp` answers as is: any age offline, else while fresh.
+    fn is_usable(&self, stamp: PageStamp) -> bool {
+        self.settings.offline || is_fresh(stamp.fetched_at, self.settings.page_ttl)
     }
 
     /// `{index_url}/{name}/`: PEP 503 wants the trailing slash, and relative links resolve against it.
@@ -240,6 +296,13 @@ impl IndexClient {
             }
         }
     }
+}
+
+/// Whether a page fetched at `fetched_at` is younger than `page_ttl`.
+fn is_fresh(fetched_at: Timestamp, page_ttl: std::time::Duration) -> bool {
+    let age = Timestamp::now().duration_since(fetched_at);
+    // A page from the future (a clock that moved back) is not trusted to be fresh.
+    !age.is_negative() && age.unsigned_abs() < page_ttl
 }
 
 /// The project page in `body`, JSON or HTML as `is_json` (the Content-Type) or else the body says. A body

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode, Url};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OnceCell, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use super::error::IndexError;
@@ -252,7 +252,9 @@ impl Pace {
 
 /// Shared HTTP machinery for one index client.
 pub(crate) struct Http {
-    client: reqwest::Client,
+    /// Built at the first request: building it loads the system's TLS roots (a few milliseconds, a
+    /// tenth of an offline run), which a run answered from the cache never needs.
+    client: OnceCell<reqwest::Client>,
     permits: Semaphore,
     stats: Arc<IndexStats>,
     deadlines: Deadlines,
@@ -270,24 +272,33 @@ impl Http {
         stats: Arc<IndexStats>,
         deadlines: Deadlines,
     ) -> Result<Http, IndexError> {
-        // reqwest is built with `rustls-no-provider`: pick ring (no C build) before the first client.
-        // A second call finds a provider already installed, which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("fave-lock/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(CONNECT_TIMEOUT.min(deadlines.response))
-            // A body that goes silent is caught by the pace check too, but only when it is on.
-            .read_timeout(deadlines.response)
-            .build()
-            .map_err(|source| IndexError::Client {
-                source: Box::new(source),
-            })?;
         Ok(Http {
-            client,
+            client: OnceCell::new(),
             permits: Semaphore::new(concurrency.clamp(1, Semaphore::MAX_PERMITS)),
             stats,
             deadlines,
         })
+    }
+
+    /// The client, built on first use; a failure to build it (TLS setup) fails the request that needed
+    /// it.
+    async fn client(&self) -> Result<&reqwest::Client, IndexError> {
+        self.client
+            .get_or_try_init(|| async {
+                // reqwest is built with `rustls-no-provider`: pick ring (no C build) before the first
+                // client. A second call finds a provider already installed, which is fine.
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                reqwest::Client::builder()
+                    .user_agent(concat!("fave-lock/", env!("CARGO_PKG_VERSION")))
+                    .connect_timeout(CONNECT_TIMEOUT.min(self.deadlines.response))
+                    // A body that goes silent is caught by the pace check too, but only when it is on.
+                    .read_timeout(self.deadlines.response)
+                    .build()
+                    .map_err(|source| IndexError::Client {
+                        source: Box::new(source),
+                    })
+            })
+            .await
     }
 
     /// Start the retry bookkeeping for one request to `url`. The caller loops:
@@ -323,8 +334,9 @@ impl Http {
         // The semaphore is never closed, so `acquire` cannot fail; without a permit we would still be
         // correct, only less polite.
         let permit = self.permits.acquire().await.ok();
+        let client = self.client().await.map_err(Failure::Fatal)?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let request = self.client.get(url.clone()).headers(headers.clone());
+        let request = client.get(url.clone()).headers(headers.clone());
         let response = tokio::time::timeout(self.deadlines.response, request.send())
             .await
             .map_err(|_| overdue(Overdue::NoResponse(self.deadlines.response)))?

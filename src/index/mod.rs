@@ -13,7 +13,7 @@
 //! Every request goes through `http.rs`, which bounds requests in flight, keeps their deadlines and
 //! retries (`retry.rs`).
 
-mod cache;
+pub(crate) mod cache;
 mod client;
 mod download;
 mod error;
@@ -28,6 +28,7 @@ pub(crate) mod simple_json;
 pub(crate) mod zip;
 
 pub use cache::default_cache_dir;
+pub(crate) use cache::{DerivedKey, PageStamp};
 pub use client::IndexClient;
 pub(crate) use download::wheel_metadata_bytes;
 pub use download::{DownloadedFile, wheel_metadata};

@@ -40,18 +40,19 @@ pub(crate) fn encode(index_url: &str, fetched_at: Timestamp, page: &ProjectPage)
     out.str(page.name.as_ref());
     out.len(page.files.len());
     for file in &page.files {
-        out.str(&file.filename);
-        out.str(&file.url);
-        out.opt(file.sha256.as_deref(), Writer::str);
-        out.opt(file.size, |out, size| {
-            out.0.extend_from_slice(&size.to_le_bytes())
-        });
-        out.opt(file.upload_time, Writer::time);
-        out.opt(file.requires_python.as_deref(), Writer::str);
-        out.opt(file.yanked.as_deref(), Writer::str);
-        out.0.push(u8::from(file.core_metadata));
+        out.file(file);
     }
     out.0
+}
+
+/// What an entry says about itself, read from its first bytes only: where and when the page was fetched,
+/// and for which project. `None` when the bytes do not start an entry (the rest is not checked).
+pub(crate) fn decode_header(bytes: &[u8]) -> Option<(&str, Timestamp, &str)> {
+    let mut input = Reader(bytes.strip_prefix(MAGIC)?);
+    let index_url = input.str()?;
+    let fetched_at = input.time()?;
+    let name = input.str()?;
+    Some((index_url, fetched_at, name))
 }
 
 /// Decode an entry written by [`encode`]; `None` when it is not one.
@@ -64,50 +65,51 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<CachedPage> {
     // Each file takes at least 14 bytes, so a corrupt count cannot make us reserve gigabytes.
     let mut files = Vec::with_capacity(count.min(input.0.len() / 14));
     for _ in 0..count {
-        files.push(DistFile {
-            filename: input.str()?.to_string(),
-            url: input.str()?.to_string(),
-            sha256: input.opt(|input| input.str().map(str::to_string))?,
-            size: input.opt(Reader::u64)?,
-            upload_time: input.opt(Reader::time)?,
-            requires_python: input.opt(|input| input.str().map(str::to_string))?,
-            yanked: input.opt(|input| input.str().map(str::to_string))?,
-            core_metadata: match input.u8()? {
-                0 => false,
-                1 => true,
-                _ => return None,
-            },
-        });
+        files.push(input.file()?);
     }
-    input.0.is_empty().then_some(CachedPage {
+    input.is_empty().then_some(CachedPage {
         index_url,
         fetched_at,
         page: ProjectPage { name, files },
     })
 }
 
-struct Writer(Vec<u8>);
+/// Appends the encoding's primitives; shared with the other binary cache entries (the resolver's
+/// selections), so that every entry spells a string, a time and a file the same way.
+pub(crate) struct Writer(pub(crate) Vec<u8>);
 
 impl Writer {
-    fn len(&mut self, len: usize) {
+    pub(crate) fn u8(&mut self, value: u8) {
+        self.0.push(value);
+    }
+
+    pub(crate) fn u64(&mut self, value: u64) {
+        self.0.extend_from_slice(&value.to_le_bytes());
+    }
+
+    pub(crate) fn len(&mut self, len: usize) {
         // Strings and file lists past 4 GiB cannot come from a page we accepted (pages are capped far
         // below that); saturate rather than wrap, so such an entry fails to decode instead of misreading.
         let len = u32::try_from(len).unwrap_or(u32::MAX);
         self.0.extend_from_slice(&len.to_le_bytes());
     }
 
-    fn str(&mut self, text: &str) {
-        self.len(text.len());
-        self.0.extend_from_slice(text.as_bytes());
+    pub(crate) fn str(&mut self, text: &str) {
+        self.bytes(text.as_bytes());
     }
 
-    fn time(&mut self, time: Timestamp) {
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) {
+        self.len(bytes.len());
+        self.0.extend_from_slice(bytes);
+    }
+
+    pub(crate) fn time(&mut self, time: Timestamp) {
         self.0.extend_from_slice(&time.as_second().to_le_bytes());
         self.0
             .extend_from_slice(&time.subsec_nanosecond().to_le_bytes());
     }
 
-    fn opt<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Writer, T)) {
+    pub(crate) fn opt<T>(&mut self, value: Option<T>, write: impl FnOnce(&mut Writer, T)) {
         match value {
             None => self.0.push(0),
             Some(value) => {
@@ -116,9 +118,21 @@ impl Writer {
             }
         }
     }
+
+    pub(crate) fn file(&mut self, file: &DistFile) {
+        self.str(&file.filename);
+        self.str(&file.url);
+        self.opt(file.sha256.as_deref(), Writer::str);
+        self.opt(file.size, Writer::u64);
+        self.opt(file.upload_time, Writer::time);
+        self.opt(file.requires_python.as_deref(), Writer::str);
+        self.opt(file.yanked.as_deref(), Writer::str);
+        self.0.push(u8::from(file.core_metadata));
+    }
 }
 
-struct Reader<'a>(&'a [u8]);
+/// Reads what [`Writer`] wrote; every method checks lengths and returns `None` on any surprise.
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
     fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
@@ -127,40 +141,70 @@ impl<'a> Reader<'a> {
         Some(*head)
     }
 
-    fn u8(&mut self) -> Option<u8> {
+    pub(crate) fn u8(&mut self) -> Option<u8> {
         self.take::<1>().map(|[byte]| byte)
     }
 
-    fn u64(&mut self) -> Option<u64> {
+    pub(crate) fn u64(&mut self) -> Option<u64> {
         self.take().map(u64::from_le_bytes)
     }
 
-    fn len(&mut self) -> Option<usize> {
+    pub(crate) fn len(&mut self) -> Option<usize> {
         usize::try_from(u32::from_le_bytes(self.take()?)).ok()
     }
 
-    fn str(&mut self) -> Option<&'a str> {
-        let len = self.len()?;
-        if len > self.0.len() {
-            return None;
-        }
-        let (text, rest) = self.0.split_at(len);
-        self.0 = rest;
-        std::str::from_utf8(text).ok()
+    pub(crate) fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
     }
 
-    fn time(&mut self) -> Option<Timestamp> {
+    pub(crate) fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = self.len()?;
+        let (bytes, rest) = self.0.split_at_checked(len)?;
+        self.0 = rest;
+        Some(bytes)
+    }
+
+    pub(crate) fn time(&mut self) -> Option<Timestamp> {
         let seconds = i64::from_le_bytes(self.take()?);
         let nanoseconds = i32::from_le_bytes(self.take()?);
         Timestamp::new(seconds, nanoseconds).ok()
     }
 
-    fn opt<T>(&mut self, read: impl FnOnce(&mut Reader<'a>) -> Option<T>) -> Option<Option<T>> {
+    pub(crate) fn opt<T>(
+        &mut self,
+        read: impl FnOnce(&mut Reader<'a>) -> Option<T>,
+    ) -> Option<Option<T>> {
         match self.u8()? {
             0 => Some(None),
             1 => read(self).map(Some),
             _ => None,
         }
+    }
+
+    pub(crate) fn bool(&mut self) -> Option<bool> {
+        match self.u8()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn file(&mut self) -> Option<DistFile> {
+        Some(DistFile {
+            filename: self.str()?.to_string(),
+            url: self.str()?.to_string(),
+            sha256: self.opt(|input| input.str().map(str::to_string))?,
+            size: self.opt(Reader::u64)?,
+            upload_time: self.opt(Reader::time)?,
+            requires_python: self.opt(|input| input.str().map(str::to_string))?,
+            yanked: self.opt(|input| input.str().map(str::to_string))?,
+            core_metadata: self.bool()?,
+        })
+    }
+
+    /// Whether every byte has been read: an entry with bytes left over is not one we wrote.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

@@ -4,6 +4,7 @@
 mod pylock;
 mod read;
 mod requirements_txt;
+mod via;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +16,9 @@ use sha2::{Digest, Sha256};
 pub use pylock::pylock_toml;
 pub use read::{LockReadError, parse_pylock, read_pylock};
 pub use requirements_txt::requirements_txt;
+/// Fixtures of the committed lock that other modules' tests share.
+#[cfg(test)]
+pub(crate) use via::tests as via_tests;
 
 use crate::index::DistFile;
 use crate::resolve::{Resolution, Via};

@@ -8,25 +8,11 @@ use sha2::{Digest as _, Sha256};
 
 use super::base_digest::{BaseReference, DigestSource, is_sha256_digest};
 use super::error::{DigestError, PlanError};
+use super::label;
 use super::model::{BaseImage, BuildPlan, LockFile, PLAN_FORMAT_VERSION};
 use super::render::bake_json;
 use super::settings::{PlanSettings, slash_path};
 use crate::lock::Lock;
-
-/// Label keys, spelled once.
-pub mod label {
-    pub const TITLE: &str = "org.opencontainers.image.title";
-    pub const DESCRIPTION: &str = "org.opencontainers.image.description";
-    pub const VERSION: &str = "org.opencontainers.image.version";
-    pub const SOURCE: &str = "org.opencontainers.image.source";
-    pub const REVISION: &str = "org.opencontainers.image.revision";
-    pub const BASE_NAME: &str = "org.opencontainers.image.base.name";
-    pub const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
-    /// sha256 of the image's `requirements.txt`: any built image traces back to its lock.
-    pub const LOCK_SHA256: &str = "io.fave.lock.sha256";
-    /// The lock's input hash: which config and inputs produced it.
-    pub const LOCK_INPUT_HASH: &str = "io.fave.lock.input-hash";
-}
 
 /// The build arg that feeds each label in `base-image/Dockerfile` (`LABEL key="${ARG}"`).
 pub const LABEL_ARGS: &[(&str, &str)] = &[

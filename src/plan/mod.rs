@@ -14,18 +14,15 @@ mod base_digest;
 mod build;
 mod check;
 mod error;
+pub mod label;
 mod model;
 mod render;
 mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use base_digest::{
-    ACCEPT_MANIFESTS, BaseReference, DigestSource, Offline, RegistryDigests, is_sha256_digest,
-};
-pub use build::{
-    LABEL_ARGS, LockSummary, PlannedFiles, label, pin_base, read_previous, sha256_hex,
-};
+pub use base_digest::{BaseReference, DigestSource, Offline, RegistryDigests, is_sha256_digest};
+pub use build::{LABEL_ARGS, LockSummary, PlannedFiles, pin_base, read_previous, sha256_hex};
 pub use check::{read_checked, replan_rewritten};
 pub use error::{DigestError, PlanError};
 pub use model::{BAKE_FILE, BaseImage, BuildPlan, LockFile, PLAN_FILE, PLAN_FORMAT_VERSION};

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::build::label;
 use super::error::PlanError;
+use super::label;
 use super::model::BuildPlan;
 
 /// `--build-arg 'NAME=value'` flags, shell-quoted, one per line joined by ` \` continuations, so the

@@ -2,16 +2,16 @@
 //! registry lookup against an in-process registry, and the check of lock files on disk.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use insta::assert_snapshot;
 
 use super::*;
 use crate::config::BuildConfig;
 use crate::lock::{Lock, LockContext};
+use crate::registry::fake::{FakeRegistry, answer};
 use crate::tags::PythonVersion;
 
 const DIGEST: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -626,66 +626,6 @@ fn the_dockerfile_takes_every_build_arg() {
             "base-image/Dockerfile does not stamp {key} from {arg}"
         );
     }
-}
-
-/// A registry on a loopback port that answers from a script, one connection per answer, and records
-/// each request's head (lowercased). Bound first, so a script can name the registry's own address.
-struct FakeRegistry {
-    listener: Option<TcpListener>,
-    authority: String,
-    requests: Arc<Mutex<Vec<String>>>,
-}
-
-impl FakeRegistry {
-    fn bind() -> FakeRegistry {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let authority = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
-        FakeRegistry {
-            listener: Some(listener),
-            authority,
-            requests: Arc::default(),
-        }
-    }
-
-    /// Answer with `answers` in order, then stop listening.
-    fn serve(mut self, answers: Vec<String>) -> FakeRegistry {
-        let listener = self.listener.take().unwrap();
-        let log = self.requests.clone();
-        std::thread::spawn(move || {
-            for answer in answers {
-                let Ok((mut stream, _)) = listener.accept() else {
-                    return;
-                };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut head = String::new();
-                let mut line = String::new();
-                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                    head.push_str(&line);
-                    line.clear();
-                }
-                log.lock().unwrap().push(head.to_lowercase());
-                let _ = stream.write_all(answer.as_bytes());
-            }
-        });
-        self
-    }
-
-    fn requests(&self) -> Vec<String> {
-        self.requests.lock().unwrap().clone()
-    }
-}
-
-fn answer(status: &str, headers: &[&str], body: &str) -> String {
-    let mut text = format!(
-        "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for header in headers {
-        text.push_str(&format!("{header}\r\n"));
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    text
 }
 
 fn lookup(reference: &str) -> Result<String, DigestError> {

@@ -58,6 +58,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         (at.elapsed() < self.ttl).then(|| value.clone())
     }
 
+    /// Forget `key` (its answer just changed).
+    pub(crate) fn remove(&self, key: &K) {
+        lock(&self.entries).remove(key);
+    }
+
     pub(crate) fn insert(&self, key: K, value: V) {
         let mut entries = lock(&self.entries);
         if entries.len() >= self.capacity {

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Url;
+use reqwest::{Method, Url};
 use serde::Deserialize;
 
 use super::auth::CredentialStore;
@@ -16,8 +16,9 @@ use super::link::next_page;
 use super::manifest::{Descriptor, ImageConfigBlob, Manifest};
 use super::media::{ACCEPT_MANIFESTS, essence};
 use super::reference::{Reference, Repository};
+use super::referrers::Referrers;
 use super::stats::{CacheKind, RegistryStats, RequestKind};
-use super::transport::{Fetched, Get, Transport, normalize_insecure};
+use super::transport::{Fetched, Request, Transport, normalize_insecure};
 
 /// The spec lets registries refuse manifests over 4 MiB; so does this client.
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
@@ -80,6 +81,7 @@ struct Inner {
     configs: ImmutableCache<Digest, Arc<ImageConfigBlob>>,
     tag_lists: TtlCache<Repository, Arc<Vec<String>>>,
     tag_digests: TtlCache<(Repository, String), Digest>,
+    referrers: TtlCache<(Repository, Digest), Arc<Referrers>>,
     options: RegistryOptions,
 }
 
@@ -113,6 +115,7 @@ impl RegistryClient {
                 configs: ImmutableCache::new(DIGEST_CACHE_ENTRIES),
                 tag_lists: TtlCache::new(options.tag_ttl, 1024),
                 tag_digests: TtlCache::new(options.tag_ttl, 200_000),
+                referrers: TtlCache::new(options.tag_ttl, 200_000),
                 options,
             }),
         })
@@ -121,6 +124,36 @@ impl RegistryClient {
     /// Request and cache counters.
     pub fn stats(&self) -> &RegistryStats {
         &self.inner.transport.stats
+    }
+
+    /// The cache of referrer lists, for `referrers.rs`: reused for [`RegistryOptions::tag_ttl`], like a
+    /// tag's digest (a referrers list changes as a tag does).
+    pub(crate) fn referrers_cache(&self) -> &TtlCache<(Repository, Digest), Arc<Referrers>> {
+        &self.inner.referrers
+    }
+
+    /// Forget what `tag` pointed to (it was just pushed).
+    pub(crate) fn forget_tag(&self, repository: &Repository, tag: &str) {
+        self.inner
+            .tag_digests
+            .remove(&(repository.clone(), tag.to_string()));
+    }
+
+    /// The HTTP machinery, for the other files of this module.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    /// Where `repository`'s blob `digest` is served (`…/v2/<name>/blobs/<digest>`), for a link.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Invalid`] when no URL can be made of the names.
+    pub fn blob_url(&self, repository: &Repository, digest: &Digest) -> Result<Url, RegistryError> {
+        join(
+            &self.inner.transport.repository_url(repository)?,
+            &format!("blobs/{digest}"),
+        )
     }
 
     /// The options the client was built with.
@@ -149,14 +182,8 @@ impl RegistryClient {
         let mut tags = Vec::new();
         for _ in 0..self.inner.options.max_pages.max(1) {
             let what = repository.to_string();
-            let request = Get {
-                url: url.clone(),
-                accept: None,
-                kind: RequestKind::Tags,
-                limit: TAG_PAGE_LIMIT,
-                what: &what,
-            };
-            let page = self.inner.transport.get(repository, request).await?;
+            let request = Request::get(url.clone(), None, RequestKind::Tags, TAG_PAGE_LIMIT, &what);
+            let page = self.inner.transport.request(repository, request).await?;
             let list: TagList =
                 serde_json::from_slice(&page.body).map_err(|error| RegistryError::Invalid {
                     url: url.to_string(),
@@ -226,14 +253,8 @@ impl RegistryClient {
         let base = self.inner.transport.repository_url(repository)?;
         let url = join(&base, &format!("manifests/{reference}"))?;
         let what = format!("{repository}:{reference}");
-        let request = Get {
-            url,
-            accept: Some(ACCEPT_MANIFESTS),
-            kind: RequestKind::Manifest,
-            limit: MANIFEST_LIMIT,
-            what: &what,
-        };
-        let fetched = self.inner.transport.get(repository, request).await?;
+        let request = manifest_request(Method::GET, url, &what);
+        let fetched = self.inner.transport.request(repository, request).await?;
         let digest = verified_digest(&fetched, reference)?;
         let content_type = fetched
             .headers
@@ -263,6 +284,48 @@ impl RegistryClient {
         Ok(manifest)
     }
 
+    /// The digest `reference` names now, as cheaply as the registry allows: a digest is itself; for a
+    /// tag, a `HEAD` of its manifest (which Docker Hub does not count against its pull limit), taking
+    /// `Docker-Content-Digest` after checking its form, or, from a registry that sends none, a `GET`
+    /// whose body is hashed. Remembered for [`RegistryOptions::tag_ttl`], like [`Self::manifest`]'s.
+    ///
+    /// # Errors
+    ///
+    /// Any [`RegistryError`]; [`RegistryError::Invalid`] for a malformed `Docker-Content-Digest`.
+    pub async fn manifest_digest(
+        &self,
+        repository: &Repository,
+        reference: &Reference,
+    ) -> Result<Digest, RegistryError> {
+        let tag = match reference {
+            Reference::Digest(digest) => return Ok(digest.clone()),
+            Reference::Tag(tag) => tag,
+        };
+        let key = (repository.clone(), tag.clone());
+        let cached = self.inner.tag_digests.get(&key);
+        self.stats().cache(CacheKind::TagDigest, cached.is_some());
+        if let Some(digest) = cached {
+            return Ok(digest);
+        }
+        let url = join(
+            &self.inner.transport.repository_url(repository)?,
+            &format!("manifests/{reference}"),
+        )?;
+        let what = format!("{repository}:{reference}");
+        let request = manifest_request(Method::HEAD, url.clone(), &what);
+        let head = self.inner.transport.request(repository, request).await?;
+        let digest = match header_digest(&head)? {
+            Some(digest) => digest,
+            None => {
+                let request = manifest_request(Method::GET, url, &what);
+                let fetched = self.inner.transport.request(repository, request).await?;
+                verified_digest(&fetched, reference)?
+            }
+        };
+        self.inner.tag_digests.insert(key, digest.clone());
+        Ok(digest)
+    }
+
     /// The image config `descriptor` points to, checked against its digest; cached by digest.
     ///
     /// # Errors
@@ -281,14 +344,8 @@ impl RegistryClient {
         let base = self.inner.transport.repository_url(repository)?;
         let url = join(&base, &format!("blobs/{}", descriptor.digest))?;
         let what = format!("{repository}@{}", descriptor.digest);
-        let request = Get {
-            url,
-            accept: None,
-            kind: RequestKind::Blob,
-            limit: CONFIG_LIMIT,
-            what: &what,
-        };
-        let fetched = self.inner.transport.get(repository, request).await?;
+        let request = Request::get(url, None, RequestKind::Blob, CONFIG_LIMIT, &what);
+        let fetched = self.inner.transport.request(repository, request).await?;
         if !descriptor.digest.matches(&fetched.body) {
             return Err(RegistryError::DigestMismatch {
                 url: fetched.url.to_string(),
@@ -317,18 +374,7 @@ fn verified_digest(fetched: &Fetched, reference: &Reference) -> Result<Digest, R
         expected: expected.to_string(),
         actual: expected.recompute(&fetched.body).to_string(),
     };
-    let header = fetched
-        .headers
-        .get("docker-content-digest")
-        .map(|value| {
-            let text = value.to_str().unwrap_or_default().trim();
-            text.parse::<Digest>()
-                .map_err(|message| RegistryError::Invalid {
-                    url: fetched.url.to_string(),
-                    message: format!("bad Docker-Content-Digest `{}`: {message}", shorten(text)),
-                })
-        })
-        .transpose()?;
+    let header = header_digest(fetched)?;
     match reference {
         Reference::Digest(expected) => {
             if !expected.matches(&fetched.body) {
@@ -354,7 +400,36 @@ fn verified_digest(fetched: &Fetched, reference: &Reference) -> Result<Digest, R
     }
 }
 
-fn join(base: &Url, path: &str) -> Result<Url, RegistryError> {
+/// A request for the manifest at `url`, accepting every manifest type (see [`ACCEPT_MANIFESTS`]).
+pub(crate) fn manifest_request(method: Method, url: Url, what: &str) -> Request<'_> {
+    Request {
+        method,
+        url,
+        accept: Some(ACCEPT_MANIFESTS),
+        upload: None,
+        kind: RequestKind::Manifest,
+        limit: MANIFEST_LIMIT,
+        what,
+    }
+}
+
+/// The answer's `Docker-Content-Digest`, if it sends one; a malformed one is an error.
+pub(crate) fn header_digest(fetched: &Fetched) -> Result<Option<Digest>, RegistryError> {
+    fetched
+        .headers
+        .get("docker-content-digest")
+        .map(|value| {
+            let text = value.to_str().unwrap_or_default().trim();
+            text.parse::<Digest>()
+                .map_err(|message| RegistryError::Invalid {
+                    url: fetched.url.to_string(),
+                    message: format!("bad Docker-Content-Digest `{}`: {message}", shorten(text)),
+                })
+        })
+        .transpose()
+}
+
+pub(crate) fn join(base: &Url, path: &str) -> Result<Url, RegistryError> {
     base.join(path).map_err(|error| RegistryError::Invalid {
         url: format!("{base}{path}"),
         message: error.to_string(),

@@ -13,6 +13,7 @@ use super::digest::Digest;
 use super::error::{RegistryError, RegistryErrorKind};
 use super::manifest::{Descriptor, Manifest, OciPlatform};
 use super::reference::{Reference, Repository, is_valid_tag};
+use super::referrers::is_referrers_tag;
 
 /// Most entries of one index that are described (real indexes have a handful).
 const MAX_INDEX_ENTRIES: usize = 64;
@@ -91,7 +92,7 @@ pub struct RepositoryDescription {
 }
 
 impl RegistryClient {
-    /// List `repository`'s tags and describe each, with at most
+    /// List `repository`'s tags (but referrers tags) and describe each, with at most
     /// [`super::RegistryOptions::concurrency`] requests in flight.
     ///
     /// # Errors
@@ -103,7 +104,13 @@ impl RegistryClient {
     ) -> Result<RepositoryDescription, RegistryError> {
         let tags = self.tags(repository).await?;
         let concurrency = self.options().concurrency.max(1);
-        let mut outcomes: Vec<TagOutcome> = futures::stream::iter(tags.iter().cloned())
+        // A referrers tag (`sha256-<hex>`) lists artifacts attached to an image; it is no image.
+        let image_tags: Vec<String> = tags
+            .iter()
+            .filter(|tag| !is_referrers_tag(tag))
+            .cloned()
+            .collect();
+        let mut outcomes: Vec<TagOutcome> = futures::stream::iter(image_tags)
             .map(|tag| async move {
                 if !is_valid_tag(&tag) {
                     return TagOutcome::Invalid { tag };
@@ -314,6 +321,7 @@ mod tests {
                 architecture: os.into(),
                 variant: None,
             }),
+            artifact_type: None,
             annotations: annotation
                 .map(|value| BTreeMap::from([("vnd.docker.reference.type".into(), value.into())]))
                 .unwrap_or_default(),

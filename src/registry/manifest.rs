@@ -18,7 +18,32 @@ pub struct Descriptor {
     pub size: u64,
     /// Only on an index's entries.
     pub platform: Option<OciPlatform>,
+    /// What an artifact is (OCI 1.1 `artifactType`), as a referrers list names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
     pub annotations: BTreeMap<String, String>,
+}
+
+impl Descriptor {
+    /// The descriptor as OCI JSON writes it (`mediaType`, `digest`, `size`, and `artifactType`,
+    /// `platform`, `annotations` when set), for a manifest or index fave-lock pushes.
+    pub fn to_oci_json(&self) -> serde_json::Value {
+        let mut json = serde_json::json!({
+            "mediaType": self.media_type,
+            "digest": self.digest.to_string(),
+            "size": self.size,
+        });
+        if let Some(artifact_type) = &self.artifact_type {
+            json["artifactType"] = artifact_type.clone().into();
+        }
+        if let Some(platform) = &self.platform {
+            json["platform"] = serde_json::to_value(platform).unwrap_or_default();
+        }
+        if !self.annotations.is_empty() {
+            json["annotations"] = serde_json::to_value(&self.annotations).unwrap_or_default();
+        }
+        json
+    }
 }
 
 /// An OCI platform: `linux/arm64/v8`.
@@ -73,6 +98,7 @@ struct RawDescriptor {
     digest: String,
     size: u64,
     platform: Option<OciPlatform>,
+    artifact_type: Option<String>,
     #[serde(default)]
     annotations: Option<BTreeMap<String, serde_json::Value>>,
 }
@@ -84,6 +110,7 @@ impl RawDescriptor {
             digest: self.digest.parse()?,
             size: self.size,
             platform: self.platform,
+            artifact_type: self.artifact_type,
             annotations: texts(self.annotations.unwrap_or_default()),
         })
     }

@@ -10,19 +10,25 @@ pub enum RequestKind {
     Tags,
     /// `GET /v2/<name>/manifests/<reference>`.
     Manifest,
-    /// `GET /v2/<name>/blobs/<digest>` (configs only).
+    /// `GET /v2/<name>/blobs/<digest>` (configs), or a `HEAD` asking whether a blob is there.
     Blob,
     /// A bearer token from the challenge's realm.
     Token,
+    /// `GET /v2/<name>/referrers/<digest>` (OCI 1.1).
+    Referrers,
+    /// A blob upload or manifest `PUT` (`fave-lock attach`).
+    Push,
 }
 
 impl RequestKind {
     /// Every kind, in metrics order.
-    pub const ALL: [RequestKind; 4] = [
+    pub const ALL: [RequestKind; 6] = [
         RequestKind::Tags,
         RequestKind::Manifest,
         RequestKind::Blob,
         RequestKind::Token,
+        RequestKind::Referrers,
+        RequestKind::Push,
     ];
 
     /// The metrics label.
@@ -32,6 +38,8 @@ impl RequestKind {
             RequestKind::Manifest => "manifest",
             RequestKind::Blob => "blob",
             RequestKind::Token => "token",
+            RequestKind::Referrers => "referrers",
+            RequestKind::Push => "push",
         }
     }
 }
@@ -91,15 +99,18 @@ pub enum CacheKind {
     TagList,
     /// Tag → digest, for the same short time.
     TagDigest,
+    /// A manifest's referrers, for the same short time.
+    Referrers,
 }
 
 impl CacheKind {
     /// Every cache, in metrics order.
-    pub const ALL: [CacheKind; 4] = [
+    pub const ALL: [CacheKind; 5] = [
         CacheKind::Manifest,
         CacheKind::Config,
         CacheKind::TagList,
         CacheKind::TagDigest,
+        CacheKind::Referrers,
     ];
 
     /// The metrics label.
@@ -109,6 +120,7 @@ impl CacheKind {
             CacheKind::Config => "registry-config",
             CacheKind::TagList => "registry-tag-list",
             CacheKind::TagDigest => "registry-tag-digest",
+            CacheKind::Referrers => "registry-referrers",
         }
     }
 }
@@ -116,8 +128,8 @@ impl CacheKind {
 /// The counters.
 #[derive(Debug, Default)]
 pub struct RegistryStats {
-    requests: [[AtomicU64; 5]; 4],
-    cache: [[AtomicU64; 2]; 4],
+    requests: [[AtomicU64; 5]; RequestKind::ALL.len()],
+    cache: [[AtomicU64; 2]; CacheKind::ALL.len()],
 }
 
 /// One counter's value, for rendering.

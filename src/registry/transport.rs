@@ -1,13 +1,16 @@
 //! The one place registry requests are sent: scheme choice (https, or http for loopback and declared
-//! insecure hosts), the 401 → challenge → credentials/token → retry handshake, a semaphore bounding
-//! requests in flight, size-capped body reads, and counters.
+//! insecure hosts), the 401 → challenge → credentials/token → retry handshake (one token flow for
+//! reads and pushes, the scope saying which), a semaphore bounding requests in flight, size-capped body
+//! reads, and counters.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, HeaderMap, WWW_AUTHENTICATE};
-use reqwest::{StatusCode, Url};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, StatusCode, Url};
 use tokio::sync::Semaphore;
 
 use super::auth::{Challenge, CredentialStore, TokenResponse, parse_challenges};
@@ -30,14 +33,43 @@ const TOKEN_BODY_LIMIT: usize = 1024 * 1024;
 /// Token lifetime when the endpoint does not say (the token spec's default).
 const DEFAULT_TOKEN_SECONDS: u64 = 60;
 
-/// One GET to send: where, what to accept, how to count it, how much body to read, and what it asks
-/// for (named in a 404's message).
-pub(crate) struct Get<'a> {
+/// One request to send: method, where, what to accept, what to upload, how to count it, how much body
+/// to read, and what it asks for (named in a 404's message).
+pub(crate) struct Request<'a> {
+    pub method: Method,
     pub url: Url,
     pub accept: Option<&'a str>,
+    /// `(Content-Type, bytes)` of an upload; kept whole so that it can be sent again after a 401.
+    pub upload: Option<(&'a str, &'a [u8])>,
     pub kind: RequestKind,
     pub limit: usize,
     pub what: &'a str,
+}
+
+impl<'a> Request<'a> {
+    /// A `GET`.
+    pub fn get(
+        url: Url,
+        accept: Option<&'a str>,
+        kind: RequestKind,
+        limit: usize,
+        what: &'a str,
+    ) -> Request<'a> {
+        Request {
+            method: Method::GET,
+            url,
+            accept,
+            upload: None,
+            kind,
+            limit,
+            what,
+        }
+    }
+
+    /// Whether the request writes to the repository, and so needs a `pull,push` token.
+    fn is_push(&self) -> bool {
+        !matches!(self.method, Method::GET | Method::HEAD)
+    }
 }
 
 /// An answer with a 2xx status and its (size-capped) body.
@@ -121,14 +153,16 @@ impl Transport {
         })
     }
 
-    /// Send `get` to `repository`'s registry, authenticating as the registry asks; the body is read up
-    /// to `get.limit` bytes. Non-2xx answers become errors.
-    pub(crate) async fn get(
+    /// Send `get` to `repository`'s registry, authenticating as the registry asks (for a `pull` scope,
+    /// or `pull,push` when the request writes); the body is read up to `get.limit` bytes. Non-2xx
+    /// answers become errors.
+    pub(crate) async fn request(
         &self,
         repository: &Repository,
-        get: Get<'_>,
+        get: Request<'_>,
     ) -> Result<Fetched, RegistryError> {
-        let scope = format!("repository:{}:pull", repository.path());
+        let actions = if get.is_push() { "pull,push" } else { "pull" };
+        let scope = format!("repository:{}:{actions}", repository.path());
         let key = format!("{}|{scope}", repository.registry());
         let mut authorization = self.cached_auth(&key);
         let mut authenticated = false;
@@ -186,16 +220,24 @@ impl Transport {
     async fn send(
         &self,
         repository: &Repository,
-        get: &Get<'_>,
+        get: &Request<'_>,
         authorization: Option<&str>,
     ) -> Result<Answer, RegistryError> {
         let (url, accept, kind, limit) = (&get.url, get.accept, get.kind, get.limit);
         self.check_scheme(url, repository.registry())?;
         // The semaphore is never closed; without a permit we would only be less polite.
         let _permit = self.permits.acquire().await.ok();
-        let mut request = self.client.get(url.clone());
+        let mut request = self.client.request(get.method.clone(), url.clone());
         if let Some(accept) = accept {
             request = request.header(ACCEPT, accept);
+        }
+        if let Some((content_type, bytes)) = get.upload {
+            request = request
+                .header(CONTENT_TYPE, content_type)
+                .body(bytes.to_vec());
+        } else if get.is_push() {
+            // distribution wants a length on an empty POST.
+            request = request.header(CONTENT_LENGTH, "0");
         }
         if let Some(authorization) = authorization {
             request = request.header(AUTHORIZATION, authorization);
@@ -221,7 +263,9 @@ impl Transport {
             ERROR_BODY_LIMIT
         };
         let headers = response.headers().clone();
-        let body = read_limited(response, limit, status.is_success())
+        // A HEAD's Content-Length is the size of what a GET would send, not a body to read.
+        let strict = status.is_success() && get.method != Method::HEAD;
+        let body = read_limited(response, limit, strict)
             .await
             .map_err(|error| match error {
                 ReadError::TooLarge => RegistryError::TooLarge {
@@ -331,13 +375,13 @@ impl Transport {
         }
         let credentials = self.credentials.lookup(repository.registry());
         let authorization = credentials.as_ref().map(|(c, _)| c.basic_header());
-        let request = Get {
-            url: url.clone(),
-            accept: None,
-            kind: RequestKind::Token,
-            limit: TOKEN_BODY_LIMIT,
-            what: "token",
-        };
+        let request = Request::get(
+            url.clone(),
+            None,
+            RequestKind::Token,
+            TOKEN_BODY_LIMIT,
+            "token",
+        );
         let answer = self
             .send(repository, &request, authorization.as_deref())
             .await?;

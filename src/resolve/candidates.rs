@@ -18,7 +18,7 @@ use crate::index::{DistFile, ProjectPage};
 use crate::tags::{DistFilename, IncompatibleTag, PythonVersion, TagCompatibility};
 
 /// A release that can install on the target.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     /// The file pip would install: the best-tagged wheel, or the sdist when allowed and no wheel fits.
     pub file: DistFile,
@@ -51,7 +51,7 @@ pub enum Unusable {
 }
 
 /// Every release of a package, split by whether it can install on one target.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct VersionMap {
     pub usable: BTreeMap<Version, Candidate>,
     pub unusable: BTreeMap<Version, Unusable>,

@@ -12,8 +12,12 @@ use tokio::sync::OnceCell;
 use version_ranges::Ranges;
 
 use super::candidates::{Policy, Releases, VersionMap};
+use super::selection_cache;
 use super::{ResolveOptions, Target};
-use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
+use crate::index::page_codec::Writer;
+use crate::index::{
+    CoreMetadata, DistFile, IndexClient, IndexError, PageStamp, ProjectPage, ProjectResponse,
+};
 use crate::requirements::pep508::parse_index_requirement;
 
 /// A fetch outcome shared by every waiter.
@@ -69,7 +73,8 @@ pub struct Fetcher {
     client: Arc<IndexClient>,
     targets: Vec<Target>,
     options: ResolveOptions,
-    pages: Memo<PackageName, Shared<ProjectResponse>>,
+    /// Each page with the stamp of the cache entry that holds it.
+    pages: Memo<PackageName, Shared<(ProjectResponse, Option<PageStamp>)>>,
     metadata: Memo<String, Shared<Arc<Metadata>>>,
     /// Each project's version maps, one per target (`None` when the project does not exist).
     version_maps: Memo<PackageName, Shared<Option<TargetMaps>>>,
@@ -107,9 +112,16 @@ impl Fetcher {
 
     /// The project's page, fetched at most once per run.
     pub async fn page(&self, name: &PackageName) -> Shared<ProjectResponse> {
+        Ok(self.page_stamped(name).await?.0)
+    }
+
+    async fn page_stamped(
+        &self,
+        name: &PackageName,
+    ) -> Shared<(ProjectResponse, Option<PageStamp>)> {
         self.pages
             .get(name, || async {
-                self.client.project(name).await.map_err(Arc::new)
+                self.client.project_stamped(name).await.map_err(Arc::new)
             })
             .await
     }
@@ -154,14 +166,32 @@ impl Fetcher {
     ) -> Shared<Option<Arc<VersionMap>>> {
         let maps = self
             .version_maps
-            .get(name, || async {
-                let ProjectResponse::Found(page) = self.page(name).await? else {
-                    return Ok(None);
-                };
-                Ok(Some(self.version_maps_of(&page)))
-            })
+            .get(name, || self.load_version_maps(name))
             .await?;
         Ok(maps.map(|maps| maps[target].clone()))
+    }
+
+    /// Every target's map of `name`: from the selection cache when the page it would come from is the
+    /// cached one the client would use as is, else computed from the page (and then stored).
+    async fn load_version_maps(&self, name: &PackageName) -> Shared<Option<TargetMaps>> {
+        let key = selection_cache::key(&self.targets, &self.options, name);
+        if let Some(key) = key.clone() {
+            let targets = self.targets.len();
+            let decode = move |bytes: &[u8]| selection_cache::decode(bytes, targets);
+            if let Some(maps) = self.client.derived(name, key, decode).await {
+                return Ok(Some(maps.into_iter().map(Arc::new).collect()));
+            }
+        }
+        let (ProjectResponse::Found(page), stamp) = self.page_stamped(name).await? else {
+            return Ok(None);
+        };
+        let maps = self.version_maps_of(&page);
+        if let (Some(key), Some(stamp)) = (key, stamp) {
+            let stored = maps.clone();
+            let encode = move |out: &mut Writer| selection_cache::encode(&stored, out);
+            self.client.store_derived(name, stamp, key, encode).await;
+        }
+        Ok(Some(maps))
     }
 
     /// Every target's map of `page`, built together so that its filenames are parsed once and the parsed

@@ -6,6 +6,7 @@ mod fetch;
 mod package;
 mod provider;
 mod report;
+pub(crate) mod selection_cache;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

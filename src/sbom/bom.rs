@@ -1,12 +1,14 @@
-//! The CycloneDX model of one image: built from the lock, the packages' core metadata and the plan's
-//! facts, with nothing that depends on the machine or the clock (unless a timestamp is asked for).
+//! The CycloneDX model of one image: built from the lock, the packages' core metadata, the plan's
+//! facts and any OS packages, with nothing that depends on the machine or the clock (unless a
+//! timestamp is asked for).
 //!
-//! One component per locked package (name and version), not one per wheel. Vulnerability scanners and
-//! license tools match components by purl name and version, so one component per wheel would list
-//! numpy twice and count its license twice. The component's purl and hash name the wheel of the first
-//! target that installs the package (x86_64 for the base image); every wheel of the package, that one
-//! included, is an external reference of type `distribution` with its URL, SHA-256 and target, so no
-//! artifact goes unrecorded.
+//! One `library` component per locked release (name and version): vulnerability scanners and license
+//! tools match components by purl name and version, so one component per wheel would list numpy twice
+//! and count its license twice. Each artifact still has an identity of its own: the library component
+//! nests one `file` component per wheel or sdist of the lock (CycloneDX's `components` inside a
+//! component), each with its SHA-256, a purl with the `file_name` qualifier, its download URL as a
+//! `distribution` reference and the platforms that install it, so numpy's x86_64 and aarch64 wheels
+//! are both described.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
@@ -23,9 +25,12 @@ use cyclonedx_bom::models::hash::{Hash, HashAlgorithm, HashValue, Hashes};
 use cyclonedx_bom::models::metadata::Metadata;
 use cyclonedx_bom::models::property::{Properties, Property};
 use cyclonedx_bom::models::tool::Tools;
-use purl::GenericPurlBuilder;
+use pep440_rs::Version;
+use pep508_rs::PackageName;
 
+use super::package_url::PackageUrl;
 use super::plan_facts::tag_of;
+use super::system::SystemPackage;
 use super::{SbomError, SbomInput, license};
 use crate::index::DistFile;
 use crate::lock::{Lock, LockedPackage};
@@ -46,6 +51,15 @@ pub(crate) fn build(input: &SbomInput<'_>) -> Result<Bom, SbomError> {
     let mut components = vec![base_image_component(input)?];
     for package in &lock.packages {
         components.push(package_component(input, package, &tags)?);
+    }
+    // One component per purl: a package handed over twice must not give two equal bom-refs.
+    let system: BTreeMap<String, &SystemPackage> = input
+        .system_packages
+        .iter()
+        .map(|package| (package.bom_ref(), package))
+        .collect();
+    for package in system.values() {
+        components.push(package.component()?);
     }
     let metadata = Metadata {
         timestamp: input
@@ -73,7 +87,7 @@ pub(crate) fn build(input: &SbomInput<'_>) -> Result<Bom, SbomError> {
         serial_number: None,
         metadata: Some(metadata),
         components: Some(Components(components)),
-        dependencies: Some(dependencies(lock)?),
+        dependencies: Some(dependencies(input, &tags)),
         ..Bom::default()
     })
 }
@@ -134,23 +148,22 @@ fn base_image_component(input: &SbomInput<'_>) -> Result<Component, SbomError> {
         Some((namespace, short_name)) => (Some(namespace), short_name),
         None => (None, repository),
     };
-    let mut purl = GenericPurlBuilder::new("docker".to_string(), short_name);
-    if let Some(namespace) = namespace {
-        purl = purl.with_namespace(namespace);
-    }
+    let mut purl = PackageUrl {
+        kind: "docker",
+        namespace: namespace.map(str::to_string),
+        name: short_name.to_string(),
+        version: Some(version.to_string()),
+        qualifiers: BTreeMap::new(),
+    };
     if let Some(digest) = &input.plan.base_digest {
-        purl = purl.with_version(digest.as_str());
+        purl.version = Some(digest.clone());
         if let Some(tag) = &tag {
-            purl = purl
-                .with_qualifier("tag", tag.as_str())
-                .map_err(purl_error)?;
+            purl = purl.with_qualifier("tag", tag);
         }
         let hex = digest.trim_start_matches("sha256:");
         component.hashes = Some(Hashes(vec![sha256_hash(hex)]));
-    } else {
-        purl = purl.with_version(version);
     }
-    component.purl = Some(purl_value(purl)?);
+    component.purl = Some(purl_value(&purl)?);
     component.properties = Some(Properties(vec![Property::new(
         "fave-lock:role",
         "base-image",
@@ -158,37 +171,54 @@ fn base_image_component(input: &SbomInput<'_>) -> Result<Component, SbomError> {
     Ok(component)
 }
 
-/// One locked package.
+/// What names a locked package in the SBOM: its project name as its own metadata spells it (dots and
+/// case kept, as cyclonedx-py reads it from the installed METADATA) and the purl made from that.
+struct PackageIdentity {
+    name: String,
+    purl: PackageUrl,
+}
+
+impl PackageIdentity {
+    /// The metadata's `Name` when it is this package's name (it always is for a sound wheel), else the
+    /// lock's normalised name (no metadata: an sdist, or a lying wheel).
+    fn of(input: &SbomInput<'_>, package: &LockedPackage, tags: &[Tags]) -> PackageIdentity {
+        let spelled = input
+            .metadata
+            .get(&chosen_file(package, tags).url)
+            .map(|metadata| metadata.name.trim())
+            .filter(|name| PackageName::from_str(name).is_ok_and(|name| name == package.name));
+        let name = spelled.map_or_else(|| package.name.to_string(), str::to_string);
+        let purl = PackageUrl::pypi(&name, &package.version.to_string());
+        PackageIdentity { name, purl }
+    }
+
+    /// The bom-ref: the purl, unique per locked package (the lock merges same name and version).
+    fn bom_ref(&self) -> String {
+        self.purl.to_string()
+    }
+}
+
+/// One locked release: a `library` component (name, version, purl, licenses, platforms) holding one
+/// `file` component per wheel or sdist of the lock.
 fn package_component(
     input: &SbomInput<'_>,
     package: &LockedPackage,
     tags: &[Tags],
 ) -> Result<Component, SbomError> {
     let lock = input.lock;
-    let chosen = chosen_file(package, tags);
+    let identity = PackageIdentity::of(input, package, tags);
+    let version = package.version.to_string();
     let mut component = Component::new(
         Classification::Library,
-        package.name.as_ref(),
-        &package.version.to_string(),
-        Some(package_ref(package)?),
+        &identity.name,
+        &version,
+        Some(identity.bom_ref()),
     );
-    let purl = pypi_purl(package)
-        .with_qualifier("file_name", chosen.filename.as_str())
-        .map_err(purl_error)?;
-    component.purl = Some(purl_value(purl)?);
-    if let Some(sha256) = &chosen.sha256 {
-        component.hashes = Some(Hashes(vec![sha256_hash(sha256)]));
-    }
+    component.purl = Some(purl_value(&identity.purl)?);
     component.licenses = input
         .metadata
-        .get(&chosen.url)
+        .get(&chosen_file(package, tags).url)
         .and_then(|metadata| license::licenses(metadata));
-    let references = package
-        .files
-        .iter()
-        .map(|file| distribution(file, package, tags, lock))
-        .collect();
-    component.external_references = Some(ExternalReferences(references));
     let mut properties = Vec::new();
     if let Some(marker) = lock.marker(package) {
         properties.push(Property::new("fave-lock:marker", &marker));
@@ -205,104 +235,170 @@ fn package_component(
         properties.push(Property::new("fave-lock:requires-python", requires_python));
     }
     component.properties = Some(Properties(properties));
+    let files = package
+        .files
+        .iter()
+        .map(|file| file_component(&identity, &version, file, package, tags, lock))
+        .collect::<Result<Vec<_>, _>>()?;
+    component.components = Some(Components(files));
     Ok(component)
 }
 
-/// The file the component stands for: the best wheel for the first target that installs the package,
-/// else its first file (an sdist).
-pub(crate) fn chosen_file<'a>(package: &'a LockedPackage, tags: &[Tags]) -> &'a DistFile {
-    let first_target = package.targets.first().and_then(|&index| tags.get(index));
-    let best_wheel = first_target.and_then(|tags| {
-        package
-            .files
-            .iter()
-            .filter_map(|file| {
-                let wheel = WheelFilename::from_str(&file.filename).ok()?;
-                let fit = tags.compatibility(&wheel);
-                fit.is_compatible().then_some((fit, file))
-            })
-            .max_by_key(|(fit, _)| *fit)
-            .map(|(_, file)| file)
-    });
-    // A locked package has at least one file (the lock reader and the resolver both insist).
-    best_wheel.unwrap_or_else(|| &package.files[0])
-}
-
-/// An external reference for one of the package's files, naming the targets it serves.
-fn distribution(
+/// One wheel or sdist of a package: its own identity (file name, SHA-256, purl with the `file_name`
+/// qualifier that purl-spec's `pypi` type defines), where it is downloaded from, and the platforms that
+/// install it.
+fn file_component(
+    identity: &PackageIdentity,
+    version: &str,
     file: &DistFile,
     package: &LockedPackage,
     tags: &[Tags],
     lock: &Lock,
-) -> ExternalReference {
-    let mut reference =
-        ExternalReference::new(ExternalReferenceType::Distribution, Uri::new(&file.url));
-    let serves: Vec<String> = match WheelFilename::from_str(&file.filename) {
-        Ok(wheel) => package
-            .targets
-            .iter()
-            .filter(|&&index| {
-                tags.get(index)
-                    .is_some_and(|tags| tags.compatibility(&wheel).is_compatible())
-            })
-            .filter_map(|&index| lock.context.targets.get(index))
-            .map(|target| target.platform.to_string())
-            .collect(),
-        Err(_) => vec!["sdist".to_string()],
-    };
-    reference.comment = Some(format!("{} ({})", file.filename, serves.join(", ")));
+) -> Result<Component, SbomError> {
+    let purl = identity
+        .purl
+        .clone()
+        .with_qualifier("file_name", &file.filename);
+    let mut component = Component::new(
+        Classification::File,
+        &file.filename,
+        version,
+        Some(purl.to_string()),
+    );
+    component.purl = Some(purl_value(&purl)?);
     if let Some(sha256) = &file.sha256 {
-        reference.hashes = Some(Hashes(vec![sha256_hash(sha256)]));
+        component.hashes = Some(Hashes(vec![sha256_hash(sha256)]));
     }
-    reference
+    component.external_references = Some(ExternalReferences(vec![ExternalReference::new(
+        ExternalReferenceType::Distribution,
+        Uri::new(&file.url),
+    )]));
+    let properties = package
+        .targets
+        .iter()
+        .filter(|&&index| {
+            tags.get(index)
+                .is_some_and(|tags| file_for_target(package, tags).filename == file.filename)
+        })
+        .filter_map(|&index| lock.context.targets.get(index))
+        .map(|target| Property::new("fave-lock:platform", &target.platform.to_string()))
+        .collect();
+    component.properties = Some(Properties(properties));
+    Ok(component)
 }
 
-/// Each package's dependencies (on a shared target), and the image's: the base image and every package
-/// nothing else depends on, plus any package only reachable through a cycle, so that the graph reaches
-/// every component from the image.
-fn dependencies(lock: &Lock) -> Result<Dependencies, SbomError> {
+/// The file the package's metadata (and so its license and spelled name) is read from: the one the
+/// first target that installs the package uses.
+pub(crate) fn chosen_file<'a>(package: &'a LockedPackage, tags: &[Tags]) -> &'a DistFile {
+    let first_target = package.targets.first().and_then(|&index| tags.get(index));
+    match first_target {
+        Some(tags) => file_for_target(package, tags),
+        // A locked package has at least one file (the lock reader and the resolver both insist).
+        None => &package.files[0],
+    }
+}
+
+/// The file a target installs: the best wheel for its tags, else the package's sdist (the first file
+/// that is no wheel), else its first file.
+fn file_for_target<'a>(package: &'a LockedPackage, tags: &Tags) -> &'a DistFile {
+    let best_wheel = package
+        .files
+        .iter()
+        .filter_map(|file| {
+            let wheel = WheelFilename::from_str(&file.filename).ok()?;
+            let fit = tags.compatibility(&wheel);
+            fit.is_compatible().then_some((fit, file))
+        })
+        .max_by_key(|(fit, _)| *fit)
+        .map(|(_, file)| file);
+    best_wheel
+        .or_else(|| {
+            package
+                .files
+                .iter()
+                .find(|file| WheelFilename::from_str(&file.filename).is_err())
+        })
+        .unwrap_or(&package.files[0])
+}
+
+/// The dependency graph: each package's dependencies (on a shared target), each system package (no
+/// edges: their own dependencies are the OS lock's business), and the image's direct dependencies:
+/// the base image, the system packages and the requirements its input files declare (`# via -r`).
+/// A lock that does not record which requirements were declared (no `requirements.txt` beside it) falls
+/// back to the packages nothing else depends on, plus any only reachable through a cycle.
+fn dependencies(input: &SbomInput<'_>, tags: &[Tags]) -> Dependencies {
+    let lock = input.lock;
+    let refs: BTreeMap<(&PackageName, &Version), String> = lock
+        .packages
+        .iter()
+        .map(|package| {
+            let identity = PackageIdentity::of(input, package, tags);
+            ((&package.name, &package.version), identity.bom_ref())
+        })
+        .collect();
+    let reference = |package: &LockedPackage| refs[&(&package.name, &package.version)].clone();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut depended_on = BTreeSet::new();
     for package in &lock.packages {
-        let mut refs = BTreeSet::new();
+        let mut edges = BTreeSet::new();
         for dependency in &package.dependencies {
             for other in lock.packages.iter().filter(|other| {
                 &other.name == dependency && !other.targets.is_disjoint(&package.targets)
             }) {
-                refs.insert(package_ref(other)?);
-                depended_on.insert(package_ref(other)?);
+                edges.insert(reference(other));
+                depended_on.insert(reference(other));
             }
         }
-        graph.insert(package_ref(package)?, refs);
+        graph.insert(reference(package), edges);
     }
-    let mut roots: BTreeSet<String> = graph
-        .keys()
-        .filter(|reference| !depended_on.contains(*reference))
-        .cloned()
-        .collect();
-    let mut reached = reachable(&graph, &roots);
-    for reference in graph.keys() {
-        if !reached.contains(reference) {
-            roots.insert(reference.clone());
-            reached = reachable(&graph, &roots);
+    let declared = lock.declared();
+    let mut direct: BTreeSet<String> = if declared.is_empty() {
+        let mut roots: BTreeSet<String> = graph
+            .keys()
+            .filter(|node| !depended_on.contains(*node))
+            .cloned()
+            .collect();
+        let mut reached = reachable(&graph, &roots);
+        for node in graph.keys() {
+            if !reached.contains(node) {
+                roots.insert(node.clone());
+                reached = reachable(&graph, &roots);
+            }
         }
-    }
-    roots.insert(BASE_REF.to_string());
+        roots
+    } else {
+        lock.packages
+            .iter()
+            .filter(|package| declared.contains(&package.name))
+            .map(reference)
+            .collect()
+    };
+    direct.insert(BASE_REF.to_string());
+    let system: BTreeSet<String> = input
+        .system_packages
+        .iter()
+        .map(SystemPackage::bom_ref)
+        .collect();
+    direct.extend(system.iter().cloned());
     let mut list = vec![
         Dependency {
             dependency_ref: image_ref(lock),
-            dependencies: roots.into_iter().collect(),
+            dependencies: direct.into_iter().collect(),
         },
         Dependency {
             dependency_ref: BASE_REF.to_string(),
             dependencies: Vec::new(),
         },
     ];
-    list.extend(graph.into_iter().map(|(reference, refs)| Dependency {
-        dependency_ref: reference,
-        dependencies: refs.into_iter().collect(),
+    list.extend(graph.into_iter().map(|(node, edges)| Dependency {
+        dependency_ref: node,
+        dependencies: edges.into_iter().collect(),
     }));
-    Ok(Dependencies(list))
+    list.extend(system.into_iter().map(|node| Dependency {
+        dependency_ref: node,
+        dependencies: Vec::new(),
+    }));
+    Dependencies(list)
 }
 
 /// Every node reachable from `roots`, roots included.
@@ -320,27 +416,14 @@ fn reachable(
     seen
 }
 
-/// `pkg:pypi/<name>@<version>`, unique per locked package, used as its bom-ref.
-fn package_ref(package: &LockedPackage) -> Result<String, SbomError> {
-    Ok(purl_value(pypi_purl(package))?.to_string())
+/// The purl as `cyclonedx-bom`'s type; [`PackageUrl`] did the encoding, this only wraps the text.
+pub(crate) fn purl_value(purl: &PackageUrl) -> Result<Purl, SbomError> {
+    let text = purl.to_string();
+    Purl::from_str(&text)
+        .map_err(|()| SbomError::Render(format!("cannot use the package URL `{text}`")))
 }
 
-fn pypi_purl(package: &LockedPackage) -> GenericPurlBuilder<String> {
-    GenericPurlBuilder::new("pypi".to_string(), package.name.as_ref())
-        .with_version(package.version.to_string())
-}
-
-fn purl_value(builder: GenericPurlBuilder<String>) -> Result<Purl, SbomError> {
-    let purl = builder.build().map_err(purl_error)?;
-    // The builder above did the checking and encoding; `Purl::from_str` only wraps the text.
-    Purl::from_str(&purl.to_string()).map_err(|()| purl_error("rejected"))
-}
-
-fn purl_error(error: impl std::fmt::Display) -> SbomError {
-    SbomError::Render(format!("cannot build a package URL: {error}"))
-}
-
-fn sha256_hash(hex: &str) -> Hash {
+pub(crate) fn sha256_hash(hex: &str) -> Hash {
     Hash {
         alg: HashAlgorithm::SHA_256,
         content: HashValue(hex.to_ascii_lowercase()),

@@ -3,9 +3,11 @@
 //! `fave-lock sbom` on the committed lock give the same bytes).
 //!
 //! ```text
-//! Lock ─┬─ fetch_metadata (IndexClient::metadata, disk-cached) ─▶ license.rs
+//! Lock ─┬─ fetch_metadata (IndexClient::metadata, disk-cached) ─▶ license.rs, spelled names
+//!       ├─ requirements.txt beside it (`# via -r`: the declared requirements, when read from disk)
 //!       ├─ plan_facts.rs (build-plan.json: base image digest, image tag)
-//!       └─▶ bom.rs ─▶ JSON without serial ─sha256─▶ UUID ─▶ JSON with serial
+//!       ├─ system.rs (OS packages, when someone hands them over)
+//!       └─▶ bom.rs (package_url.rs) ─▶ JSON without serial ─sha256─▶ UUID ─▶ JSON with serial
 //! ```
 //!
 //! Deterministic: no timestamp unless one is given, and the serial number is a UUID (version 8, RFC 9562)
@@ -14,11 +16,13 @@
 //! changed digest must give a different serial, and identical content always gives the same one.
 //!
 //! What `cyclonedx-bom` 0.8 cannot express cleanly: it writes spec 1.3 to 1.5 only (no 1.6), and its
-//! `Purl::new` takes no qualifiers, so purls are built with the `purl` crate and wrapped.
+//! `Purl::new` takes no qualifiers, so purls are written by `package_url.rs` and wrapped.
 
 mod bom;
 mod license;
+mod package_url;
 mod plan_facts;
+mod system;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +34,9 @@ use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 pub use license::{declares_license, licenses};
+pub use package_url::{PackageUrl, pypi_purl_name};
 pub use plan_facts::PlanFacts;
+pub use system::SystemPackage;
 
 use crate::index::{CoreMetadata, IndexClient, IndexError};
 use crate::lock::Lock;
@@ -38,8 +44,8 @@ use crate::lock::Lock;
 /// File name of the SBOM inside the image's lock folder.
 pub const SBOM_FILE: &str = "sbom.cdx.json";
 
-/// File name of the build plan the SBOM reads its base image digest from.
-const PLAN_FILE: &str = "build-plan.json";
+/// File name of the pip lock whose `# via` comments say which requirements the input declared.
+const REQUIREMENTS_FILE: &str = "requirements.txt";
 
 /// Why an SBOM cannot be made.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +57,7 @@ pub enum SbomError {
         #[source]
         source: IndexError,
     },
-    /// The build plan exists but cannot be read.
+    /// The build plan or the `requirements.txt` beside the lock exists but cannot be read.
     #[error("cannot read `{}`", path.display())]
     Io {
         path: PathBuf,
@@ -78,7 +84,12 @@ pub struct SbomOutput {
 impl SbomOutput {
     /// The build plan beside the SBOM, which may hold the base image digest.
     pub fn plan_path(&self) -> PathBuf {
-        self.path.with_file_name(PLAN_FILE)
+        self.path.with_file_name(crate::plan::PLAN_FILE)
+    }
+
+    /// The `requirements.txt` beside the SBOM, written from the same lock.
+    pub fn requirements_path(&self) -> PathBuf {
+        self.path.with_file_name(REQUIREMENTS_FILE)
     }
 }
 
@@ -90,6 +101,8 @@ pub struct SbomInput<'a> {
     /// license.
     pub metadata: &'a BTreeMap<String, Arc<CoreMetadata>>,
     pub plan: &'a PlanFacts,
+    /// OS packages installed in the image (from the apt lock); empty when not known.
+    pub system_packages: &'a [SystemPackage],
     pub timestamp: Option<Timestamp>,
 }
 
@@ -134,13 +147,22 @@ pub async fn fetch_metadata(
 }
 
 /// Everything `resolve` and `fave-lock sbom` do: metadata, plan facts (from `plan_text` when the plan
-/// is being written in the same run, else from the plan beside `output`), the document.
+/// is being written in the same run, else from the plan beside `output`), the declared requirements
+/// (from the lock, or for a lock read from `pylock.toml` from the `requirements.txt` beside `output`),
+/// the document.
 pub async fn render_for_lock(
     client: &IndexClient,
     lock: &Lock,
     output: &SbomOutput,
     plan_text: Option<&str>,
 ) -> Result<String, SbomError> {
+    let restored;
+    let lock = if lock.packages.iter().all(|package| package.via.is_empty()) {
+        restored = with_via_from(lock, &output.requirements_path())?;
+        &restored
+    } else {
+        lock
+    };
     let metadata = fetch_metadata(client, lock).await?;
     let plan_path = output.plan_path();
     let plan = match plan_text {
@@ -154,8 +176,28 @@ pub async fn render_for_lock(
         lock,
         metadata: &metadata,
         plan: &plan,
+        system_packages: &[],
         timestamp: output.timestamp,
     })
+}
+
+/// `lock` with each package's `via` read from the `requirements.txt` at `path`; unchanged when there is
+/// none (the SBOM then says less about which requirements were declared).
+fn with_via_from(lock: &Lock, path: &Path) -> Result<Lock, SbomError> {
+    let mut lock = lock.clone();
+    match crate::fs::read_input_to_string(path) {
+        Ok(text) => {
+            lock.restore_via(&text);
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(SbomError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    }
+    Ok(lock)
 }
 
 /// The SBOM path of an image whose lock folder is `lock_dir`.

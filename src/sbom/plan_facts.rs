@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use super::SbomError;
+use crate::plan::is_sha256_digest;
 
 /// What the SBOM knows about the image beyond its lock.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,16 +74,6 @@ impl PlanFacts {
             message,
         })
     }
-}
-
-/// `sha256:` followed by 64 lower-case hex digits.
-fn is_sha256_digest(digest: &str) -> bool {
-    digest.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64
-            && hex
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
 }
 
 /// The tag of an image reference (`0.1` in `ghcr.io:443/fave/fave-base:0.1@sha256:…`), if it has one.

@@ -33,17 +33,17 @@ pub const LOCK_FILES: [LockFileKind; 5] = [
         description: "PEP 751 lock",
     },
     LockFileKind {
-        name: "sbom.cdx.json",
+        name: crate::sbom::SBOM_FILE,
         content_type: "application/vnd.cyclonedx+json",
         description: "CycloneDX SBOM",
     },
     LockFileKind {
-        name: "build-plan.json",
+        name: crate::plan::PLAN_FILE,
         content_type: "application/json",
         description: "build plan",
     },
     LockFileKind {
-        name: "docker-bake.json",
+        name: crate::plan::BAKE_FILE,
         content_type: "application/json",
         description: "docker buildx bake file",
     },
@@ -53,9 +53,6 @@ pub const LOCK_FILES: [LockFileKind; 5] = [
 pub fn lock_file_kind(name: &str) -> Option<LockFileKind> {
     LOCK_FILES.iter().copied().find(|kind| kind.name == name)
 }
-
-/// The label an image carries to name the sha256 of the `requirements.txt` it was built from.
-pub const LOCK_LABEL: &str = "io.fave.lock.sha256";
 
 /// One lock file's presence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,7 +169,7 @@ pub fn read_lock(dir: &Path, display: &str) -> (LockView, Option<PlanView>) {
         match (kind.name, &bytes) {
             ("requirements.txt", Some(_)) => view.requirements_sha256.clone_from(&sha256),
             ("pylock.toml", Some(bytes)) => read_pylock_facts(&path, bytes, &mut view),
-            ("build-plan.json", Some(bytes)) => match read_plan(bytes) {
+            (crate::plan::PLAN_FILE, Some(bytes)) => match read_plan(bytes) {
                 Ok(read) => plan = Some(read),
                 Err(message) => view.problems.push(format!(
                     "`{}` is not a build plan: {message}",
@@ -259,7 +256,7 @@ pub fn read_plan(bytes: &[u8]) -> Result<PlanView, String> {
         base_reference,
         base_digest,
         base_verified: field("verified").and_then(Value::as_bool),
-        lock_label: labels.get(LOCK_LABEL).cloned(),
+        lock_label: labels.get(crate::plan::label::LOCK_SHA256).cloned(),
         labels,
     })
 }

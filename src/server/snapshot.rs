@@ -5,17 +5,20 @@
 //! A snapshot is plain data, built by [`build`] and then only read: pages and JSON are views of it, so
 //! they cannot disagree.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::lockfiles::{LOCK_LABEL, LockView, PlanView, read_lock};
+use super::lockfiles::{LockView, PlanView, read_lock};
 use super::state::ServedImage;
+use crate::attach::{SBOM_MEDIA_TYPE, SbomState, image_lock, sbom_status};
+use crate::plan::BaseReference;
+use crate::plan::label::{LOCK_SHA256 as LOCK_LABEL, is_built_from, lock_sha256_of};
 use crate::registry::{
-    Digest, ImageReference, ManifestKind, PlatformImage, Reference, RegistryClient,
-    RegistryErrorKind, TagOutcome,
+    Descriptor, Digest, Manifest, ManifestKind, PlatformImage, Reference, Referrers,
+    RegistryClient, RegistryErrorKind, Repository, TagOutcome,
 };
 
 /// Whether a published tag was built from the current lock.
@@ -60,6 +63,27 @@ pub struct TagView {
     /// The full reference, when the build plan publishes this tag.
     pub planned_reference: Option<String>,
     pub error: Option<String>,
+    /// The SBOM attached to the tag's manifest (`fave-lock attach`); `None` when the tag could not be
+    /// described.
+    pub sbom: Option<SbomView>,
+}
+
+/// Whether an SBOM is attached to a tag's manifest, and whether it is the SBOM of the lock the image's
+/// label names (see [`crate::attach::sbom_status`], which `fave-lock check` asks too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SbomView {
+    /// `matches`, `mismatch`, `none`; `error` when the referrers could not be read.
+    pub state: &'static str,
+    /// The artifact manifest shown.
+    pub artifact: Option<Digest>,
+    /// Its `io.fave.lock.sha256`.
+    pub lock_sha256: Option<String>,
+    /// CycloneDX artifacts referring to the manifest.
+    pub count: usize,
+    /// The SBOM blob in the registry (`…/v2/<name>/blobs/<digest>`).
+    pub blob_url: Option<String>,
+    /// Why, in one line: what matched, or what failed.
+    pub reason: String,
 }
 
 impl TagView {
@@ -341,13 +365,15 @@ pub async fn build(
                 Ok(description) if description.tags.is_empty() => {
                     RegistryState::Empty { message: None }
                 }
-                Ok(description) => RegistryState::Ok {
-                    tags: description
+                Ok(description) => {
+                    let mut tags: Vec<TagView> = description
                         .tags
                         .into_iter()
                         .map(|outcome| tag_view(outcome, &lock, plan.as_ref()))
-                        .collect(),
-                },
+                        .collect();
+                    add_sboms(registry, repository, &mut tags).await;
+                    RegistryState::Ok { tags }
+                }
                 Err(error) => RegistryState::from_error(error.kind(), error.full_message()),
             },
         }
@@ -387,6 +413,7 @@ fn tag_view(outcome: TagOutcome, lock: &LockView, plan: Option<&PlanView>) -> Ta
         lock_labels: Vec::new(),
         planned_reference,
         error: None,
+        sbom: None,
     };
     match outcome {
         TagOutcome::Described(description) => {
@@ -415,6 +442,84 @@ fn tag_view(outcome: TagOutcome, lock: &LockView, plan: Option<&PlanView>) -> Ta
     view
 }
 
+/// Each described tag's SBOM: the referrers of each distinct digest, read once, then judged against the
+/// tag's own lock label.
+async fn add_sboms(registry: &RegistryClient, repository: &Repository, tags: &mut [TagView]) {
+    let digests: BTreeSet<Digest> = tags.iter().filter_map(|tag| tag.digest.clone()).collect();
+    let referrers: HashMap<Digest, Result<Arc<Referrers>, String>> =
+        futures::future::join_all(digests.into_iter().map(|digest| async move {
+            let found = registry
+                .referrers(repository, &digest)
+                .await
+                .map_err(|error| error.full_message());
+            (digest, found)
+        }))
+        .await
+        .into_iter()
+        .collect();
+    for tag in tags.iter_mut() {
+        let Some(found) = tag.digest.as_ref().and_then(|digest| referrers.get(digest)) else {
+            continue;
+        };
+        tag.sbom = Some(match found {
+            Ok(found) => sbom_view(registry, repository, &found.descriptors, &tag.platforms).await,
+            Err(message) => SbomView {
+                state: "error",
+                artifact: None,
+                lock_sha256: None,
+                count: 0,
+                blob_url: None,
+                reason: format!("the referrers could not be read: {message}"),
+            },
+        });
+    }
+}
+
+/// One tag's SBOM view, with a link to the blob of the SBOM shown (its artifact manifest's layer).
+async fn sbom_view(
+    registry: &RegistryClient,
+    repository: &Repository,
+    referrers: &[Descriptor],
+    platforms: &[PlatformImage],
+) -> SbomView {
+    let lock = image_lock(platforms);
+    let status = sbom_status(referrers, lock.as_deref());
+    let mut blob_url = None;
+    if let Some(artifact) = &status.artifact {
+        let reference = Reference::Digest(artifact.clone());
+        if let Ok(fetched) = registry.manifest(repository, &reference).await
+            && let Manifest::Image { layers, .. } = &fetched.manifest
+            && let Some(layer) = layers
+                .iter()
+                .find(|layer| layer.media_type == SBOM_MEDIA_TYPE)
+        {
+            blob_url = registry
+                .blob_url(repository, &layer.digest)
+                .ok()
+                .map(String::from);
+        }
+    }
+    let named = |lock: &Option<String>| lock.as_deref().map_or_else(|| "none".to_string(), short);
+    let reason = match status.state {
+        SbomState::Matches => format!("the SBOM of lock {}", named(&status.lock_sha256)),
+        SbomState::Mismatch => format!(
+            "{} SBOM(s), the latest of lock {}; the image's label names lock {}",
+            status.count,
+            named(&status.lock_sha256),
+            named(&lock)
+        ),
+        SbomState::None => "no SBOM attached (fave-lock attach)".to_string(),
+    };
+    SbomView {
+        state: status.state.as_str(),
+        artifact: status.artifact,
+        lock_sha256: status.lock_sha256,
+        count: status.count,
+        blob_url,
+        reason,
+    }
+}
+
 /// Compare each platform's lock label with the current lock's sha256.
 fn freshness(
     platforms: &[PlatformImage],
@@ -426,7 +531,7 @@ fn freshness(
             platform
                 .labels
                 .get(LOCK_LABEL)
-                .map(|label| normalize_sha256(label))
+                .map(|label| lock_sha256_of(label))
         })
         .collect();
     let distinct: Vec<String> = labels
@@ -450,7 +555,7 @@ fn freshness(
             distinct,
         );
     }
-    if let Some(other) = distinct.iter().find(|label| *label != current) {
+    if let Some(other) = distinct.iter().find(|label| !is_built_from(label, current)) {
         return (
             Freshness::Stale,
             format!(
@@ -473,15 +578,6 @@ fn freshness(
         format!("built from the current lock ({})", short(current)),
         distinct,
     )
-}
-
-/// `sha256:ABC…` → `abc…`: the label may carry the algorithm prefix or not.
-fn normalize_sha256(label: &str) -> String {
-    let label = label.trim();
-    label
-        .strip_prefix("sha256:")
-        .unwrap_or(label)
-        .to_ascii_lowercase()
 }
 
 fn short(hex: &str) -> String {
@@ -517,29 +613,22 @@ fn planned_tags(plan: Option<&PlanView>, registry: &RegistryState) -> Vec<Planne
 async fn base_image(plan: Option<&PlanView>, registry: &RegistryClient) -> Option<BaseImageView> {
     let plan = plan?;
     let reference = plan.base_reference.clone()?;
-    let current = match reference.parse::<ImageReference>() {
+    // The plan's own reading of the name (no tag means `latest`), so the dashboard compares the digest
+    // `resolve` would pin.
+    let current = match BaseReference::parse(&reference) {
         Err(message) => BaseCurrent::NotApplicable { message },
-        Ok(parsed) => match parsed.tag {
-            None => BaseCurrent::NotApplicable {
-                message: "the reference names no tag".into(),
-            },
-            Some(tag) => {
-                let result = registry
-                    .manifest(&parsed.repository, &Reference::Tag(tag))
-                    .await;
-                match result {
-                    Ok(manifest) => BaseCurrent::Ok {
-                        digest: manifest.digest.clone(),
-                    },
-                    Err(error) => {
-                        let message = error.full_message();
-                        match error.kind() {
-                            RegistryErrorKind::Unreachable => BaseCurrent::Unreachable { message },
-                            RegistryErrorKind::AuthFailed => BaseCurrent::AuthFailed { message },
-                            RegistryErrorKind::NotFound => BaseCurrent::NotFound { message },
-                            RegistryErrorKind::Error => BaseCurrent::Error { message },
-                        }
-                    }
+        Ok(base) => match registry
+            .manifest_digest(&base.repository, &base.reference())
+            .await
+        {
+            Ok(digest) => BaseCurrent::Ok { digest },
+            Err(error) => {
+                let message = error.full_message();
+                match error.kind() {
+                    RegistryErrorKind::Unreachable => BaseCurrent::Unreachable { message },
+                    RegistryErrorKind::AuthFailed => BaseCurrent::AuthFailed { message },
+                    RegistryErrorKind::NotFound => BaseCurrent::NotFound { message },
+                    RegistryErrorKind::Error => BaseCurrent::Error { message },
                 }
             }
         },

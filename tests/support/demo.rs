@@ -31,6 +31,19 @@ pub fn resolved(server: &IndexServer, requirements: &str) -> Project {
     resolve(Project::new(&server.url(), requirements))
 }
 
+/// A project resolved against `server` whose image builds FROM `base:1.0` of the registry at
+/// `authority` and is published there as `fave-base:0.1` (the base tag must exist: the plan pins it).
+pub fn resolved_with_registry(server: &IndexServer, authority: &str) -> Project {
+    let project = Project::new(&server.url(), "six==1.16.0\nidna\npackaging\n");
+    let config = project.root().join("fave-lock.toml");
+    let mut toml = std::fs::read_to_string(&config).unwrap();
+    toml.push_str(&format!(
+        "registry = \"{authority}/fave-base\"\nbase-image = \"{authority}/base:1.0\"\ntags = [\"0.1\"]\n"
+    ));
+    std::fs::write(&config, toml).unwrap();
+    resolve(project)
+}
+
 /// `project` after `fave-lock resolve` succeeded in it (its lock written, its cache filled).
 pub fn resolve(project: Project) -> Project {
     let out = project.run(&["resolve", "-q"]);

@@ -1,0 +1,109 @@
+//! Operating-system packages of the image (Debian's `.deb`s installed by `apt-get`), as SBOM components.
+//!
+//! The SBOM only describes them; locking them (which versions, which `.deb` hashes) is the apt lock's
+//! job. Whoever knows the locked packages hands them to the renderer as [`SystemPackage`] values
+//! (`SbomInput::system_packages`), and each becomes a `library` component with a `pkg:deb` purl and the
+//! `.deb`'s SHA-256, depended on by the image.
+
+use cyclonedx_bom::external_models::uri::Uri;
+use cyclonedx_bom::models::component::{Classification, Component};
+use cyclonedx_bom::models::external_reference::{
+    ExternalReference, ExternalReferenceType, ExternalReferences,
+};
+use cyclonedx_bom::models::hash::Hashes;
+use cyclonedx_bom::models::property::{Properties, Property};
+
+use super::SbomError;
+use super::bom::{purl_value, sha256_hash};
+use super::package_url::PackageUrl;
+
+/// One installed OS package, as a distribution's archive ships it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SystemPackage {
+    /// The purl namespace: the vendor of the archive (`debian`).
+    pub vendor: String,
+    /// The release it comes from, as the purl `distro` qualifier (`debian-12` for bookworm).
+    pub distro: String,
+    /// Binary package name (`ffmpeg`).
+    pub name: String,
+    /// The exact version, epoch included (`7:5.1.6-0+deb12u1`).
+    pub version: String,
+    /// Debian architecture (`amd64`, `arm64`, `all`).
+    pub arch: String,
+    /// Lower-case hex SHA-256 of the `.deb`.
+    pub sha256: String,
+    /// Where the `.deb` was downloaded from, when known.
+    pub url: Option<String>,
+}
+
+impl SystemPackage {
+    /// `pkg:deb/debian/ffmpeg@7:5.1.6-0%2Bdeb12u1?arch=amd64&distro=debian-12` (purl-spec's `deb` type).
+    pub fn purl(&self) -> PackageUrl {
+        PackageUrl {
+            kind: "deb",
+            namespace: Some(self.vendor.to_lowercase()),
+            name: self.name.to_lowercase(),
+            version: Some(self.version.clone()),
+            qualifiers: Default::default(),
+        }
+        .with_qualifier("arch", &self.arch)
+        .with_qualifier("distro", &self.distro)
+    }
+
+    /// The component's bom-ref: its purl, unique per name, version and architecture.
+    pub fn bom_ref(&self) -> String {
+        self.purl().to_string()
+    }
+
+    /// The CycloneDX component.
+    pub(crate) fn component(&self) -> Result<Component, SbomError> {
+        let mut component = Component::new(
+            Classification::Library,
+            &self.name,
+            &self.version,
+            Some(self.bom_ref()),
+        );
+        component.purl = Some(purl_value(&self.purl())?);
+        component.hashes = Some(Hashes(vec![sha256_hash(&self.sha256)]));
+        if let Some(url) = &self.url {
+            component.external_references = Some(ExternalReferences(vec![ExternalReference::new(
+                ExternalReferenceType::Distribution,
+                Uri::new(url),
+            )]));
+        }
+        component.properties = Some(Properties(vec![
+            Property::new("fave-lock:role", "system-package"),
+            Property::new("fave-lock:arch", &self.arch),
+        ]));
+        Ok(component)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A Debian package as the apt lock would hand it over (shared with the renderer's tests).
+    pub(crate) fn ffmpeg() -> SystemPackage {
+        SystemPackage {
+            vendor: "debian".to_string(),
+            distro: "debian-12".to_string(),
+            name: "ffmpeg".to_string(),
+            version: "7:5.1.6-0+deb12u1".to_string(),
+            arch: "amd64".to_string(),
+            sha256: "AB".repeat(32),
+            url: Some(
+                "http://deb.debian.org/debian/pool/main/f/ffmpeg/ffmpeg_5.1.6-0+deb12u1_amd64.deb"
+                    .to_string(),
+            ),
+        }
+    }
+
+    #[test]
+    fn the_purl_follows_the_deb_type() {
+        assert_eq!(
+            ffmpeg().purl().to_string(),
+            "pkg:deb/debian/ffmpeg@7:5.1.6-0%2Bdeb12u1?arch=amd64&distro=debian-12"
+        );
+    }
+}
