@@ -7,7 +7,7 @@ use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
 use version_ranges::Ranges;
 
-use super::unit::{pin_edit, pinned_releases};
+use super::unit::{constrained, pin_edit, pinned_releases};
 use super::working::Working;
 use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
 use crate::requirements::InputRequirement;
@@ -312,8 +312,13 @@ async fn raise(
     let direct = clash.left.from.as_ref() == Some(name);
     let other = &clash.right.range;
     let mut trials = 0;
+    let allowed = constrained(working.input(), name);
     for (version, candidate) in map.usable.range(current.clone()..) {
-        if *version == current || version.any_prerelease() || candidate.yanked.is_some() {
+        if *version == current
+            || version.any_prerelease()
+            || candidate.yanked.is_some()
+            || !allowed.contains(version)
+        {
             continue;
         }
         if direct && !accepts(resolver, &candidate.metadata_file, &clash.package, other).await? {

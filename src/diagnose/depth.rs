@@ -14,7 +14,7 @@ use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
 use version_ranges::Ranges;
 
 use super::conflict::declared_requirement;
-use super::unit::{move_fix, pin_edit, pinned_releases};
+use super::unit::{constrained, move_fix, pin_edit, pinned_releases};
 use super::working::Working;
 use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
 use crate::requirements::InputRequirement;
@@ -444,8 +444,9 @@ async fn repin(
     let Some((current, map)) = pinned_releases(resolver, head).await? else {
         return Ok(None);
     };
+    let allowed = constrained(working.input(), name);
     let finals = |(version, candidate): &(&Version, &crate::resolve::Candidate)| {
-        !version.any_prerelease() && candidate.yanked.is_none()
+        !version.any_prerelease() && candidate.yanked.is_none() && allowed.contains(version)
     };
     let above: Vec<&Version> = map
         .usable

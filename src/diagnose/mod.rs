@@ -317,7 +317,10 @@ pub async fn diagnose(
                 working.apply_first(&problem);
                 problems.push(problem);
             }
-            Ok(None) => match depth::explain(resolver, &working, &failure, context).await {
+            Ok(None) => match explain_below(resolver, &working, &failure, context).await {
+                Ok(Some(problem)) if problems.iter().any(|p| p.summary == problem.summary) => {
+                    break;
+                }
                 Ok(Some(problem)) => {
                     working.apply_first(&problem);
                     problems.push(problem);
@@ -388,6 +391,20 @@ pub async fn diagnose(
         input: input.files.first().cloned(),
         incomplete,
     })
+}
+
+/// A failure that is no clash between two requirements: a constraint that empties a dependency's
+/// requirement, else a dependency below an input line that cannot install.
+async fn explain_below(
+    resolver: &Resolver,
+    working: &Working,
+    failure: &crate::resolve::NoSolution,
+    context: &DiagnoseContext,
+) -> Result<Option<Problem>, ResolveError> {
+    if let Some(problem) = constraint::explain(resolver, working, failure).await? {
+        return Ok(Some(problem));
+    }
+    depth::explain(resolver, working, failure, context).await
 }
 
 /// Keep only the fixes that resolve with the other problems' first fixes applied, and say what each

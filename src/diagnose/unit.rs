@@ -573,6 +573,20 @@ pub(super) fn pin_edit(line: &InputRequirement, version: &Version) -> Edit {
     }
 }
 
+/// The versions of `name` the input's constraints (`-c`) allow: a fix must not pin outside them.
+pub(super) fn constrained(
+    input: &RequirementsInput,
+    name: &pep508_rs::PackageName,
+) -> Ranges<Version> {
+    input
+        .constraints
+        .iter()
+        .filter(|line| &line.requirement.name == name)
+        .fold(Ranges::full(), |range, line| {
+            range.intersection(&requirement_range(&line.requirement))
+        })
+}
+
 /// An exactly pinned input line's version and its package's releases; `None` for a range or an
 /// unknown project.
 pub(super) async fn pinned_releases(
