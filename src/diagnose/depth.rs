@@ -23,6 +23,8 @@ use crate::resolve::{Incompatibility, NoSolution, ResolveError, Resolver, Unusab
 /// The most releases of the top-level package tried in each direction when looking for one whose
 /// closure installs.
 const MAX_TRIALS: usize = 4;
+/// The most releases in each direction whose metadata is read to skip hopeless trials.
+const MAX_READS: usize = 16;
 /// Releases named one by one before the list is shortened to "first … last (N releases)".
 const MAX_LISTED: usize = 3;
 
@@ -186,7 +188,7 @@ async fn describe(
     let target = &resolver.targets()[0];
     let package = &dead.package;
     let map = resolver.versions(0, package).await?;
-    let releases: Vec<(&Version, &Unusable)> = map
+    let asked: Vec<(&Version, &Unusable)> = map
         .as_deref()
         .map(|map| {
             map.unusable
@@ -205,7 +207,7 @@ async fn describe(
     });
     let releases: Vec<(&Version, &Unusable)> = match map.as_deref() {
         Some(map) if every => map.unusable.iter().filter(settled).collect(),
-        _ => releases,
+        _ => asked.clone(),
     };
     let newest = releases.last().map(|(_, reason)| *reason);
     let (kind, reason) = match newest {
@@ -257,8 +259,8 @@ async fn describe(
     if let Some(fix) = drop_extra(head, &dead.path) {
         fixes.push(fix);
     }
-    fixes.extend(repin(resolver, working, head, package).await?);
-    let older_python = releases.iter().any(|(_, reason)| {
+    fixes.extend(repin(resolver, working, head, dead).await?);
+    let older_python = asked.iter().any(|(_, reason)| {
         matches!(reason, Unusable::NoWheel { wheel_tags, .. } if !wheel_tags.is_empty())
     });
     if older_python
@@ -266,8 +268,9 @@ async fn describe(
     {
         fixes.push(fix);
     }
-    let sdists = !releases.is_empty()
-        && releases.iter().all(|(_, reason)| {
+    // Allowing the sdist helps when the releases asked for all have one.
+    let sdists = !asked.is_empty()
+        && asked.iter().all(|(_, reason)| {
             matches!(
                 reason,
                 Unusable::NoWheel {
@@ -433,12 +436,14 @@ fn without_extra(requirement: &Requirement, extra: &ExtraName) -> String {
 }
 
 /// Raise (else lower) a pinned input line to the nearest final release whose closure no longer reaches
-/// the dead end; each candidate is tried by resolving.
+/// the dead end; each candidate is tried by resolving. When the dead end is a direct dependency, the
+/// releases that still require it in a range with nothing installable are skipped by their metadata
+/// first, so the trials go to releases that can help.
 async fn repin(
     resolver: &Resolver,
     working: &Working,
     head: &InputRequirement,
-    package: &PackageName,
+    dead: &DeadEnd,
 ) -> Result<Option<Fix>, ResolveError> {
     let name = &head.requirement.name;
     let Some((current, map)) = pinned_releases(resolver, head).await? else {
@@ -448,27 +453,37 @@ async fn repin(
     let finals = |(version, candidate): &(&Version, &crate::resolve::Candidate)| {
         !version.any_prerelease() && candidate.yanked.is_none() && allowed.contains(version)
     };
-    let above: Vec<&Version> = map
+    let above: Vec<(&Version, &crate::resolve::Candidate)> = map
         .usable
         .iter()
         .filter(|(version, _)| **version > current)
         .filter(finals)
-        .map(|(version, _)| version)
-        .take(MAX_TRIALS)
+        .take(MAX_READS)
         .collect();
-    let below: Vec<&Version> = map
+    let below: Vec<(&Version, &crate::resolve::Candidate)> = map
         .usable
         .iter()
         .rev()
         .filter(|(version, _)| **version < current)
         .filter(finals)
-        .map(|(version, _)| version)
-        .take(MAX_TRIALS)
+        .take(MAX_READS)
         .collect();
+    // `head` → package directly: the step's extras decide which requirement applies.
+    let direct = (dead.path.len() == 2).then(|| &dead.path[1]);
     for (direction, versions) in [("raise", above), ("lower", below)] {
-        for version in versions {
+        let mut trials = 0;
+        for (version, candidate) in versions {
+            if let Some(step) = direct
+                && still_dead(resolver, candidate, step).await?
+            {
+                continue;
+            }
+            if trials == MAX_TRIALS {
+                break;
+            }
+            trials += 1;
             let edit = pin_edit(head, version);
-            if avoids(resolver, working, &edit, package).await? {
+            if avoids(resolver, working, &edit, &dead.package).await? {
                 return Ok(Some(Fix::edits(
                     format!(
                         "{direction} {name} to {version}, the nearest release whose dependencies install here"
@@ -479,6 +494,30 @@ async fn repin(
         }
     }
     Ok(None)
+}
+
+/// Whether this release of the step's source still requires the step's target only in a range where
+/// nothing installs (an unreadable requirement list counts as "no help").
+async fn still_dead(
+    resolver: &Resolver,
+    candidate: &crate::resolve::Candidate,
+    step: &Step,
+) -> Result<bool, ResolveError> {
+    let Ok(requirements) = resolver.requires_dist(&candidate.metadata_file).await? else {
+        return Ok(true);
+    };
+    let markers = &resolver.targets()[0].markers;
+    let extras: Vec<ExtraName> = step.from_extra.iter().cloned().collect();
+    let Some(map) = resolver.versions(0, &step.to).await? else {
+        return Ok(false);
+    };
+    Ok(requirements
+        .iter()
+        .filter(|r| r.name == step.to && r.marker.evaluate(markers, &extras))
+        .any(|r| {
+            map.best(&crate::resolve::requirement_range(r), true)
+                .is_none()
+        }))
 }
 
 /// Whether the input with `edit` applied no longer runs into `package` (another problem may remain:
