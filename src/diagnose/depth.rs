@@ -147,12 +147,7 @@ async fn dead_end(
     // Breadth first, from the dead end up to the input: the shortest chain reads best.
     let mut queue: VecDeque<(PackageName, Vec<Step>)> = dead
         .iter()
-        .map(|step| {
-            (
-                step.from.clone().expect("filtered on Some"),
-                vec![(*step).clone()],
-            )
-        })
+        .filter_map(|step| Some((step.from.clone()?, vec![(*step).clone()])))
         .collect();
     let mut visited: BTreeSet<PackageName> = BTreeSet::from([package.clone()]);
     while let Some((name, path)) = queue.pop_front() {
