@@ -250,6 +250,8 @@ impl ImageJob {
             image: self.name.clone(),
             options: self.resolve_options(&input),
             requirements_path: self.requirements.clone(),
+            // Only an ad hoc job has no config to record.
+            ad_hoc: self.canonical_config.is_empty(),
         };
         Ok(diagnose::diagnose(&self.resolver(client, &input), &input, &context).await?)
     }

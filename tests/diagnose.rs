@@ -313,3 +313,110 @@ fn an_unknown_project_is_reported() {
         &["[no-such-project] `fave-lock-no-such-project-xyz` is not on the index"],
     );
 }
+
+/// Ad hoc resolve of a corpus file (tests/corpus/, see docs/corpus.md) for CPython 3.11 on x86_64
+/// manylinux 2.28, as scripts/corpus-compare.py runs it, plus `extra`; returns (exit code, stderr).
+fn corpus(file: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = repo().join("tests/corpus").join(file);
+    let input = input.to_str().unwrap();
+    let mut args = vec![
+        "resolve",
+        "-r",
+        input,
+        "--python-version",
+        "3.11",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        "--exclude-newer",
+        CUTOFF,
+        "-o",
+        "out.txt",
+        "--no-check-abi",
+    ];
+    args.extend_from_slice(extra);
+    let output = fave_lock(dir.path(), &args);
+    (output.status.code(), text(&output.stderr))
+}
+
+fn assert_short_lines(report: &str) {
+    let long: Vec<&str> = report
+        .lines()
+        .filter(|line| line.chars().count() > 200)
+        .collect();
+    assert!(long.is_empty(), "lines over 200 characters: {long:#?}");
+}
+
+/// netbox-base.txt:110 `psycopg[c,pool]` held to wheels only: psycopg-c publishes nothing but sdists.
+/// Once misreported as a conflict between two psycopg-c versions with no fix; now the real kind, at
+/// the input line, with the chain and the fixes the user controls.
+#[test]
+fn corpus_netbox_base_without_builds_names_the_sdist_only_dependency_behind_the_extra() {
+    let (code, stderr) = corpus(
+        "netbox-base.txt",
+        &["--no-build", "--diagnose-timeout", "300"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_contains(
+        &stderr,
+        &[
+            "1 problem",
+            "[no-matching-wheel] `psycopg[c,pool]` → psycopg-c: sdist only at every release",
+            "netbox-base.txt:110",
+            "chain: psycopg[c,pool] (",
+            "psycopg[c] 3.3.6 requires `psycopg-c==3.3.6`",
+            "fix (checked): drop the `c` extra",
+            "psycopg[c,pool]  →  psycopg[pool]",
+            "fix (checked): allow psycopg-c's sdist",
+            "`--allow-sdist psycopg-c`",
+            "checked: the 1 first fixes together resolve",
+        ],
+    );
+    for wrong in ["[conflict]", "[unexplained]", "the 0 first fixes"] {
+        assert!(!stderr.contains(wrong), "no `{wrong}` in:\n{stderr}");
+    }
+    assert_short_lines(&stderr);
+}
+
+/// home-assistant's requirements.txt:65 pins `zeroconf==0.149.16`; its constraint file (`-c`) pins
+/// `zeroconf==0.132.2`. uv stops there; fave-lock names both lines as a conflict (once an
+/// `[unexplained]` "the requirements 0 depends on zeroconf ∅").
+#[test]
+fn corpus_home_assistant_names_the_requirement_and_the_constraint_that_clash() {
+    let (code, stderr) = corpus(
+        "home-assistant/requirements.txt",
+        &["--no-build", "--diagnose-timeout", "120"],
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_contains(
+        &stderr,
+        &[
+            "[conflict] `zeroconf==0.149.16` is required, but the constraint `zeroconf==0.132.2` allows no version of it",
+            "home-assistant/requirements.txt:65, ",
+            "homeassistant/package_constraints.txt:66",
+            "[conflict] `aiohttp==3.13.5` is required, but the constraint `aiohttp==3.9.5`",
+            "[requires-python] `aiogithubapi==26.0.0`: requires Python >=3.13",
+        ],
+    );
+    for wrong in ["requirements 0", "∅", "are unavailable has"] {
+        assert!(!stderr.contains(wrong), "no `{wrong}` in:\n{stderr}");
+    }
+    assert_short_lines(&stderr);
+}
+
+/// pyannote-audio.txt held to wheels only: every final hydra-core needs antlr4-python3-runtime 4.9.*,
+/// an sdist only, so hydra-core 1.4.0rc3 is locked (as uv does with `--only-binary :all:`), and a
+/// warning says why.
+#[test]
+fn corpus_pyannote_without_builds_says_why_a_pre_release_was_chosen() {
+    let (code, stderr) = corpus("pyannote-audio.txt", &["--no-build"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_contains(
+        &stderr,
+        &[
+            "warning: hydra-core==1.4.0rc3 is a pre-release, chosen because no final release fits: hydra-core 1.3.",
+            "requires `antlr4-python3-runtime==4.9.*`, and antlr4-python3-runtime 4.9.3 is sdist only",
+        ],
+    );
+    assert_short_lines(&stderr);
+}

@@ -111,3 +111,227 @@ fn a_fix_proposes_the_newest_final_release_not_a_pre_release() {
         "{problem}"
     );
 }
+
+/// The lines of a report longer than a reader's terminal allows.
+fn long_lines(report: &str) -> Vec<&str> {
+    report
+        .lines()
+        .filter(|line| line.chars().count() > 200)
+        .collect()
+}
+
+/// METADATA for a wheel posing as `name version` with `requires` (`Provides-Extra` for every extra).
+fn metadata(name: &str, version: &str, extras: &[&str], requires: &[&str]) -> String {
+    let mut text = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    for extra in extras {
+        text.push_str(&format!("Provides-Extra: {extra}\n"));
+    }
+    for requirement in requires {
+        text.push_str(&format!("Requires-Dist: {requirement}\n"));
+    }
+    text
+}
+
+/// A static (PEP 643) sdist of `name version` with no dependencies: its metadata is read without a
+/// build, so allowing it can be checked here.
+fn static_sdist(name: &str, version: &str) -> support::index_server::Wheel {
+    let pkg_info = format!("Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n");
+    support::index_server::Wheel::sdist(
+        &format!("{name}-{version}.tar.gz"),
+        &[
+            ("PKG-INFO", pkg_info.as_str()),
+            ("setup.py", "raise SystemExit('no build expected')\n"),
+        ],
+    )
+    .upload_time("2024-01-01T00:00:00Z")
+}
+
+/// `toplib[fast]==1.0` pulls in `fastext==1.0` through its extra, and fastext 1.0 is an sdist only:
+/// the image (wheels only) fails one level below the input line. The report names the line, the chain
+/// and the real kind, with fixes the user controls.
+#[test]
+fn an_sdist_only_dependency_behind_an_extra_is_reported_at_the_input_line_with_its_fixes() {
+    use support::index_server::{IndexServer, Wheel};
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(demo::SIX).upload_time("2021-05-05T14:18:17Z"))
+        .wheel(
+            Wheel::posing_as(
+                "toplib-1.0-py3-none-any.whl",
+                &metadata(
+                    "toplib",
+                    "1.0",
+                    &["fast"],
+                    &["six", "fastext==1.0; extra == \"fast\""],
+                ),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::posing_as(
+                "toplib-1.1-py3-none-any.whl",
+                &metadata(
+                    "toplib",
+                    "1.1",
+                    &["fast"],
+                    &["six", "fastext>=2.0; extra == \"fast\""],
+                ),
+            )
+            .upload_time("2024-02-01T00:00:00Z"),
+        )
+        .wheel(static_sdist("fastext", "1.0"))
+        .wheel(
+            Wheel::posing_as(
+                "fastext-2.0-py3-none-any.whl",
+                &metadata("fastext", "2.0", &[], &[]),
+            )
+            .upload_time("2024-02-01T00:00:00Z"),
+        )
+        .start();
+    let project = Project::new(&server.url(), "six\ntoplib[fast]==1.0\n");
+    let out = project.run(&["resolve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "1 problem",
+        "[no-matching-wheel] `toplib[fast]==1.0` → fastext 1.0: sdist only",
+        "at requirements.in:2",
+        "chain: toplib[fast]==1.0 (requirements.in:2) → fastext",
+        "toplib[fast] 1.0 requires `fastext==1.0`",
+        "fix (checked): drop the `fast` extra",
+        "toplib[fast]==1.0  →  toplib==1.0",
+        "fix (checked): raise toplib to 1.1",
+        "toplib[fast]==1.0  →  toplib[fast]==1.1",
+        "fix (checked): allow fastext's sdist",
+        "allow-sdist = [\"fastext\"]",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+    for wrong in ["[conflict]", "[unexplained]", "the requirements 0", "∅"] {
+        assert!(!stderr.contains(wrong), "no `{wrong}` in:\n{stderr}");
+    }
+    assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+    assert!(project.lock_files().is_empty(), "nothing written");
+
+    let out = project.run(&["resolve", "--format", "json", "-q"]);
+    let report = demo::json(&out);
+    let problem = &report["images"][0]["diagnosis"]["problems"][0];
+    assert_eq!(problem["kind"], "no-matching-wheel", "{problem}");
+    assert_eq!(problem["locations"][0]["line"], 2, "{problem}");
+    assert_eq!(
+        problem["packages"],
+        serde_json::json!(["toplib", "fastext"])
+    );
+    let replacements: Vec<&serde_json::Value> = problem["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|fix| &fix["edits"][0]["replacement"])
+        .collect();
+    assert_eq!(
+        replacements,
+        [
+            &serde_json::json!("toplib==1.0"),
+            &serde_json::json!("toplib[fast]==1.1"),
+            &serde_json::Value::Null,
+        ],
+        "{problem}"
+    );
+}
+
+/// The input pins one version and its `-c` constraint file another: a conflict between those two
+/// lines, named as such (not "no version left", not `[unexplained]`), with a fix on each side.
+#[test]
+fn a_requirement_and_a_constraint_that_disagree_are_a_conflict_naming_both_lines() {
+    use support::index_server::{IndexServer, Wheel};
+    let six = Wheel::fixture(demo::SIX);
+    let older = String::from_utf8(six.metadata.to_vec())
+        .unwrap()
+        .replace("Version: 1.16.0", "Version: 1.15.0");
+    let server = IndexServer::builder()
+        .wheel(six.upload_time("2021-05-05T14:18:17Z"))
+        .wheel(
+            Wheel::posing_as("six-1.15.0-py2.py3-none-any.whl", &older)
+                .upload_time("2020-05-21T00:00:00Z"),
+        )
+        .wheel(Wheel::fixture(demo::IDNA).upload_time("2024-09-15T18:07:37Z"))
+        .start();
+    let project = Project::new(&server.url(), "idna\nsix==1.16.0\n-c constraints.txt\n");
+    std::fs::write(
+        project.root().join("constraints.txt"),
+        "# pinned by the platform\nsix==1.15.0\n",
+    )
+    .unwrap();
+    let out = project.run(&["resolve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "1 problem",
+        "[conflict] `six==1.16.0` is required, but the constraint `six==1.15.0` allows no version of it",
+        "at requirements.in:2, constraints.txt:2",
+        "fix (checked): use six 1.15.0, the release the constraint allows",
+        "six==1.16.0  →  six==1.15.0",
+        "fix (checked): change the constraint to six 1.16.0",
+        "checked: the 1 first fixes together resolve",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+    for wrong in [
+        "[unexplained]",
+        "the requirements 0",
+        "∅",
+        "no fix could be checked",
+    ] {
+        assert!(!stderr.contains(wrong), "no `{wrong}` in:\n{stderr}");
+    }
+    assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+
+    // --apply-fixes follows the constraint: the requirement line changes, the constraint file not.
+    // (`--no-verify`: six 1.15.0 here is six 1.16.0's file under another name, which verify refuses.)
+    let out = project.run(&[
+        "resolve",
+        "--apply-fixes",
+        "-q",
+        "--no-verify",
+        "--no-check-abi",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let input = std::fs::read_to_string(project.root().join("requirements.in")).unwrap();
+    assert!(input.contains("\nsix==1.15.0\n"), "{input}");
+}
+
+/// Every final release of `hy` needs `ant==4.9`, which is an sdist only; the image installs wheels
+/// only, so `hy 2.0rc1` is locked. That succeeds, with a warning saying why a pre-release was taken.
+#[test]
+fn a_pre_release_chosen_because_no_final_release_fits_is_explained_in_a_warning() {
+    use support::index_server::{IndexServer, Wheel};
+    let server = IndexServer::builder()
+        .wheel(
+            Wheel::posing_as(
+                "hy-1.0-py3-none-any.whl",
+                &metadata("hy", "1.0", &[], &["ant==4.9"]),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::posing_as(
+                "hy-2.0rc1-py3-none-any.whl",
+                &metadata("hy", "2.0rc1", &[], &[]),
+            )
+            .upload_time("2024-02-01T00:00:00Z"),
+        )
+        .wheel(static_sdist("ant", "4.9"))
+        .start();
+    let project = Project::new(&server.url(), "hy>=1.0\n");
+    // `--no-verify`: hy's wheels are six's file under other names, which verify rightly refuses.
+    let out = project.run(&["resolve", "--no-verify", "--no-check-abi"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "hy==2.0rc1 is a pre-release, chosen because no final release fits on linux/amd64: \
+             hy 1.0 requires `ant==4.9`, and ant 4.9 is sdist only"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+}

@@ -9,25 +9,9 @@ use std::path::Path;
 use std::process::Output;
 
 use support::demo::{SIX, SIX_SHA256};
-use support::index_server::{IndexServer, Wheel};
+use support::index_server::{IndexServer, Wheel, sdist_archive as sdist};
 use support::live::{new_venv, pip_for, run, tool};
 use support::project::{ad_hoc_command, text};
-
-/// A `.tar.gz` sdist with `members` under its top folder `name-version/`.
-fn sdist(top: &str, members: &[(&str, &str)]) -> Vec<u8> {
-    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let mut builder = tar::Builder::new(encoder);
-    for (path, contents) in members {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, format!("{top}/{path}"), contents.as_bytes())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap()
-}
 
 /// The local index with six and one sdist-only project.
 fn index_with(filename: &str, bytes: Vec<u8>) -> IndexServer {

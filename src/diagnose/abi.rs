@@ -107,7 +107,9 @@ async fn describe(
     for wheel in wheels {
         details.push(format!("in {}", wheel.filename));
     }
-    if let Some(declared) = declared_requirement(resolver, name, version, &numpy_name()).await? {
+    if let Some(declared) =
+        declared_requirement(resolver, name, version, &numpy_name(), &[]).await?
+    {
         details.push(format!(
             "{name} {version} declares `{declared}`, so every resolver pairs it with numpy {numpy}; the binaries say otherwise"
         ));
@@ -238,6 +240,7 @@ async fn raise_fix(
         also_changes: Vec::new(),
         config: None,
         resolution: None,
+        allow_sdist: Vec::new(),
     };
     check(resolver, input, fix, Some(name), context).await
 }
@@ -289,6 +292,7 @@ async fn numpy_below_2_fix(
         also_changes: Vec::new(),
         config: None,
         resolution: None,
+        allow_sdist: Vec::new(),
     };
     check(resolver, input, fix, None, context).await
 }

@@ -7,7 +7,7 @@ use pep440_rs::Version;
 use pep508_rs::{PackageName, Requirement};
 use version_ranges::Ranges;
 
-use super::unit::pinned_line;
+use super::unit::{constrained, pin_edit, pinned_releases};
 use super::working::Working;
 use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
 use crate::requirements::InputRequirement;
@@ -51,6 +51,7 @@ pub async fn explain(
                 to,
                 to_range,
                 extra: None,
+                ..
             } => Some(Edge {
                 from: from.clone(),
                 from_range: from_range.clone(),
@@ -118,6 +119,15 @@ fn find_clash(edges: &[Edge]) -> Option<Clash> {
     for (i, left) in edges.iter().enumerate() {
         for right in &edges[i + 1..] {
             if left.to != right.to || !left.range.intersection(&right.range).is_empty() {
+                continue;
+            }
+            // Two releases of one package (or of its extra) cannot both be chosen: `psycopg[c] 3.0`
+            // needing psycopg-c 3.0 and `psycopg[c] 3.0.1` needing psycopg-c 3.0.1 is PubGrub trying
+            // one release after another, not two requirements that disagree.
+            if left.from.is_some()
+                && left.from == right.from
+                && left.from_range.intersection(&right.from_range).is_empty()
+            {
                 continue;
             }
             let (left, right) = if right.from.is_none() {
@@ -190,7 +200,7 @@ async fn side(
         None => highest_in(resolver, from, &edge.from_range).await?,
     };
     let declared = match &version {
-        Some(version) => declared_requirement(resolver, from, version, &edge.to).await?,
+        Some(version) => declared_requirement(resolver, from, version, &edge.to, &[]).await?,
         None => None,
     };
     let declared = declared.unwrap_or_else(|| format!("{} {}", edge.to, edge.range));
@@ -239,6 +249,7 @@ pub(super) async fn declared_requirement(
     name: &PackageName,
     version: &Version,
     dependency: &PackageName,
+    extras: &[pep508_rs::ExtraName],
 ) -> Result<Option<String>, ResolveError> {
     let Some(map) = resolver.versions(0, name).await? else {
         return Ok(None);
@@ -250,7 +261,7 @@ pub(super) async fn declared_requirement(
     let markers = &resolver.targets()[0].markers;
     Ok(metadata.requires_dist.iter().find_map(|text| {
         let parsed: Requirement = crate::requirements::pep508::parse_requirement(text).ok()?;
-        (&parsed.name == dependency && parsed.evaluate_markers(markers, &[])).then(|| {
+        (&parsed.name == dependency && parsed.evaluate_markers(markers, extras)).then(|| {
             text.split(';')
                 .next()
                 .unwrap_or(text)
@@ -295,17 +306,19 @@ async fn raise(
     head: &InputRequirement,
 ) -> Result<Option<Fix>, ResolveError> {
     let name = &head.requirement.name;
-    let Some(current) = requirement_range(&head.requirement).as_singleton().cloned() else {
-        return Ok(None);
-    };
-    let Some(map) = resolver.versions(0, name).await? else {
+    let Some((current, map)) = pinned_releases(resolver, head).await? else {
         return Ok(None);
     };
     let direct = clash.left.from.as_ref() == Some(name);
     let other = &clash.right.range;
     let mut trials = 0;
+    let allowed = constrained(working.input(), name);
     for (version, candidate) in map.usable.range(current.clone()..) {
-        if *version == current || version.any_prerelease() || candidate.yanked.is_some() {
+        if *version == current
+            || version.any_prerelease()
+            || candidate.yanked.is_some()
+            || !allowed.contains(version)
+        {
             continue;
         }
         if direct && !accepts(resolver, &candidate.metadata_file, &clash.package, other).await? {
@@ -321,11 +334,11 @@ async fn raise(
                 Some(pin) => format!("accepts {} {pin}", clash.package),
                 None => format!("fits {} {}", clash.package, clash.right.range),
             };
-            return Ok(Some(fix(
+            return Ok(Some(Fix::edits(
                 format!(
                     "raise {name} to {version}, the lowest release that {what} and has a wheel for the target"
                 ),
-                edit,
+                vec![edit],
             )));
         }
     }
@@ -368,9 +381,9 @@ async fn fit(
             } else {
                 "lower"
             };
-            return Ok(Some(fix(
+            return Ok(Some(Fix::edits(
                 format!("{direction} {name} to {version}, the highest release {by} accepts"),
-                edit,
+                vec![edit],
             )));
         }
     }
@@ -401,9 +414,7 @@ async fn removes(
     edit: &Edit,
     clash: &Clash,
 ) -> Result<bool, ResolveError> {
-    let mut trial = working.clone();
-    trial.apply(std::slice::from_ref(edit));
-    match resolver.resolve(trial.input()).await {
+    match working.resolve_with(resolver, edit).await {
         Ok(_) => Ok(true),
         Err(ResolveError::NoSolution(failure)) => {
             let edges: BTreeMap<_, _> = failure.failures[0]
@@ -421,24 +432,5 @@ async fn removes(
             Ok(!same)
         }
         Err(other) => Err(other),
-    }
-}
-
-/// The edit that pins `head`'s input line to `version`.
-fn pin_edit(head: &InputRequirement, version: &Version) -> Edit {
-    Edit {
-        location: Some(head.location.clone()),
-        original: Some(head.text.clone()),
-        replacement: Some(pinned_line(&head.requirement, version)),
-    }
-}
-
-fn fix(summary: String, edit: Edit) -> Fix {
-    Fix {
-        summary,
-        edits: vec![edit],
-        also_changes: vec![],
-        config: None,
-        resolution: None,
     }
 }

@@ -9,6 +9,8 @@
 mod abi;
 mod apply;
 mod conflict;
+mod constraint;
+mod depth;
 mod render;
 mod unit;
 mod working;
@@ -116,6 +118,23 @@ pub struct Fix {
     pub config: Option<String>,
     /// Packages in the resolution with this fix.
     pub resolution: Option<Resolution>,
+    /// Packages whose sdist the fix allows (`--allow-sdist`, `allow-sdist` in fave-lock.toml): a change
+    /// of policy rather than of an input line, checked with a resolver that allows them.
+    pub allow_sdist: Vec<PackageName>,
+}
+
+impl Fix {
+    /// A fix that changes input lines, to be checked.
+    pub(crate) fn edits(summary: String, edits: Vec<Edit>) -> Fix {
+        Fix {
+            summary,
+            edits,
+            also_changes: vec![],
+            config: None,
+            resolution: None,
+            allow_sdist: Vec::new(),
+        }
+    }
 }
 
 /// One independent reason the input cannot be resolved.
@@ -171,6 +190,8 @@ pub struct DiagnoseContext {
     pub budget: Option<Duration>,
     /// What the diagnosis is doing now, for a progress display (the CLI's spinner reads it).
     pub phase: Phase,
+    /// An ad hoc run (`resolve -r`): fixes name command-line flags instead of fave-lock.toml keys.
+    pub ad_hoc: bool,
 }
 
 /// Hears the diagnosis's current step in words ("checking 2 fix(es) of problem 1 of 3"): the CLI
@@ -249,6 +270,17 @@ pub async fn diagnose(
         }
         Err(other) => return Err(other),
     };
+    if incomplete.is_empty() {
+        match constraint::find(resolver, input).await {
+            Ok(found) => problems.extend(found),
+            Err(ResolveError::TimedOut) => {
+                incomplete.push(out_of_time(
+                    "while comparing the input lines with the constraints",
+                ));
+            }
+            Err(other) => return Err(other),
+        }
+    }
     for problem in &problems {
         working.apply_first(problem);
     }
@@ -278,14 +310,33 @@ pub async fn diagnose(
             format!("explaining a conflict (problem {})", problems.len() + 1),
         );
         match conflict::explain(resolver, &working, &failure, context).await {
+            // The same problem again means the first fixes undo each other (raise one pin, then lower
+            // it back): reporting it once is enough, and looking further would only repeat it.
+            Ok(Some(problem)) if problems.iter().any(|p| p.summary == problem.summary) => break,
             Ok(Some(problem)) => {
                 working.apply_first(&problem);
                 problems.push(problem);
             }
-            Ok(None) => {
-                unexplained = Some(unit::unexplained(&failure));
-                break;
-            }
+            Ok(None) => match explain_below(resolver, &working, &failure, context).await {
+                Ok(Some(problem)) if problems.iter().any(|p| p.summary == problem.summary) => {
+                    break;
+                }
+                Ok(Some(problem)) => {
+                    working.apply_first(&problem);
+                    problems.push(problem);
+                }
+                Ok(None) => {
+                    unexplained = Some(unit::unexplained(&failure, working.input()));
+                    break;
+                }
+                Err(ResolveError::TimedOut) => {
+                    incomplete.push(out_of_time(
+                        "while explaining a dependency below an input line",
+                    ));
+                    break;
+                }
+                Err(other) => return Err(other),
+            },
             Err(ResolveError::TimedOut) => {
                 incomplete.push(out_of_time("while explaining a conflict"));
                 break;
@@ -293,38 +344,41 @@ pub async fn diagnose(
             Err(other) => return Err(other),
         }
     }
-    incomplete.extend(
-        check_fixes(resolver, &mut problems, input, &context.phase)
-            .await?
-            .into_iter()
-            .map(|number| {
-                out_of_time(&format!(
-                    "before the fixes of problem {number} were checked"
-                ))
-            }),
-    );
+    let unchecked = check_fixes(resolver, &mut problems, input, &context.phase).await?;
+    if !unchecked.is_empty() {
+        let plural = if unchecked.len() == 1 { "" } else { "s" };
+        incomplete.push(out_of_time(&format!(
+            "before the fixes of problem{plural} {} were checked",
+            number_list(&unchecked)
+        )));
+    }
     let mut combined = None;
-    if unexplained.is_none() && incomplete.is_empty() {
+    let with_fixes = problems.iter().filter(|p| !p.fixes.is_empty()).count();
+    // With no checked fix there is nothing to combine (each problem says that none could be checked).
+    if unexplained.is_none() && incomplete.is_empty() && with_fixes > 0 {
         set_phase(
             &context.phase,
             "checking all first fixes together".to_string(),
         );
         let mut all = Working::new(input.clone());
-        let mut count = 0;
-        for problem in &problems {
-            if !problem.fixes.is_empty() {
-                all.apply_first(problem);
-                count += 1;
-            }
+        let mut sdists = Vec::new();
+        for first in problems.iter().filter_map(|p| p.fixes.first()) {
+            all.apply(&first.edits);
+            sdists.extend(first.allow_sdist.iter().cloned());
         }
-        match resolver.resolve(all.input()).await {
+        let checker = if sdists.is_empty() {
+            resolver.clone()
+        } else {
+            resolver.allowing_sdists(&sdists)
+        };
+        match checker.resolve(all.input()).await {
             Err(ResolveError::TimedOut) => {
                 incomplete.push(out_of_time("before all first fixes were checked together"));
             }
             result => {
                 combined = Some(Combined {
                     resolves: result.is_ok(),
-                    fixes: count,
+                    fixes: with_fixes,
                     packages: result.as_ref().map(package_count).unwrap_or(0),
                 });
             }
@@ -337,6 +391,20 @@ pub async fn diagnose(
         input: input.files.first().cloned(),
         incomplete,
     })
+}
+
+/// A failure that is no clash between two requirements: a constraint that empties a dependency's
+/// requirement, else a dependency below an input line that cannot install.
+async fn explain_below(
+    resolver: &Resolver,
+    working: &Working,
+    failure: &crate::resolve::NoSolution,
+    context: &DiagnoseContext,
+) -> Result<Option<Problem>, ResolveError> {
+    if let Some(problem) = constraint::explain(resolver, working, failure).await? {
+        return Ok(Some(problem));
+    }
+    depth::explain(resolver, working, failure, context).await
 }
 
 /// Keep only the fixes that resolve with the other problems' first fixes applied, and say what each
@@ -375,9 +443,16 @@ async fn check_fixes(
                     if fix.resolution.is_none() {
                         let mut trial = base.clone();
                         trial.apply(&fix.edits);
-                        match resolver.resolve(trial.input()).await {
+                        let checker = if fix.allow_sdist.is_empty() {
+                            resolver.clone()
+                        } else {
+                            resolver.allowing_sdists(&fix.allow_sdist)
+                        };
+                        match checker.resolve(trial.input()).await {
                             Ok(resolution) => fix.resolution = Some(resolution),
                             Err(ResolveError::TimedOut) => timed_out = true,
+                            // A build cut off by the budget fails as an index error.
+                            Err(_) if checker.out_of_time() => timed_out = true,
                             Err(_) => {}
                         }
                     }
@@ -397,6 +472,25 @@ async fn check_fixes(
         problems[index].fixes = kept;
     }
     Ok(unchecked)
+}
+
+/// `1, 2, 4–9` from sorted 1-based numbers: one short line however many problems ran out of time.
+fn number_list(numbers: &[usize]) -> String {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &number in numbers {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == number => *end = number,
+            _ => runs.push((number, number)),
+        }
+    }
+    runs.iter()
+        .map(|&(start, end)| match end - start {
+            0 => start.to_string(),
+            1 => format!("{start}, {end}"),
+            _ => format!("{start}–{end}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe_differences(fixes: &mut [Fix]) {
@@ -465,4 +559,15 @@ fn package_count(resolution: &Resolution) -> usize {
 /// A target on another Python, for checking the "move it to a second image" fix.
 pub(crate) fn other_python_target(target: &Target, python: PythonVersion) -> Target {
     Target::new(&target.oci, python, target.platform)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_list;
+
+    #[test]
+    fn problem_numbers_are_listed_as_runs() {
+        assert_eq!(number_list(&[3]), "3");
+        assert_eq!(number_list(&[1, 2, 4, 8, 9, 10, 11, 12]), "1, 2, 4, 8–12");
+    }
 }

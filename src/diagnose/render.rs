@@ -6,6 +6,9 @@ use serde_json::{Value, json};
 
 use super::{Diagnosis, Edit, Fix, Problem};
 
+/// Knock-on changes named in a fix's text line before "and N more".
+const MAX_CHANGES: usize = 4;
+
 /// Plain text, one numbered block per problem.
 pub fn render_text(diagnosis: &Diagnosis) -> String {
     let mut out = String::new();
@@ -26,7 +29,7 @@ pub fn render_text(diagnosis: &Diagnosis) -> String {
         let _ = writeln!(out);
         write_problem(&mut out, index + 1, problem);
     }
-    if let Some(combined) = &diagnosis.combined {
+    if let Some(combined) = diagnosis.combined.as_ref().filter(|c| c.fixes > 0) {
         let _ = writeln!(out);
         if combined.resolves {
             let _ = writeln!(
@@ -107,10 +110,23 @@ fn write_fix(out: &mut String, fix: &Fix) {
         }
     }
     if !fix.also_changes.is_empty() {
+        // A few names keep the line readable; the JSON report lists them all.
+        let shown: Vec<&str> = fix
+            .also_changes
+            .iter()
+            .take(MAX_CHANGES)
+            .map(String::as_str)
+            .collect();
+        let more = fix.also_changes.len().saturating_sub(MAX_CHANGES);
         let _ = writeln!(
             out,
-            "      compared with the other fix, also changes: {}",
-            fix.also_changes.join(", ")
+            "      compared with the other fix, also changes: {}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
 }

@@ -12,8 +12,8 @@ use version_ranges::Ranges;
 use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
 use crate::requirements::{InputRequirement, RequirementsInput};
 use crate::resolve::{
-    NoSolution, ResolveError, Resolver, Unusable, VersionMap, cpython_of, python_span,
-    requirement_range, summarize_wheel_tags,
+    Incompatibility, NoSolution, ResolveError, Resolver, Unusable, VersionMap, cpython_of,
+    python_span, requirement_range, summarize_wheel_tags,
 };
 use crate::tags::{DistFilename, PythonVersion};
 
@@ -57,7 +57,9 @@ pub async fn find(
         for (mut finding, targets) in grouped {
             if finding.kind == ProblemKind::NoMatchingWheel {
                 finding.fixes.push(remove_fix(requirement));
-                if let Some(fix) = move_fix(resolver, requirement, context).await? {
+                let range = requirement_range(&requirement.requirement);
+                let wheels_of = (&requirement.requirement.name, &range);
+                if let Some(fix) = move_fix(resolver, requirement, context, wheels_of).await? {
                     finding.fixes.push(fix);
                 }
             }
@@ -433,18 +435,20 @@ async fn upload_days(
     Ok(uploads)
 }
 
-/// "Move it to a second image": the highest CPython with a wheel for the pinned release, checked by
-/// resolving the requirement alone there.
-async fn move_fix(
+/// "Move it to a second image": the highest CPython with a wheel for the releases `wheels_of` names
+/// (the input line's own, or those of the dependency that has no wheel here), checked by resolving the
+/// input requirement alone there.
+pub(super) async fn move_fix(
     resolver: &Resolver,
     input: &InputRequirement,
     context: &DiagnoseContext,
+    wheels_of: (&pep508_rs::PackageName, &Ranges<Version>),
 ) -> Result<Option<Fix>, ResolveError> {
     let name = &input.requirement.name;
-    let Some(page) = resolver.page(name).await? else {
+    let (wheel_package, range) = wheels_of;
+    let Some(page) = resolver.page(wheel_package).await? else {
         return Ok(None);
     };
-    let range = requirement_range(&input.requirement);
     let mut pythons: Vec<PythonVersion> = page
         .files
         .iter()
@@ -522,6 +526,7 @@ async fn move_fix(
             also_changes: vec![],
             config: Some(config),
             resolution: None,
+            allow_sdist: Vec::new(),
         }));
     }
     Ok(None)
@@ -550,21 +555,51 @@ fn remove_fix(input: &InputRequirement) -> Fix {
         also_changes: vec![],
         config: None,
         resolution: None,
+        allow_sdist: Vec::new(),
     }
 }
 
-fn replace_fix(input: &InputRequirement, version: &Version, summary: String) -> Fix {
-    Fix {
-        summary,
-        edits: vec![Edit {
-            location: Some(input.location.clone()),
-            original: Some(input.text.clone()),
-            replacement: Some(pinned_line(&input.requirement, version)),
-        }],
-        also_changes: vec![],
-        config: None,
-        resolution: None,
+/// Pin the line `input` to `version` (a requirement or a constraint line).
+pub(super) fn replace_fix(input: &InputRequirement, version: &Version, summary: String) -> Fix {
+    Fix::edits(summary, vec![pin_edit(input, version)])
+}
+
+/// The edit that pins `line` to `version`, keeping its extras and markers.
+pub(super) fn pin_edit(line: &InputRequirement, version: &Version) -> Edit {
+    Edit {
+        location: Some(line.location.clone()),
+        original: Some(line.text.clone()),
+        replacement: Some(pinned_line(&line.requirement, version)),
     }
+}
+
+/// The versions of `name` the input's constraints (`-c`) allow: a fix must not pin outside them.
+pub(super) fn constrained(
+    input: &RequirementsInput,
+    name: &pep508_rs::PackageName,
+) -> Ranges<Version> {
+    input
+        .constraints
+        .iter()
+        .filter(|line| &line.requirement.name == name)
+        .fold(Ranges::full(), |range, line| {
+            range.intersection(&requirement_range(&line.requirement))
+        })
+}
+
+/// An exactly pinned input line's version and its package's releases; `None` for a range or an
+/// unknown project.
+pub(super) async fn pinned_releases(
+    resolver: &Resolver,
+    line: &InputRequirement,
+) -> Result<Option<(Version, std::sync::Arc<VersionMap>)>, ResolveError> {
+    let Some(current) = requirement_range(&line.requirement).as_singleton().cloned() else {
+        return Ok(None);
+    };
+    Ok(resolver
+        .versions(0, &line.requirement.name)
+        .await?
+        .map(|map| (current, map)))
 }
 
 /// `requirement` pinned to `version`, keeping its extras and markers.
@@ -609,18 +644,49 @@ fn join(versions: &[&Version]) -> String {
         .join(", ")
 }
 
-/// A failure the diagnosis could not classify: keep PubGrub's own explanation.
-pub fn unexplained(failure: &NoSolution) -> Problem {
+/// The longest line of an `[unexplained]` derivation; longer ones are wrapped at a space.
+const MAX_LINE: usize = 190;
+
+/// A failure the diagnosis could not classify: PubGrub's proof in words (see resolve's wording),
+/// wrapped to readable lines, at the input lines the proof starts from.
+pub fn unexplained(failure: &NoSolution, input: &RequirementsInput) -> Problem {
     let first = &failure.failures[0];
+    let named: Vec<&InputRequirement> = input
+        .requirements
+        .iter()
+        .filter(|line| {
+            first.incompatibilities.iter().any(|fact| {
+                matches!(fact, Incompatibility::Dependency { from: None, to, .. }
+                    if *to == line.requirement.name)
+            })
+        })
+        .collect();
     Problem {
         kind: ProblemKind::Unexplained,
-        packages: vec![],
-        locations: vec![],
-        requirements: vec![],
+        packages: named.iter().map(|r| r.requirement.name.clone()).collect(),
+        locations: named.iter().map(|r| r.location.clone()).collect(),
+        requirements: named.iter().map(|r| r.text.clone()).collect(),
         targets: first.targets.clone(),
         summary: "the remaining requirements have no solution".to_string(),
-        details: first.report.lines().map(str::to_string).collect(),
+        details: first.report.lines().flat_map(wrap).collect(),
         fixes: vec![],
         modules: Vec::new(),
     }
+}
+
+/// `line` cut at spaces into pieces of at most [`MAX_LINE`] characters (a longer word stays whole).
+fn wrap(line: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for word in line.split(' ') {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > MAX_LINE {
+            pieces.push(std::mem::take(&mut current));
+            current.push_str("  ");
+        } else if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    pieces.push(current);
+    pieces
 }

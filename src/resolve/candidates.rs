@@ -302,6 +302,7 @@ fn select<'a>(
 /// three examples (a release with 40 wheels made lines of 3,000 characters).
 pub fn summarize_wheel_tags(wheel_tags: &[String]) -> String {
     const SHOWN: usize = 3;
+    const EXAMPLES_WIDTH: usize = 110;
     if wheel_tags.len() <= SHOWN {
         return wheel_tags.join(", ");
     }
@@ -315,11 +316,16 @@ pub fn summarize_wheel_tags(wheel_tags: &[String]) -> String {
             .and_then(|python| python.split('.').filter_map(cpython_of).max());
         (!tag.contains("linux"), std::cmp::Reverse(python))
     });
-    let shown: Vec<&str> = examples
-        .iter()
-        .take(SHOWN)
-        .map(|tag| tag.as_str())
-        .collect();
+    // At least one example, then more while the list stays short (manylinux tags run to 60 characters).
+    let mut shown: Vec<&str> = Vec::new();
+    let mut width = 0;
+    for tag in examples.iter().take(SHOWN) {
+        if !shown.is_empty() && width + tag.len() > EXAMPLES_WIDTH {
+            break;
+        }
+        width += tag.len() + 2;
+        shown.push(tag.as_str());
+    }
     format!(
         "{} wheels{span}, e.g. {}, …",
         wheel_tags.len(),
@@ -691,5 +697,16 @@ mod tests {
             "{summary}"
         );
         assert!(summary.len() < 200, "{summary}");
+        // numpy 1.22.0's manylinux2014 tags are 60 characters each: fewer examples, a short line.
+        let long: Vec<String> = (8..=10)
+            .flat_map(|minor| {
+                ["x86_64", "aarch64"].map(|arch| {
+                    format!("cp3{minor}-cp3{minor}-manylinux_2_17_{arch}.manylinux2014_{arch}")
+                })
+            })
+            .collect();
+        let summary = summarize_wheel_tags(&long);
+        assert!(summary.starts_with("6 wheels for cp38–cp310, e.g. cp310-cp310-manylinux_2_17_"));
+        assert!(summary.chars().count() < 160, "{summary}");
     }
 }

@@ -79,6 +79,9 @@ pub struct Fetcher {
     /// Each project's version maps, one per target (`None` when the project does not exist).
     version_maps: Memo<PackageName, Shared<Option<TargetMaps>>>,
     crawled: Mutex<HashSet<CrawlKey>>,
+    /// Builds of sdist metadata stop at this instant (a diagnosis checking an "allow this sdist" fix
+    /// within its time budget); `None` leaves only the build's own timeout.
+    build_deadline: Option<std::time::Instant>,
 }
 
 impl Fetcher {
@@ -91,7 +94,15 @@ impl Fetcher {
             metadata: Memo::new(),
             version_maps: Memo::new(),
             crawled: Mutex::default(),
+            build_deadline: None,
         }
+    }
+
+    /// This fetcher with sdist builds cut off at `deadline`.
+    #[must_use]
+    pub fn with_build_deadline(mut self, deadline: Option<std::time::Instant>) -> Fetcher {
+        self.build_deadline = deadline;
+        self
     }
 
     pub fn client(&self) -> Arc<IndexClient> {
@@ -146,7 +157,11 @@ impl Fetcher {
 
     /// An sdist's metadata, read or built for the targets' Python (one per image, so the first target's).
     async fn sdist_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
-        let settings = crate::sdist::SdistSettings::new(self.targets[0].python);
+        let mut settings = crate::sdist::SdistSettings::new(self.targets[0].python);
+        if let Some(deadline) = self.build_deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            settings.build_timeout = settings.build_timeout.min(left);
+        }
         let bytes = crate::sdist::metadata(&self.client, file, &settings)
             .await
             .map_err(|error| IndexError::Sdist(Box::new(error)))?;

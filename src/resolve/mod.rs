@@ -4,9 +4,11 @@
 mod candidates;
 mod fetch;
 mod package;
+mod prerelease;
 mod provider;
 mod report;
 pub(crate) mod selection_cache;
+mod wording;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ pub use candidates::{
 };
 pub use fetch::{InvalidRequirement, requirement_range};
 pub use report::{Incompatibility, NoSolution, TargetFailure};
+pub use wording::range_text;
 
 use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};
 use crate::requirements::{OnlyBinary, RequirementsInput};
@@ -250,6 +253,31 @@ impl Resolver {
         self.fetcher.targets()
     }
 
+    /// Whether the deadline of [`Resolver::with_deadline`] has passed.
+    pub fn out_of_time(&self) -> bool {
+        self.deadline
+            .is_some_and(|deadline| std::time::Instant::now() >= deadline)
+    }
+
+    /// A resolver for the same targets and options, except that `names` may also be locked from their
+    /// sdists: what checking an "allow this sdist" fix needs. The version maps depend on that policy, so
+    /// it keeps its own memo; the index client and its cache are shared, and so is the deadline.
+    pub fn allowing_sdists(&self, names: &[PackageName]) -> Resolver {
+        let mut options = self.options().clone();
+        options.allow_sdist.packages.extend(names.iter().cloned());
+        options
+            .allow_sdist
+            .denied
+            .retain(|name| !names.contains(name));
+        Resolver {
+            fetcher: Arc::new(
+                Fetcher::new(self.client(), self.targets().to_vec(), options)
+                    .with_build_deadline(self.deadline),
+            ),
+            deadline: self.deadline,
+        }
+    }
+
     pub fn client(&self) -> Arc<IndexClient> {
         self.fetcher.client()
     }
@@ -459,6 +487,7 @@ async fn build_target(
         );
     }
     link_vias(&mut packages, input, &target);
+    warnings.extend(prerelease::notes(fetcher, index, &packages, input).await?);
     Ok(TargetResolution { target, packages })
 }
 

@@ -27,6 +27,8 @@ pub enum Incompatibility {
     /// `from` (the input when `None`) in `from_range` requires `to` (with `extra`) in `to_range`.
     Dependency {
         from: Option<PackageName>,
+        /// The extra of `from` whose requirement this is (`psycopg[c]` → psycopg-c), if any.
+        from_extra: Option<ExtraName>,
         from_range: Ranges<Version>,
         to: PackageName,
         extra: Option<ExtraName>,
@@ -75,7 +77,7 @@ pub(super) fn failure(target: &Target, tree: &Tree) -> TargetFailure {
     collect(tree, &mut incompatibilities);
     TargetFailure {
         targets: vec![target.oci.clone()],
-        report: DefaultStringReporter::report(tree),
+        report: DefaultStringReporter::report_with_formatter(tree, &super::wording::Wording),
         incompatibilities,
     }
 }
@@ -116,8 +118,13 @@ fn convert(
                 PubGrubPackage::Package(name) => (name.clone(), None),
                 PubGrubPackage::Extra(name, extra) => (name.clone(), Some(extra.clone())),
             };
+            let from_extra = match from {
+                PubGrubPackage::Extra(_, extra) => Some(extra.clone()),
+                _ => None,
+            };
             Some(Incompatibility::Dependency {
                 from: from.name().cloned(),
+                from_extra,
                 from_range: from_range.clone(),
                 to: to_name,
                 extra,

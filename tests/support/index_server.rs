@@ -97,6 +97,20 @@ impl Wheel {
         }
     }
 
+    /// six's real wheel file listed as another project's release (`filename`), with `metadata` as the
+    /// METADATA its page serves (PEP 658): a dependency graph shaped by the test out of real wheel
+    /// bytes. Nothing reads the file itself unless a lock is written.
+    pub fn posing_as(filename: &str, metadata: &str) -> Wheel {
+        let six = Wheel::fixture("six-1.16.0-py2.py3-none-any.whl");
+        Wheel::from_bytes(filename, six.bytes.to_vec(), metadata.as_bytes().to_vec())
+    }
+
+    /// An sdist `NAME-VERSION.tar.gz` holding `members` under its top folder `NAME-VERSION/`.
+    pub fn sdist(filename: &str, members: &[(&str, &str)]) -> Wheel {
+        let top = filename.trim_end_matches(".tar.gz");
+        Wheel::from_bytes(filename, sdist_archive(top, members), Vec::new())
+    }
+
     /// Mark the wheel yanked with `reason` (`""` for none).
     pub fn yanked(mut self, reason: &str) -> Wheel {
         self.yanked = Some(reason.to_string());
@@ -675,6 +689,22 @@ fn escape(text: &str) -> String {
 }
 
 /// PEP 503 name normalization.
+/// A `.tar.gz` sdist with `members` under its top folder `top` (`name-version`).
+pub fn sdist_archive(top: &str, members: &[(&str, &str)]) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    for (path, contents) in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, format!("{top}/{path}"), contents.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
 fn normalize(name: &str) -> String {
     let mut normalized = String::new();
     for c in name.chars() {
