@@ -218,7 +218,7 @@ fn security_updates_are_stale(lock: &AptLock, universe: &Universe) {
     let universes = BTreeMap::from([("amd64".to_string(), universe.clone())]);
     let findings = check_apt_archive("fave-base", &stale, &universes, "bookworm-security");
     assert!(
-        findings.iter().any(|f| f.code == Code::NewerRelease
+        findings.iter().any(|f| f.code == Code::SecurityUpdate
             && f.severity == Severity::Stale
             && f.package.as_deref() == Some(deb.name.as_str())
             && f.reason.contains("security update")),
@@ -278,7 +278,7 @@ fn resolve_locks_and_check_reports_a_dropped_version() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("[file-gone]")
+        stdout.contains("[not-on-index]")
             && stdout.contains("libogg0 1.3.4-0.1 is no longer served")
             && stdout.contains("fave-lock resolve --image=demo"),
         "{}",

@@ -278,7 +278,7 @@ fn a_changed_hash_is_an_integrity_failure() {
     let out = project.run(&["check"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
-        stdout(&out).contains("integrity [hash-mismatch] demo: six==1.16.0:"),
+        stdout(&out).contains("integrity [index-hash-mismatch] demo: six==1.16.0:"),
         "{}",
         text(&out)
     );
@@ -286,27 +286,28 @@ fn a_changed_hash_is_an_integrity_failure() {
     let out = project.run(&["check", "--format", "github"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(
-        stdout(&out).starts_with("::error file=requirements.in,line=1,title=fave-lock check%3A hash-mismatch (demo)::demo: six==1.16.0:"),
+        stdout(&out).starts_with("::error file=requirements.in,line=1,title=fave-lock check%3A index-hash-mismatch (demo)::demo: six==1.16.0:"),
         "{}",
         text(&out)
     );
 }
 
 #[test]
-fn a_removed_file_is_an_integrity_failure() {
+fn a_removed_file_is_stale() {
     let server = server();
     let project = resolved(&server);
     server.remove(PACKAGING);
 
+    // The lock can no longer be installed, but no bytes changed: stale, as in `verify`.
     let out = project.run(&["check", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report = json(&out);
     let finding = &report["images"][0]["findings"][0];
-    assert_eq!(finding["code"], "file-gone", "{report}");
-    assert_eq!(finding["severity"], "integrity");
+    assert_eq!(finding["code"], "not-on-index", "{report}");
+    assert_eq!(finding["severity"], "stale");
     assert_eq!(finding["package"], "packaging");
     assert_eq!(finding["fix"], "fave-lock resolve --image=demo");
-    assert_eq!(report["status"], "integrity");
+    assert_eq!(report["status"], "stale");
 }
 
 #[test]

@@ -467,7 +467,10 @@ async fn the_lock_check_on_a_real_lock() {
     index.set_sha256(SIX, FAKE_SHA256);
     let broken = uncached.json("/api/check").await;
     assert_eq!(broken["verdict"], "integrity", "{broken:#}");
-    assert_eq!(broken["images"][0]["findings"][0]["code"], "hash-mismatch");
+    assert_eq!(
+        broken["images"][0]["findings"][0]["code"],
+        "index-hash-mismatch"
+    );
     let page = uncached.get("/").await.1;
     assert!(page.contains(">integrity failure</span>"), "{page}");
 

@@ -2,10 +2,10 @@
 //!
 //! - local: the lock is missing, or was written for other `apt-packages` or another archive
 //!   (`lock-missing`, `inputs-changed`);
-//! - archive: a locked version the suites no longer serve (`file-gone`: Debian drops a version when a
+//! - archive: a locked version the suites no longer serve (`not-on-index`: Debian drops a version when a
 //!   point release or a security update replaces it, so the image can no longer be built), the same
-//!   version served with another sha256 (`hash-mismatch`, integrity), and a newer version of a locked
-//!   package: from `-security` a security update the image lacks (`newer-release`, stale), from the
+//!   version served with another sha256 (`index-hash-mismatch`, integrity), and a newer version of a locked
+//!   package: from `-security` a security update the image lacks (`security-update`, stale), from the
 //!   release or `-updates` a point release (`newer-release`, info).
 //!
 //! Pure: the caller fetches the [`Universe`] of each architecture.
@@ -21,7 +21,7 @@ use super::finding::{Code, FileLocation, Finding, Severity, resolve_command};
 pub fn check_apt_local(image: &str, job: &AptJob, lock: Option<&AptLock>) -> Vec<Finding> {
     let finding = |code: Code, reason: String| Finding {
         code,
-        severity: Severity::Stale,
+        severity: Severity::of(code),
         image: image.to_string(),
         package: None,
         version: None,
@@ -98,17 +98,16 @@ pub fn check_apt_archive(
     security_suite: &str,
 ) -> Vec<Finding> {
     // One finding per (code, name, version, reason), listing the architectures it concerns.
-    let mut found: BTreeMap<FindingKey, (Severity, Vec<String>)> = BTreeMap::new();
+    let mut found: BTreeMap<FindingKey, Vec<String>> = BTreeMap::new();
     for deb in &lock.packages {
         let Some(universe) = universes.get(&deb.architecture) else {
             continue;
         };
         let served = universe.versions(&deb.name);
-        let mut add = |code: Code, severity: Severity, reason: String| {
+        let mut add = |code: Code, reason: String| {
             found
                 .entry((code, deb.name.clone(), deb.version.clone(), reason))
-                .or_insert((severity, Vec::new()))
-                .1
+                .or_default()
                 .push(deb.architecture.clone());
         };
         match served
@@ -116,8 +115,7 @@ pub fn check_apt_archive(
             .find(|c| c.stanza.version.as_str() == deb.version)
         {
             None => add(
-                Code::FileGone,
-                Severity::Stale,
+                Code::NotOnIndex,
                 format!(
                     "Debian package {} {} is no longer served by the archive (it serves {}): the image cannot be built",
                     deb.name,
@@ -129,8 +127,7 @@ pub fn check_apt_archive(
                 ),
             ),
             Some(now) if now.stanza.sha256 != deb.sha256 => add(
-                Code::HashMismatch,
-                Severity::Integrity,
+                Code::IndexHashMismatch,
                 format!(
                     "Debian package {} {} has sha256 {} in {}; the apt lock pins {}",
                     deb.name, deb.version, now.stanza.sha256, now.suite, deb.sha256
@@ -142,14 +139,13 @@ pub fn check_apt_archive(
             continue;
         };
         if let Some(newer) = served.iter().find(|c| c.stanza.version > locked) {
-            let (severity, kind) = if newer.suite == security_suite {
-                (Severity::Stale, "a security update the image lacks")
+            let (code, kind) = if newer.suite == security_suite {
+                (Code::SecurityUpdate, "a security update the image lacks")
             } else {
-                (Severity::Info, "a newer version of the release")
+                (Code::NewerRelease, "a newer version of the release")
             };
             add(
-                Code::NewerRelease,
-                severity,
+                code,
                 format!(
                     "Debian package {} {} is in {} ({kind}; locked {})",
                     deb.name, newer.stanza.version, newer.suite, deb.version
@@ -159,18 +155,16 @@ pub fn check_apt_archive(
     }
     found
         .into_iter()
-        .map(
-            |((code, name, version, reason), (severity, archs))| Finding {
-                code,
-                severity,
-                image: image.to_string(),
-                package: Some(name),
-                version: Some(version),
-                reason: format!("{reason} [{}]", archs.join(", ")),
-                fix: resolve_command(image),
-                location: None,
-            },
-        )
+        .map(|((code, name, version, reason), archs)| Finding {
+            code,
+            severity: Severity::of(code),
+            image: image.to_string(),
+            package: Some(name),
+            version: Some(version),
+            reason: format!("{reason} [{}]", archs.join(", ")),
+            fix: resolve_command(image),
+            location: None,
+        })
         .collect()
 }
 
@@ -236,15 +230,15 @@ mod tests {
         assert_eq!(
             summary,
             [
-                (Code::FileGone, Severity::Stale, "libopus0"),
-                (Code::NewerRelease, Severity::Stale, "libogg0"),
+                (Code::NotOnIndex, Severity::Stale, "libopus0"),
                 (Code::NewerRelease, Severity::Info, "libopus0"),
+                (Code::SecurityUpdate, Severity::Stale, "libogg0"),
             ]
         );
         assert!(
-            findings[1].reason.contains("security update"),
+            findings[2].reason.contains("security update"),
             "{}",
-            findings[1].reason
+            findings[2].reason
         );
         assert_eq!(findings[0].fix, "fave-lock resolve --image=fave-base");
     }
@@ -267,7 +261,7 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(
             (findings[0].code, findings[0].severity),
-            (Code::HashMismatch, Severity::Integrity)
+            (Code::IndexHashMismatch, Severity::Integrity)
         );
     }
 

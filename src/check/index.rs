@@ -2,8 +2,9 @@
 //! release available within the image's policy?
 //!
 //! Pure: takes the lock, the current requirements input, the project pages and the `Requires-Dist` of
-//! the locked packages the caller fetched, and returns findings. A changed sha256 or a vanished file is an integrity failure (what the lock pins is
-//! no longer what the index serves), never merely stale.
+//! the locked packages the caller fetched, and returns findings. A changed sha256 is an integrity failure
+//! (what the lock pins is no longer what the index serves), never merely stale; a vanished file is stale,
+//! as in `verify` and for a Debian package: the lock can no longer be installed, but no bytes changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,9 +64,9 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
             continue;
         };
         let location = input_location(context.input, &package.name);
-        let finding = |code: Code, severity: Severity, reason: String| Finding {
+        let finding = |code: Code, reason: String| Finding {
             code,
-            severity,
+            severity: Severity::of(code),
             image: image.to_string(),
             package: Some(package.name.to_string()),
             version: Some(package.version.to_string()),
@@ -77,8 +78,7 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
             ProjectResponse::Found(page) => page,
             ProjectResponse::NotFound => {
                 findings.push(finding(
-                    Code::FileGone,
-                    Severity::Integrity,
+                    Code::NotOnIndex,
                     format!(
                         "project `{}` is gone from the index (the lock pins {})",
                         package.name, package.version
@@ -90,8 +90,7 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
         for locked in &package.files {
             let Some(now) = page.files.iter().find(|f| f.filename == locked.filename) else {
                 findings.push(finding(
-                    Code::FileGone,
-                    Severity::Integrity,
+                    Code::NotOnIndex,
                     format!("`{}` is gone from the index", locked.filename),
                 ));
                 continue;
@@ -100,8 +99,7 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
                 && !want.eq_ignore_ascii_case(have)
             {
                 findings.push(finding(
-                    Code::HashMismatch,
-                    Severity::Integrity,
+                    Code::IndexHashMismatch,
                     format!(
                         "`{}` has sha256 {have} on the index; the lock pins {want}",
                         locked.filename
@@ -116,7 +114,6 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
                 };
                 findings.push(finding(
                     Code::Yanked,
-                    Severity::Stale,
                     format!("`{}` was yanked ({reason})", locked.filename),
                 ));
             }
@@ -129,7 +126,6 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
             };
             findings.push(finding(
                 Code::NewerRelease,
-                Severity::Info,
                 format!(
                     "{} {newer} is available ({policy}; locked {})",
                     package.name, package.version
@@ -424,15 +420,15 @@ mod tests {
         assert!(
             codes(&lock, &changed)
                 .iter()
-                .all(|c| c.starts_with("integrity hash-mismatch"))
+                .all(|c| c.starts_with("integrity index-hash-mismatch"))
         );
         let mut gone = pages(&lock, |file| file.filename.push_str(".old"));
         gone.insert("numpy".parse().unwrap(), ProjectResponse::NotFound);
         assert_eq!(
             codes(&lock, &gone),
             [
-                "integrity file-gone `deepspeech-0.9.3-cp39-cp39-manylinux1_x86_64.whl` is gone from the index",
-                "integrity file-gone project `numpy` is gone from the index (the lock pins 2.0.2)",
+                "stale not-on-index `deepspeech-0.9.3-cp39-cp39-manylinux1_x86_64.whl` is gone from the index",
+                "stale not-on-index project `numpy` is gone from the index (the lock pins 2.0.2)",
             ]
         );
     }

@@ -42,7 +42,7 @@ pub fn check_local(job: &ImageJob) -> Result<LocalCheck, CheckError> {
     let fix = resolve_command(&job.name);
     let finding = |code: Code, reason: String, location: Option<FileLocation>| Finding {
         code,
-        severity: Severity::Stale,
+        severity: Severity::of(code),
         image: job.name.clone(),
         package: None,
         version: None,

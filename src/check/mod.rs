@@ -2,10 +2,10 @@
 //!
 //! ```text
 //! local.rs    config + inputs + lock files ─▶ inputs-changed, lock-format-changed, lock-missing
-//! index.rs    lock + project pages + dependents' Requires-Dist ─▶ yanked, hash-mismatch, file-gone,
-//!             newer-release
-//! apt.rs      apt.lock + config + the archive's suites ─▶ lock-missing, inputs-changed, file-gone,
-//!             hash-mismatch, newer-release (a security update is stale)
+//! index.rs    lock + project pages + dependents' Requires-Dist ─▶ yanked, index-hash-mismatch,
+//!             not-on-index, newer-release
+//! apt.rs      apt.lock + config + the archive's suites ─▶ lock-missing, inputs-changed,
+//!             not-on-index, index-hash-mismatch, newer-release, security-update
 //! registry.rs build plan + what the registry says ─▶ base-drift, not-rebuilt, sbom-missing
 //! diff.rs     committed lock vs an in-memory resolution ─▶ old → new, and why
 //! run.rs      the above for the selected images, fetching what they need ─▶ report.rs (CheckReport)

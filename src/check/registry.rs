@@ -50,7 +50,7 @@ pub fn check_registry(
 ) -> Vec<Finding> {
     let finding = |code: Code, reason: String, fix: String| Finding {
         code,
-        severity: Severity::Stale,
+        severity: Severity::of(code),
         image: plan.image.clone(),
         package: None,
         version: None,

@@ -279,8 +279,14 @@ fn xml_escape(text: &str) -> String {
 fn check_of(code: Code) -> &'static str {
     match code {
         Code::InputsChanged | Code::LockFormatChanged | Code::LockMissing => "inputs",
-        Code::Yanked | Code::HashMismatch | Code::FileGone | Code::NewerRelease => "index",
+        Code::Yanked
+        | Code::IndexHashMismatch
+        | Code::NotOnIndex
+        | Code::NewerRelease
+        | Code::SecurityUpdate => "index",
         Code::BaseDrift | Code::NotRebuilt | Code::SbomMissing => "registry",
+        // `check` reports no other code; were one added, it still lands in a case.
+        _ => "other",
     }
 }
 

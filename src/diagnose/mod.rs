@@ -26,14 +26,14 @@ pub use abi::{AbiDiagnoseContext, AbiDiagnoseError, diagnose_abi};
 pub use apply::{ApplyError, apply_fixes};
 pub use render::{render_json, render_text};
 
+use crate::finding::Code;
 use crate::requirements::{Location, RequirementsInput};
 use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, Target};
 use crate::tags::PythonVersion;
 use working::Working;
 
-/// What kind of problem, as a stable kebab-case code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// What kind of problem; [`ProblemKind::finding`] is its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProblemKind {
     /// The project is not on the index.
     NoSuchProject,
@@ -61,20 +61,26 @@ pub enum ProblemKind {
 }
 
 impl ProblemKind {
-    pub fn code(self) -> &'static str {
+    /// The finding code of the kind, from the tool's one vocabulary.
+    pub fn finding(self) -> Code {
         match self {
-            ProblemKind::NoSuchProject => "no-such-project",
-            ProblemKind::NoSuchVersion => "no-such-version",
-            ProblemKind::NoMatchingWheel => "no-matching-wheel",
-            ProblemKind::RequiresPython => "requires-python",
-            ProblemKind::Conflict => "conflict",
-            ProblemKind::NewerThanCutoff => "newer-than-cutoff",
-            ProblemKind::OnlyYanked => "only-yanked",
-            ProblemKind::HashMismatch => "hash-mismatch",
-            ProblemKind::InvalidMetadata => "invalid-metadata",
-            ProblemKind::NumpyAbi => "numpy-abi",
-            ProblemKind::Unexplained => "unexplained",
+            ProblemKind::NoSuchProject => Code::NoSuchProject,
+            ProblemKind::NoSuchVersion => Code::NoSuchVersion,
+            ProblemKind::NoMatchingWheel => Code::NoMatchingWheel,
+            ProblemKind::RequiresPython => Code::RequiresPython,
+            ProblemKind::Conflict => Code::Conflict,
+            ProblemKind::NewerThanCutoff => Code::NewerThanCutoff,
+            ProblemKind::OnlyYanked => Code::OnlyYanked,
+            ProblemKind::HashMismatch => Code::InputHashMismatch,
+            ProblemKind::InvalidMetadata => Code::InvalidMetadata,
+            ProblemKind::NumpyAbi => Code::NumpyAbi,
+            ProblemKind::Unexplained => Code::Unexplained,
         }
+    }
+
+    /// The stable kebab-case code.
+    pub fn code(self) -> &'static str {
+        self.finding().as_str()
     }
 
     /// A short human title.

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use pep440_rs::Version;
 use pep508_rs::PackageName;
 
-use super::finding::{Finding, FindingCode};
+use super::finding::{Code, Finding};
 use crate::index::{CoreMetadata, DistFile};
 use crate::lock::LockedPackage;
 use crate::tags::{Tags, WheelFilename};
@@ -69,7 +69,7 @@ pub(crate) fn lock_checks(
     let mut findings = Vec::new();
     if file.sha256.is_none() {
         findings.push(finding(
-            FindingCode::MissingHash,
+            Code::MissingHash,
             format!("the lock lists no sha256 for `{}`", file.filename),
         ));
     }
@@ -78,7 +78,7 @@ pub(crate) fn lock_checks(
     {
         findings.push(
             finding(
-                FindingCode::UploadedAfterCutoff,
+                Code::UploadedAfterCutoff,
                 format!(
                     "`{}` was uploaded at {uploaded}, after the lock's exclude-newer {cutoff}",
                     file.filename
@@ -91,11 +91,11 @@ pub(crate) fn lock_checks(
         return findings;
     }
     match WheelFilename::from_str(&file.filename) {
-        Err(error) => findings.push(finding(FindingCode::FilenameMismatch, error.to_string())),
+        Err(error) => findings.push(finding(Code::FilenameMismatch, error.to_string())),
         Ok(wheel) if wheel.name != package.name || wheel.version != package.version => {
             findings.push(
                 finding(
-                    FindingCode::FilenameMismatch,
+                    Code::FilenameMismatch,
                     format!(
                         "`{}` is named for `{}` {}, but the lock lists it under `{}` {}",
                         file.filename, wheel.name, wheel.version, package.name, package.version
@@ -116,7 +116,7 @@ pub(crate) fn lock_checks(
                     .map(|tags| format!("CPython {} on {}", tags.python, tags.platform))
                     .collect();
                 findings.push(finding(
-                    FindingCode::IncompatibleWheel,
+                    Code::IncompatibleWheel,
                     format!(
                         "`{}` installs on none of its targets ({})",
                         file.filename,
@@ -149,7 +149,7 @@ pub(crate) fn coverage_checks(
         .filter_map(|&target| tags.get(target))
         .map(|tags| {
             Finding::new(
-                FindingCode::NoFileForTarget,
+                Code::NoFileForTarget,
                 &package.name,
                 &package.version,
                 None,
@@ -172,7 +172,7 @@ pub(crate) fn index_checks(
     let finding = |code, message| Finding::for_file(code, package, file, message);
     let Some(entry) = entry else {
         return vec![finding(
-            FindingCode::NotOnIndex,
+            Code::NotOnIndex,
             format!("the index no longer lists `{}`", file.filename),
         )];
     };
@@ -182,7 +182,7 @@ pub(crate) fn index_checks(
     {
         findings.push(
             finding(
-                FindingCode::IndexHashMismatch,
+                Code::IndexHashMismatch,
                 format!(
                     "the index lists sha256 {listed} for `{}`, but the lock has {locked}",
                     file.filename
@@ -196,7 +196,7 @@ pub(crate) fn index_checks(
     {
         findings.push(
             finding(
-                FindingCode::IndexSizeMismatch,
+                Code::IndexSizeMismatch,
                 format!(
                     "the index lists {listed} bytes for `{}`, but the lock has {locked}",
                     file.filename
@@ -212,7 +212,7 @@ pub(crate) fn index_checks(
             format!(" (reason: {reason})")
         };
         findings.push(finding(
-            FindingCode::Yanked,
+            Code::Yanked,
             format!("`{}` is yanked on the index{reason}", file.filename),
         ));
     }
@@ -223,7 +223,7 @@ pub(crate) fn index_checks(
     {
         findings.push(
             finding(
-                FindingCode::UploadedAfterCutoff,
+                Code::UploadedAfterCutoff,
                 format!(
                     "the index says `{}` was uploaded at {uploaded}, after the lock's exclude-newer {cutoff}",
                     file.filename
@@ -248,7 +248,7 @@ pub(crate) fn metadata_checks(
     }
     vec![
         Finding::new(
-            FindingCode::MetadataMismatch,
+            Code::MetadataMismatch,
             &package.name,
             &package.version,
             Some(&file.filename),
@@ -380,7 +380,7 @@ mod tests {
                 "uploaded-after-cutoff"
             ]
         );
-        assert!(findings[0].code.is_integrity());
+        assert!(crate::verify::is_integrity(findings[0].code));
         insta::assert_snapshot!(findings[2].message, @"`demo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl` is yanked on the index (reason: broken build)");
     }
 

@@ -12,85 +12,28 @@ pub enum Severity {
     Error,
 }
 
-/// The kind of a finding; [`FindingCode::as_str`] is its stable name in text and JSON output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FindingCode {
-    /// The downloaded bytes hash to something other than the lock's sha256: the file changed or was
-    /// altered on the way. An integrity failure.
-    HashMismatch,
-    /// The index now lists another sha256 for the file than the lock. An integrity failure.
-    IndexHashMismatch,
-    /// The file's hash matches but its size is not the lock's: the lock's `size` is wrong.
-    SizeMismatch,
-    /// The index lists another size for the file than the lock.
-    IndexSizeMismatch,
-    /// The lock has no sha256 for the file, so nothing can be verified against it.
-    MissingHash,
-    /// The index does not list the file (or the project) any more.
-    NotOnIndex,
-    /// Downloading the file answered 404 or 410.
-    Unavailable,
-    /// The index marks the file yanked (PEP 592).
-    Yanked,
-    /// The file was uploaded after the lock's `exclude-newer` cutoff.
-    UploadedAfterCutoff,
-    /// The wheel's filename does not parse, or names another package or version.
-    FilenameMismatch,
-    /// The wheel's `*.dist-info/METADATA` names another package or version than the lock.
-    MetadataMismatch,
-    /// The wheel's METADATA cannot be read (a damaged zip, no METADATA).
-    UnreadableMetadata,
-    /// The wheel's tags fit none of the targets the lock installs it on.
-    IncompatibleWheel,
-    /// A target the package installs on has no file that fits it.
-    NoFileForTarget,
-    /// The wheel has extension modules built against numpy 1.x headers and the lock installs numpy ≥ 2.
-    NumpyAbi,
-}
+use crate::finding::Class;
+pub use crate::finding::Code;
 
-impl FindingCode {
-    /// The stable kebab-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingCode::HashMismatch => "hash-mismatch",
-            FindingCode::IndexHashMismatch => "index-hash-mismatch",
-            FindingCode::SizeMismatch => "size-mismatch",
-            FindingCode::IndexSizeMismatch => "index-size-mismatch",
-            FindingCode::MissingHash => "missing-hash",
-            FindingCode::NotOnIndex => "not-on-index",
-            FindingCode::Unavailable => "unavailable",
-            FindingCode::Yanked => "yanked",
-            FindingCode::UploadedAfterCutoff => "uploaded-after-cutoff",
-            FindingCode::FilenameMismatch => "filename-mismatch",
-            FindingCode::MetadataMismatch => "metadata-mismatch",
-            FindingCode::UnreadableMetadata => "unreadable-metadata",
-            FindingCode::IncompatibleWheel => "incompatible-wheel",
-            FindingCode::NoFileForTarget => "no-file-for-target",
-            FindingCode::NumpyAbi => "numpy-abi",
-        }
-    }
-
-    /// Whether the finding means the bytes are not the locked ones (exit code 3).
-    pub fn is_integrity(self) -> bool {
-        matches!(
-            self,
-            FindingCode::HashMismatch | FindingCode::IndexHashMismatch
-        )
-    }
-
-    pub fn severity(self) -> Severity {
-        match self {
-            FindingCode::Yanked => Severity::Warning,
+impl Severity {
+    /// How loudly to show a finding of `code`: a yank leaves the file what the lock says.
+    pub fn of(code: Code) -> Severity {
+        match code {
+            Code::Yanked => Severity::Warning,
             _ => Severity::Error,
         }
     }
 }
 
+/// Whether a finding of `code` means the bytes are not the locked ones (exit code 3).
+pub fn is_integrity(code: Code) -> bool {
+    code.class() == Class::Integrity
+}
+
 /// One problem with one locked file (or package).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Finding {
-    pub code: FindingCode,
+    pub code: Code,
     pub severity: Severity,
     /// The package, normalized.
     pub package: String,
@@ -108,7 +51,7 @@ pub struct Finding {
 impl Finding {
     /// A finding of `code` about `file` of `package` `version`.
     pub(crate) fn new(
-        code: FindingCode,
+        code: Code,
         package: &impl ToString,
         version: &impl ToString,
         file: Option<&str>,
@@ -116,7 +59,7 @@ impl Finding {
     ) -> Finding {
         Finding {
             code,
-            severity: code.severity(),
+            severity: Severity::of(code),
             package: package.to_string(),
             version: version.to_string(),
             file: file.map(str::to_string),
@@ -128,7 +71,7 @@ impl Finding {
 
     /// A finding of `code` about `file` of the locked `package`.
     pub(crate) fn for_file(
-        code: FindingCode,
+        code: Code,
         package: &crate::lock::LockedPackage,
         file: &crate::index::DistFile,
         message: String,

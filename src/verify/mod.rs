@@ -27,7 +27,7 @@ use pep508_rs::PackageName;
 
 pub use cache::{Lookup, WheelCache, WheelCacheError};
 pub(crate) use checks::fitting_targets;
-pub use finding::{Finding, FindingCode, Severity};
+pub use finding::{Code, Finding, Severity, is_integrity};
 pub use unhashed::hash_unhashed;
 
 use crate::abi::{self, AbiError, AbiOptions, AbiReport};
@@ -133,7 +133,7 @@ pub enum Verdict {
 
 impl VerifyReport {
     pub fn verdict(&self) -> Verdict {
-        if self.findings.iter().any(|f| f.code.is_integrity()) {
+        if self.findings.iter().any(|f| is_integrity(f.code)) {
             Verdict::Integrity
         } else if self.findings.is_empty() {
             Verdict::Clean
@@ -259,7 +259,7 @@ async fn check_abi(
     for problem in &report.problems {
         let shown: Vec<&str> = problem.modules.iter().take(3).map(String::as_str).collect();
         findings.push(Finding::new(
-            FindingCode::NumpyAbi,
+            Code::NumpyAbi,
             &problem.package,
             &problem.version,
             Some(&problem.filename),
@@ -364,7 +364,7 @@ async fn download(
         Ok(downloaded) => Ok(Some(downloaded)),
         Err(IndexError::Status { status, .. }) if status == 404 || status == 410 => {
             findings.push(Finding::new(
-                FindingCode::Unavailable,
+                Code::Unavailable,
                 &package.name,
                 &package.version,
                 Some(&file.filename),
@@ -392,9 +392,7 @@ fn judge_download(job: &Job<'_>, downloaded: &DownloadedFile) -> Vec<Finding> {
             "`{}` downloaded with sha256 {}, but the lock lists {expected}",
             file.filename, downloaded.sha256
         );
-        return vec![
-            finding(FindingCode::HashMismatch, message).values(expected, &downloaded.sha256),
-        ];
+        return vec![finding(Code::HashMismatch, message).values(expected, &downloaded.sha256)];
     }
     match file.size {
         Some(size) if size != downloaded.size => {
@@ -402,7 +400,7 @@ fn judge_download(job: &Job<'_>, downloaded: &DownloadedFile) -> Vec<Finding> {
                 "`{}` has the locked sha256 but {} bytes, and the lock says {size}",
                 file.filename, downloaded.size
             );
-            vec![finding(FindingCode::SizeMismatch, message).values(size, downloaded.size)]
+            vec![finding(Code::SizeMismatch, message).values(size, downloaded.size)]
         }
         _ => Vec::new(),
     }
@@ -440,7 +438,7 @@ async fn read_metadata(
     match wheel_metadata(path, &file.filename).await {
         Ok(metadata) => checks::metadata_checks(package, file, &metadata),
         Err(error) => vec![Finding::new(
-            FindingCode::UnreadableMetadata,
+            Code::UnreadableMetadata,
             &package.name,
             &package.version,
             Some(&file.filename),
