@@ -11,7 +11,7 @@ use pep508_rs::{PackageName, Requirement, VersionOrUrl};
 use super::conflict::declared_requirement;
 use super::unit::pinned_line;
 use super::working::Working;
-use super::{Combined, Diagnosis, Edit, Fix, Problem, ProblemKind, describe_differences};
+use super::{Code, Combined, Diagnosis, Edit, Fix, Problem, describe_differences};
 use crate::abi::{self, AbiError, AbiOptions, AbiProblem, AbiReport, ModuleClass, numpy_name};
 use crate::index::DistFile;
 use crate::lock::{Lock, LockContext};
@@ -119,7 +119,7 @@ async fn describe(
             .to_string(),
     );
     Ok(Problem {
-        kind: ProblemKind::NumpyAbi,
+        kind: Code::NumpyAbi,
         packages: vec![name.clone()],
         locations: line.map(|l| vec![l.location.clone()]).unwrap_or_default(),
         requirements: line.map(|l| vec![l.text.clone()]).unwrap_or_default(),

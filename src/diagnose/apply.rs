@@ -37,7 +37,7 @@ pub fn apply_fixes(diagnosis: &Diagnosis) -> Result<Vec<PathBuf>, ApplyError> {
         for edit in &fix.edits {
             let why = format!(
                 "{}: {}",
-                problem.kind.title(),
+                super::title(problem.kind),
                 problem.summary.replace('`', "")
             );
             // Line 0 stands for "a new line at the end of the input".

@@ -9,7 +9,7 @@ use version_ranges::Ranges;
 
 use super::unit::{constrained, pin_edit, pinned_releases};
 use super::working::Working;
-use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
+use super::{Code, DiagnoseContext, Edit, Fix, Problem};
 use crate::requirements::InputRequirement;
 use crate::resolve::{Incompatibility, NoSolution, ResolveError, Resolver, requirement_range};
 
@@ -85,7 +85,7 @@ pub async fn explain(
         }
     }
     let mut problem = Problem {
-        kind: ProblemKind::Conflict,
+        kind: Code::Conflict,
         packages: vec![],
         locations: heads.iter().map(|r| r.location.clone()).collect(),
         requirements: heads.iter().map(|r| r.text.clone()).collect(),

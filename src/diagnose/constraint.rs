@@ -9,7 +9,7 @@ use version_ranges::Ranges;
 use super::conflict::declared_requirement;
 use super::unit::replace_fix;
 use super::working::Working;
-use super::{Problem, ProblemKind};
+use super::{Code, Problem};
 use crate::requirements::{InputRequirement, RequirementsInput};
 use crate::resolve::{Incompatibility, NoSolution, ResolveError, Resolver, requirement_range};
 
@@ -101,7 +101,7 @@ async fn against_constraints(
         ));
     }
     Ok(Some(Problem {
-        kind: ProblemKind::Conflict,
+        kind: Code::Conflict,
         packages: vec![name.clone()],
         locations: vec![requirement.location.clone(), constraint.location.clone()],
         requirements: vec![requirement.text.clone(), constraint.text.clone()],
@@ -209,7 +209,7 @@ pub async fn explain(
             ));
         }
         return Ok(Some(Problem {
-            kind: ProblemKind::Conflict,
+            kind: Code::Conflict,
             packages: vec![from.clone(), to.clone()],
             locations: vec![head.location.clone(), constraint.location.clone()],
             requirements: vec![head.text.clone(), constraint.text.clone()],

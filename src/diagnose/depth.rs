@@ -16,7 +16,7 @@ use version_ranges::Ranges;
 use super::conflict::declared_requirement;
 use super::unit::{constrained, move_fix, pin_edit, pinned_releases};
 use super::working::Working;
-use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
+use super::{Code, DiagnoseContext, Edit, Fix, Problem};
 use crate::requirements::InputRequirement;
 use crate::resolve::{Incompatibility, NoSolution, ResolveError, Resolver, Unusable, python_span};
 
@@ -207,7 +207,7 @@ async fn describe(
     let newest = releases.last().map(|(_, reason)| *reason);
     let (kind, reason) = match newest {
         None => (
-            ProblemKind::NoSuchVersion,
+            Code::NoSuchVersion,
             match map {
                 None => "not on the index".to_string(),
                 Some(_) => "no release in the range asked for".to_string(),
@@ -290,12 +290,12 @@ async fn describe(
     })
 }
 
-fn kind_of(reason: &Unusable) -> ProblemKind {
+fn kind_of(reason: &Unusable) -> Code {
     match reason {
-        Unusable::NoWheel { .. } => ProblemKind::NoMatchingWheel,
-        Unusable::RequiresPython { .. } => ProblemKind::RequiresPython,
-        Unusable::NewerThanCutoff { .. } => ProblemKind::NewerThanCutoff,
-        Unusable::NoFileWithHash { .. } => ProblemKind::HashMismatch,
+        Unusable::NoWheel { .. } => Code::NoMatchingWheel,
+        Unusable::RequiresPython { .. } => Code::RequiresPython,
+        Unusable::NewerThanCutoff { .. } => Code::NewerThanCutoff,
+        Unusable::NoFileWithHash { .. } => Code::InputHashMismatch,
     }
 }
 

@@ -32,72 +32,22 @@ use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, Target}
 use crate::tags::PythonVersion;
 use working::Working;
 
-/// What kind of problem; [`ProblemKind::finding`] is its code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ProblemKind {
-    /// The project is not on the index.
-    NoSuchProject,
-    /// No release matches the specifier.
-    NoSuchVersion,
-    /// Releases match, but none has a wheel for this Python, ABI or platform.
-    NoMatchingWheel,
-    /// Releases match, but their requires-python excludes the target.
-    RequiresPython,
-    /// Two requirements cannot both hold.
-    Conflict,
-    /// Every matching release was uploaded after `exclude-newer`.
-    NewerThanCutoff,
-    /// Only yanked releases match, and the specifier is not an exact pin.
-    OnlyYanked,
-    /// The input's `--hash` values match no file of the matching releases.
-    HashMismatch,
-    /// The metadata of the matching release cannot be read (a bad `Requires-Dist`).
-    InvalidMetadata,
-    /// The lock resolves, but a wheel's extension modules were built against numpy 1.x headers and the
-    /// lock installs numpy ≥ 2: the import fails.
-    NumpyAbi,
-    /// PubGrub found no solution for a reason the diagnosis does not classify; its report is attached.
-    Unexplained,
-}
-
-impl ProblemKind {
-    /// The finding code of the kind, from the tool's one vocabulary.
-    pub fn finding(self) -> Code {
-        match self {
-            ProblemKind::NoSuchProject => Code::NoSuchProject,
-            ProblemKind::NoSuchVersion => Code::NoSuchVersion,
-            ProblemKind::NoMatchingWheel => Code::NoMatchingWheel,
-            ProblemKind::RequiresPython => Code::RequiresPython,
-            ProblemKind::Conflict => Code::Conflict,
-            ProblemKind::NewerThanCutoff => Code::NewerThanCutoff,
-            ProblemKind::OnlyYanked => Code::OnlyYanked,
-            ProblemKind::HashMismatch => Code::InputHashMismatch,
-            ProblemKind::InvalidMetadata => Code::InvalidMetadata,
-            ProblemKind::NumpyAbi => Code::NumpyAbi,
-            ProblemKind::Unexplained => Code::Unexplained,
-        }
-    }
-
-    /// The stable kebab-case code.
-    pub fn code(self) -> &'static str {
-        self.finding().as_str()
-    }
-
-    /// A short human title.
-    pub fn title(self) -> &'static str {
-        match self {
-            ProblemKind::NoSuchProject => "no such project",
-            ProblemKind::NoSuchVersion => "no such version",
-            ProblemKind::NoMatchingWheel => "no wheel for this Python, ABI or platform",
-            ProblemKind::RequiresPython => "requires-python excludes the target",
-            ProblemKind::Conflict => "two requirements conflict",
-            ProblemKind::NewerThanCutoff => "all matching releases are newer than exclude-newer",
-            ProblemKind::OnlyYanked => "only yanked releases match",
-            ProblemKind::HashMismatch => "no file matches the input's `--hash` values",
-            ProblemKind::InvalidMetadata => "invalid metadata",
-            ProblemKind::NumpyAbi => "built against numpy 1.x, locked with numpy 2",
-            ProblemKind::Unexplained => "no solution",
-        }
+/// A short human title of a problem of `kind`.
+pub(crate) fn title(kind: Code) -> &'static str {
+    match kind {
+        Code::NoSuchProject => "no such project",
+        Code::NoSuchVersion => "no such version",
+        Code::NoMatchingWheel => "no wheel for this Python, ABI or platform",
+        Code::RequiresPython => "requires-python excludes the target",
+        Code::Conflict => "two requirements conflict",
+        Code::NewerThanCutoff => "all matching releases are newer than exclude-newer",
+        Code::OnlyYanked => "only yanked releases match",
+        Code::InputHashMismatch => "no file matches the input's `--hash` values",
+        Code::InvalidMetadata => "invalid metadata",
+        Code::NumpyAbi => "built against numpy 1.x, locked with numpy 2",
+        Code::Unexplained => "no solution",
+        // Not a diagnosis code: the vocabulary's own line.
+        other => other.description(),
     }
 }
 
@@ -146,7 +96,7 @@ impl Fix {
 /// One independent reason the input cannot be resolved.
 #[derive(Debug, Clone)]
 pub struct Problem {
-    pub kind: ProblemKind,
+    pub kind: Code,
     pub packages: Vec<PackageName>,
     /// The input lines involved.
     pub locations: Vec<Location>,
@@ -235,7 +185,7 @@ impl Diagnosis {
             && self
                 .problems
                 .iter()
-                .all(|problem| problem.kind == ProblemKind::NumpyAbi)
+                .all(|problem| problem.kind == Code::NumpyAbi)
     }
 }
 

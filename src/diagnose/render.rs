@@ -58,7 +58,7 @@ fn write_problem(out: &mut String, number: usize, problem: &Problem) {
     let _ = writeln!(
         out,
         "{number}. [{}] {}",
-        problem.kind.code(),
+        problem.kind.as_str(),
         problem.summary
     );
     let places: Vec<String> = problem.locations.iter().map(ToString::to_string).collect();
@@ -143,7 +143,7 @@ pub fn render_json(diagnosis: &Diagnosis) -> Value {
 
 fn problem_json(problem: &Problem) -> Value {
     let mut value = json!({
-        "kind": problem.kind.code(),
+        "kind": problem.kind.as_str(),
         "summary": problem.summary,
         "packages": problem.packages.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "locations": problem.locations.iter().zip(problem.requirements.iter()).map(|(location, text)| json!({

@@ -9,7 +9,7 @@ use pep440_rs::Version;
 use pep508_rs::Requirement;
 use version_ranges::Ranges;
 
-use super::{DiagnoseContext, Edit, Fix, Problem, ProblemKind};
+use super::{Code, DiagnoseContext, Edit, Fix, Problem};
 use crate::requirements::{InputRequirement, RequirementsInput};
 use crate::resolve::{
     Incompatibility, NoSolution, ResolveError, Resolver, Unusable, VersionMap, cpython_of,
@@ -20,7 +20,7 @@ use crate::tags::{DistFilename, PythonVersion};
 /// A problem of one requirement on one target, before grouping targets.
 #[derive(Debug, Clone)]
 struct Finding {
-    kind: ProblemKind,
+    kind: Code,
     summary: String,
     details: Vec<String>,
     fixes: Vec<Fix>,
@@ -55,7 +55,7 @@ pub async fn find(
             }
         }
         for (mut finding, targets) in grouped {
-            if finding.kind == ProblemKind::NoMatchingWheel {
+            if finding.kind == Code::NoMatchingWheel {
                 finding.fixes.push(remove_fix(requirement));
                 let range = requirement_range(&requirement.requirement);
                 let wheels_of = (&requirement.requirement.name, &range);
@@ -89,7 +89,7 @@ async fn classify(
     let range = requirement_range(requirement);
     let Some(map) = resolver.versions(target, name).await? else {
         return Ok(Some(finding(
-            ProblemKind::NoSuchProject,
+            Code::NoSuchProject,
             format!("`{name}` is not on the index"),
             vec![],
         )));
@@ -112,7 +112,7 @@ async fn classify(
             ),
         );
         return Ok(Some(Finding {
-            kind: ProblemKind::OnlyYanked,
+            kind: Code::OnlyYanked,
             summary: format!(
                 "`{}`: only yanked releases match ({})",
                 input.text,
@@ -169,7 +169,7 @@ async fn invalid_metadata(
         }
     }
     Ok(Some(Finding {
-        kind: ProblemKind::InvalidMetadata,
+        kind: Code::InvalidMetadata,
         summary: format!(
             "{name} {version} has invalid metadata: Requires-Dist `{}`",
             invalid.text
@@ -239,7 +239,7 @@ async fn unusable(
                     target.python, target.platform
                 )),
             }
-            ProblemKind::NoMatchingWheel
+            Code::NoMatchingWheel
         }
         Unusable::RequiresPython { specifiers } => {
             details.push(format!(
@@ -256,7 +256,7 @@ async fn unusable(
                     ),
                 ));
             }
-            ProblemKind::RequiresPython
+            Code::RequiresPython
         }
         Unusable::NewerThanCutoff { earliest } => {
             let cutoff = resolver
@@ -279,7 +279,7 @@ async fn unusable(
                 "or move exclude-newer in fave-lock.toml past {}",
                 day(*earliest)
             ));
-            ProblemKind::NewerThanCutoff
+            Code::NewerThanCutoff
         }
         Unusable::NoFileWithHash { .. } => {
             if !input.hashes.is_empty() {
@@ -298,7 +298,7 @@ async fn unusable(
                 "none of the files of {name} {version} has one of these hashes, so pip's \
                  hash-checking mode would refuse them too"
             ));
-            ProblemKind::HashMismatch
+            Code::InputHashMismatch
         }
     };
     let summary = match reason {
@@ -369,7 +369,7 @@ async fn no_such_version(
             )
         })
         .collect();
-    Ok(finding(ProblemKind::NoSuchVersion, summary, vec![]).with_fixes(fixes))
+    Ok(finding(Code::NoSuchVersion, summary, vec![]).with_fixes(fixes))
 }
 
 /// Releases nearest to what the range asks for: those that extend a pinned version (`4.10.0` →
@@ -616,7 +616,7 @@ pub(super) fn pinned_line(requirement: &Requirement, version: &Version) -> Strin
     line
 }
 
-fn finding(kind: ProblemKind, summary: String, details: Vec<String>) -> Finding {
+fn finding(kind: Code, summary: String, details: Vec<String>) -> Finding {
     Finding {
         kind,
         summary,
@@ -662,7 +662,7 @@ pub fn unexplained(failure: &NoSolution, input: &RequirementsInput) -> Problem {
         })
         .collect();
     Problem {
-        kind: ProblemKind::Unexplained,
+        kind: Code::Unexplained,
         packages: named.iter().map(|r| r.requirement.name.clone()).collect(),
         locations: named.iter().map(|r| r.location.clone()).collect(),
         requirements: named.iter().map(|r| r.text.clone()).collect(),
