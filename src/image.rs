@@ -346,12 +346,7 @@ impl ImageJob {
         }
         // After the plan, whose base image digest it records.
         if let Some(sbom) = &self.sbom {
-            let plan_path = sbom.plan_path();
-            let plan_text = outputs
-                .iter()
-                .find(|(path, _)| *path == plan_path)
-                .map(|(_, text)| text.as_str());
-            let text = crate::sbom::render_for_lock(&client, &lock, sbom, plan_text).await?;
+            let text = crate::sbom::render_for_lock(&client, &lock, sbom, &outputs).await?;
             outputs.push((sbom.path.clone(), text));
         }
         if let (Some(plan), Some(base)) = (&plan_settings, base_image) {
