@@ -332,6 +332,7 @@ impl ImageJob {
             if let Some(plan) = &mut plan_settings {
                 let archs: Vec<&str> = apt.architectures.iter().map(String::as_str).collect();
                 plan.apt_pins = Some(apt_lock.install_args(&archs));
+                plan.apt_sources = Some(apt_lock.sources());
             }
             outputs.push((apt.path.clone(), apt_lock.to_toml()));
         }
