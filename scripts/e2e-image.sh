@@ -256,6 +256,25 @@ echo "[e2e-image] SBOM $artifact refers to $subject; its blob is $sbom byte for 
 
 # ---- sample stage -------------------------------------------------------------------------------------
 container=$($B from --quiet "$BUILT")
+apt_pins=$(jq -r '.build_args.APT_PACKAGES // ""' "$WORK/plan.json")
+if [[ $apt_pins == *=* ]]; then
+  step "check the Debian packages are the locked versions (dpkg-query in the image)"
+  arch=$($B run --isolation chroot "$container" -- dpkg --print-architecture)
+  $B run --isolation chroot "$container" -- dpkg-query -W -f '${Package}=${Version}\n' > "$WORK/dpkg.txt" ||
+    fail "dpkg-query in the image"
+  checked=0
+  for entry in $apt_pins; do
+    case $entry in
+      "$arch"/*) pin=${entry#*/} ;;
+      */*) continue ;;
+      *) pin=$entry ;;
+    esac
+    grep -qxF "$pin" "$WORK/dpkg.txt" ||
+      fail "apt.lock pins $pin, but the image has $(grep "^${pin%%=*}=" "$WORK/dpkg.txt" || echo 'no such package')"
+    checked=$((checked + 1))
+  done
+  echo "[e2e-image] $checked Debian packages installed at their locked versions ($arch)"
+fi
 if [[ $IMAGE == fave-base ]]; then
   step "run the sample stage in the image"
   $B copy --quiet "$container" scripts/e2e-sample-stage.py /tmp/sample_stage.py >/dev/null

@@ -332,6 +332,7 @@ impl ImageJob {
             if let Some(plan) = &mut plan_settings {
                 let archs: Vec<&str> = apt.architectures.iter().map(String::as_str).collect();
                 plan.apt_pins = Some(apt_lock.install_args(&archs));
+                plan.apt_sources = Some(apt_lock.sources());
             }
             outputs.push((apt.path.clone(), apt_lock.to_toml()));
         }
@@ -346,12 +347,7 @@ impl ImageJob {
         }
         // After the plan, whose base image digest it records.
         if let Some(sbom) = &self.sbom {
-            let plan_path = sbom.plan_path();
-            let plan_text = outputs
-                .iter()
-                .find(|(path, _)| *path == plan_path)
-                .map(|(_, text)| text.as_str());
-            let text = crate::sbom::render_for_lock(&client, &lock, sbom, plan_text).await?;
+            let text = crate::sbom::render_for_lock(&client, &lock, sbom, &outputs).await?;
             outputs.push((sbom.path.clone(), text));
         }
         if let (Some(plan), Some(base)) = (&plan_settings, base_image) {

@@ -356,6 +356,51 @@ async fn live_pypi_sbom_of_the_committed_lock_is_valid_and_licensed() {
         direct,
         declared_in(&repo().join("base-image/requirements.in"))
     );
+    // Every `.deb` of the apt lock beside it is a component with its purl and sha256, per architecture.
+    let apt_path = repo().join("locks/fave-base/apt.lock");
+    let apt =
+        fave_lock::apt::AptLock::parse(&std::fs::read_to_string(&apt_path).unwrap(), &apt_path)
+            .unwrap();
+    let debs: BTreeMap<&str, &str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["purl"].as_str().unwrap_or("").starts_with("pkg:deb/"))
+        .map(|c| {
+            let hash = c["hashes"][0]["content"].as_str().unwrap();
+            (c["purl"].as_str().unwrap(), hash)
+        })
+        .collect();
+    assert_eq!(
+        debs.len(),
+        apt.packages.len(),
+        "one component per locked .deb"
+    );
+    for deb in &apt.packages {
+        let purl = format!(
+            "pkg:deb/debian/{}@{}?arch={}&distro=debian-12",
+            deb.name,
+            deb.version.replace('+', "%2B"),
+            deb.architecture
+        );
+        assert_eq!(
+            debs.get(purl.as_str()),
+            Some(&deb.sha256.as_str()),
+            "{purl}"
+        );
+    }
+    let depended: Vec<&str> = image["dependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .filter(|r| r.starts_with("pkg:deb/debian/ffmpeg@"))
+        .collect();
+    assert_eq!(
+        depended.len(),
+        2,
+        "ffmpeg for amd64 and arm64: {depended:?}"
+    );
     // And it is the committed SBOM: `fave-lock sbom` regenerated it.
     assert_eq!(
         std::fs::read(&sbom_path).unwrap(),

@@ -207,6 +207,18 @@ impl AptLock {
         archs
     }
 
+    /// The suites the lock was resolved from, as `base-image/Dockerfile` reads them (`APT_SOURCES`):
+    /// `ARCHIVE SUITE` pairs joined by commas, in priority order. The image installs from these, not
+    /// from the base image's own sources, so a lock made against a snapshot archive builds from it.
+    pub fn sources(&self) -> String {
+        let pairs: Vec<String> = self
+            .suites
+            .iter()
+            .map(|suite| format!("{} {}", suite.archive, suite.name))
+            .collect();
+        pairs.join(",")
+    }
+
     /// The `apt-get install` arguments: `name=version` for a package locked at the same version on
     /// every architecture in `archs`, `arch/name=version` for one that differs (or exists on one only),
     /// sorted. `base-image/Dockerfile` keeps the entries for `dpkg --print-architecture`.
@@ -294,6 +306,15 @@ mod tests {
                 "arm64/libx=1.0+b1",
                 "ffmpeg=7:5.1.6-0+deb12u1"
             ]
+        );
+    }
+
+    #[test]
+    fn sources_name_each_suite_with_its_archive_in_priority_order() {
+        assert_eq!(
+            lock().sources(),
+            "http://deb.debian.org/debian bookworm,http://deb.debian.org/debian bookworm-updates,\
+             http://deb.debian.org/debian-security bookworm-security"
         );
     }
 

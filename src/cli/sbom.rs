@@ -82,7 +82,7 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
             path: lock_path.with_file_name(SBOM_FILE),
             timestamp,
         };
-        let text = render_for_lock(&client, &lock, &beside, None)
+        let text = render_for_lock(&client, &lock, &beside, &[])
             .await
             .with_context(|| format!("cannot make the SBOM of `{}`", lock_path.display()))?;
         let path = args

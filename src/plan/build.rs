@@ -198,6 +198,9 @@ impl PlanSettings {
         build_args.insert("BASE_IMAGE".into(), base_image.pinned.clone());
         let apt_packages = self.apt_pins.as_ref().unwrap_or(&self.build.apt_packages);
         build_args.insert("APT_PACKAGES".into(), apt_packages.join(" "));
+        if let Some(sources) = &self.apt_sources {
+            build_args.insert("APT_SOURCES".into(), sources.clone());
+        }
         build_args.insert("PYTHON_VERSION".into(), self.python_version.clone());
         // Only when there are some, so a wheels-only image's plan stays as it was.
         if !lock.sdists.is_empty() {

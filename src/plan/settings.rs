@@ -32,6 +32,9 @@ pub struct PlanSettings {
     /// `arch/name=version` where the architectures differ); `None` without one, when the Dockerfile
     /// installs the config's `apt-packages` by name.
     pub apt_pins: Option<Vec<String>>,
+    /// The archives and suites of the image's `apt.lock` (`AptLock::sources`), which the Dockerfile
+    /// installs from; `None` without one (the base image's own sources are used).
+    pub apt_sources: Option<String>,
 }
 
 impl PlanSettings {
@@ -54,6 +57,7 @@ impl PlanSettings {
             output: image.output.clone(),
             context,
             apt_pins: None,
+            apt_sources: None,
         })
     }
 

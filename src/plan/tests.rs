@@ -37,6 +37,7 @@ fn settings(root: &Path) -> PlanSettings {
         output: "locks/fave-base".into(),
         context: "base-image".into(),
         apt_pins: None,
+        apt_sources: None,
     }
 }
 

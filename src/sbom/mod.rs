@@ -67,6 +67,9 @@ pub enum SbomError {
     /// The build plan is not what `plan` writes.
     #[error("{}: {message}", path.display())]
     BuildPlan { path: PathBuf, message: String },
+    /// The `apt.lock` beside the SBOM does not parse (the error names the file and the fix).
+    #[error(transparent)]
+    AptLock(Box<crate::apt::AptError>),
     /// `cyclonedx-bom` refused the model (a bug, or a value no CycloneDX field accepts).
     #[error("cannot write the CycloneDX document: {0}")]
     Render(String),
@@ -85,6 +88,11 @@ impl SbomOutput {
     /// The build plan beside the SBOM, which may hold the base image digest.
     pub fn plan_path(&self) -> PathBuf {
         self.path.with_file_name(crate::plan::PLAN_FILE)
+    }
+
+    /// The apt lock beside the SBOM: the image's Debian packages, when it installs any.
+    pub fn apt_lock_path(&self) -> PathBuf {
+        self.path.with_file_name(crate::apt::APT_LOCK_FILE)
     }
 
     /// The `requirements.txt` beside the SBOM, written from the same lock.
@@ -146,15 +154,15 @@ pub async fn fetch_metadata(
         .await
 }
 
-/// Everything `resolve` and `fave-lock sbom` do: metadata, plan facts (from `plan_text` when the plan
-/// is being written in the same run, else from the plan beside `output`), the declared requirements
-/// (from the lock, or for a lock read from `pylock.toml` from the `requirements.txt` beside `output`),
-/// the document.
+/// Everything `resolve` and `fave-lock sbom` do: metadata, plan facts and the Debian packages (from
+/// the build plan and `apt.lock` beside `output`: as `staged` holds them when they are being written in
+/// the same run, else as on disk), the declared requirements (from the lock, or for a lock read from
+/// `pylock.toml` from the `requirements.txt` beside `output`), the document.
 pub async fn render_for_lock(
     client: &IndexClient,
     lock: &Lock,
     output: &SbomOutput,
-    plan_text: Option<&str>,
+    staged: &[(PathBuf, String)],
 ) -> Result<String, SbomError> {
     let restored;
     let lock = if lock.packages.iter().all(|package| package.via.is_empty()) {
@@ -164,38 +172,60 @@ pub async fn render_for_lock(
         lock
     };
     let metadata = fetch_metadata(client, lock).await?;
+    let staged_text = |path: &Path| {
+        staged
+            .iter()
+            .find(|(staged, _)| staged == path)
+            .map(|(_, text)| text.as_str())
+    };
     let plan_path = output.plan_path();
-    let plan = match plan_text {
+    let plan = match staged_text(&plan_path) {
         Some(text) => PlanFacts::from_json(text).map_err(|message| SbomError::BuildPlan {
             path: plan_path.clone(),
             message,
         })?,
         None => PlanFacts::read(&plan_path)?,
     };
+    let apt_path = output.apt_lock_path();
+    let apt_text = match staged_text(&apt_path) {
+        Some(text) => Some(text.to_string()),
+        None => read_if_present(&apt_path)?,
+    };
+    let system_packages = match apt_text {
+        Some(text) => {
+            let apt = crate::apt::AptLock::parse(&text, &apt_path)
+                .map_err(|error| SbomError::AptLock(Box::new(error)))?;
+            SystemPackage::from_apt_lock(&apt)
+        }
+        None => Vec::new(),
+    };
     cyclonedx_json(&SbomInput {
         lock,
         metadata: &metadata,
         plan: &plan,
-        system_packages: &[],
+        system_packages: &system_packages,
         timestamp: output.timestamp,
     })
+}
+
+/// The text of the file at `path`, `None` when there is none.
+fn read_if_present(path: &Path) -> Result<Option<String>, SbomError> {
+    match crate::fs::read_input_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(SbomError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 /// `lock` with each package's `via` read from the `requirements.txt` at `path`; unchanged when there is
 /// none (the SBOM then says less about which requirements were declared).
 fn with_via_from(lock: &Lock, path: &Path) -> Result<Lock, SbomError> {
     let mut lock = lock.clone();
-    match crate::fs::read_input_to_string(path) {
-        Ok(text) => {
-            lock.restore_via(&text);
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(SbomError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+    if let Some(text) = read_if_present(path)? {
+        lock.restore_via(&text);
     }
     Ok(lock)
 }

@@ -16,6 +16,7 @@ use cyclonedx_bom::models::property::{Properties, Property};
 use super::SbomError;
 use super::bom::{purl_value, sha256_hash};
 use super::package_url::PackageUrl;
+use crate::apt::AptLock;
 
 /// One installed OS package, as a distribution's archive ships it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,6 +38,33 @@ pub struct SystemPackage {
 }
 
 impl SystemPackage {
+    /// Every `.deb` of an apt lock, one component per package and architecture (an image built for
+    /// amd64 and arm64 installs two different files).
+    pub fn from_apt_lock(lock: &AptLock) -> Vec<SystemPackage> {
+        let codename = lock
+            .suites
+            .first()
+            .map(|suite| suite.name.split('-').next().unwrap_or_default())
+            .unwrap_or_default();
+        let distro = debian_distro(codename);
+        let mut packages: Vec<SystemPackage> = lock
+            .packages
+            .iter()
+            .map(|deb| SystemPackage {
+                vendor: "debian".to_string(),
+                distro: distro.clone(),
+                name: deb.name.clone(),
+                version: deb.version.clone(),
+                arch: deb.architecture.clone(),
+                sha256: deb.sha256.clone(),
+                url: deb.url(lock),
+            })
+            .collect();
+        packages.sort();
+        packages.dedup();
+        packages
+    }
+
     /// `pkg:deb/debian/ffmpeg@7:5.1.6-0%2Bdeb12u1?arch=amd64&distro=debian-12` (purl-spec's `deb` type).
     pub fn purl(&self) -> PackageUrl {
         PackageUrl {
@@ -79,6 +107,22 @@ impl SystemPackage {
     }
 }
 
+/// The purl `distro` qualifier of a Debian release: `debian-<major>` for the releases whose number is
+/// known (as Syft and Trivy write it), else the codename itself (purl-spec's own `deb` example uses one).
+fn debian_distro(codename: &str) -> String {
+    const RELEASES: &[(&str, &str)] = &[
+        ("buster", "10"),
+        ("bullseye", "11"),
+        ("bookworm", "12"),
+        ("trixie", "13"),
+        ("forky", "14"),
+    ];
+    match RELEASES.iter().find(|(name, _)| *name == codename) {
+        Some((_, number)) => format!("debian-{number}"),
+        None => codename.to_string(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -97,6 +141,76 @@ pub(crate) mod tests {
                     .to_string(),
             ),
         }
+    }
+
+    #[test]
+    fn an_apt_lock_gives_one_component_per_package_and_architecture() {
+        use crate::apt::{LockedDeb, Suite};
+        let suite = |name: &str, archive: &str| Suite {
+            name: name.to_string(),
+            archive: archive.to_string(),
+        };
+        let deb = |name: &str, version: &str, arch: &str, suite: &str, file: &str| LockedDeb {
+            name: name.to_string(),
+            version: version.to_string(),
+            architecture: arch.to_string(),
+            suite: suite.to_string(),
+            filename: file.to_string(),
+            size: 10,
+            sha256: format!("{:0>64}", arch.len()),
+        };
+        let lock = AptLock {
+            image: "img".to_string(),
+            requested: vec!["ffmpeg".to_string()],
+            suites: vec![
+                suite("bookworm", "http://deb.debian.org/debian"),
+                suite("bookworm-security", "http://deb.debian.org/debian-security"),
+            ],
+            packages: vec![
+                deb(
+                    "ffmpeg",
+                    "7:5.1.6-0+deb12u1",
+                    "amd64",
+                    "bookworm-security",
+                    "pool/f/a.deb",
+                ),
+                deb(
+                    "ffmpeg",
+                    "7:5.1.6-0+deb12u1",
+                    "arm64",
+                    "bookworm-security",
+                    "pool/f/b.deb",
+                ),
+                deb(
+                    "tzdata",
+                    "2024a-0+deb12u1",
+                    "amd64",
+                    "bookworm",
+                    "pool/t/t.deb",
+                ),
+            ],
+        };
+        let packages = SystemPackage::from_apt_lock(&lock);
+        let purls: Vec<String> = packages.iter().map(|p| p.purl().to_string()).collect();
+        assert_eq!(
+            purls,
+            [
+                "pkg:deb/debian/ffmpeg@7:5.1.6-0%2Bdeb12u1?arch=amd64&distro=debian-12",
+                "pkg:deb/debian/ffmpeg@7:5.1.6-0%2Bdeb12u1?arch=arm64&distro=debian-12",
+                "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=amd64&distro=debian-12",
+            ]
+        );
+        assert_eq!(
+            packages[1].url.as_deref(),
+            Some("http://deb.debian.org/debian-security/pool/f/b.deb")
+        );
+        assert_eq!(packages[2].sha256, format!("{:0>64}", 5));
+    }
+
+    #[test]
+    fn an_unknown_release_keeps_its_codename_as_distro() {
+        assert_eq!(debian_distro("bookworm"), "debian-12");
+        assert_eq!(debian_distro("sid"), "sid");
     }
 
     #[test]
