@@ -286,6 +286,35 @@ if [[ $IMAGE == fave-base ]]; then
          and (.versions | length) == 10 and (.problems | length) == 0' <<<"$line" >/dev/null ||
     fail "the sample stage's log line is not the expected imports-ok event"
 fi
+# The image's venv holds exactly the lock's Python packages at their locked versions (for this machine),
+# nothing more and nothing less; pip, setuptools and wheel count only when the lock pins them.
+step "check the Python packages are the locked versions (pip freeze in the image)"
+$B run --isolation chroot "$container" -- pip freeze --all > "$WORK/freeze-all.txt" ||
+  fail "pip freeze in the image"
+python3 - "$requirements" "$WORK/freeze-all.txt" "$(uname -m)" <<'PY' || fail "the image's Python packages are not the lock's"
+import re, sys
+def norm(pin):
+    name, _, version = pin.partition("==")
+    return re.sub(r"[-_.]+", "-", name).lower() + "==" + version.strip()
+lock_path, freeze_path, machine = sys.argv[1:]
+locked = set()
+for line in open(lock_path):
+    if not line[:1].isalnum():
+        continue
+    pin, _, marker = line.split("\\")[0].partition(";")
+    wanted = re.search(r"platform_machine\s*==\s*'([^']+)'", marker)
+    if wanted is None or wanted.group(1) == machine:
+        locked.add(norm(pin.strip()))
+names = {pin.split("==")[0] for pin in locked}
+installed = {norm(line.strip()) for line in open(freeze_path) if "==" in line}
+installed = {pin for pin in installed if pin.split("==")[0] not in {"pip", "setuptools", "wheel"}
+             or pin.split("==")[0] in names}
+missing, extra = sorted(locked - installed), sorted(installed - locked)
+if missing or extra:
+    print(f"[e2e-image] locked but not installed: {missing}; installed but not locked: {extra}", file=sys.stderr)
+    sys.exit(1)
+print(f"[e2e-image] {len(locked)} Python packages installed at their locked versions ({machine})")
+PY
 # Every package the plan builds from source is installed at its locked version, and the compilers of
 # the build stage stayed there.
 mapfile -t built < <(jq -r '.build_from_source[]?' "$WORK/plan.json")
