@@ -256,9 +256,33 @@ pub fn read_input_to_string(path: &Path) -> std::io::Result<String> {
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
 }
 
+/// [`read_input_to_string`] for a file that may be absent (a plan, an apt lock or a `requirements.txt`
+/// beside a lock): `None` when there is none, every other failure an error.
+pub fn read_optional_input(path: &Path) -> std::io::Result<Option<String>> {
+    match read_input_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_optional_input_is_none_only_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("apt.lock");
+        assert_eq!(read_optional_input(&file).unwrap(), None);
+        std::fs::write(&file, "version = 1\n").unwrap();
+        assert_eq!(
+            read_optional_input(&file).unwrap().as_deref(),
+            Some("version = 1\n")
+        );
+        // A folder where the file should be is an error, not "no file".
+        assert!(read_optional_input(dir.path()).is_err());
+    }
 
     #[test]
     fn inputs_are_read_from_regular_files_only() {

@@ -328,19 +328,17 @@ pub fn pin_base(
 ///
 /// [`PlanError::Io`] when it cannot be read, [`PlanError::Invalid`] when it is not a plan.
 pub fn read_previous(path: &Path) -> Result<Option<BuildPlan>, PlanError> {
-    match crate::fs::read_input_to_string(path) {
-        Ok(text) => BuildPlan::from_json(&text)
-            .map(Some)
-            .map_err(|error| PlanError::Invalid {
-                path: path.to_path_buf(),
-                message: error.to_string(),
-            }),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PlanError::Io {
+    let text = crate::fs::read_optional_input(path).map_err(|source| PlanError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    text.map(|text| {
+        BuildPlan::from_json(&text).map_err(|error| PlanError::Invalid {
             path: path.to_path_buf(),
-            source,
-        }),
-    }
+            message: error.to_string(),
+        })
+    })
+    .transpose()
 }
 
 /// Lowercase hex sha256, as `sha256sum` prints it.

@@ -210,14 +210,10 @@ pub async fn render_for_lock(
 
 /// The text of the file at `path`, `None` when there is none.
 fn read_if_present(path: &Path) -> Result<Option<String>, SbomError> {
-    match crate::fs::read_input_to_string(path) {
-        Ok(text) => Ok(Some(text)),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(SbomError::Io {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    crate::fs::read_optional_input(path).map_err(|source| SbomError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// `lock` with each package's `via` read from the `requirements.txt` at `path`; unchanged when there is

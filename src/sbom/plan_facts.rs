@@ -57,17 +57,12 @@ impl PlanFacts {
 
     /// The facts in the plan at `path`; none when there is no plan.
     pub fn read(path: &Path) -> Result<PlanFacts, SbomError> {
-        let text = match crate::fs::read_input_to_string(path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(PlanFacts::default());
-            }
-            Err(source) => {
-                return Err(SbomError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
+        let text = crate::fs::read_optional_input(path).map_err(|source| SbomError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let Some(text) = text else {
+            return Ok(PlanFacts::default());
         };
         PlanFacts::from_json(&text).map_err(|message| SbomError::BuildPlan {
             path: path.to_path_buf(),
