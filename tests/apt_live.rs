@@ -407,39 +407,38 @@ fn the_closure_is_what_apt_installs_beyond_the_base_system() {
         "-oAcquire::GzipIndexes=false".to_string(),
     ])
     .collect();
-    let update = Command::new("apt-get")
-        .args(&options)
-        .args(["update", "-qq"])
-        .output()
-        .expect("run apt-get");
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
-    let simulate = |names: &[String]| -> BTreeMap<String, String> {
-        let out = Command::new("apt-get")
+    // One of apt's programs on these lists: its stdout, or a panic with its stderr.
+    let run_apt = |program: &str, args: &[&str], names: &[String]| -> String {
+        let out = Command::new(program)
             .args(&options)
-            .args(["install", "-s", "--no-install-recommends"])
+            .args(args)
             .args(names)
             .output()
-            .unwrap();
+            .unwrap_or_else(|error| panic!("run {program}: {error}"));
         assert!(
             out.status.success(),
-            "{}",
+            "{program}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| {
-                let rest = line.strip_prefix("Inst ")?;
-                let (name, rest) = rest.split_once(" (")?;
-                Some((
-                    name.to_string(),
-                    rest.split_whitespace().next()?.to_string(),
-                ))
-            })
-            .collect()
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    run_apt("apt-get", &["update", "-qq"], &[]);
+    let simulate = |names: &[String]| -> BTreeMap<String, String> {
+        run_apt(
+            "apt-get",
+            &["install", "-s", "--no-install-recommends"],
+            names,
+        )
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("Inst ")?;
+            let (name, rest) = rest.split_once(" (")?;
+            Some((
+                name.to_string(),
+                rest.split_whitespace().next()?.to_string(),
+            ))
+        })
+        .collect()
     };
 
     let cache = tempfile::tempdir().unwrap();
@@ -511,4 +510,99 @@ fn the_closure_is_what_apt_installs_beyond_the_base_system() {
         base.len(),
         ours.len()
     );
+
+    // The lock's dependency edges against `apt-cache depends` on the same lists: every edge is one of
+    // the package's Depends or Pre-Depends (directly or as a provider of a virtual name), and every
+    // dependency without alternatives that names a locked package is an edge.
+    let names: Vec<String> = lock
+        .packages
+        .iter()
+        .filter(|p| p.architecture == "amd64")
+        .map(|p| p.name.clone())
+        .collect();
+    let listing = apt_cache_depends(&run_apt(
+        "apt-cache",
+        &[
+            "depends",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+        ],
+        &names,
+    ));
+    let mut edges = 0;
+    for package in lock.packages.iter().filter(|p| p.architecture == "amd64") {
+        let groups = listing
+            .get(&package.name)
+            .unwrap_or_else(|| panic!("apt-cache lists no {}", package.name));
+        for target in &package.depends {
+            assert!(
+                groups
+                    .iter()
+                    .flatten()
+                    .any(|(name, providers)| name == target || providers.contains(target)),
+                "{} → {target} is no dependency apt knows: {groups:?}",
+                package.name
+            );
+            edges += 1;
+        }
+        for group in groups.iter().filter(|group| group.len() == 1) {
+            let (name, _) = &group[0];
+            if ours.contains_key(name) {
+                assert!(
+                    package.depends.contains(name),
+                    "{} depends on locked {name}, the lock has no edge",
+                    package.name
+                );
+            }
+        }
+    }
+    assert!(edges > 200, "only {edges} edges");
+    eprintln!("{edges} dependency edges, each one apt-cache lists");
+}
+
+/// Alternatives of one dependency, each with the providers apt lists for it.
+type DependencyGroup = Vec<(String, Vec<String>)>;
+
+/// `apt-cache depends` output: package → its dependency groups (alternatives together), each
+/// alternative with the providers apt lists under a virtual name.
+fn apt_cache_depends(text: &str) -> BTreeMap<String, Vec<DependencyGroup>> {
+    let mut listing: BTreeMap<String, Vec<DependencyGroup>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    let mut open_group = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            current = Some(line.trim().to_string());
+            listing.entry(line.trim().to_string()).or_default();
+            open_group = false;
+            continue;
+        }
+        let Some(package) = &current else { continue };
+        let groups = listing.get_mut(package).unwrap();
+        let trimmed = line.trim_start();
+        let alternative = trimmed.starts_with('|');
+        let field = trimmed.trim_start_matches('|');
+        if let Some(rest) = field
+            .strip_prefix("Depends:")
+            .or_else(|| field.strip_prefix("PreDepends:"))
+        {
+            let name = rest.trim().trim_start_matches('<').trim_end_matches('>');
+            let name = name.split(':').next().unwrap_or(name).to_string();
+            if open_group {
+                groups.last_mut().unwrap().push((name, Vec::new()));
+            } else {
+                groups.push(vec![(name, Vec::new())]);
+            }
+            open_group = alternative;
+        } else if line.starts_with("    ")
+            && let Some(last) = groups.last_mut().and_then(|group| group.last_mut())
+        {
+            last.1
+                .push(trimmed.split(':').next().unwrap_or(trimmed).to_string());
+        }
+    }
+    listing
 }

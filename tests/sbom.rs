@@ -401,6 +401,48 @@ async fn live_pypi_sbom_of_the_committed_lock_is_valid_and_licensed() {
         2,
         "ffmpeg for amd64 and arm64: {depended:?}"
     );
+    // Each .deb depends on what apt.lock says it depends on, of its own architecture; the image only on
+    // what the config asked for.
+    let purl_of = |name: &str, arch: &str| {
+        let deb = apt
+            .packages
+            .iter()
+            .find(|d| d.name == name && d.architecture == arch)
+            .unwrap();
+        format!(
+            "pkg:deb/debian/{name}@{}?arch={arch}&distro=debian-12",
+            deb.version.replace('+', "%2B")
+        )
+    };
+    for deb in &apt.packages {
+        let purl = purl_of(&deb.name, &deb.architecture);
+        let listed: Vec<&str> = sbom["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["ref"] == purl.as_str())
+            .unwrap()["dependsOn"]
+            .as_array()
+            .map(|list| list.iter().filter_map(|r| r.as_str()).collect())
+            .unwrap_or_default();
+        let mut expected: Vec<String> = deb
+            .depends
+            .iter()
+            .map(|name| purl_of(name, &deb.architecture))
+            .collect();
+        expected.sort();
+        assert_eq!(listed, expected, "{purl}");
+    }
+    let debian_direct = image["dependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.as_str().unwrap_or("").starts_with("pkg:deb/"))
+        .count();
+    assert_eq!(
+        debian_direct,
+        apt.requested.len() * apt.architectures().len()
+    );
     // And it is the committed SBOM: `fave-lock sbom` regenerated it.
     assert_eq!(
         std::fs::read(&sbom_path).unwrap(),

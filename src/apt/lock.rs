@@ -21,7 +21,11 @@
 //! filename = "pool/updates/main/f/ffmpeg/ffmpeg_5.1.6-0+deb12u1_amd64.deb"
 //! size = 1234
 //! sha256 = "…"
+//! depends = ["libavcodec59", "libavdevice59"]
 //! ```
+//!
+//! `depends` names the packages of the same architecture in this lock that satisfy the package's
+//! `Pre-Depends` and `Depends` (the SBOM's dependency graph); base-system packages are not listed.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -61,6 +65,9 @@ pub struct LockedDeb {
     pub filename: String,
     pub size: u64,
     pub sha256: String,
+    /// Packages of this lock and architecture that satisfy its dependencies, sorted; empty in a lock
+    /// written before the field existed.
+    pub depends: Vec<String>,
 }
 
 impl LockedDeb {
@@ -100,7 +107,7 @@ impl AptLock {
         for deb in &self.packages {
             let _ = write!(
                 out,
-                "\n[[package]]\nname = {}\nversion = {}\narchitecture = {}\nsuite = {}\nfilename = {}\nsize = {}\nsha256 = {}\n",
+                "\n[[package]]\nname = {}\nversion = {}\narchitecture = {}\nsuite = {}\nfilename = {}\nsize = {}\nsha256 = {}\ndepends = [{}]\n",
                 quoted(&deb.name),
                 quoted(&deb.version),
                 quoted(&deb.architecture),
@@ -108,6 +115,11 @@ impl AptLock {
                 quoted(&deb.filename),
                 deb.size,
                 quoted(&deb.sha256),
+                deb.depends
+                    .iter()
+                    .map(|name| quoted(name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             );
         }
         out
@@ -176,6 +188,18 @@ impl AptLock {
                     .and_then(Item::as_integer)
                     .and_then(|size| u64::try_from(size).ok())
                     .ok_or_else(|| bad("a package without a `size`".to_string()))?;
+                let depends = match item.get("depends") {
+                    None => Vec::new(),
+                    Some(value) => value
+                        .as_array()
+                        .and_then(|array| {
+                            array
+                                .iter()
+                                .map(|name| name.as_str().map(str::to_string))
+                                .collect::<Option<Vec<_>>>()
+                        })
+                        .ok_or_else(|| bad("`depends` is not an array of names".to_string()))?,
+                };
                 Ok(LockedDeb {
                     name: string(item, "name")?,
                     version: string(item, "version")?,
@@ -184,6 +208,7 @@ impl AptLock {
                     filename: string(item, "filename")?,
                     size,
                     sha256: string(item, "sha256")?,
+                    depends,
                 })
             })
             .collect::<Result<Vec<_>, AptError>>()?;
@@ -261,6 +286,7 @@ mod tests {
             filename: format!("pool/main/{name}_{version}_{arch}.deb"),
             size: 10,
             sha256: "ab".repeat(32),
+            depends: Vec::new(),
         }
     }
 

@@ -99,14 +99,21 @@ pub async fn lock(
                 arch: (*arch).to_string(),
                 message,
             })?;
-        packages.extend(closure.packages.into_values().map(|candidate| LockedDeb {
-            name: candidate.stanza.package,
-            version: candidate.stanza.version.to_string(),
-            architecture: (*arch).to_string(),
-            suite: candidate.suite,
-            filename: candidate.stanza.filename,
-            size: candidate.stanza.size,
-            sha256: candidate.stanza.sha256,
+        let mut depends = closure.depends;
+        packages.extend(closure.packages.into_values().map(|candidate| {
+            LockedDeb {
+                depends: depends
+                    .remove(&candidate.stanza.package)
+                    .map(|names| names.into_iter().collect())
+                    .unwrap_or_default(),
+                name: candidate.stanza.package,
+                version: candidate.stanza.version.to_string(),
+                architecture: (*arch).to_string(),
+                suite: candidate.suite,
+                filename: candidate.stanza.filename,
+                size: candidate.stanza.size,
+                sha256: candidate.stanza.sha256,
+            }
         }));
     }
     packages.sort_by(|a, b| (&a.architecture, &a.name).cmp(&(&b.architecture, &b.name)));

@@ -89,6 +89,9 @@ impl Universe {
 pub struct Closure {
     /// Name → the chosen candidate, without base packages.
     pub packages: BTreeMap<String, Candidate>,
+    /// Name → the packages of the closure that satisfy its `Pre-Depends` and `Depends` (a provider
+    /// where a virtual name was asked for); edges into the base system are left out with it.
+    pub depends: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The closure of `requested` in `universe` for `arch`, without the base system.
@@ -102,6 +105,7 @@ pub fn resolve(universe: &Universe, requested: &[String], arch: &str) -> Result<
         universe,
         arch,
         chosen: BTreeMap::new(),
+        depends: BTreeMap::new(),
     };
     // The base system first, as debootstrap's minbase variant (what debian:bookworm-slim and so
     // python:3.11-slim are made with) installs it: every required and essential package, with its
@@ -115,12 +119,24 @@ pub fn resolve(universe: &Universe, requested: &[String], arch: &str) -> Result<
     close(&mut state, &roots).map_err(|error| format!("the base system: {error}"))?;
     let base: BTreeSet<String> = state.chosen.keys().cloned().collect();
     close(&mut state, requested)?;
-    let packages = state
+    let packages: BTreeMap<String, Candidate> = state
         .chosen
         .into_iter()
         .filter(|(name, _)| !base.contains(name))
         .collect();
-    Ok(Closure { packages })
+    let depends = state
+        .depends
+        .into_iter()
+        .filter(|(name, _)| packages.contains_key(name))
+        .map(|(name, targets)| {
+            let targets = targets
+                .into_iter()
+                .filter(|target| packages.contains_key(target) && *target != name)
+                .collect();
+            (name, targets)
+        })
+        .collect();
+    Ok(Closure { packages, depends })
 }
 
 /// Install `roots` and their dependencies into `state`.
@@ -133,7 +149,7 @@ fn close(state: &mut State<'_>, roots: &[String]) -> Result<(), String> {
             arch: None,
             constraint: None,
         };
-        if state.satisfied(&relation) {
+        if state.satisfier(&relation).is_some() {
             continue;
         }
         let chosen = state
@@ -150,7 +166,12 @@ fn close(state: &mut State<'_>, roots: &[String]) -> Result<(), String> {
             .dependencies()
             .map_err(|error| format!("{}: {error}", chain.join(" → ")))?;
         for group in &groups {
-            if group.iter().any(|relation| state.satisfied(relation)) {
+            if let Some(satisfier) = group.iter().find_map(|relation| state.satisfier(relation)) {
+                state
+                    .depends
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(satisfier);
                 continue;
             }
             let Some(next) = group
@@ -164,6 +185,11 @@ fn close(state: &mut State<'_>, roots: &[String]) -> Result<(), String> {
                     text.join(" | ")
                 ));
             };
+            state
+                .depends
+                .entry(name.clone())
+                .or_default()
+                .insert(next.clone());
             if state.choose(&next) {
                 queue.push_back((next, chain.clone()));
             }
@@ -177,6 +203,8 @@ struct State<'a> {
     arch: &'a str,
     /// Installed so far: the base system, then the requested packages' closure.
     chosen: BTreeMap<String, Candidate>,
+    /// Name → what satisfied each of its dependency groups.
+    depends: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl State<'_> {
@@ -188,24 +216,28 @@ impl State<'_> {
             .is_none_or(|arch| matches!(arch, "any" | "native") || arch == self.arch)
     }
 
-    /// Installed with a fitting version, or provided by something installed.
-    fn satisfied(&self, relation: &Relation) -> bool {
+    /// The installed package that satisfies `relation`: itself at a fitting version, or the first
+    /// installed provider by name.
+    fn satisfier(&self, relation: &Relation) -> Option<String> {
         if !self.arch_fits(relation) {
-            return false;
+            return None;
         }
         if self
             .chosen
             .get(&relation.name)
             .is_some_and(|c| relation.accepts(&c.stanza.version))
         {
-            return true;
+            return Some(relation.name.clone());
         }
-        self.chosen.values().any(|c| {
-            c.stanza.provides.iter().any(|provided| {
-                provided.name == relation.name
-                    && provides_fitting(relation, provided.constraint.as_ref().map(|(_, v)| v))
+        self.chosen
+            .iter()
+            .find(|(_, c)| {
+                c.stanza.provides.iter().any(|provided| {
+                    provided.name == relation.name
+                        && provides_fitting(relation, provided.constraint.as_ref().map(|(_, v)| v))
+                })
             })
-        })
+            .map(|(name, _)| name.clone())
     }
 
     /// The package to install for `relation`, if any: the real one, else the first provider by name.
@@ -282,6 +314,32 @@ mod tests {
                 "libvorbisenc2"
             ]
         );
+        // Edges as the Depends lines say, without libc6 (base).
+        let edges = |name: &str| -> Vec<&str> {
+            closure
+                .depends
+                .get(name)
+                .map_or(Vec::new(), |set| set.iter().map(String::as_str).collect())
+        };
+        assert_eq!(
+            edges("libsndfile1"),
+            [
+                "libflac12",
+                "libmp3lame0",
+                "libmpg123-0",
+                "libogg0",
+                "libopus0",
+                "libvorbis0a",
+                "libvorbisenc2"
+            ]
+        );
+        assert_eq!(edges("libvorbisenc2"), ["libvorbis0a"]);
+        assert!(
+            closure
+                .depends
+                .keys()
+                .all(|name| closure.packages.contains_key(name))
+        );
         // libc6 is `Priority: optional`, but an essential package depends on it: base.
         for package in closure.packages.values() {
             assert!(
@@ -313,6 +371,11 @@ mod tests {
         let universe = Universe::new(vec![("bookworm".to_string(), stanzas)]);
         let closure = resolve(&universe, &["demo".to_string()], "amd64").unwrap();
         assert_eq!(names(&closure), ["demo", "libogg0", "libopus0"]);
+        // debconf-2.0 is provided by a base package: no edge; the alternative's second choice is one.
+        assert_eq!(
+            closure.depends["demo"].iter().collect::<Vec<_>>(),
+            ["libogg0", "libopus0"]
+        );
         let error = resolve(&universe, &["broken".to_string()], "amd64").unwrap_err();
         assert_eq!(
             error,

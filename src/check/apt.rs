@@ -192,6 +192,7 @@ mod tests {
             filename: stanza.filename.clone(),
             size: stanza.size,
             sha256: stanza.sha256.clone(),
+            depends: Vec::new(),
         }
     }
 

@@ -321,9 +321,9 @@ fn file_for_target<'a>(package: &'a LockedPackage, tags: &Tags) -> &'a DistFile 
         .unwrap_or(&package.files[0])
 }
 
-/// The dependency graph: each package's dependencies (on a shared target), each system package (no
-/// edges: their own dependencies are the OS lock's business), and the image's direct dependencies:
-/// the base image, the system packages and the requirements its input files declare (`# via -r`).
+/// The dependency graph: each package's dependencies (on a shared target), each system package's (of
+/// its architecture, from the apt lock), and the image's direct dependencies: the base image, the
+/// system packages the config asked for and the requirements its input files declare (`# via -r`).
 /// A lock that does not record which requirements were declared (no `requirements.txt` beside it) falls
 /// back to the packages nothing else depends on, plus any only reachable through a cycle.
 fn dependencies(input: &SbomInput<'_>, tags: &[Tags]) -> Dependencies {
@@ -353,19 +353,12 @@ fn dependencies(input: &SbomInput<'_>, tags: &[Tags]) -> Dependencies {
     }
     let declared = lock.declared();
     let mut direct: BTreeSet<String> = if declared.is_empty() {
-        let mut roots: BTreeSet<String> = graph
+        let roots: BTreeSet<String> = graph
             .keys()
             .filter(|node| !depended_on.contains(*node))
             .cloned()
             .collect();
-        let mut reached = reachable(&graph, &roots);
-        for node in graph.keys() {
-            if !reached.contains(node) {
-                roots.insert(node.clone());
-                reached = reachable(&graph, &roots);
-            }
-        }
-        roots
+        with_unreached(&graph, roots)
     } else {
         lock.packages
             .iter()
@@ -374,12 +367,8 @@ fn dependencies(input: &SbomInput<'_>, tags: &[Tags]) -> Dependencies {
             .collect()
     };
     direct.insert(BASE_REF.to_string());
-    let system: BTreeSet<String> = input
-        .system_packages
-        .iter()
-        .map(SystemPackage::bom_ref)
-        .collect();
-    direct.extend(system.iter().cloned());
+    let system = system_graph(input.system_packages);
+    direct.extend(system.direct);
     let mut list = vec![
         Dependency {
             dependency_ref: image_ref(lock),
@@ -390,15 +379,71 @@ fn dependencies(input: &SbomInput<'_>, tags: &[Tags]) -> Dependencies {
             dependencies: Vec::new(),
         },
     ];
-    list.extend(graph.into_iter().map(|(node, edges)| Dependency {
-        dependency_ref: node,
-        dependencies: edges.into_iter().collect(),
-    }));
-    list.extend(system.into_iter().map(|node| Dependency {
-        dependency_ref: node,
-        dependencies: Vec::new(),
-    }));
+    list.extend(
+        graph
+            .into_iter()
+            .chain(system.graph)
+            .map(|(node, edges)| Dependency {
+                dependency_ref: node,
+                dependencies: edges.into_iter().collect(),
+            }),
+    );
     Dependencies(list)
+}
+
+/// The Debian packages' own graph (from the apt lock's `depends`, per architecture) and the ones the
+/// image depends on directly: those the config asked for, plus any nothing asked for reaches (all of
+/// them for a lock written without `depends`).
+struct SystemGraph {
+    graph: BTreeMap<String, BTreeSet<String>>,
+    direct: BTreeSet<String>,
+}
+
+fn system_graph(packages: &[SystemPackage]) -> SystemGraph {
+    let refs: BTreeMap<(&str, &str), String> = packages
+        .iter()
+        .map(|package| {
+            (
+                (package.name.as_str(), package.arch.as_str()),
+                package.bom_ref(),
+            )
+        })
+        .collect();
+    let graph: BTreeMap<String, BTreeSet<String>> = packages
+        .iter()
+        .map(|package| {
+            let edges = package
+                .depends
+                .iter()
+                .filter_map(|name| refs.get(&(name.as_str(), package.arch.as_str())))
+                .cloned()
+                .collect();
+            (package.bom_ref(), edges)
+        })
+        .collect();
+    let requested: BTreeSet<String> = packages
+        .iter()
+        .filter(|package| package.requested)
+        .map(SystemPackage::bom_ref)
+        .collect();
+    let direct = with_unreached(&graph, requested);
+    SystemGraph { graph, direct }
+}
+
+/// `roots` and, in order, each node of `graph` they do not reach (so nothing is left unreachable, a
+/// cycle included).
+fn with_unreached(
+    graph: &BTreeMap<String, BTreeSet<String>>,
+    mut roots: BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut reached = reachable(graph, &roots);
+    for node in graph.keys() {
+        if !reached.contains(node) {
+            roots.insert(node.clone());
+            reached = reachable(graph, &roots);
+        }
+    }
+    roots
 }
 
 /// Every node reachable from `roots`, roots included.

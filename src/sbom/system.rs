@@ -35,6 +35,11 @@ pub struct SystemPackage {
     pub sha256: String,
     /// Where the `.deb` was downloaded from, when known.
     pub url: Option<String>,
+    /// Asked for by the config's `apt-packages` (the image depends on it directly), rather than pulled
+    /// in by another package.
+    pub requested: bool,
+    /// Names of the packages of the same architecture it depends on (the apt lock's `depends`).
+    pub depends: Vec<String>,
 }
 
 impl SystemPackage {
@@ -58,6 +63,8 @@ impl SystemPackage {
                 arch: deb.architecture.clone(),
                 sha256: deb.sha256.clone(),
                 url: deb.url(lock),
+                requested: lock.requested.contains(&deb.name),
+                depends: deb.depends.clone(),
             })
             .collect();
         packages.sort();
@@ -129,6 +136,11 @@ pub(crate) mod tests {
 
     /// A Debian package as the apt lock would hand it over (shared with the renderer's tests).
     pub(crate) fn ffmpeg() -> SystemPackage {
+        ffmpeg_depending_on(&[])
+    }
+
+    /// ffmpeg as requested by the config, depending on `depends`.
+    pub(crate) fn ffmpeg_depending_on(depends: &[&str]) -> SystemPackage {
         SystemPackage {
             vendor: "debian".to_string(),
             distro: "debian-12".to_string(),
@@ -140,6 +152,8 @@ pub(crate) mod tests {
                 "http://deb.debian.org/debian/pool/main/f/ffmpeg/ffmpeg_5.1.6-0+deb12u1_amd64.deb"
                     .to_string(),
             ),
+            requested: true,
+            depends: depends.iter().map(ToString::to_string).collect(),
         }
     }
 
@@ -158,6 +172,7 @@ pub(crate) mod tests {
             filename: file.to_string(),
             size: 10,
             sha256: format!("{:0>64}", arch.len()),
+            depends: Vec::new(),
         };
         let lock = AptLock {
             image: "img".to_string(),

@@ -347,6 +347,65 @@ fn system_packages_are_components_the_image_depends_on() {
 }
 
 #[test]
+fn debian_packages_depend_on_what_the_apt_lock_says_and_the_image_on_what_was_asked_for() {
+    let lock = lock_with_via();
+    let ffmpeg = system::tests::ffmpeg_depending_on(&["libavcodec59", "libfoo-not-locked"]);
+    let pulled = |name: &str, depends: &[&str]| SystemPackage {
+        name: name.to_string(),
+        requested: false,
+        depends: depends.iter().map(ToString::to_string).collect(),
+        ..ffmpeg.clone()
+    };
+    let codec = pulled("libavcodec59", &["libva2"]);
+    let va = pulled("libva2", &[]);
+    let va_arm = SystemPackage {
+        arch: "arm64".to_string(),
+        ..va.clone()
+    };
+    let stray = pulled("tzdata", &[]);
+    let sbom = render_with(
+        &lock,
+        &metadata(&lock),
+        &PlanFacts::default(),
+        &[ffmpeg, codec, va, va_arm, stray],
+        None,
+    );
+    let debian: Vec<String> = image_dependencies(&sbom)
+        .into_iter()
+        .filter(|name| name.starts_with("debian/"))
+        .collect();
+    // libva2 for arm64 is reached by nothing of its architecture, so the image holds it directly.
+    assert_eq!(debian, ["debian/ffmpeg", "debian/libva2", "debian/tzdata"]);
+    let edges = |reference: &str| -> Vec<String> {
+        sbom["dependencies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["ref"] == reference)
+            .unwrap()["dependsOn"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let purl = |name: &str, arch: &str| {
+        format!("pkg:deb/debian/{name}@7:5.1.6-0%2Bdeb12u1?arch={arch}&distro=debian-12")
+    };
+    assert_eq!(
+        edges(&purl("ffmpeg", "amd64")),
+        [purl("libavcodec59", "amd64")]
+    );
+    assert_eq!(
+        edges(&purl("libavcodec59", "amd64")),
+        [purl("libva2", "amd64")]
+    );
+    assert!(edges(&purl("libva2", "arm64")).is_empty());
+}
+
+#[test]
 fn output_is_deterministic_and_the_serial_follows_the_content() {
     let lock = lock();
     let plain = render(&lock, &PlanFacts::default(), None);
