@@ -23,6 +23,7 @@ PIP_PINS=(
   "pytest==9.2.0"
   "cyclonedx-python-lib[json-validation]==11.12.0"
   "packageurl-python==0.17.6"                      # the SBOM test round-trips every purl through it
+  "python-debian==1.0.1"                           # the apt test reads Debian copyright files with it
 )
 
 log() { printf '[setup-test-env] %s\n' "$*"; }

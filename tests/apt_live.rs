@@ -606,3 +606,95 @@ fn apt_cache_depends(text: &str) -> BTreeMap<String, Vec<DependencyGroup>> {
     }
     listing
 }
+
+/// The licenses the SBOM gives each Debian package are what python-debian (Debian's own deb822
+/// library) reads in the same copyright file: machine-readable or not, and the same `License:` names.
+#[test]
+fn copyright_licenses_are_what_python_debian_reads() {
+    let Some(venv) = std::env::var_os("FAVE_LOCK_TEST_VENV") else {
+        panic!("FAVE_LOCK_TEST_VENV is not set: run with scripts/test.sh (it has python-debian)");
+    };
+    let python = Path::new(&venv).join("bin/python");
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = runtime();
+    let client = ArchiveClient::new(cache.path(), false).unwrap();
+    let (_, lock) = lock_base_packages(&runtime, &client);
+    let lock_path = Path::new("apt.lock");
+    let ours = runtime
+        .block_on(apt::licenses(&client, &lock, lock_path))
+        .unwrap();
+    assert_eq!(ours.len(), lock.packages.len(), "one entry per package");
+
+    // Each copyright file as the cache now holds it, for python-debian.
+    let texts = tempfile::tempdir().unwrap();
+    for deb in &lock.packages {
+        let file = runtime
+            .block_on(client.copyright(&deb.url(&lock).unwrap(), deb))
+            .unwrap();
+        if let apt::CopyrightFile::Text(text) = file {
+            std::fs::write(texts.path().join(&deb.name), text).unwrap();
+        }
+    }
+    let script = r#"
+import json, os, sys, warnings
+from debian import copyright
+warnings.simplefilter("ignore")
+out = {}
+for name in sorted(os.listdir(sys.argv[1])):
+    with open(os.path.join(sys.argv[1], name), encoding="utf-8", errors="replace") as f:
+        try:
+            c = copyright.Copyright(f, strict=False)
+        except copyright.NotMachineReadableError:
+            out[name] = None
+            continue
+    names = []
+    paragraphs = [c.header] + list(c.all_files_paragraphs()) + list(c.all_license_paragraphs())
+    for p in paragraphs:
+        lic = p.license
+        if lic is not None and lic.synopsis and lic.synopsis not in names:
+            names.append(lic.synopsis)
+    out[name] = sorted(names)
+print(json.dumps(out))
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script])
+        .arg(texts.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: BTreeMap<String, Option<Vec<String>>> =
+        serde_json::from_slice(&out.stdout).unwrap();
+    let mut machine_readable = 0;
+    for ((name, _), licenses) in &ours {
+        let Some(reading) = theirs.get(name) else {
+            // Linked to another package's doc folder, or no file: nothing for python-debian to read.
+            assert!(licenses.names.is_empty(), "{name}: {licenses:?}");
+            continue;
+        };
+        let mut names = licenses.names.clone();
+        names.sort();
+        match reading {
+            Some(expected) => {
+                assert!(licenses.machine_readable, "{name}: python-debian reads it");
+                assert_eq!(&names, expected, "{name}");
+                machine_readable += 1;
+            }
+            None => assert!(
+                !licenses.machine_readable,
+                "{name}: python-debian refuses it"
+            ),
+        }
+    }
+    assert!(
+        machine_readable >= 100,
+        "only {machine_readable} machine-readable files"
+    );
+    eprintln!(
+        "{machine_readable} of {} copyright files machine-readable, each read as python-debian reads it",
+        ours.len()
+    );
+}

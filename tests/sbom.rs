@@ -433,6 +433,28 @@ async fn live_pypi_sbom_of_the_committed_lock_is_valid_and_licensed() {
         expected.sort();
         assert_eq!(listed, expected, "{purl}");
     }
+    // Licenses from each package's machine-readable copyright file (133 of the 200 amd64 packages
+    // write one; tests/apt_live.rs checks each against python-debian).
+    let deb_components: Vec<&serde_json::Value> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["purl"].as_str().unwrap_or("").starts_with("pkg:deb/"))
+        .collect();
+    let licensed = deb_components
+        .iter()
+        .filter(|c| c["licenses"].is_array())
+        .count();
+    assert!(licensed >= 250, "only {licensed} .debs have licenses");
+    let ffmpeg_licenses = deb_components
+        .iter()
+        .find(|c| c["name"] == "ffmpeg")
+        .unwrap()["licenses"]
+        .to_string();
+    assert!(
+        ffmpeg_licenses.contains("LGPL-2.1-or-later"),
+        "{ffmpeg_licenses}"
+    );
     let debian_direct = image["dependsOn"]
         .as_array()
         .unwrap()
@@ -571,4 +593,53 @@ fn dotted_names_and_local_versions_are_purls_packageurl_python_agrees_with() {
         image["dependsOn"],
         serde_json::json!(["base-image", "pkg:pypi/zope.interface@7.0.3%2Bfave"])
     );
+}
+
+/// A `.deb` whose bytes are not the ones apt.lock names is an integrity failure (exit 3) naming it,
+/// and no SBOM is written.
+#[test]
+fn a_deb_that_is_not_the_locked_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in [
+        "pylock.toml",
+        "requirements.txt",
+        "build-plan.json",
+        "apt.lock",
+    ] {
+        std::fs::copy(
+            repo().join("locks/fave-base").join(file),
+            dir.path().join(file),
+        )
+        .unwrap();
+    }
+    let apt_path = dir.path().join("apt.lock");
+    let apt = std::fs::read_to_string(&apt_path).unwrap();
+    // Every architecture's ffmpeg: the SBOM reads the copyright file of one of them.
+    let ffmpegs: Vec<_> = fave_lock::apt::AptLock::parse(&apt, &apt_path)
+        .unwrap()
+        .packages
+        .into_iter()
+        .filter(|deb| deb.name == "ffmpeg")
+        .collect();
+    let lie = "0".repeat(64);
+    let tampered = ffmpegs
+        .iter()
+        .fold(apt.clone(), |text, deb| text.replace(&deb.sha256, &lie));
+    std::fs::write(&apt_path, tampered).unwrap();
+    let sbom_path = dir.path().join("sbom.cdx.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_fave-lock"))
+        .args(["sbom", "-q", "--lock"])
+        .arg(dir.path().join("pylock.toml"))
+        .arg("-o")
+        .arg(&sbom_path)
+        .env("FAVE_LOCK_CACHE_DIR", repo().join(".cache/fave-lock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        ffmpegs.iter().any(|deb| stderr.contains(&deb.filename)) && stderr.contains(&lie),
+        "{stderr}"
+    );
+    assert!(!sbom_path.exists());
 }

@@ -5,13 +5,17 @@
 //! suite, verified again on every read, so `--offline` works from what the last online run saw;
 //! `by-hash/<sha256>` keeps compressed indices by their content's hash, so a warm run downloads only
 //! the InRelease files and an index is reused only when the signed release names exactly its bytes.
+//! `copyright/<sha256 of the .deb>.json` keeps what a `.deb`'s copyright file says, so each `.deb`
+//! is downloaded once (and not kept).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
+use super::copyright::{CopyrightFile, copyright_in_deb};
 use super::error::AptError;
+use super::lock::LockedDeb;
 use super::packages::{Stanza, parse_packages};
 use super::release::{DEBIAN_KEYRING, Release, Suite, verify};
 
@@ -135,6 +139,68 @@ impl ArchiveClient {
                 url: suite.dists_url(&path),
                 message: error.to_string(),
             })?
+    }
+
+    /// The copyright file of the locked `.deb` at `url`: from the cache, else downloaded, checked
+    /// against the lock's sha256 and size, and read.
+    ///
+    /// # Errors
+    ///
+    /// [`AptError::DebMismatch`] (integrity), a fetch failure, a missing cache entry offline, a `.deb`
+    /// that cannot be read.
+    pub async fn copyright(&self, url: &str, deb: &LockedDeb) -> Result<CopyrightFile, AptError> {
+        let is_hash = deb.sha256.len() == 64 && deb.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_hash {
+            return Err(AptError::DebMismatch {
+                url: url.to_string(),
+                expected: deb.sha256.clone(),
+                expected_size: deb.size,
+                actual: "(not fetched: the lock's sha256 is no sha256)".to_string(),
+                actual_size: 0,
+            });
+        }
+        let cached = self
+            .cache
+            .join("copyright")
+            .join(format!("{}.json", deb.sha256.to_ascii_lowercase()));
+        if let Some(bytes) = read_cached(&cached)?
+            && let Ok(file) = serde_json::from_slice::<CopyrightFile>(&bytes)
+        {
+            return Ok(file);
+        }
+        if self.offline {
+            return Err(AptError::NotCached {
+                url: url.to_string(),
+            });
+        }
+        let bytes = self.get(url).await?;
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(&deb.sha256) || bytes.len() as u64 != deb.size {
+            return Err(AptError::DebMismatch {
+                url: url.to_string(),
+                expected: deb.sha256.clone(),
+                expected_size: deb.size,
+                actual,
+                actual_size: bytes.len() as u64,
+            });
+        }
+        let name = deb.name.clone();
+        let file = tokio::task::spawn_blocking(move || copyright_in_deb(&bytes, &name))
+            .await
+            .map_err(|error| AptError::Fetch {
+                url: url.to_string(),
+                message: error.to_string(),
+            })?
+            .map_err(|source| AptError::BadDeb {
+                url: url.to_string(),
+                source,
+            })?;
+        let json = serde_json::to_vec(&file).map_err(|error| AptError::Cache {
+            path: cached.clone(),
+            source: std::io::Error::other(error),
+        })?;
+        write_cache(&cached, &json)?;
+        Ok(file)
     }
 
     /// GET `url` whole, retried once on a failure that may be transient.

@@ -47,6 +47,24 @@ pub enum AptError {
     /// The requested packages cannot be installed from the archive.
     #[error("the Debian packages cannot be resolved for {arch}: {message}")]
     Unresolvable { arch: String, message: String },
+    /// A downloaded `.deb` whose bytes are not the ones its lock names.
+    #[error(
+        "`{url}` has sha256 {actual} ({actual_size} bytes), apt.lock says {expected} ({expected_size} bytes)"
+    )]
+    DebMismatch {
+        url: String,
+        expected: String,
+        expected_size: u64,
+        actual: String,
+        actual_size: u64,
+    },
+    /// A `.deb` (with the right hash) whose copyright file cannot be read.
+    #[error("cannot read the copyright file in `{url}`: {source}")]
+    BadDeb {
+        url: String,
+        #[source]
+        source: super::copyright::DebError,
+    },
     /// An `apt.lock` that cannot be read.
     #[error("`{}` is not an apt lock: {message}; run `fave-lock resolve` to rewrite it", path.display())]
     BadLock { path: PathBuf, message: String },
@@ -59,6 +77,7 @@ impl AptError {
             self,
             AptError::Signature { .. }
                 | AptError::HashMismatch { .. }
+                | AptError::DebMismatch { .. }
                 | AptError::NotInRelease { .. }
         )
     }

@@ -8,12 +8,14 @@
 //! version.rs   DebVersion: dpkg's order
 //! resolve.rs   Universe (the suites of one arch) + requested names ─▶ Closure (without the base)
 //! lock.rs      AptLock ⇄ locks/<image>/apt.lock
+//! copyright.rs a locked .deb ─▶ usr/share/doc/<package>/copyright ─▶ DebLicenses (for the SBOM)
 //! ```
 //!
 //! Boundaries: nothing here prints or writes outputs (the caller stages `apt.lock` with the other lock
 //! files); the cache is written through `crate::fs`.
 
 mod archive;
+mod copyright;
 mod error;
 mod lock;
 mod packages;
@@ -22,6 +24,7 @@ mod resolve;
 mod version;
 
 pub use archive::ArchiveClient;
+pub use copyright::{CopyrightFile, DebError, DebLicenses, copyright_in_deb};
 pub use error::AptError;
 pub use lock::{APT_LOCK_FILE, APT_LOCK_VERSION, AptLock, LockedDeb};
 pub use packages::{Op, ParseError, Relation, Relations, Stanza, parse_packages, parse_relations};
@@ -125,4 +128,72 @@ pub async fn lock(
         suites: suites.to_vec(),
         packages,
     })
+}
+
+/// What each package of `lock` says about its licenses, by name and version: one `.deb` per package
+/// and version (the smallest of its architectures: the copyright file belongs to the source package),
+/// a doc folder linked to another package's taking that package's file.
+///
+/// # Errors
+///
+/// As [`ArchiveClient::copyright`]; a package whose suite the lock does not list is a
+/// [`AptError::BadLock`].
+pub async fn licenses(
+    client: &ArchiveClient,
+    lock: &AptLock,
+    lock_path: &std::path::Path,
+) -> Result<std::collections::BTreeMap<(String, String), DebLicenses>, AptError> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    let mut smallest: std::collections::BTreeMap<(&str, &str), &LockedDeb> =
+        std::collections::BTreeMap::new();
+    for deb in &lock.packages {
+        let key = (deb.name.as_str(), deb.version.as_str());
+        if smallest.get(&key).is_none_or(|seen| deb.size < seen.size) {
+            smallest.insert(key, deb);
+        }
+    }
+    // Owned: a stream over borrowed packages makes this future not provably `Send` for every
+    // lifetime, which the server's lock check (run in `tokio::spawn`) needs.
+    let jobs: Vec<(Result<String, AptError>, LockedDeb)> = smallest
+        .into_values()
+        .map(|deb| {
+            let url = deb.url(lock).ok_or_else(|| AptError::BadLock {
+                path: lock_path.to_path_buf(),
+                message: format!(
+                    "`{}` comes from suite `{}`, which it does not list",
+                    deb.name, deb.suite
+                ),
+            });
+            (url, deb.clone())
+        })
+        .collect();
+    let fetches = jobs.into_iter().map(|(url, deb)| async move {
+        let file = client.copyright(&url?, &deb).await?;
+        Ok::<_, AptError>((deb.name, deb.version, file))
+    });
+    let files: Vec<(String, String, CopyrightFile)> = futures::stream::iter(fetches)
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    let texts: std::collections::BTreeMap<&str, &str> = files
+        .iter()
+        .filter_map(|(name, _, file)| match file {
+            CopyrightFile::Text(text) => Some((name.as_str(), text.as_str())),
+            _ => None,
+        })
+        .collect();
+    Ok(files
+        .iter()
+        .map(|(name, version, file)| {
+            let text = match file {
+                CopyrightFile::Text(text) => Some(text.as_str()),
+                CopyrightFile::LinkedTo(other) => texts.get(other.as_str()).copied(),
+                CopyrightFile::Missing => None,
+            };
+            (
+                (name.clone(), version.clone()),
+                text.map(DebLicenses::parse).unwrap_or_default(),
+            )
+        })
+        .collect())
 }

@@ -274,6 +274,7 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
         Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
         Some(ImageError::MissingHash { .. }) => ExitStatus::Integrity,
         Some(ImageError::Apt { source, .. }) if source.is_integrity() => ExitStatus::Integrity,
+        Some(ImageError::Sbom(source)) if source.is_integrity() => ExitStatus::Integrity,
         Some(ImageError::Abi {
             source: AbiDiagnoseError::Abi(AbiError::HashMismatch { .. }),
             ..
@@ -292,6 +293,12 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
             ExitStatus::Integrity
         }
         _ if attach::is_integrity(err) => ExitStatus::Integrity,
+        _ if err
+            .downcast_ref::<fave_lock::sbom::SbomError>()
+            .is_some_and(fave_lock::sbom::SbomError::is_integrity) =>
+        {
+            ExitStatus::Integrity
+        }
         _ if matches!(
             err.downcast_ref::<fave_lock::plan::PlanError>(),
             Some(fave_lock::plan::PlanError::LockMismatch { .. })

@@ -19,6 +19,7 @@
 //! `Purl::new` takes no qualifiers, so purls are written by `package_url.rs` and wrapped.
 
 mod bom;
+mod deb_license;
 mod license;
 mod package_url;
 mod plan_facts;
@@ -70,9 +71,20 @@ pub enum SbomError {
     /// The `apt.lock` beside the SBOM does not parse (the error names the file and the fix).
     #[error(transparent)]
     AptLock(Box<crate::apt::AptError>),
+    /// The licenses of the Debian packages cannot be read (a `.deb` cannot be fetched, is not the
+    /// locked one, or cannot be read).
+    #[error("cannot read the licenses of the Debian packages")]
+    DebianLicenses(#[source] Box<crate::apt::AptError>),
     /// `cyclonedx-bom` refused the model (a bug, or a value no CycloneDX field accepts).
     #[error("cannot write the CycloneDX document: {0}")]
     Render(String),
+}
+
+impl SbomError {
+    /// Whether this is an integrity failure (exit 3): a `.deb` that is not the locked one.
+    pub fn is_integrity(&self) -> bool {
+        matches!(self, SbomError::DebianLicenses(error) if error.is_integrity())
+    }
 }
 
 /// Where to write an image's SBOM, and whether to stamp it with a time.
@@ -195,7 +207,15 @@ pub async fn render_for_lock(
         Some(text) => {
             let apt = crate::apt::AptLock::parse(&text, &apt_path)
                 .map_err(|error| SbomError::AptLock(Box::new(error)))?;
-            SystemPackage::from_apt_lock(&apt)
+            let settings = client.settings();
+            let licenses = async {
+                let archive =
+                    crate::apt::ArchiveClient::new(&settings.cache_dir, settings.offline)?;
+                crate::apt::licenses(&archive, &apt, &apt_path).await
+            }
+            .await
+            .map_err(|error| SbomError::DebianLicenses(Box::new(error)))?;
+            SystemPackage::from_apt_lock(&apt, &licenses)
         }
         None => Vec::new(),
     };

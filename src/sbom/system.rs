@@ -5,6 +5,8 @@
 //! (`SbomInput::system_packages`), and each becomes a `library` component with a `pkg:deb` purl and the
 //! `.deb`'s SHA-256, depended on by the image.
 
+use std::collections::BTreeMap;
+
 use cyclonedx_bom::external_models::uri::Uri;
 use cyclonedx_bom::models::component::{Classification, Component};
 use cyclonedx_bom::models::external_reference::{
@@ -16,7 +18,7 @@ use cyclonedx_bom::models::property::{Properties, Property};
 use super::SbomError;
 use super::bom::{purl_value, sha256_hash};
 use super::package_url::PackageUrl;
-use crate::apt::AptLock;
+use crate::apt::{AptLock, DebLicenses};
 
 /// One installed OS package, as a distribution's archive ships it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,12 +42,18 @@ pub struct SystemPackage {
     pub requested: bool,
     /// Names of the packages of the same architecture it depends on (the apt lock's `depends`).
     pub depends: Vec<String>,
+    /// What its copyright file says (see [`crate::apt::licenses`]); `None` when not read.
+    pub licenses: Option<DebLicenses>,
 }
 
 impl SystemPackage {
     /// Every `.deb` of an apt lock, one component per package and architecture (an image built for
-    /// amd64 and arm64 installs two different files).
-    pub fn from_apt_lock(lock: &AptLock) -> Vec<SystemPackage> {
+    /// amd64 and arm64 installs two different files), with the licenses of `licenses` (by name and
+    /// version).
+    pub fn from_apt_lock(
+        lock: &AptLock,
+        licenses: &BTreeMap<(String, String), DebLicenses>,
+    ) -> Vec<SystemPackage> {
         let codename = lock
             .suites
             .first()
@@ -65,6 +73,9 @@ impl SystemPackage {
                 url: deb.url(lock),
                 requested: lock.requested.contains(&deb.name),
                 depends: deb.depends.clone(),
+                licenses: licenses
+                    .get(&(deb.name.clone(), deb.version.clone()))
+                    .cloned(),
             })
             .collect();
         packages.sort();
@@ -100,16 +111,30 @@ impl SystemPackage {
         );
         component.purl = Some(purl_value(&self.purl())?);
         component.hashes = Some(Hashes(vec![sha256_hash(&self.sha256)]));
+        component.licenses = self
+            .licenses
+            .as_ref()
+            .and_then(super::deb_license::licenses);
         if let Some(url) = &self.url {
             component.external_references = Some(ExternalReferences(vec![ExternalReference::new(
                 ExternalReferenceType::Distribution,
                 Uri::new(url),
             )]));
         }
-        component.properties = Some(Properties(vec![
+        let mut properties = vec![
             Property::new("fave-lock:role", "system-package"),
             Property::new("fave-lock:arch", &self.arch),
-        ]));
+        ];
+        if let Some(licenses) = &self.licenses {
+            // Says why a package has no license: its copyright file is prose (or absent), not a gap.
+            let format = if licenses.machine_readable {
+                "machine-readable"
+            } else {
+                "not machine-readable"
+            };
+            properties.push(Property::new("fave-lock:copyright-file", format));
+        }
+        component.properties = Some(Properties(properties));
         Ok(component)
     }
 }
@@ -154,6 +179,10 @@ pub(crate) mod tests {
             ),
             requested: true,
             depends: depends.iter().map(ToString::to_string).collect(),
+            licenses: Some(DebLicenses {
+                machine_readable: true,
+                names: vec!["GPL-2+".to_string(), "LGPL-2.1+".to_string()],
+            }),
         }
     }
 
@@ -205,7 +234,7 @@ pub(crate) mod tests {
                 ),
             ],
         };
-        let packages = SystemPackage::from_apt_lock(&lock);
+        let packages = SystemPackage::from_apt_lock(&lock, &BTreeMap::new());
         let purls: Vec<String> = packages.iter().map(|p| p.purl().to_string()).collect();
         assert_eq!(
             purls,
