@@ -643,3 +643,30 @@ fn a_deb_that_is_not_the_locked_one_is_refused() {
     );
     assert!(!sbom_path.exists());
 }
+
+/// An sdist-only package (webrtcvad in fave-vad) gets its license from the sdist's own metadata
+/// (PKG-INFO, or what its build gave), as wheels get theirs.
+#[test]
+fn an_sdist_gets_its_license_from_its_own_metadata() {
+    let output = tempfile::tempdir().unwrap();
+    let sbom_path = output.path().join("sbom.cdx.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_fave-lock"))
+        .args(["sbom", "--lock", "locks/fave-vad/pylock.toml", "-q", "-o"])
+        .arg(&sbom_path)
+        .current_dir(repo())
+        .env("FAVE_LOCK_CACHE_DIR", repo().join(".cache/fave-lock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_valid_cyclonedx(&sbom_path);
+    let sbom = read_json(&sbom_path);
+    let webrtcvad = component(&sbom, "webrtcvad");
+    assert!(
+        webrtcvad["components"][0]["name"] == "webrtcvad-2.0.10.tar.gz",
+        "the sdist is what was locked: {webrtcvad}"
+    );
+    assert_eq!(
+        webrtcvad["licenses"][0]["license"]["id"], "MIT",
+        "{webrtcvad}"
+    );
+}

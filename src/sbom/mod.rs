@@ -145,20 +145,35 @@ pub async fn fetch_metadata(
         .packages
         .iter()
         .map(|package| bom::chosen_file(package, &tags))
-        .filter(|file| file.filename.to_ascii_lowercase().ends_with(".whl"))
         // Owned: a stream over borrowed files makes this future not provably `Send` for every lifetime,
         // which a server task (the lock check runs `resolve` in `tokio::spawn`) needs.
         .cloned()
         .collect();
+    let python = lock.context.python;
     futures::stream::iter(files)
         .map(|file| async move {
-            let metadata = client
-                .metadata(&file)
-                .await
-                .map_err(|source| SbomError::Metadata {
-                    file: file.filename.clone(),
-                    source,
-                })?;
+            let metadata_error = |source| SbomError::Metadata {
+                file: file.filename.clone(),
+                source,
+            };
+            // An sdist's metadata is its PKG-INFO or what its build gave: the resolve that locked it
+            // cached either, by the sdist's sha256.
+            let metadata = if crate::sdist::is_sdist(&file.filename) {
+                let settings = crate::sdist::SdistSettings::new(python);
+                let bytes = crate::sdist::metadata(client, &file, &settings)
+                    .await
+                    .map_err(|error| metadata_error(IndexError::Sdist(Box::new(error))))?;
+                crate::index::parse_metadata(&bytes)
+                    .map(Arc::new)
+                    .map_err(|message| {
+                        metadata_error(IndexError::Malformed {
+                            url: file.url.clone(),
+                            message,
+                        })
+                    })?
+            } else {
+                client.metadata(&file).await.map_err(metadata_error)?
+            };
             Ok::<_, SbomError>((file.url.clone(), metadata))
         })
         .buffer_unordered(16)
