@@ -698,3 +698,104 @@ print(json.dumps(out))
         ours.len()
     );
 }
+
+/// A release past its `Valid-Until`, properly signed, is refused when fetched (a mirror replaying an
+/// old release hides security updates; exit class integrity, as apt refuses it), unless the suite is a
+/// snapshot archive's (`check-valid-until = false`); one still valid is read. Signed here with a key
+/// made by gpg for the test, verified by gpgv with that key as the keyring.
+#[test]
+fn an_expired_release_is_refused_unless_valid_until_is_off() {
+    let home = tempfile::tempdir().unwrap();
+    let gpg = |args: &[&str], input: Option<&[u8]>| -> Vec<u8> {
+        let mut child = Command::new("gpg")
+            .arg("--homedir")
+            .arg(home.path())
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run gpg (Debian's gnupg)");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.unwrap_or_default()).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg(
+        &[
+            "--quick-gen-key",
+            "fave-lock test <test@example.invalid>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        None,
+    );
+    let keyring = home.path().join("test-keyring.gpg");
+    std::fs::write(&keyring, gpg(&["--export"], None)).unwrap();
+    let release = |valid_until: &str| -> Vec<u8> {
+        let text = format!(
+            "Origin: Debian\nCodename: bookworm-security\nDate: Sat, 01 Jul 2023 00:00:00 UTC\n\
+             Valid-Until: {valid_until}\nSHA256:\n {} 10 main/binary-amd64/Packages.xz\n",
+            "ab".repeat(32)
+        );
+        gpg(&["--clearsign"], Some(text.as_bytes()))
+    };
+    let mut files = BTreeMap::new();
+    files.insert(
+        "/old/dists/bookworm-security/InRelease".to_string(),
+        release("Sat, 08 Jul 2023 00:00:00 UTC"),
+    );
+    files.insert(
+        "/fresh/dists/bookworm-security/InRelease".to_string(),
+        release("Fri, 01 Jan 2100 00:00:00 UTC"),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || serve(&listener, &files));
+    let suite = |archive: &str, check_valid_until: bool| Suite {
+        name: "bookworm-security".to_string(),
+        archive: format!("http://127.0.0.1:{port}/{archive}"),
+        check_valid_until,
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let client = ArchiveClient::new(cache.path(), false)
+        .unwrap()
+        .with_keyring(keyring);
+    let runtime = runtime();
+    let error = runtime
+        .block_on(client.release(&suite("old", true)))
+        .unwrap_err();
+    assert!(error.is_integrity(), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("2023-07-08T00:00:00Z") && message.contains("check-valid-until = false"),
+        "{message}"
+    );
+    let snapshot = runtime
+        .block_on(client.release(&suite("old", false)))
+        .unwrap();
+    assert_eq!(
+        snapshot.valid_until,
+        Some("2023-07-08T00:00:00Z".parse().unwrap())
+    );
+    assert!(
+        runtime
+            .block_on(client.release(&suite("fresh", true)))
+            .is_ok()
+    );
+}

@@ -92,6 +92,16 @@ impl ArchiveClient {
                 })??
         };
         if !self.offline {
+            // Only a release fetched now can be a replay; one read offline was checked when fetched.
+            if suite.check_valid_until
+                && let Some(valid_until) = release.valid_until
+                && valid_until < jiff::Timestamp::now()
+            {
+                return Err(AptError::Expired {
+                    url,
+                    valid_until: valid_until.to_string(),
+                });
+            }
             write_cache(&path, &bytes)?;
         }
         Ok(release)

@@ -12,6 +12,11 @@ pub enum AptError {
     /// gpgv or the keyring is missing, or cannot be run.
     #[error("cannot verify the Debian archive's signature: {message}")]
     Gpgv { message: String },
+    /// A freshly fetched release past its `Valid-Until`: a mirror serving an old signed release.
+    #[error(
+        "`{url}` expired at {valid_until} (its Valid-Until): the mirror serves an old release, which would hide security updates; use an up-to-date mirror, or for a snapshot archive set `check-valid-until = false` in [apt]"
+    )]
+    Expired { url: String, valid_until: String },
     /// A verified release without a usable `SHA256` list.
     #[error("`{url}` is not a usable release file: {message}")]
     BadRelease { url: String, message: String },
@@ -76,6 +81,7 @@ impl AptError {
         matches!(
             self,
             AptError::Signature { .. }
+                | AptError::Expired { .. }
                 | AptError::HashMismatch { .. }
                 | AptError::DebMismatch { .. }
                 | AptError::NotInRelease { .. }

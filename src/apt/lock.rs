@@ -103,6 +103,10 @@ impl AptLock {
                 quoted(&suite.name),
                 quoted(&suite.archive)
             );
+            // Written only when off, so locks of the default archives keep their bytes.
+            if !suite.check_valid_until {
+                let _ = writeln!(out, "check-valid-until = false");
+            }
         }
         for deb in &self.packages {
             let _ = write!(
@@ -177,6 +181,10 @@ impl AptLock {
                 Ok(Suite {
                     name: string(item, "name")?,
                     archive: string(item, "archive")?,
+                    check_valid_until: item
+                        .get("check-valid-until")
+                        .and_then(Item::as_bool)
+                        .unwrap_or(true),
                 })
             })
             .collect::<Result<Vec<_>, AptError>>()?;
@@ -298,6 +306,7 @@ mod tests {
                 "bookworm",
                 "http://deb.debian.org/debian/",
                 "http://deb.debian.org/debian-security",
+                true,
             ),
             packages: vec![
                 deb("ffmpeg", "7:5.1.6-0+deb12u1", "amd64"),
@@ -320,6 +329,16 @@ mod tests {
         assert_eq!(
             lock.packages[0].url(&lock).unwrap(),
             "http://deb.debian.org/debian/pool/main/ffmpeg_7:5.1.6-0+deb12u1_amd64.deb"
+        );
+        assert!(!text.contains("check-valid-until"), "{text}");
+        // A snapshot archive's suites keep their setting.
+        let mut snapshot = lock;
+        snapshot.suites[0].check_valid_until = false;
+        let text = snapshot.to_toml();
+        assert!(text.contains("check-valid-until = false\n"), "{text}");
+        assert_eq!(
+            AptLock::parse(&text, Path::new("apt.lock")).unwrap(),
+            snapshot
         );
     }
 

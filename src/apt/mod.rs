@@ -45,6 +45,7 @@ pub fn suites(config: &crate::config::AptConfig) -> Vec<Suite> {
         config.release.as_deref().unwrap_or(DEFAULT_CODENAME),
         config.archive.as_deref().unwrap_or(DEFAULT_ARCHIVE),
         config.security.as_deref().unwrap_or(DEFAULT_SECURITY),
+        config.check_valid_until.unwrap_or(true),
     )
 }
 

@@ -20,6 +20,10 @@ pub struct Suite {
     pub name: String,
     /// The archive's base URL, without a trailing slash; `.deb` filenames are relative to it.
     pub archive: String,
+    /// Refuse a freshly fetched release past its `Valid-Until` (as apt does: a mirror replaying an old
+    /// signed release hides security updates). `false` for a snapshot archive, whose releases expired
+    /// long ago by design (apt's `check-valid-until=no`).
+    pub check_valid_until: bool,
 }
 
 impl Suite {
@@ -30,21 +34,21 @@ impl Suite {
 
     /// The three suites of a Debian release in the order apt would list them: the release, its
     /// `-updates` and its `-security`.
-    pub fn debian(codename: &str, archive: &str, security: &str) -> Vec<Suite> {
-        let trim = |url: &str| url.trim_end_matches('/').to_string();
+    pub fn debian(
+        codename: &str,
+        archive: &str,
+        security: &str,
+        check_valid_until: bool,
+    ) -> Vec<Suite> {
+        let suite = |name: String, url: &str| Suite {
+            name,
+            archive: url.trim_end_matches('/').to_string(),
+            check_valid_until,
+        };
         vec![
-            Suite {
-                name: codename.to_string(),
-                archive: trim(archive),
-            },
-            Suite {
-                name: format!("{codename}-updates"),
-                archive: trim(archive),
-            },
-            Suite {
-                name: format!("{codename}-security"),
-                archive: trim(security),
-            },
+            suite(codename.to_string(), archive),
+            suite(format!("{codename}-updates"), archive),
+            suite(format!("{codename}-security"), security),
         ]
     }
 }
@@ -61,6 +65,8 @@ pub struct IndexEntry {
 pub struct Release {
     /// `Date:` as written.
     pub date: String,
+    /// `Valid-Until:`, when the release has one (Debian's -security and -updates do).
+    pub valid_until: Option<jiff::Timestamp>,
     /// `Suite:` (`stable-security`) and `Codename:` (`bookworm-security`) are informational; this is the
     /// sha256 of the whole InRelease file, which names exactly what was read.
     pub sha256: String,
@@ -162,9 +168,22 @@ fn gpgv_signed_text(bytes: &[u8], url: &str, keyring: &Path) -> Result<Vec<u8>, 
     Ok(output.stdout)
 }
 
+/// A release date as Debian writes it: RFC 2822 with the zone as `UTC` (which RFC 2822 spells
+/// `+0000`).
+fn release_date(text: &str) -> Result<jiff::Timestamp, String> {
+    let normalized = match text.strip_suffix(" UTC") {
+        Some(rest) => format!("{rest} +0000"),
+        None => text.to_string(),
+    };
+    jiff::fmt::rfc2822::parse(&normalized)
+        .map(|zoned| zoned.timestamp())
+        .map_err(|error| format!("bad date `{text}`: {error}"))
+}
+
 /// Parse a release's text (already verified).
 fn parse(text: &str) -> Result<Release, String> {
     let mut date = String::new();
+    let mut valid_until = None;
     let mut by_hash = false;
     let mut files = BTreeMap::new();
     let mut in_sha256 = false;
@@ -190,6 +209,7 @@ fn parse(text: &str) -> Result<Release, String> {
         match line.split_once(':') {
             Some(("SHA256", _)) => in_sha256 = true,
             Some(("Date", value)) => date = value.trim().to_string(),
+            Some(("Valid-Until", value)) => valid_until = Some(release_date(value.trim())?),
             Some(("Acquire-By-Hash", value)) => by_hash = value.trim() == "yes",
             _ => {}
         }
@@ -199,6 +219,7 @@ fn parse(text: &str) -> Result<Release, String> {
     }
     Ok(Release {
         date,
+        valid_until,
         sha256: String::new(),
         files,
         by_hash,
@@ -216,6 +237,16 @@ mod tests {
                     9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5  8790396 main/binary-amd64/Packages.xz\n";
         let release = parse(text).unwrap();
         assert_eq!(release.date, "Sat, 11 Jul 2026 10:17:11 UTC");
+        assert_eq!(release.valid_until, None);
+        let expiring = parse(&format!(
+            "Valid-Until: Sat, 18 Jul 2026 10:17:11 UTC\n{text}"
+        ))
+        .unwrap();
+        assert_eq!(
+            expiring.valid_until,
+            Some("2026-07-18T10:17:11Z".parse().unwrap())
+        );
+        assert!(parse(&format!("Valid-Until: next week\n{text}")).is_err());
         let path = "main/binary-amd64/Packages.xz";
         assert_eq!(release.fetch_path(path, &release.files[path]), path);
         let by_hash = parse(&format!("Acquire-By-Hash: yes\n{text}")).unwrap();

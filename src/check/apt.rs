@@ -200,7 +200,7 @@ mod tests {
         AptLock {
             image: "fave-base".to_string(),
             requested: vec!["libogg0".to_string()],
-            suites: Suite::debian("bookworm", "http://a", "http://s"),
+            suites: Suite::debian("bookworm", "http://a", "http://s", true),
             packages,
         }
     }
@@ -270,7 +270,7 @@ mod tests {
     fn local_changes_are_stale() {
         let job = AptJob {
             requested: vec!["libogg0".to_string(), "ffmpeg".to_string()],
-            suites: Suite::debian("bookworm", "http://a", "http://s"),
+            suites: Suite::debian("bookworm", "http://a", "http://s", true),
             architectures: vec!["amd64".to_string()],
             path: "locks/fave-base/apt.lock".into(),
         };

@@ -7,7 +7,7 @@ use toml_edit::TableLike;
 use super::checker::{Checker, describe};
 
 /// Keys of the `[apt]` table.
-pub(super) const APT_KEYS: &[&str] = &["release", "archive", "security"];
+pub(super) const APT_KEYS: &[&str] = &["release", "archive", "security", "check-valid-until"];
 
 /// `[apt]`, as written; `None` for a key the file leaves out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +18,9 @@ pub struct AptConfig {
     pub archive: Option<String>,
     /// `security`: base URL of `<release>-security` (`http://deb.debian.org/debian-security`).
     pub security: Option<String>,
+    /// `check-valid-until`: refuse an expired release (default `true`; `false` for a snapshot
+    /// archive, as apt's `check-valid-until=no`).
+    pub check_valid_until: Option<bool>,
 }
 
 /// Read `[apt]`; problems go to `checker`.
@@ -58,7 +61,20 @@ pub(super) fn apt(checker: &mut Checker<'_>, root: &dyn TableLike) -> AptConfig 
             ))
         }
     };
+    let check_valid_until = table.get("check-valid-until").and_then(|item| {
+        let value = item.as_bool();
+        if value.is_none() {
+            let line = checker.line(item.span());
+            let message = format!(
+                "`check-valid-until` must be true or false (false for a snapshot archive), found {}",
+                describe(item)
+            );
+            checker.report(line, message);
+        }
+        value
+    });
     AptConfig {
+        check_valid_until,
         release: checker.parsed(table, "release", r#""bookworm""#, codename),
         archive: checker.parsed(
             table,

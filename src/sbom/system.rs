@@ -192,6 +192,7 @@ pub(crate) mod tests {
         let suite = |name: &str, archive: &str| Suite {
             name: name.to_string(),
             archive: archive.to_string(),
+            check_valid_until: true,
         };
         let deb = |name: &str, version: &str, arch: &str, suite: &str, file: &str| LockedDeb {
             name: name.to_string(),
