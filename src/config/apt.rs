@@ -61,18 +61,8 @@ pub(super) fn apt(checker: &mut Checker<'_>, root: &dyn TableLike) -> AptConfig 
             ))
         }
     };
-    let check_valid_until = table.get("check-valid-until").and_then(|item| {
-        let value = item.as_bool();
-        if value.is_none() {
-            let line = checker.line(item.span());
-            let message = format!(
-                "`check-valid-until` must be true or false (false for a snapshot archive), found {}",
-                describe(item)
-            );
-            checker.report(line, message);
-        }
-        value
-    });
+    let check_valid_until =
+        checker.boolean(table, "check-valid-until", "false for a snapshot archive");
     AptConfig {
         check_valid_until,
         release: checker.parsed(table, "release", r#""bookworm""#, codename),

@@ -81,6 +81,27 @@ impl<'a> Checker<'a> {
             .ok()
     }
 
+    /// The boolean at `key`; `None` when absent, and `None` plus a problem at the value's line (saying
+    /// what `false` means, `when_false`) when it is no boolean.
+    pub(super) fn boolean(
+        &mut self,
+        table: &dyn TableLike,
+        key: &str,
+        when_false: &str,
+    ) -> Option<bool> {
+        let item = table.get(key)?;
+        let value = item.as_bool();
+        if value.is_none() {
+            let line = self.line(item.span());
+            let message = format!(
+                "`{key}` must be true or false ({when_false}), found {}",
+                describe(item)
+            );
+            self.report(line, message);
+        }
+        value
+    }
+
     /// The tables of an array of tables (`[[key]]`) or an array of inline tables (`key = [{ … }]`),
     /// each with its line; `None` plus a problem when `item` is neither.
     pub(super) fn tables<'t>(

@@ -62,7 +62,9 @@ pub(super) fn image(
         .get("platforms")
         .map(|item| platforms::platforms(checker, item));
     let build = super::build::build(checker, table);
-    let registry_insecure = registry_insecure(checker, table);
+    let registry_insecure = checker
+        .boolean(table, "registry-insecure", "true for a plain-HTTP registry")
+        .unwrap_or(false);
     Some(ImageConfig {
         name: name?,
         python_version: python_version?,
@@ -76,22 +78,6 @@ pub(super) fn image(
         build,
         line,
         canonical: String::new(),
-    })
-}
-
-/// `registry-insecure`: a boolean, `false` when absent.
-fn registry_insecure(checker: &mut Checker<'_>, table: &dyn TableLike) -> bool {
-    let Some(item) = table.get("registry-insecure") else {
-        return false;
-    };
-    item.as_bool().unwrap_or_else(|| {
-        let line = checker.line(item.span());
-        let message = format!(
-            "`registry-insecure` must be true or false, found {}",
-            describe(item)
-        );
-        checker.report(line, message);
-        false
     })
 }
 

@@ -351,5 +351,6 @@ fn registry_insecure_is_a_boolean() {
         "{IMAGE}registry = \"registry.lan:5000/fave-base\"\nregistry-insecure = true\n"
     ));
     assert!(image.images[0].registry_insecure);
-    assert_snapshot!(error(&format!("{IMAGE}registry-insecure = \"yes\"\n")), @"fave-lock.toml:7: `registry-insecure` must be true or false, found the string `yes`");
+    assert_snapshot!(error(&format!("{IMAGE}registry-insecure = \"yes\"\n")), @"fave-lock.toml:7: `registry-insecure` must be true or false (true for a plain-HTTP registry), found the string `yes`");
+    assert_snapshot!(error(&format!("{IMAGE}[apt]\ncheck-valid-until = \"no\"\n")), @"fave-lock.toml:8: `check-valid-until` must be true or false (false for a snapshot archive), found the string `no`");
 }
