@@ -3,6 +3,10 @@
 # tests/python runs through scripts/test-python.sh when that exists, else the tools venv's pytest).
 #   scripts/test.sh                  # everything
 #   scripts/test.sh live_pypi        # extra arguments go to `cargo test --all-targets`
+# A bare `cargo test` runs only the tests that need nothing but Rust and loopback: each test that needs
+# the network, root or a tool (PyPI, deb.debian.org, docker-registry, chromium, buildah, the tools venv)
+# is #[ignore]d with a reason saying which. This script installs those tools and turns them on with
+# libtest's --include-ignored, so the switch changes no build (the CI cache serves both).
 # Respects CARGO_TARGET_DIR. Exits non-zero if any part fails (later parts still run).
 set -euo pipefail
 
@@ -19,6 +23,13 @@ export FAVE_LOCK_TEST_VENV="$ROOT/.venv/tools"
 # chromium, wrk): installed once up front, so parallel test binaries never race on dpkg.
 scripts/setup-serve-deps.sh
 
+# Measurements (tests named measure_*, #[ignore]d too) print figures rather than check: they stay out.
+harness=(--include-ignored --skip measure_)
+if [[ " $* " == *" -- "* ]]; then
+  set -- "$@" "${harness[@]}"
+else
+  set -- "$@" -- "${harness[@]}"
+fi
 section "cargo test --all-targets $*"
 if ! cargo test --no-fail-fast --all-targets "$@"; then
   failed+=("cargo test")
