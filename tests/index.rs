@@ -539,7 +539,7 @@ async fn live_pypi_six() {
 /// Cold and warm `project("numpy")` against PyPI. Run with
 /// `cargo test --release --test index measure_numpy -- --ignored --nocapture`.
 #[tokio::test]
-#[ignore = "network: a measurement, not a check"]
+#[ignore = "measure: times numpy's page from PyPI, cold and warm; scripts/test.sh skips measure_*"]
 async fn measure_numpy() {
     let cache = tempfile::tempdir().unwrap();
     let settings = settings("https://pypi.org/simple", cache.path());
