@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # THE test command: sets up the test tools, then runs every test (Rust, then Python if present:
-# tests/python runs through scripts/test-python.sh when that exists, else the tools venv's pytest).
+# tests/python runs through scripts/test/python.sh when that exists, else the tools venv's pytest).
 #   scripts/test.sh                  # everything
 #   scripts/test.sh live_pypi        # extra arguments go to `cargo test --all-targets`
 # A bare `cargo test` runs only the tests that need nothing but Rust and loopback: each test that needs
@@ -16,12 +16,12 @@ cd "$ROOT"
 section() { printf '\n==== %s ====\n' "$*"; }
 failed=()
 
-section "set up test environment (scripts/setup-test-env.sh)"
-scripts/setup-test-env.sh
+section "set up test environment (scripts/setup/test-env.sh)"
+scripts/setup/test-env.sh
 export FAVE_LOCK_TEST_VENV="$ROOT/.venv/tools"
 # Debian tools the registry, dashboard and browser tests start (docker-registry, skopeo, htpasswd,
 # chromium, wrk): installed once up front, so parallel test binaries never race on dpkg.
-scripts/setup-serve-deps.sh
+scripts/setup/serve-deps.sh
 
 # Measurements (tests named measure_*, #[ignore]d too) print figures rather than check: they stay out.
 harness=(--include-ignored --skip measure_)
@@ -35,7 +35,7 @@ if ! cargo test --no-fail-fast --all-targets "$@"; then
   failed+=("cargo test")
 fi
 
-section "fuzz smoke run (scripts/fuzz-smoke.sh)"
+section "fuzz smoke run (scripts/test/fuzz-smoke.sh)"
 # cargo-fuzz, installed once into CARGO_FUZZ_ROOT (CI keeps it in its cache folder); a few seconds per
 # target from the seed corpus. tests/fuzz_regressions.rs (above) replays every corpus and crash input.
 CARGO_FUZZ_ROOT="${CARGO_FUZZ_ROOT:-$ROOT/.cache/cargo-fuzz}"
@@ -44,7 +44,7 @@ if ! command -v cargo-fuzz >/dev/null; then
   echo "+ cargo install cargo-fuzz@0.13.2 --locked --root $CARGO_FUZZ_ROOT"
   cargo install cargo-fuzz@0.13.2 --locked --root "$CARGO_FUZZ_ROOT" --quiet || failed+=("cargo install cargo-fuzz")
 fi
-if ! scripts/fuzz-smoke.sh "${FUZZ_SMOKE_SECONDS:-8}"; then
+if ! scripts/test/fuzz-smoke.sh "${FUZZ_SMOKE_SECONDS:-8}"; then
   failed+=("fuzz smoke run")
 fi
 
@@ -54,8 +54,8 @@ section "python tests (tests/python)"
 expected=""
 [[ -d tests/python ]] && expected=$(find tests/python \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit)
 if [[ -n $expected ]]; then
-  if [[ -x scripts/test-python.sh ]]; then
-    runner=(scripts/test-python.sh)       # builds the venv these tests need, then runs pytest
+  if [[ -x scripts/test/python.sh ]]; then
+    runner=(scripts/test/python.sh)       # builds the venv these tests need, then runs pytest
   else
     runner=("$FAVE_LOCK_TEST_VENV/bin/python" -m pytest tests/python)
   fi

@@ -4,7 +4,7 @@
 //! reported, and a tampered `InRelease` is refused with exit 3.
 //!
 //! Needs network access to deb.debian.org, and Debian's `gpgv`, `debian-archive-keyring` and `dpkg`
-//! (scripts/setup-test-env.sh installs the first two).
+//! (scripts/setup/test-env.sh installs the first two).
 
 mod support;
 

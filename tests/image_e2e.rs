@@ -1,4 +1,4 @@
-//! The images end to end: `scripts/e2e-image.sh IMAGE` builds base-image/Dockerfile with buildah from the
+//! The images end to end: `scripts/test/e2e-image.sh IMAGE` builds base-image/Dockerfile with buildah from the
 //! committed build plan, pushes it to a local docker-registry, checks through the registry's API that the
 //! image's `io.fave.lock.sha256` label equals the sha256 of `locks/IMAGE/requirements.txt`, and checks
 //! the image: fave-base runs a sample stage; fave-vad has webrtcvad, built from its sdist in the
@@ -19,19 +19,19 @@ fn e2e(image: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let started = Instant::now();
     let status = Command::new("bash")
-        .arg(root.join("scripts/e2e-image.sh"))
+        .arg(root.join("scripts/test/e2e-image.sh"))
         .arg(image)
         .current_dir(root)
         .env("FAVE_LOCK_BIN", env!("CARGO_BIN_EXE_fave-lock"))
         .status()
-        .expect("run scripts/e2e-image.sh");
+        .expect("run scripts/test/e2e-image.sh");
     eprintln!(
-        "scripts/e2e-image.sh {image}: {status} after {:.0?}",
+        "scripts/test/e2e-image.sh {image}: {status} after {:.0?}",
         started.elapsed()
     );
     assert!(
         status.success(),
-        "scripts/e2e-image.sh {image} failed ({status}); its output above names the step"
+        "scripts/test/e2e-image.sh {image} failed ({status}); its output above names the step"
     );
 }
 

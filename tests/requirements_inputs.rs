@@ -1,6 +1,6 @@
 //! Requirement files as users write them, read by the real binary against a local index of real wheels
 //! (six, idna, packaging) and, for parity, by pip's own requirements-file parser and by `uv pip compile`
-//! from the tools venv (`FAVE_LOCK_TEST_VENV`, set up by `scripts/setup-test-env.sh`; the tests fail,
+//! from the tools venv (`FAVE_LOCK_TEST_VENV`, set up by `scripts/setup/test-env.sh`; the tests fail,
 //! never skip, without it).
 //!
 //! `tests/fixtures/requirements/accepted/` holds files pip and uv both accept: fave-lock must lock each

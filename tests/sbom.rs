@@ -1,4 +1,4 @@
-//! The CycloneDX SBOM against the ecosystem's own readers, through `scripts/validate-sbom.py` in the
+//! The CycloneDX SBOM against the ecosystem's own readers, through `scripts/test/validate-sbom.py` in the
 //! tools venv: the official CycloneDX 1.5 JSON schema (cyclonedx-python-lib's strict validator) and
 //! every purl round-tripped through packageurl-python. And its promises: a library component per locked
 //! package with a file component (hash, purl, URL) per wheel or sdist, a license wherever the
@@ -42,7 +42,7 @@ fn venv_python() -> PathBuf {
     let python = PathBuf::from(venv).join("bin/python");
     assert!(
         python.is_file(),
-        "{} is missing: run scripts/setup-test-env.sh",
+        "{} is missing: run scripts/setup/test-env.sh",
         python.display()
     );
     python
@@ -52,7 +52,7 @@ fn venv_python() -> PathBuf {
 /// packageurl-python; panics with every error. Checks that the validator saw every purl of the file.
 fn assert_valid_cyclonedx(path: &Path) {
     let out = Command::new(venv_python())
-        .arg(repo().join("scripts/validate-sbom.py"))
+        .arg(repo().join("scripts/test/validate-sbom.py"))
         .arg(path)
         .output()
         .unwrap();

@@ -25,7 +25,7 @@ pub fn tools() -> PathBuf {
     for tool in ["python", "uv"] {
         assert!(
             venv.join("bin").join(tool).is_file(),
-            "FAVE_LOCK_TEST_VENV={} has no bin/{tool}: run scripts/setup-test-env.sh (or scripts/test.sh)",
+            "FAVE_LOCK_TEST_VENV={} has no bin/{tool}: run scripts/setup/test-env.sh (or scripts/test.sh)",
             venv.display()
         );
     }
