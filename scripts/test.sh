@@ -23,6 +23,7 @@ export FAVE_LOCK_TEST_VENV="$ROOT/.venv/tools"
 # chromium, wrk): installed once up front, so parallel test binaries never race on dpkg.
 scripts/setup/serve-deps.sh
 
+selected=$#   # arguments select tests: then the offline run below is left out
 # Measurements (tests named measure_*, #[ignore]d too) print figures rather than check: they stay out.
 harness=(--include-ignored --skip measure_)
 if [[ " $* " == *" -- "* ]]; then
@@ -33,6 +34,15 @@ fi
 section "cargo test --all-targets $*"
 if ! cargo test --no-fail-fast --all-targets "$@"; then
   failed+=("cargo test")
+fi
+
+section "the quick loop offline (scripts/test/offline.sh)"
+# A bare `cargo test` must pass on a machine with nothing but Rust: no network, no root, no tools. This
+# runs it that way on the build above, so a new test that needs more and is not #[ignore]d fails here.
+if ((selected)); then
+  echo "tests selected by arguments: skipped"
+elif ! scripts/test/offline.sh; then
+  failed+=("cargo test offline")
 fi
 
 section "fuzz smoke run (scripts/test/fuzz-smoke.sh)"
