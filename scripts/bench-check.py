@@ -19,7 +19,7 @@ For each run: wall time, CPU (user+sys, from os.wait4) and peak RSS; medians ove
   scripts/bench-check.py [--runs N] [--uv PATH]
 
 Needs the release binary (`cargo build --release`; $CARGO_TARGET_DIR respected) and .venv/tools/bin/uv
-(scripts/setup-test-env.sh). Exits non-zero if a binary is missing or a run fails (check exit 2 or 3).
+(scripts/setup/test-env.sh). Exits non-zero if a binary is missing or a run fails (check exit 2 or 3).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main() -> int:
     fave, uv = bench.fave_lock_binary(), args.uv.resolve()
     missing = [str(p) for p in (fave, uv) if not os.access(p, os.X_OK)]
     if missing:
-        sys.stderr.write("bench-check: missing binaries (cargo build --release; scripts/setup-test-env.sh):\n  "
+        sys.stderr.write("bench-check: missing binaries (cargo build --release; scripts/setup/test-env.sh):\n  "
                          + "\n  ".join(missing) + "\n")
         return 2
 

@@ -26,7 +26,7 @@ TAGS="${TAGS:-1000}"
 
 log() { printf '[bench-serve] %s\n' "$*" >&2; }
 
-scripts/setup-serve-deps.sh
+scripts/setup/serve-deps.sh
 LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
 log "building the release binary"
 cargo build --release --quiet --bin fave-lock

@@ -17,7 +17,7 @@ For each run: wall time, CPU time (user+sys of the child, from os.wait4's rusage
   scripts/bench.py [--runs N] [--tool both|fave-lock|uv] [--modes cold,warm,offline]
 
 Needs the release binary (`cargo build --release`; $CARGO_TARGET_DIR respected) and .venv/tools/bin/uv
-(scripts/setup-test-env.sh). Exits non-zero if a binary is missing or a tool run fails.
+(scripts/setup/test-env.sh). Exits non-zero if a binary is missing or a tool run fails.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def main() -> int:
     if "fave-lock" in tools and not os.access(fave_lock_binary(), os.X_OK):
         missing.append(f"{fave_lock_binary()} (build it: cargo build --release)")
     if "uv" in tools and not os.access(uv_binary(), os.X_OK):
-        missing.append(f"{uv_binary()} (install it: scripts/setup-test-env.sh)")
+        missing.append(f"{uv_binary()} (install it: scripts/setup/test-env.sh)")
     if missing:
         sys.stderr.write("bench: missing binaries:\n  " + "\n  ".join(missing) + "\n")
         return 2

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # THE test command: sets up the test tools, then runs every test (Rust, then Python if present:
-# tests/python runs through scripts/test-python.sh when that exists, else the tools venv's pytest).
+# tests/python runs through scripts/test/python.sh when that exists, else the tools venv's pytest).
 #   scripts/test.sh                  # everything
 #   scripts/test.sh live_pypi        # extra arguments go to `cargo test --all-targets`
+# A bare `cargo test` runs only the tests that need nothing but Rust and loopback: each test that needs
+# the network, root or a tool (PyPI, deb.debian.org, docker-registry, chromium, buildah, the tools venv)
+# is #[ignore]d with a reason saying which. This script installs those tools and turns them on with
+# libtest's --include-ignored, so the switch changes no build (the CI cache serves both).
 # Respects CARGO_TARGET_DIR. Exits non-zero if any part fails (later parts still run).
 set -euo pipefail
 
@@ -12,19 +16,36 @@ cd "$ROOT"
 section() { printf '\n==== %s ====\n' "$*"; }
 failed=()
 
-section "set up test environment (scripts/setup-test-env.sh)"
-scripts/setup-test-env.sh
+section "set up test environment (scripts/setup/test-env.sh)"
+scripts/setup/test-env.sh
 export FAVE_LOCK_TEST_VENV="$ROOT/.venv/tools"
 # Debian tools the registry, dashboard and browser tests start (docker-registry, skopeo, htpasswd,
 # chromium, wrk): installed once up front, so parallel test binaries never race on dpkg.
-scripts/setup-serve-deps.sh
+scripts/setup/serve-deps.sh
 
+selected=$#   # arguments select tests: then the offline run below is left out
+# Measurements (tests named measure_*, #[ignore]d too) print figures rather than check: they stay out.
+harness=(--include-ignored --skip measure_)
+if [[ " $* " == *" -- "* ]]; then
+  set -- "$@" "${harness[@]}"
+else
+  set -- "$@" -- "${harness[@]}"
+fi
 section "cargo test --all-targets $*"
 if ! cargo test --no-fail-fast --all-targets "$@"; then
   failed+=("cargo test")
 fi
 
-section "fuzz smoke run (scripts/fuzz-smoke.sh)"
+section "the quick loop offline (scripts/test/offline.sh)"
+# A bare `cargo test` must pass on a machine with nothing but Rust: no network, no root, no tools. This
+# runs it that way on the build above, so a new test that needs more and is not #[ignore]d fails here.
+if ((selected)); then
+  echo "tests selected by arguments: skipped"
+elif ! scripts/test/offline.sh; then
+  failed+=("cargo test offline")
+fi
+
+section "fuzz smoke run (scripts/test/fuzz-smoke.sh)"
 # cargo-fuzz, installed once into CARGO_FUZZ_ROOT (CI keeps it in its cache folder); a few seconds per
 # target from the seed corpus. tests/fuzz_regressions.rs (above) replays every corpus and crash input.
 CARGO_FUZZ_ROOT="${CARGO_FUZZ_ROOT:-$ROOT/.cache/cargo-fuzz}"
@@ -33,7 +54,7 @@ if ! command -v cargo-fuzz >/dev/null; then
   echo "+ cargo install cargo-fuzz@0.13.2 --locked --root $CARGO_FUZZ_ROOT"
   cargo install cargo-fuzz@0.13.2 --locked --root "$CARGO_FUZZ_ROOT" --quiet || failed+=("cargo install cargo-fuzz")
 fi
-if ! scripts/fuzz-smoke.sh "${FUZZ_SMOKE_SECONDS:-8}"; then
+if ! scripts/test/fuzz-smoke.sh "${FUZZ_SMOKE_SECONDS:-8}"; then
   failed+=("fuzz smoke run")
 fi
 
@@ -43,8 +64,8 @@ section "python tests (tests/python)"
 expected=""
 [[ -d tests/python ]] && expected=$(find tests/python \( -name 'test_*.py' -o -name '*_test.py' \) -print -quit)
 if [[ -n $expected ]]; then
-  if [[ -x scripts/test-python.sh ]]; then
-    runner=(scripts/test-python.sh)       # builds the venv these tests need, then runs pytest
+  if [[ -x scripts/test/python.sh ]]; then
+    runner=(scripts/test/python.sh)       # builds the venv these tests need, then runs pytest
   else
     runner=("$FAVE_LOCK_TEST_VENV/bin/python" -m pytest tests/python)
   fi

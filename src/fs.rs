@@ -1,6 +1,8 @@
-//! Writing outputs without losing anything: every file fave-lock writes (locks, SBOM, plan, caches) goes
-//! through here, so a failed run never leaves a half-written file behind, and a path that is not a regular
-//! file is written the way the user meant it.
+//! Writing outputs without losing anything: every output (locks, SBOM, plan, `--apply-fixes`' edits) and
+//! every cache entry goes through here, so a failed run never leaves a half-written file behind, and a
+//! path that is not a regular file is written the way the user meant it. Scratch files in a temp folder
+//! of our own (an sdist being unpacked or built, the `InRelease` handed to gpgv, a download in progress
+//! before `persist` moves it into the wheel cache) are written directly: no user path is at stake.
 //!
 //! ```text
 //! path ─▶ destination(): `-`                         ─▶ standard output

@@ -1,5 +1,6 @@
 //! An image to lock, from its config (or ad hoc flags) to the files its lock consists of. The CLI and
-//! later the server and `check` call this, so they cannot disagree about what a lock should contain.
+//! `check` (and through it the server's check) call this, so they cannot disagree about what a lock
+//! should contain.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -77,6 +77,7 @@ fn json(out: &Output) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "live: needs PyPI and CPython 3.11 (pip installs, imports); scripts/test.sh runs it"]
 fn pandas_built_for_numpy_1_is_refused_with_fixes_that_import() {
     let project = project_with("pandas==1.5.3\nnumpy==2.1.3\n");
     let input = project.path().join("requirements.in");
@@ -147,6 +148,7 @@ fn pandas_built_for_numpy_1_is_refused_with_fixes_that_import() {
 }
 
 #[test]
+#[ignore = "live: needs PyPI and CPython 3.11 (pip installs, imports); scripts/test.sh runs it"]
 fn pandas_built_for_numpy_2_passes_and_imports() {
     let project = project_with("pandas==2.2.3\nnumpy==2.1.3\n");
     let out = resolve(project.path(), "3.11", &[]);
@@ -176,6 +178,7 @@ fn pandas_built_for_numpy_2_passes_and_imports() {
 
 /// pybind11 modules look the array API up at run time: scipy 1.14.1 has two, and they load with numpy 2.
 #[test]
+#[ignore = "live: needs PyPI and CPython 3.11 (pip installs, imports); scripts/test.sh runs it"]
 fn scipy_pybind11_modules_are_not_flagged() {
     let project = project_with("scipy==1.14.1\nnumpy==2.1.3\n");
     let out = resolve(project.path(), "3.11", &["-o", "pylock.toml"]);
@@ -210,6 +213,7 @@ fn scipy_pybind11_modules_are_not_flagged() {
 }
 
 #[test]
+#[ignore = "live: needs PyPI and CPython 3.11 (pip installs, imports); scripts/test.sh runs it"]
 fn the_base_image_lock_has_no_false_positive() {
     let out = abi_json(repo(), "locks/fave-base");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -248,6 +252,7 @@ fn the_base_image_lock_has_no_false_positive() {
 }
 
 #[test]
+#[ignore = "live: needs PyPI and CPython 3.11 (pip installs, imports); scripts/test.sh runs it"]
 fn deepspeech_needs_numpy_below_2_and_the_stt_lock_has_it() {
     let project = project_with("deepspeech==0.9.3\n");
     let out = resolve(project.path(), "3.9", &[]);

@@ -4,7 +4,7 @@
 //! reported, and a tampered `InRelease` is refused with exit 3.
 //!
 //! Needs network access to deb.debian.org, and Debian's `gpgv`, `debian-archive-keyring` and `dpkg`
-//! (scripts/setup-test-env.sh installs the first two).
+//! (scripts/setup/test-env.sh installs the first two).
 
 mod support;
 
@@ -66,6 +66,7 @@ fn lock_base_packages(
 /// Resolve the image's packages for amd64, then download the three smallest `.deb`s and compare
 /// their bytes with the lock; the same universe serves the version-order and security checks.
 #[test]
+#[ignore = "live: needs deb.debian.org, gpgv and dpkg; scripts/test.sh runs it"]
 fn base_image_packages_lock_with_their_real_hashes() {
     let cache = tempfile::tempdir().unwrap();
     let runtime = runtime();
@@ -241,6 +242,7 @@ fn apt_project(server: &support::index_server::IndexServer, apt_table: &str) -> 
 /// Resolve writes apt.lock (from the live archive) and the plan pins it; check is fresh, then reports a
 /// version the archive no longer serves as stale; resolve --offline works from the cache.
 #[test]
+#[ignore = "live: needs deb.debian.org, gpgv and dpkg; scripts/test.sh runs it"]
 fn resolve_locks_and_check_reports_a_dropped_version() {
     let server = demo::index();
     let project = apt_project(&server, "");
@@ -289,6 +291,7 @@ fn resolve_locks_and_check_reports_a_dropped_version() {
 /// A loopback archive serving the real InRelease files with one hex digit of a signed sha256 changed:
 /// resolve refuses them (exit 3) and writes nothing.
 #[test]
+#[ignore = "live: needs deb.debian.org, gpgv and dpkg; scripts/test.sh runs it"]
 fn a_tampered_inrelease_is_refused() {
     let runtime = runtime();
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -378,6 +381,7 @@ fn serve(listener: &TcpListener, files: &BTreeMap<String, Vec<u8>>) {
 /// apt itself, with its own lists of the same suites, on the base system (what it installs for the
 /// essential and required packages on an empty system) installs exactly our closure, same versions.
 #[test]
+#[ignore = "live: needs deb.debian.org, gpgv and dpkg; scripts/test.sh runs it"]
 fn the_closure_is_what_apt_installs_beyond_the_base_system() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

@@ -50,6 +50,7 @@ async fn referrers_index(registry: &Registry, subject: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "registry: starts Debian's docker-registry (scripts/setup/serve-deps.sh); scripts/test.sh runs it"]
 async fn the_sbom_is_attached_read_back_and_shown() {
     let (registry, server, project) = setup().await;
     let lock = lock_sha256(&project);
@@ -193,6 +194,7 @@ async fn the_sbom_is_attached_read_back_and_shown() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "registry: starts Debian's docker-registry (scripts/setup/serve-deps.sh); scripts/test.sh runs it"]
 async fn an_sbom_that_is_not_its_locks_is_refused() {
     let (registry, _server, project) = setup().await;
     let lock = lock_sha256(&project);

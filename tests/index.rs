@@ -504,6 +504,7 @@ async fn concurrent_requests_share_one_client() {
 
 /// Live PyPI: `six`'s page and the metadata of its 1.16.0 wheel. Set `FAVE_LOCK_NO_NETWORK` to skip.
 #[tokio::test]
+#[ignore = "live: needs PyPI; scripts/test.sh runs it"]
 async fn live_pypi_six() {
     if std::env::var_os("FAVE_LOCK_NO_NETWORK").is_some() {
         return;
@@ -538,7 +539,7 @@ async fn live_pypi_six() {
 /// Cold and warm `project("numpy")` against PyPI. Run with
 /// `cargo test --release --test index measure_numpy -- --ignored --nocapture`.
 #[tokio::test]
-#[ignore = "network: a measurement, not a check"]
+#[ignore = "measure: times numpy's page from PyPI, cold and warm; scripts/test.sh skips measure_*"]
 async fn measure_numpy() {
     let cache = tempfile::tempdir().unwrap();
     let settings = settings("https://pypi.org/simple", cache.path());

@@ -1,4 +1,4 @@
-//! The CycloneDX SBOM against the ecosystem's own readers, through `scripts/validate-sbom.py` in the
+//! The CycloneDX SBOM against the ecosystem's own readers, through `scripts/test/validate-sbom.py` in the
 //! tools venv: the official CycloneDX 1.5 JSON schema (cyclonedx-python-lib's strict validator) and
 //! every purl round-tripped through packageurl-python. And its promises: a library component per locked
 //! package with a file component (hash, purl, URL) per wheel or sdist, a license wherever the
@@ -42,7 +42,7 @@ fn venv_python() -> PathBuf {
     let python = PathBuf::from(venv).join("bin/python");
     assert!(
         python.is_file(),
-        "{} is missing: run scripts/setup-test-env.sh",
+        "{} is missing: run scripts/setup/test-env.sh",
         python.display()
     );
     python
@@ -52,7 +52,7 @@ fn venv_python() -> PathBuf {
 /// packageurl-python; panics with every error. Checks that the validator saw every purl of the file.
 fn assert_valid_cyclonedx(path: &Path) {
     let out = Command::new(venv_python())
-        .arg(repo().join("scripts/validate-sbom.py"))
+        .arg(repo().join("scripts/test/validate-sbom.py"))
         .arg(path)
         .output()
         .unwrap();
@@ -221,6 +221,7 @@ async fn chosen_metadata(
 }
 
 #[tokio::test]
+#[ignore = "python: validates with cyclonedx-python-lib from the tools venv; scripts/test.sh runs it"]
 async fn resolve_writes_a_valid_sbom_and_sbom_rewrites_the_same_bytes() {
     let server = IndexServer::builder()
         .wheel(Wheel::fixture("six-1.16.0-py2.py3-none-any.whl"))
@@ -270,6 +271,7 @@ async fn resolve_writes_a_valid_sbom_and_sbom_rewrites_the_same_bytes() {
 }
 
 #[test]
+#[ignore = "python: validates with cyclonedx-python-lib from the tools venv; scripts/test.sh runs it"]
 fn a_build_plan_pins_the_base_image() {
     let server = IndexServer::builder()
         .wheel(Wheel::fixture("six-1.16.0-py2.py3-none-any.whl"))
@@ -310,6 +312,7 @@ fn a_build_plan_pins_the_base_image() {
 
 /// The committed lock, with metadata from live PyPI (cached in `<repo>/.cache/fave-lock`).
 #[tokio::test]
+#[ignore = "live: needs PyPI and cyclonedx-python-lib from the tools venv; scripts/test.sh runs it"]
 async fn live_pypi_sbom_of_the_committed_lock_is_valid_and_licensed() {
     let cache_dir = repo().join(".cache/fave-lock");
     let output = tempfile::tempdir().unwrap();
@@ -560,6 +563,7 @@ fn sbom_keeps_the_build_plan_in_step() {
 /// the dot and encode the `+`, exactly as packageurl-python writes them (the validator round-trips
 /// them), and the component is named as the metadata spells the project.
 #[test]
+#[ignore = "python: validates with cyclonedx-python-lib from the tools venv; scripts/test.sh runs it"]
 fn dotted_names_and_local_versions_are_purls_packageurl_python_agrees_with() {
     let six = Wheel::fixture("six-1.16.0-py2.py3-none-any.whl");
     let metadata = "Metadata-Version: 2.4\nName: zope.interface\nVersion: 7.0.3+fave\n\

@@ -15,6 +15,7 @@ async fn registry_with_an_image() -> (Registry, String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "registry: starts Debian's docker-registry (scripts/setup/serve-deps.sh); scripts/test.sh runs it"]
 async fn credentials_from_the_environment() {
     let (registry, digest) = registry_with_an_image().await;
     let project = Project::new();
@@ -36,6 +37,7 @@ async fn credentials_from_the_environment() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "registry: starts Debian's docker-registry (scripts/setup/serve-deps.sh); scripts/test.sh runs it"]
 async fn credentials_from_a_docker_config() {
     let (registry, digest) = registry_with_an_image().await;
     let project = Project::new();
@@ -62,6 +64,7 @@ async fn credentials_from_a_docker_config() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "registry: starts Debian's docker-registry (scripts/setup/serve-deps.sh); scripts/test.sh runs it"]
 async fn no_or_wrong_credentials_fail_clearly() {
     let (registry, _) = registry_with_an_image().await;
     let project = Project::new();

@@ -45,6 +45,7 @@ fn chromium(url: &str, mode: &str) -> String {
 /// the local registry, with tags built from the current lock (fresh), an older one (stale) and an
 /// unlabelled one; then its input edited, so the lock check shows a stale lock, its finding and diff.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "browser: needs chromium and docker-registry; scripts/test.sh runs it"]
 async fn chromium_renders_the_dashboard() {
     let registry = Registry::start().await;
     let authority = registry.authority();

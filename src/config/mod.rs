@@ -1,7 +1,9 @@
 //! `fave-lock.toml`: the index, the `exclude-newer` cutoff and the images to lock.
 //!
-//! Read with `toml_edit` so that commands which rewrite the file (`--apply-fixes`) keep its comments and
-//! layout; every error names the file, line and key. Reading has two phases: `toml_edit`'s span-keeping
+//! Read with `toml_edit`, whose spans let every error name the file, line and key, and whose document
+//! keeps comments and layout should a command rewrite the file ([`Config::document`]). None does yet:
+//! `--apply-fixes` edits the requirements inputs, and prints the config a fix needs (a second image)
+//! for the user to add. Reading has two phases: `toml_edit`'s span-keeping
 //! [`toml_edit::Document`] is the raw form, and [`validate`] turns it into a [`Config`], collecting
 //! every problem before it fails.
 

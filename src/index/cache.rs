@@ -379,7 +379,7 @@ mod tests {
     /// How long a numpy-sized page (4,415 files) takes to load from the cache. Run with
     /// `cargo test --release --lib measure_page_load -- --ignored --nocapture`.
     #[tokio::test]
-    #[ignore = "a measurement, not a check"]
+    #[ignore = "measure: times a numpy-sized page from the cache; scripts/test.sh skips measure_*"]
     async fn measure_page_load() {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().to_path_buf());

@@ -145,7 +145,7 @@ fn parses_content_range() {
 /// Bytes read from PyPI for one big wheel's METADATA through ranges, against the wheel's size. Run with
 /// `cargo test --lib live_range_read -- --ignored --nocapture`; set `FAVE_LOCK_BIG_WHEEL` to a wheel URL.
 #[tokio::test]
-#[ignore = "network: measures range reads against PyPI"]
+#[ignore = "live: reads a wheel's METADATA from PyPI through ranges; scripts/test.sh runs it"]
 async fn live_range_read() {
     use std::sync::Arc;
     use std::sync::atomic::Ordering;

@@ -1,5 +1,5 @@
 //! The lock: one canonical, platform-merged view of a [`Resolution`] that every output is written from,
-//! so that `requirements.txt`, `pylock.toml` and later the SBOM cannot disagree.
+//! so that `requirements.txt`, `pylock.toml` and the SBOM cannot disagree.
 
 mod pylock;
 mod read;

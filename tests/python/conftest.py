@@ -1,6 +1,6 @@
 """Fixtures for the FAVE helper tests: a real S3-compatible server (s3s-fs), a fault-injecting proxy, storages.
 
-The server binary comes from ``$FAVE_S3S_BIN`` (set by scripts/test-python.sh), else ``.cache/s3s/bin/s3s-fs``,
+The server binary comes from ``$FAVE_S3S_BIN`` (set by scripts/test/python.sh), else ``.cache/s3s/bin/s3s-fs``,
 else ``s3s-fs`` on PATH. It is started once per session on an ephemeral loopback port (``--port 0``; the port is
 read from its log) with a temporary data folder and authentication on, checked to be alive, and killed by PID
 at the end.
@@ -41,7 +41,7 @@ try:
 except ImportError as exc:  # pragma: no cover - wrong interpreter
     raise ImportError(
         f"{exc}. The tests in tests/python need the venv built from locks/fave-base/requirements.txt: "
-        "run them with scripts/test-python.sh (which makes .venv/helpers)."
+        "run them with scripts/test/python.sh (which makes .venv/helpers)."
     ) from exc
 
 import storage_helper  # noqa: E402
@@ -61,7 +61,7 @@ def _find_s3s() -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     pytest.fail(
-        "no s3s-fs binary: run scripts/test-python.sh (it builds one into .cache/s3s) or set FAVE_S3S_BIN",
+        "no s3s-fs binary: run scripts/test/python.sh (it builds one into .cache/s3s) or set FAVE_S3S_BIN",
         pytrace=False,
     )
 

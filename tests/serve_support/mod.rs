@@ -20,11 +20,11 @@ use std::time::{Duration, Instant};
 pub fn setup_deps() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup-serve-deps.sh");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/setup/serve-deps.sh");
         let status = Command::new("bash")
             .arg(&script)
             .status()
-            .expect("run setup-serve-deps.sh");
+            .expect("run scripts/setup/serve-deps.sh");
         assert!(status.success(), "{} failed", script.display());
     });
 }

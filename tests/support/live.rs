@@ -1,6 +1,7 @@
 //! Helpers for the tests that use live PyPI and the tools venv (`.venv/tools`: Python 3.11, pip, uv,
-//! packaging) that `scripts/test.sh` sets up and points `FAVE_LOCK_TEST_VENV` at. Without it they fail
-//! rather than skip. Every fave-lock run shares the cache `<repo>/.cache/fave-lock` (git-ignored) so
+//! packaging) that `scripts/test.sh` sets up and points `FAVE_LOCK_TEST_VENV` at. Those tests are
+//! #[ignore]d in a bare `cargo test`; when run (`--include-ignored`) without the venv they fail rather
+//! than skip. Every fave-lock run shares the cache `<repo>/.cache/fave-lock` (git-ignored) so
 //! that repeat runs stay fast.
 
 #![allow(dead_code)] // Each test binary uses a different part of this.
@@ -24,7 +25,7 @@ pub fn tools() -> PathBuf {
     for tool in ["python", "uv"] {
         assert!(
             venv.join("bin").join(tool).is_file(),
-            "FAVE_LOCK_TEST_VENV={} has no bin/{tool}: run scripts/setup-test-env.sh (or scripts/test.sh)",
+            "FAVE_LOCK_TEST_VENV={} has no bin/{tool}: run scripts/setup/test-env.sh (or scripts/test.sh)",
             venv.display()
         );
     }

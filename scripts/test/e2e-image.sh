@@ -4,7 +4,7 @@
 # sha256, attach the SBOM (`fave-lock attach`) and read it back byte for byte, and run a sample stage
 # inside it. Run by tests/image_e2e.rs (so by CI); usable by hand:
 #
-#   scripts/e2e-image.sh [IMAGE]   # fave-base (default) or fave-vad (its webrtcvad is built from the
+#   scripts/test/e2e-image.sh [IMAGE]   # fave-base (default) or fave-vad (its webrtcvad is built from the
 #                                  # sdist in the Dockerfile's first stage)
 #                             # env: FAVE_LOCK_BIN=path/to/fave-lock (default: cargo build, debug)
 #                             #      FAVE_E2E_CACHE=dir for the rootfs tarball (default: .cache/e2e)
@@ -22,7 +22,7 @@
 # registry is stopped by its PID. Prints each step's time.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 IMAGE=${1:-fave-base}
 CACHE="${FAVE_E2E_CACHE:-$ROOT/.cache/e2e}"
@@ -277,7 +277,7 @@ if [[ $apt_pins == *=* ]]; then
 fi
 if [[ $IMAGE == fave-base ]]; then
   step "run the sample stage in the image"
-  $B copy --quiet "$container" scripts/e2e-sample-stage.py /tmp/sample_stage.py >/dev/null
+  $B copy --quiet "$container" scripts/test/e2e-sample-stage.py /tmp/sample_stage.py >/dev/null
   $B run --isolation chroot "$container" -- python /tmp/sample_stage.py > "$WORK/stage.out" 2> "$WORK/stage.err" ||
     { cat "$WORK/stage.out" "$WORK/stage.err" >&2; fail "the sample stage failed"; }
   line=$(tail -1 "$WORK/stage.out")

@@ -7,9 +7,9 @@
    packageurl-python: `PackageURL.from_string(purl).to_string()` must give the purl back unchanged, so a
    scanner that parses and re-serialises it (as Dependency-Track and cyclonedx-py do) matches it.
 
-Both are installed in the tools venv by scripts/setup-test-env.sh:
+Both are installed in the tools venv by scripts/setup/test-env.sh:
 
-    .venv/tools/bin/python scripts/validate-sbom.py locks/fave-base/sbom.cdx.json
+    .venv/tools/bin/python scripts/test/validate-sbom.py locks/fave-base/sbom.cdx.json
 
 Prints, per valid file, `FILE: valid CycloneDX 1.5; N purls round-trip through packageurl-python`.
 Prints every error and exits 1 when a file is invalid, 2 when a validator is missing or a file cannot
@@ -59,7 +59,7 @@ def main(paths: list[str]) -> int:
     except ImportError as error:
         print(
             f"validate-sbom: cyclonedx-python-lib[json-validation] or packageurl-python is not "
-            f"installed ({error}); run scripts/setup-test-env.sh and use .venv/tools/bin/python",
+            f"installed ({error}); run scripts/setup/test-env.sh and use .venv/tools/bin/python",
             file=sys.stderr,
         )
         return 2

@@ -4,10 +4,10 @@
 #   - .venv/tools: a Python 3.11 venv with pinned uv, packaging, pytest, cyclonedx-python-lib,
 #     packageurl-python.
 # A stamp file holding the hash of this setup's inputs makes a second run return at once.
-# Usage: scripts/setup-test-env.sh        (from anywhere; works on the repo it lives in)
+# Usage: scripts/setup/test-env.sh        (from anywhere; works on the repo it lives in)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="$ROOT/.venv/tools"
 STAMP="$VENV/.fave-setup-stamp"
 

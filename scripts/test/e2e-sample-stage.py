@@ -1,4 +1,4 @@
-"""A stand-in FAVE stage, run inside the built base image by scripts/e2e-image.sh.
+"""A stand-in FAVE stage, run inside the built base image by scripts/test/e2e-image.sh.
 
 It imports every shared package of the image, does a little real work with the native ones (so a missing
 system library such as libsndfile, libGL or ffmpeg fails here rather than in a function), and prints one

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz every target in fuzz/ for a few seconds each: a smoke run for CI (docs/fuzzing.md).
 #
-#   scripts/fuzz-smoke.sh [SECONDS_PER_TARGET] [TARGET...]     # default: 10 s, every target
+#   scripts/test/fuzz-smoke.sh [SECONDS_PER_TARGET] [TARGET...]     # default: 10 s, every target
 #
 # Builds the targets once with cargo-fuzz (libFuzzer, no sanitizer: that is what works on stable Rust),
 # then runs each binary from the seed corpus in fuzz/corpus/<target>; new inputs go to a temporary folder,
@@ -21,7 +21,7 @@ set -euo pipefail
 
 seconds=${1:-10}
 shift || true
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 target_dir=${FUZZ_TARGET_DIR:-$root/fuzz/target}
 seed=${FUZZ_SEED:-1}
 

@@ -8,19 +8,19 @@
 # Idempotent: a stamp (hash of Python version, lock and pytest pin) skips step 1, an existing s3s-fs of the pinned
 # version skips step 2. Exits non-zero when a step or a test fails, or when pytest collects no test.
 #
-# Usage: scripts/test-python.sh [pytest args...]     e.g. scripts/test-python.sh -k storage -x
+# Usage: scripts/test/python.sh [pytest args...]     e.g. scripts/test/python.sh -k storage -x
 # Environment: FAVE_S3S_ROOT  where s3s-fs is installed (default: <repo>/.cache/s3s; point it outside the clone
 #                             to share one build between clones)
 #              FAVE_HELPERS_VENV  the venv (default: <repo>/.venv/helpers)
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 
 LOCK="locks/fave-base/requirements.txt"
 VENV="${FAVE_HELPERS_VENV:-$ROOT/.venv/helpers}"
 STAMP="$VENV/.fave-helpers-stamp"
-PYTEST_PIN="pytest==9.2.0"          # same pin as scripts/setup-test-env.sh
+PYTEST_PIN="pytest==9.2.0"          # same pin as scripts/setup/test-env.sh
 S3S_VERSION="0.14.1"                # newest s3s-fs that builds on Rust 1.95 (0.15+ need Rust 1.96)
 S3S_ROOT="${FAVE_S3S_ROOT:-$ROOT/.cache/s3s}"
 S3S_BIN="$S3S_ROOT/bin/s3s-fs"

@@ -4,7 +4,7 @@
 #   schema 2 format),
 #   apache2-utils (htpasswd -B for the basic-auth registry), chromium (browser test), wrk (load bench).
 # Runs `apt-get update` at most once, and only when something must be installed. Idempotent and quiet
-# when all is there. Usage: scripts/setup-serve-deps.sh
+# when all is there. Usage: scripts/setup/serve-deps.sh
 set -euo pipefail
 
 # command → package

@@ -5,7 +5,7 @@ Each connection sends a request line and then one header byte a second, never fi
 the server closes one (its header timeout), it is reopened, so N stay open. At the end it prints how
 many connections it opened and how many the server closed. Loopback only.
 
-Usage: scripts/slowloris.py PORT [CONNECTIONS=500] [SECONDS=30]
+Usage: scripts/test/slowloris.py PORT [CONNECTIONS=500] [SECONDS=30]
 """
 
 import asyncio
