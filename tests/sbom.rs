@@ -602,6 +602,7 @@ fn dotted_names_and_local_versions_are_purls_packageurl_python_agrees_with() {
 /// A `.deb` whose bytes are not the ones apt.lock names is an integrity failure (exit 3) naming it,
 /// and no SBOM is written.
 #[test]
+#[ignore = "live: needs deb.debian.org and PyPI; scripts/test.sh runs it"]
 fn a_deb_that_is_not_the_locked_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for file in [
@@ -651,6 +652,7 @@ fn a_deb_that_is_not_the_locked_one_is_refused() {
 /// An sdist-only package (webrtcvad in fave-vad) gets its license from the sdist's own metadata
 /// (PKG-INFO, or what its build gave), as wheels get theirs.
 #[test]
+#[ignore = "live: needs PyPI and cyclonedx-python-lib from the tools venv; scripts/test.sh runs it"]
 fn an_sdist_gets_its_license_from_its_own_metadata() {
     let output = tempfile::tempdir().unwrap();
     let sbom_path = output.path().join("sbom.cdx.json");

@@ -13,7 +13,8 @@ STAMP="$VENV/.fave-setup-stamp"
 
 # Debian packages the tests need: gpgv and the archive keyring verify the Debian archive's InRelease
 # files as apt does (fave-lock's apt.lock, tests/apt_live.rs), dpkg checks our version order.
-APT_PACKAGES=(gpgv debian-archive-keyring dpkg)
+# gpg signs a test release (tests/apt_live.rs: an expired release is refused).
+APT_PACKAGES=(gpgv debian-archive-keyring dpkg gpg)
 
 # Python tools, pinned. Change a pin here and the next run reinstalls.
 PIP_PINS=(
