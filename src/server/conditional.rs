@@ -91,7 +91,7 @@ mod tests {
     use axum::http::{HeaderValue, StatusCode};
 
     use super::matches;
-    use crate::server::testing::{get_with, image, state, write_lock};
+    use crate::server::testing::{get_with, image, request, state, write_lock};
 
     #[test]
     fn if_none_match_compares_weakly_and_reads_lists() {
@@ -137,6 +137,10 @@ mod tests {
             assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{path}");
             assert_eq!(again.body, "", "{path}");
             assert_eq!(again.headers["etag"], tag.as_str(), "{path}");
+            // HEAD names the same tag (the body is dropped after it was hashed).
+            let head = request(&state, "HEAD", path, &[]).await;
+            assert_eq!(head.headers["etag"], tag.as_str(), "{path}");
+            assert_eq!(head.body, "", "{path}");
             let other = get_with(&state, path, &[("if-none-match", "W/\"other\"")]).await;
             assert_eq!(other.status, StatusCode::OK, "{path}");
             assert_eq!(other.body, first.body, "{path}");
