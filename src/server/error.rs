@@ -245,3 +245,65 @@ pub async fn catch_panic(request: Request, next: Next) -> Response {
 pub type WebResult<T> = Result<T, WebError>;
 /// Result of an API handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::WebError;
+
+    /// The OpenAPI document's `Error` schema lists exactly the codes an API error can carry.
+    #[test]
+    fn the_api_schema_lists_every_error_code() {
+        let every = [
+            WebError::ImageNotFound(String::new()),
+            WebError::TagNotFound {
+                image: String::new(),
+                tag: String::new(),
+            },
+            WebError::UnknownLockFile(String::new()),
+            WebError::LockFileMissing {
+                image: String::new(),
+                file: String::new(),
+            },
+            WebError::BadRequest(String::new()),
+            WebError::NotFound,
+            WebError::MethodNotAllowed,
+            WebError::RequestTimeout,
+            WebError::BodyTooLarge,
+            WebError::CheckNotConfigured,
+            WebError::CheckPending,
+            WebError::Internal(String::new()),
+        ];
+        // A new variant must be added above (this match fails to compile until it is).
+        for error in &every {
+            match error {
+                WebError::ImageNotFound(_)
+                | WebError::TagNotFound { .. }
+                | WebError::UnknownLockFile(_)
+                | WebError::LockFileMissing { .. }
+                | WebError::BadRequest(_)
+                | WebError::NotFound
+                | WebError::MethodNotAllowed
+                | WebError::RequestTimeout
+                | WebError::BodyTooLarge
+                | WebError::CheckNotConfigured
+                | WebError::CheckPending
+                | WebError::Internal(_) => {}
+            }
+        }
+        let codes: BTreeSet<&str> = every.iter().map(WebError::code).collect();
+        assert_eq!(codes.len(), every.len(), "codes are unique");
+        let openapi: serde_json::Value =
+            serde_json::from_str(crate::server::handlers::meta::OPENAPI).unwrap();
+        let listed: BTreeSet<&str> =
+            openapi["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+                ["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect();
+        assert_eq!(listed, codes);
+    }
+}

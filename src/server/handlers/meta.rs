@@ -306,7 +306,9 @@ mod tests {
     async fn metrics_carry_build_info_and_process_metrics() {
         let dir = tempfile::tempdir().unwrap();
         let state = state(vec![image(dir.path(), "fave-base", None)]);
+        let before = cpu_seconds();
         let text = get(&state, "/metrics").await.body;
+        let after = cpu_seconds();
         // Parsed by a Prometheus text parser; it skips what it does not understand, so every line
         // must also be one it recognises.
         for line in text.lines() {
@@ -348,7 +350,12 @@ mod tests {
         let fds = std::fs::read_dir("/proc/self/fd").unwrap().count() as f64;
         assert!((value("process_open_fds").0 - fds).abs() < 16.0);
         assert!(value("process_resident_memory_bytes").0 > 1e6);
-        assert!(value("process_cpu_seconds_total").0 > 0.0);
+        // The kernel counts in clock ticks (10 ms), getrusage in microseconds.
+        let cpu = value("process_cpu_seconds_total").0;
+        assert!(
+            cpu >= before - 0.02 && cpu <= after + 0.02,
+            "{cpu} vs {before}..{after}"
+        );
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -358,5 +365,21 @@ mod tests {
             started <= now && started > now - 3600.0,
             "{started} vs {now}"
         );
+    }
+
+    /// This process's user + system CPU time by getrusage(2), to compare `/proc` with.
+    fn cpu_seconds() -> f64 {
+        // SAFETY: getrusage writes into the zeroed struct we pass and nothing else.
+        let usage = unsafe {
+            let mut usage: libc::rusage = std::mem::zeroed();
+            assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &raw mut usage), 0);
+            usage
+        };
+        let seconds = |time: libc::timeval| {
+            #[allow(clippy::cast_precision_loss)]
+            let value = time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+            value
+        };
+        seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }
