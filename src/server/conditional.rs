@@ -8,7 +8,7 @@
 //! which a strong validator would promise (RFC 9110 §8.8.1). `If-None-Match` uses the weak comparison
 //! anyway (§13.1.2), so revalidation works whatever encoding the client got.
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -19,7 +19,23 @@ use sha2::{Digest as _, Sha256};
 /// Paths whose answers change with every request: hashing them would only cost time.
 const VOLATILE: [&str; 2] = ["/metrics", "/healthz"];
 
-/// Middleware: add an ETag to a 200 GET/HEAD answer and answer 304 when the client already has it.
+/// A body and its ETag, computed once: the cached views are tagged when rendered, so a request for one
+/// costs no hashing.
+#[derive(Debug, Clone)]
+pub struct Tagged {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+}
+
+impl Tagged {
+    pub fn new(body: Bytes) -> Tagged {
+        let etag = tag_of(&body);
+        Tagged { body, etag }
+    }
+}
+
+/// Middleware: add an ETag to a 200 GET/HEAD answer (unless its handler set one) and answer 304
+/// when the client already has it.
 pub async fn etag(request: Request, next: Next) -> Response {
     let applies = matches!(*request.method(), Method::GET | Method::HEAD)
         && !VOLATILE.contains(&request.uri().path());
@@ -27,6 +43,19 @@ pub async fn etag(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if !applies || response.status() != StatusCode::OK {
         return response;
+    }
+    let client_has = |tag: &HeaderValue| {
+        if_none_match
+            .as_ref()
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| matches(value, tag))
+    };
+    if let Some(tag) = response.headers().get(ETAG).cloned() {
+        return if client_has(&tag) {
+            not_modified(response.headers(), tag)
+        } else {
+            response
+        };
     }
     let (mut parts, body) = response.into_parts();
     // Every body the server sends is already whole in memory (rendered views, lock files read in
@@ -39,11 +68,7 @@ pub async fn etag(request: Request, next: Next) -> Response {
         }
     };
     let tag = tag_of(&bytes);
-    if if_none_match
-        .as_ref()
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| matches(value, &tag))
-    {
+    if client_has(&tag) {
         return not_modified(&parts.headers, tag);
     }
     parts.headers.insert(ETAG, tag);
@@ -157,6 +182,13 @@ mod tests {
         assert_eq!(after.status, StatusCode::OK);
         assert_eq!(after.body, "numpy==2.1\n");
         assert_ne!(after.headers["etag"], before);
+
+        // A cached view's tag (computed when rendered) is the hash of the bytes sent, like any other.
+        let images = get_with(&state, "/api/images", &[]).await;
+        assert_eq!(
+            images.headers["etag"],
+            super::tag_of(images.body.as_bytes())
+        );
 
         // Errors and the volatile operations answers carry none.
         let missing = get_with(&state, "/api/locks/fave-base/pylock.toml", &[]).await;
