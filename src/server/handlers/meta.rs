@@ -133,7 +133,6 @@ mod tests {
     async fn a_panicking_handler_answers_500() {
         use axum::Router;
         use axum::routing::get;
-        use tower::ServiceExt as _;
 
         let dir = tempfile::tempdir().unwrap();
         let state = state(vec![image(dir.path(), "fave-base", None)]);
@@ -147,28 +146,17 @@ mod tests {
             .route("/api/boom", get(boom))
             .route("/boom", get(boom));
         let router = crate::server::routes::with_layers(routes, state.clone());
-        let request = |path: &str| {
-            axum::http::Request::get(path)
-                .body(axum::body::Body::empty())
-                .unwrap()
-        };
-        let api = router.clone().oneshot(request("/api/boom")).await.unwrap();
-        assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(api.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let (status, body) = call(&router, "/api/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["error"]["code"], "internal-error");
         assert_eq!(
             json["error"]["message"],
             "internal error: the handler panicked: boom at 42"
         );
-        let page = router.clone().oneshot(request("/boom")).await.unwrap();
-        assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(page.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        assert!(String::from_utf8_lossy(&body).contains("<h1>500 Internal Server Error</h1>"));
+        let (status, body) = call(&router, "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("<h1>500 Internal Server Error</h1>"));
         let metrics = crate::server::metrics::render(&state);
         assert!(
             metrics.contains(r#"fave_lock_http_requests_total{route="/api/boom",status="5xx"} 1"#),
@@ -231,6 +219,56 @@ mod tests {
         let page = request(&state, "POST", "/", &[]).await;
         assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED);
         assert!(!page.body.contains("\"error\""), "{}", page.body);
+    }
+
+    /// GET `path` through `router`: status and body as text.
+    async fn call(router: &axum::Router, path: &str) -> (StatusCode, String) {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = router.clone().oneshot(request).await.unwrap();
+        let status = answer.status();
+        let body = axum::body::to_bytes(answer.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// An API answer past the request timeout is a JSON 408 (a page's stays the plain status).
+    #[tokio::test]
+    async fn a_request_past_the_timeout_is_a_json_408() {
+        use axum::Router;
+        use axum::routing::get;
+
+        let dir = tempfile::tempdir().unwrap();
+        let registry =
+            crate::registry::RegistryClient::new(crate::registry::RegistryOptions::default())
+                .unwrap();
+        let settings = crate::server::ServeSettings {
+            request_timeout: std::time::Duration::from_millis(20),
+            ..crate::server::ServeSettings::default()
+        };
+        let state = crate::server::AppState::new(
+            vec![image(dir.path(), "fave-base", None)],
+            registry,
+            None,
+            settings,
+        );
+        // Never answers: only the timeout can.
+        async fn never() -> &'static str {
+            std::future::pending::<()>().await;
+            "unreached"
+        }
+        let routes = Router::new()
+            .route("/api/never", get(never))
+            .route("/never", get(never));
+        let router = crate::server::routes::with_layers(routes, state);
+        let (status, body) = call(&router, "/api/never").await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["error"]["code"], "request-timeout");
+        assert_eq!(call(&router, "/never").await.0, StatusCode::REQUEST_TIMEOUT);
     }
 
     /// Text answers are compressed when the client accepts it (gzip, br), with `Vary`; the bytes
