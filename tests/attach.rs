@@ -165,13 +165,21 @@ async fn the_sbom_is_attached_read_back_and_shown() {
     let serve =
         Serve::start_indexed(project.root(), &project.cache_dir(), &server.url(), &[]).await;
     let shown = serve.json("/api/images/demo/tags/0.1").await;
+    // The answer with an SBOM in each state is what the API documents.
+    let contract = serve_support::contract::Contract::new(serve.json("/openapi.json").await);
+    contract.check("/api/images/{name}/tags/{tag}", 200, &shown);
+    contract.check(
+        "/api/images/{name}",
+        200,
+        &serve.json("/api/images/demo").await,
+    );
     let sbom_view = &shown["sbom"];
     assert_eq!(sbom_view["state"], "matches", "{shown:#}");
     assert_eq!(sbom_view["count"], 2);
     assert_eq!(sbom_view["artifact"], attached["artifact"]);
-    assert_eq!(sbom_view["lock_sha256"], lock.as_str());
+    assert_eq!(sbom_view["lock-sha256"], lock.as_str());
     let blob_url = format!("{}{blob_path}", registry.url());
-    assert_eq!(sbom_view["blob_url"], blob_url.as_str());
+    assert_eq!(sbom_view["blob-url"], blob_url.as_str());
     assert_eq!(
         serve.json("/api/images/demo/tags/0.0").await["sbom"]["state"],
         "mismatch"

@@ -7,6 +7,7 @@ mod serve_support;
 mod support;
 
 use serde_json::{Value, json};
+use serve_support::contract::Contract;
 use serve_support::{Project, Registry, Serve, free_port, tag_row};
 use support::demo::{FAKE_SHA256, SIX};
 use support::project::text;
@@ -18,41 +19,9 @@ use support::project::text;
 async fn api_and_page_show_the_registry_digests() {
     let registry = Registry::start().await;
     let project = Project::new();
-    let current = project.lock_sha256();
-    let old = "0".repeat(64);
-    let repo = "fave-base";
-    registry
-        .push_image(
-            repo,
-            &["1.0"],
-            "linux/amd64",
-            &[("io.fave.lock.sha256", &current)],
-        )
-        .await;
-    registry
-        .push_index(
-            repo,
-            &["1.1", "latest"],
-            &["linux/amd64", "linux/arm64/v8"],
-            &[
-                ("io.fave.lock.sha256", &old),
-                ("org.opencontainers.image.version", "1.1"),
-            ],
-        )
-        .await;
-    registry
-        .push_image(repo, &["0.9"], "linux/amd64", &[])
-        .await;
-    let base = registry
-        .push_image("base", &["bookworm"], "linux/amd64", &[])
-        .await;
+    let base = push_sample_images(&registry, &project).await;
     let authority = registry.authority();
-    project.write_plan(&json!({
-        "image": "fave-base",
-        "tags": [format!("{authority}/fave-base:1.0")],
-        "base_image": {"name": format!("{authority}/base:bookworm"), "digest": base, "verified": true},
-        "labels": {"io.fave.lock.sha256": current},
-    }));
+    let repo = "fave-base";
 
     let image_arg = format!("fave-base={authority}/{repo}");
     let serve = Serve::start(project.path(), &["--image", &image_arg], &[]).await;
@@ -94,7 +63,7 @@ async fn api_and_page_show_the_registry_digests() {
             .json(&format!("/api/images/fave-base/tags/{tag}"))
             .await;
         assert_eq!(shown["digest"], *digest, "{tag}");
-        assert_eq!(shown["media_type"], *content_type, "{tag}");
+        assert_eq!(shown["media-type"], *content_type, "{tag}");
         let shown_platforms: Vec<&str> = shown["platforms"]
             .as_array()
             .unwrap()
@@ -154,12 +123,12 @@ async fn api_and_page_show_the_registry_digests() {
     assert!(!tag_row(&page, "1.1").contains("badge plan"));
     let summary = serve.json("/api/images").await;
     let image = &summary["images"][0];
-    assert_eq!(image["planned_tags"][0]["tag"], "1.0");
-    assert_eq!(image["planned_tags"][0]["published"], true);
-    assert_eq!(image["planned_tags"][0]["freshness"], "fresh");
-    assert_eq!(image["base_image"]["current"]["state"], "ok");
-    assert_eq!(image["base_image"]["current"]["digest"], base);
-    assert_eq!(image["base_image"]["drift"], false);
+    assert_eq!(image["planned-tags"][0]["tag"], "1.0");
+    assert_eq!(image["planned-tags"][0]["published"], true);
+    assert_eq!(image["planned-tags"][0]["freshness"], "fresh");
+    assert_eq!(image["base-image"]["current"]["state"], "ok");
+    assert_eq!(image["base-image"]["current"]["digest"], base);
+    assert_eq!(image["base-image"]["drift"], false);
     assert!(page.contains("pinned digest is current"));
     assert_eq!(image["registry"]["fresh"], 1);
     assert_eq!(image["registry"]["stale"], 2);
@@ -220,6 +189,48 @@ async fn api_and_page_show_the_registry_digests() {
     );
 }
 
+/// Into `fave-base`: a single-platform image built from the project's lock (`1.0`, which the plan
+/// publishes), a two-platform index built from another (`1.1` and `latest`), an unlabelled image
+/// (`0.9`); and the base image the plan pins (`base:bookworm`), whose digest is returned.
+async fn push_sample_images(registry: &Registry, project: &Project) -> String {
+    let current = project.lock_sha256();
+    let old = "0".repeat(64);
+    let repo = "fave-base";
+    registry
+        .push_image(
+            repo,
+            &["1.0"],
+            "linux/amd64",
+            &[("io.fave.lock.sha256", &current)],
+        )
+        .await;
+    registry
+        .push_index(
+            repo,
+            &["1.1", "latest"],
+            &["linux/amd64", "linux/arm64/v8"],
+            &[
+                ("io.fave.lock.sha256", &old),
+                ("org.opencontainers.image.version", "1.1"),
+            ],
+        )
+        .await;
+    registry
+        .push_image(repo, &["0.9"], "linux/amd64", &[])
+        .await;
+    let base = registry
+        .push_image("base", &["bookworm"], "linux/amd64", &[])
+        .await;
+    let authority = registry.authority();
+    project.write_plan(&json!({
+        "image": "fave-base",
+        "tags": [format!("{authority}/fave-base:1.0")],
+        "base_image": {"name": format!("{authority}/base:bookworm"), "digest": base, "verified": true},
+        "labels": {"io.fave.lock.sha256": current},
+    }));
+    base
+}
+
 /// A moved base image tag shows as drift; an image's repository that does not exist is "empty"; a
 /// registry nothing listens on is "unreachable": plainly, on the page and in the API.
 #[tokio::test(flavor = "multi_thread")]
@@ -252,9 +263,9 @@ async fn drift_empty_and_unreachable_states() {
     let images = serve.json("/api/images").await;
     let fave = &images["images"][0];
     assert_eq!(fave["registry"]["state"], "empty", "{fave:#}");
-    assert_eq!(fave["planned_tags"][0]["published"], false);
-    assert_eq!(fave["base_image"]["drift"], true);
-    assert_eq!(fave["base_image"]["current"]["digest"], moved);
+    assert_eq!(fave["planned-tags"][0]["published"], false);
+    assert_eq!(fave["base-image"]["drift"], true);
+    assert_eq!(fave["base-image"]["current"]["digest"], moved);
     let down_image = &images["images"][1];
     assert_eq!(down_image["registry"]["state"], "unreachable");
     assert!(
@@ -369,7 +380,7 @@ async fn docker_manifest_lists_pushed_by_skopeo() {
             .json(&format!("/api/images/fave-base/tags/{tag}"))
             .await;
         assert_eq!(shown["digest"], digest, "{tag}");
-        assert_eq!(shown["media_type"], media_type, "{tag}");
+        assert_eq!(shown["media-type"], media_type, "{tag}");
         let manifest: Value = serde_json::from_slice(&body).unwrap();
         if let Some(entries) = manifest["manifests"].as_array() {
             let children: Vec<&Value> = entries.iter().map(|entry| &entry["digest"]).collect();
@@ -381,7 +392,7 @@ async fn docker_manifest_lists_pushed_by_skopeo() {
                 .collect();
             assert_eq!(platforms, children);
             assert_eq!(
-                shown["platforms"][1]["media_type"],
+                shown["platforms"][1]["media-type"],
                 "application/vnd.docker.distribution.manifest.v2+json"
             );
             assert_eq!(shown["freshness"], "fresh");
@@ -409,9 +420,12 @@ async fn the_lock_check_on_a_real_lock() {
         Serve::start_indexed(project.root(), &cache, &index_url, args)
     };
     let cached = start(&[]).await;
+    let contract = Contract::new(cached.json("/openapi.json").await);
 
     let fresh = cached.json("/api/check").await;
     assert_eq!(fresh["verdict"], "fresh", "{fresh:#}");
+    contract.check("/api/check", 200, &fresh);
+    contract.check("/api/images", 200, &cached.json("/api/images").await);
     assert_eq!(fresh["offline"], false);
     assert_eq!(fresh["images"][0]["checks"], json!(["inputs", "index"]));
     let cli = project.run(&["check", "--format", "json"]);
@@ -434,6 +448,7 @@ async fn the_lock_check_on_a_real_lock() {
     assert_eq!(again["verdict"], "fresh");
     let offline = cached.json("/api/check?offline=true").await;
     assert_eq!(offline["verdict"], "stale", "{offline:#}");
+    contract.check("/api/check", 200, &offline);
     assert_eq!(offline["exit-code"], 1);
     let finding = &offline["images"][0]["findings"][0];
     assert_eq!(finding["code"], "inputs-changed");
@@ -471,6 +486,7 @@ async fn the_lock_check_on_a_real_lock() {
     index.set_sha256(SIX, FAKE_SHA256);
     let broken = uncached.json("/api/check").await;
     assert_eq!(broken["verdict"], "integrity", "{broken:#}");
+    contract.check("/api/check", 200, &broken);
     assert_eq!(
         broken["images"][0]["findings"][0]["code"],
         "index-hash-mismatch"
@@ -485,7 +501,134 @@ async fn the_lock_check_on_a_real_lock() {
     let error: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error["verdict"], "error");
     assert_eq!(error["error"]["code"], "check-unavailable");
+    contract.check("/api/check", 502, &error);
     let (status, page) = uncached.get("/").await;
     assert_eq!(status, 200);
     assert!(page.contains("check failed"), "{page}");
+}
+
+/// The API as a contract: every JSON answer the real server gives (a fresh image, a two-platform
+/// index, an unlabelled tag, an empty repository, an unreachable registry, a server-side check
+/// failure, the errors) matches the schema `/openapi.json` documents for its path and status, checked
+/// by a JSON Schema validator. The schemas are closed and name their required fields: `{"bogus": 1}`,
+/// an answer missing a field, and one with a field the document does not list, all fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_matches_its_openapi_schema() {
+    let registry = Registry::start().await;
+    let project = Project::new();
+    push_sample_images(&registry, &project).await;
+    let authority = registry.authority();
+    let fave_base = format!("fave-base={authority}/fave-base");
+    let empty = format!("empty={authority}/nothing-pushed");
+    let down = format!("down=127.0.0.1:{}/down", free_port());
+    let serve = Serve::start(
+        project.path(),
+        &["--image", &fave_base, "--image", &empty, "--image", &down],
+        &[],
+    )
+    .await;
+
+    // The document the server serves is the one validated against.
+    let contract = Contract::new(serve.json("/openapi.json").await);
+    let mut checked = std::collections::BTreeSet::new();
+    let mut check = |template: &str, status: u16, answer: &Value| {
+        contract.check(template, status, answer);
+        checked.insert((template.to_string(), status));
+    };
+    let images = serve.json("/api/images").await;
+    let states: Vec<&str> = images["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|image| image["registry"]["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["ok", "empty", "unreachable"]);
+    check("/api/images", 200, &images);
+    for name in ["fave-base", "empty", "down"] {
+        check(
+            "/api/images/{name}",
+            200,
+            &serve.json(&format!("/api/images/{name}")).await,
+        );
+        check(
+            "/api/images/{name}/tags",
+            200,
+            &serve.json(&format!("/api/images/{name}/tags")).await,
+        );
+    }
+    for tag in ["1.0", "1.1", "latest", "0.9"] {
+        let answer = serve
+            .json(&format!("/api/images/fave-base/tags/{tag}"))
+            .await;
+        check("/api/images/{name}/tags/{tag}", 200, &answer);
+    }
+    check("/api/locks", 200, &serve.json("/api/locks").await);
+    check("/healthz", 200, &serve.json("/healthz").await);
+    // No requirements.in in this project: the check cannot run, a documented 500.
+    let (status, body) = serve.get("/api/check").await;
+    assert_eq!(status, 500, "{body}");
+    check("/api/check", 500, &serde_json::from_str(&body).unwrap());
+    for (path, template) in [
+        ("/api/images/nope", "/api/images/{name}"),
+        (
+            "/api/images/fave-base/tags/2.0",
+            "/api/images/{name}/tags/{tag}",
+        ),
+        (
+            "/api/locks/fave-base/sbom.cdx.json",
+            "/api/locks/{image}/{file}",
+        ),
+        ("/api/locks/fave-base/secret", "/api/locks/{image}/{file}"),
+    ] {
+        let (status, body) = serve.get(path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        check(template, 404, &serde_json::from_str(&body).unwrap());
+    }
+    let bad = serve.get("/api/check?offline=maybe").await;
+    assert_eq!(bad.0, 400);
+    check("/api/check", 400, &serde_json::from_str(&bad.1).unwrap());
+    // Errors no path documents (an unknown path, a method no route has) are the same Error.
+    let error = contract.component("Error");
+    let unknown = serve.get("/api/nothing").await;
+    assert_eq!(unknown.0, 404);
+    assert!(error.is_valid(&serde_json::from_str(&unknown.1).unwrap()));
+    let post = serve_support::http()
+        .post(format!("{}/api/images", serve.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert!(post.headers()["allow"].to_str().unwrap().contains("GET"));
+    let body: Value = serde_json::from_str(&post.text().await.unwrap()).unwrap();
+    assert!(error.is_valid(&body));
+
+    // Every JSON answer the document lists for these paths was checked (the lock check's 200, 502
+    // and 503 are checked by `the_lock_check_on_a_real_lock` and the in-process tests).
+    let documented = contract.len();
+    assert!(checked.len() >= 10, "{checked:?} of {documented}");
+
+    // The schemas are strict.
+    assert!(
+        !contract
+            .errors("/api/images", 200, &json!({"bogus": 1}))
+            .is_empty()
+    );
+    let mut missing = images.clone();
+    missing["images"][0].as_object_mut().unwrap().remove("lock");
+    assert!(!contract.errors("/api/images", 200, &missing).is_empty());
+    let mut extra = images.clone();
+    extra["images"][0]["registry"]["surprise"] = json!(true);
+    assert!(!contract.errors("/api/images", 200, &extra).is_empty());
+    let mut snake = serve.json("/api/images/fave-base/tags/1.0").await;
+    let media_type = snake.as_object_mut().unwrap().remove("media-type").unwrap();
+    snake["media_type"] = media_type;
+    assert!(
+        !contract
+            .errors("/api/images/{name}/tags/{tag}", 200, &snake)
+            .is_empty()
+    );
+    let mut deep = serve.json("/api/images/fave-base").await;
+    contract.check("/api/images/{name}", 200, &deep);
+    deep["registry"]["tags"][0]["platforms"][0]["size"] = json!("large");
+    assert!(!contract.errors("/api/images/{name}", 200, &deep).is_empty());
 }

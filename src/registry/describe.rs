@@ -20,6 +20,7 @@ const MAX_INDEX_ENTRIES: usize = 64;
 
 /// One platform's image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct PlatformImage {
     /// `linux/amd64`, `linux/arm64/v8`; `unknown` when neither the index nor the config says.
     pub platform: String,

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
 
+use super::conditional::Tagged;
 use super::snapshot::{self, SharedSnapshot};
 use super::state::AppState;
 
@@ -148,7 +149,7 @@ impl SnapshotCache {
 pub struct CachedPage {
     /// The snapshot generations it shows, in image order.
     generations: Vec<u64>,
-    pub body: Bytes,
+    pub body: Tagged,
 }
 
 /// Rendered bodies by key (the path), valid while the snapshots they show are current.
@@ -164,7 +165,7 @@ const MAX_PAGES: usize = 4096;
 
 impl PageCache {
     /// The body rendered for `key` from exactly these snapshots, if any.
-    pub fn get(&self, key: &str, snapshots: &[SharedSnapshot]) -> Option<Bytes> {
+    pub fn get(&self, key: &str, snapshots: &[SharedSnapshot]) -> Option<Tagged> {
         let entries = self
             .entries
             .read()
@@ -182,7 +183,7 @@ impl PageCache {
     }
 
     /// Remember `body` as the rendering of `key` from `snapshots`.
-    pub fn insert(&self, key: &str, snapshots: &[SharedSnapshot], body: Bytes) {
+    pub fn insert(&self, key: &str, snapshots: &[SharedSnapshot], body: Tagged) {
         let mut entries = self
             .entries
             .write()
@@ -202,7 +203,8 @@ impl PageCache {
         );
     }
 
-    /// The cached body for `key`, or `render`'s, remembered.
+    /// The cached body for `key`, or `render`'s, remembered with its ETag (hashed once per rendering,
+    /// not per request).
     ///
     /// # Errors
     ///
@@ -212,11 +214,11 @@ impl PageCache {
         key: &str,
         snapshots: &[SharedSnapshot],
         render: impl FnOnce() -> Result<Bytes, E>,
-    ) -> Result<Bytes, E> {
+    ) -> Result<Tagged, E> {
         if let Some(body) = self.get(key, snapshots) {
             return Ok(body);
         }
-        let body = render()?;
+        let body = Tagged::new(render()?);
         self.insert(key, snapshots, body.clone());
         Ok(body)
     }

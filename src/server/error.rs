@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::Request;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use futures::FutureExt as _;
@@ -38,6 +39,15 @@ pub enum WebError {
     /// No route matches.
     #[error("no page at this address")]
     NotFound,
+    /// The address exists, but not for this method (every route is GET or HEAD).
+    #[error("this address answers GET and HEAD only")]
+    MethodNotAllowed,
+    /// The answer took longer than the request timeout.
+    #[error("the answer took longer than the request timeout")]
+    RequestTimeout,
+    /// The request body is over `--max-body-bytes` (no route reads a body).
+    #[error("the request body is larger than the server accepts")]
+    BodyTooLarge,
     /// The server runs without a `fave-lock.toml`, so there is no lock to check.
     #[error("the lock check needs a fave-lock.toml; this server was started without one")]
     CheckNotConfigured,
@@ -59,6 +69,9 @@ impl WebError {
             | WebError::UnknownLockFile(_)
             | WebError::NotFound => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            WebError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            WebError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::CheckNotConfigured | WebError::CheckPending => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -75,6 +88,9 @@ impl WebError {
             WebError::LockFileMissing { .. } => "lock-file-missing",
             WebError::BadRequest(_) => "bad-request",
             WebError::NotFound => "not-found",
+            WebError::MethodNotAllowed => "method-not-allowed",
+            WebError::RequestTimeout => "request-timeout",
+            WebError::BodyTooLarge => "body-too-large",
             WebError::CheckNotConfigured => "check-not-configured",
             WebError::CheckPending => "check-pending",
             WebError::Internal(_) => "internal-error",
@@ -155,11 +171,56 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Whether `path` is under the JSON API, whose errors are JSON.
+pub(crate) fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Middleware: an error answer under `/api` that is not JSON yet (the router's 405, the timeout's
+/// 408, the body limit's 413) becomes the API's JSON error, so an API client parses every answer the
+/// same way. Its other headers (`Allow`, `Retry-After`) stay.
+pub async fn api_errors(request: Request, next: Next) -> Response {
+    let api = is_api_path(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !api || is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let error = match status {
+        StatusCode::NOT_FOUND => WebError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => WebError::MethodNotAllowed,
+        StatusCode::REQUEST_TIMEOUT => WebError::RequestTimeout,
+        StatusCode::PAYLOAD_TOO_LARGE => WebError::BodyTooLarge,
+        other if other.is_client_error() => WebError::BadRequest(
+            other
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_string(),
+        ),
+        other => WebError::Internal(other.canonical_reason().unwrap_or("error").to_string()),
+    };
+    let (parts, _) = response.into_parts();
+    let mut answer = ApiError(error).into_response();
+    // The status stays the one the inner layer chose (a 4xx mapped to `bad-request` keeps its own).
+    *answer.status_mut() = status;
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}
+
 /// Middleware: a handler that panics answers 500 (JSON under `/api`, the error page elsewhere) and is
 /// logged, instead of the connection dropping without an answer. No input should make a handler
 /// panic; this is the boundary for the one that still does.
 pub async fn catch_panic(request: Request, next: Next) -> Response {
-    let api = request.uri().path().starts_with("/api/");
+    let api = is_api_path(request.uri().path());
     // The handlers share only `Arc`s and atomics, and locks that recover from poisoning: nothing a
     // panic leaves half-updated is read as if whole.
     match AssertUnwindSafe(next.run(request)).catch_unwind().await {
@@ -184,3 +245,65 @@ pub async fn catch_panic(request: Request, next: Next) -> Response {
 pub type WebResult<T> = Result<T, WebError>;
 /// Result of an API handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::WebError;
+
+    /// The OpenAPI document's `Error` schema lists exactly the codes an API error can carry.
+    #[test]
+    fn the_api_schema_lists_every_error_code() {
+        let every = [
+            WebError::ImageNotFound(String::new()),
+            WebError::TagNotFound {
+                image: String::new(),
+                tag: String::new(),
+            },
+            WebError::UnknownLockFile(String::new()),
+            WebError::LockFileMissing {
+                image: String::new(),
+                file: String::new(),
+            },
+            WebError::BadRequest(String::new()),
+            WebError::NotFound,
+            WebError::MethodNotAllowed,
+            WebError::RequestTimeout,
+            WebError::BodyTooLarge,
+            WebError::CheckNotConfigured,
+            WebError::CheckPending,
+            WebError::Internal(String::new()),
+        ];
+        // A new variant must be added above (this match fails to compile until it is).
+        for error in &every {
+            match error {
+                WebError::ImageNotFound(_)
+                | WebError::TagNotFound { .. }
+                | WebError::UnknownLockFile(_)
+                | WebError::LockFileMissing { .. }
+                | WebError::BadRequest(_)
+                | WebError::NotFound
+                | WebError::MethodNotAllowed
+                | WebError::RequestTimeout
+                | WebError::BodyTooLarge
+                | WebError::CheckNotConfigured
+                | WebError::CheckPending
+                | WebError::Internal(_) => {}
+            }
+        }
+        let codes: BTreeSet<&str> = every.iter().map(WebError::code).collect();
+        assert_eq!(codes.len(), every.len(), "codes are unique");
+        let openapi: serde_json::Value =
+            serde_json::from_str(crate::server::handlers::meta::OPENAPI).unwrap();
+        let listed: BTreeSet<&str> =
+            openapi["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+                ["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect();
+        assert_eq!(listed, codes);
+    }
+}

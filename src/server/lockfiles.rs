@@ -56,6 +56,7 @@ pub fn lock_file_kind(name: &str) -> Option<LockFileKind> {
 
 /// One lock file's presence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct LockFileView {
     pub name: &'static str,
     pub description: &'static str,
@@ -67,6 +68,7 @@ pub struct LockFileView {
 
 /// What the lock folder holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct LockView {
     /// The folder, as configured (relative to the config's folder).
     pub dir: String,
@@ -109,6 +111,7 @@ impl LockView {
 
 /// What the build plan says, read tolerantly: every field may be missing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct PlanView {
     /// Full references to publish (`ghcr.io/fave-project/fave-base:0.1`).
     pub tags: Vec<String>,

@@ -96,6 +96,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
 /// The Prometheus text exposition of every counter.
 pub fn render(state: &AppState) -> String {
     let mut out = String::with_capacity(8 * 1024);
+    build_info(&mut out);
     let routes = state.metrics.sorted_routes();
     http_requests(&mut out, &routes);
     http_latency(&mut out, &routes);
@@ -114,7 +115,25 @@ pub fn render(state: &AppState) -> String {
         "fave_lock_uptime_seconds {:.3}",
         state.metrics.uptime()
     );
+    super::process::render(&mut out);
     out
+}
+
+/// `fave_lock_build_info{version, git} 1`: which build answers, by the usual `_build_info` convention
+/// (a gauge that is always 1, its labels carrying the facts).
+fn build_info(out: &mut String) {
+    header(
+        out,
+        "fave_lock_build_info",
+        "gauge",
+        "The running build: crate version and git commit (always 1).",
+    );
+    let _ = writeln!(
+        out,
+        "fave_lock_build_info{{version=\"{}\",git=\"{}\"}} 1",
+        escape(super::VERSION),
+        escape(super::GIT_COMMIT)
+    );
 }
 
 impl Metrics {

@@ -11,12 +11,14 @@
 
 mod cache;
 mod check;
+mod conditional;
 mod connections;
 mod error;
 mod extractors;
 pub mod handlers;
 pub mod lockfiles;
 mod metrics;
+mod process;
 pub mod routes;
 pub mod snapshot;
 mod state;
@@ -34,6 +36,9 @@ pub use state::{AppState, ConnectionLimits, ServeSettings, ServedImage};
 
 /// The version shown in the footer and `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit the binary was built from (`unknown` outside a checkout); see `build.rs`.
+pub const GIT_COMMIT: &str = env!("FAVE_LOCK_GIT_COMMIT");
 
 /// Serve `state` on `listener` until `shutdown` completes, then finish the requests in flight. Each
 /// connection is held to the settings' [`ConnectionLimits`].

@@ -8,11 +8,13 @@ use axum::http::header::{
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware;
 use axum::routing::get;
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::error::catch_panic;
+use super::conditional;
+use super::error::{api_errors, catch_panic};
 use super::handlers::{api, assets, dashboard, locks, meta};
 use super::metrics;
 use super::state::AppState;
@@ -51,6 +53,7 @@ pub(crate) fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     let body_limit = state.settings.limits.max_body_bytes;
     routes
         .layer(middleware::from_fn(catch_panic))
+        .layer(middleware::from_fn(conditional::etag))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -60,6 +63,9 @@ pub(crate) fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             timeout,
         ))
         .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::from_fn(api_errors))
+        // gzip or br when the client accepts it, for answers over 32 bytes (every answer is text).
+        .layer(CompressionLayer::new())
         .layer(SetResponseHeaderLayer::if_not_present(
             CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),

@@ -46,6 +46,7 @@ impl Freshness {
 
 /// One tag as shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct TagView {
     pub tag: String,
     /// `ok`, `error` (manifest unreadable) or `invalid` (not a valid tag name; never requested).
@@ -71,6 +72,7 @@ pub struct TagView {
 /// Whether an SBOM is attached to a tag's manifest, and whether it is the SBOM of the lock the image's
 /// label names (see [`crate::attach::sbom_status`], which `fave-lock check` asks too).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct SbomView {
     /// `matches`, `mismatch`, `none`; `error` when the referrers could not be read.
     pub state: &'static str,
@@ -217,6 +219,7 @@ pub enum BaseCurrent {
 
 /// The base image: what the plan pins, what its registry serves now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct BaseImageView {
     pub reference: String,
     pub pinned_digest: Option<String>,
@@ -257,6 +260,7 @@ impl BaseImageView {
 
 /// One tag the plan publishes and what the registry has under it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct PlannedTag {
     pub reference: String,
     pub tag: String,
@@ -283,6 +287,7 @@ impl ManifestGroup<'_> {
 
 /// Everything shown about one image.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct ImageSnapshot {
     pub image: String,
     pub repository: Option<String>,

@@ -16,6 +16,8 @@ pub(crate) struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body's bytes, for an answer that is not text (a compressed one).
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -46,9 +48,23 @@ pub(crate) fn state(images: Vec<ServedImage>) -> AppState {
 
 /// GET `path` through the router.
 pub(crate) async fn get(state: &AppState, path: &str) -> Answer {
+    get_with(state, path, &[]).await
+}
+
+/// `method` `path` with `headers` through the router.
+pub(crate) async fn request(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Answer {
     let router = super::router(state.clone());
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     let response = router
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .oneshot(request.body(Body::empty()).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -60,7 +76,13 @@ pub(crate) async fn get(state: &AppState, path: &str) -> Answer {
         status,
         headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes: bytes.to_vec(),
     }
+}
+
+/// GET `path` with `headers` through the router.
+pub(crate) async fn get_with(state: &AppState, path: &str, headers: &[(&str, &str)]) -> Answer {
+    request(state, "GET", path, headers).await
 }
 
 /// Write `files` (name, content) into `root/locks/<image>/`.

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod contract;
 pub mod oci;
 
 use std::io::{BufRead, BufReader};

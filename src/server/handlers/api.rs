@@ -18,6 +18,7 @@ use crate::server::state::AppState;
 
 /// An image without its tag list, for `/api/images`.
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct ImageSummary<'a> {
     image: &'a str,
     repository: Option<&'a str>,
@@ -32,6 +33,7 @@ struct ImageSummary<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct RegistrySummary<'a> {
     state: &'a str,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -43,6 +45,7 @@ struct RegistrySummary<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct Links {
     page: String,
     tags: String,
@@ -119,6 +122,7 @@ pub async fn image(
 
 /// `/api/images/{name}/tags`.
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct TagsResponse<'a> {
     image: &'a str,
     repository: Option<&'a str>,

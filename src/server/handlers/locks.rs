@@ -14,6 +14,7 @@ use crate::server::lockfiles::{LockView, lock_file_kind, read_lock};
 use crate::server::state::AppState;
 
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct LockEntry {
     image: String,
     #[serde(flatten)]
@@ -122,7 +123,7 @@ mod tests {
         assert_eq!(lock["image"], "fave-base");
         assert_eq!(lock["urls"][0], "/api/locks/fave-base/requirements.txt");
         assert_eq!(
-            lock["requirements_sha256"],
+            lock["requirements-sha256"],
             "4e6648d7d85857bfc096a531dd6dcd0f7423b987d7a61e232eee8ac7deff0b96"
         );
     }

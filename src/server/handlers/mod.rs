@@ -6,20 +6,23 @@ pub mod dashboard;
 pub mod locks;
 pub mod meta;
 
-use axum::body::Bytes;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use axum::response::{IntoResponse, Response};
+
+use super::conditional::Tagged;
 
 /// `text/html; charset=utf-8`.
 pub(crate) const HTML: &str = "text/html; charset=utf-8";
 /// `application/json`.
 pub(crate) const JSON: &str = "application/json";
 
-/// A cached body as a response: views change with every snapshot, so browsers revalidate.
-pub(crate) fn cached_body(content_type: &'static str, body: Bytes) -> Response {
+/// A cached body as a response: views change with every snapshot, so browsers revalidate (with the
+/// ETag computed when the body was rendered).
+pub(crate) fn cached_body(content_type: &'static str, page: Tagged) -> Response {
     (
         [(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")],
-        body,
+        [(ETAG, page.etag)],
+        page.body,
     )
         .into_response()
 }
