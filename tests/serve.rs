@@ -513,6 +513,7 @@ async fn the_lock_check_on_a_real_lock() {
 /// by a JSON Schema validator. The schemas are closed and name their required fields: `{"bogus": 1}`,
 /// an answer missing a field, and one with a field the document does not list, all fail.
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "registry: starts Debian's docker-registry (scripts/setup/serve-deps.sh); scripts/test.sh runs it"]
 async fn every_answer_matches_its_openapi_schema() {
     let registry = Registry::start().await;
     let project = Project::new();
