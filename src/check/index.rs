@@ -13,6 +13,7 @@ use pep440_rs::{Operator, Version};
 use pep508_rs::{MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
 
 use crate::index::{DistFile, ProjectResponse};
+use crate::lock::listing::{ListingChange, compare_with_index};
 use crate::lock::{Lock, LockedPackage};
 use crate::requirements::RequirementsInput;
 use crate::resolve::Target;
@@ -88,34 +89,27 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
             }
         };
         for locked in &package.files {
-            let Some(now) = page.files.iter().find(|f| f.filename == locked.filename) else {
-                findings.push(finding(
-                    Code::NotOnIndex,
-                    format!("`{}` is gone from the index", locked.filename),
-                ));
-                continue;
-            };
-            if let (Some(want), Some(have)) = (&locked.sha256, &now.sha256)
-                && !want.eq_ignore_ascii_case(have)
-            {
-                findings.push(finding(
-                    Code::IndexHashMismatch,
-                    format!(
-                        "`{}` has sha256 {have} on the index; the lock pins {want}",
-                        locked.filename
-                    ),
-                ));
-            }
-            if let Some(reason) = &now.yanked {
-                let reason = if reason.is_empty() {
-                    "no reason given".to_string()
-                } else {
-                    format!("reason: {reason}")
+            let entry = page.files.iter().find(|f| f.filename == locked.filename);
+            // The comparison `verify` makes, without the cutoff (the resolve's business); a changed
+            // size comes with a changed hash, which says more, so `check` leaves it to `verify`.
+            for change in compare_with_index(locked, entry, None) {
+                let name = &locked.filename;
+                let reason = match &change {
+                    ListingChange::Gone => format!("`{name}` is gone from the index"),
+                    ListingChange::Sha256 { locked, listed } => {
+                        format!("`{name}` has sha256 {listed} on the index; the lock pins {locked}")
+                    }
+                    ListingChange::Yanked { reason } if reason.is_empty() => {
+                        format!("`{name}` was yanked (no reason given)")
+                    }
+                    ListingChange::Yanked { reason } => {
+                        format!("`{name}` was yanked (reason: {reason})")
+                    }
+                    ListingChange::Size { .. } | ListingChange::UploadedAfterCutoff { .. } => {
+                        continue;
+                    }
                 };
-                findings.push(finding(
-                    Code::Yanked,
-                    format!("`{}` was yanked ({reason})", locked.filename),
-                ));
+                findings.push(finding(change.code(), reason));
             }
         }
         if let Some(newer) = newer_release(context, package, &page.files) {

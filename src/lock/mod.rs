@@ -1,6 +1,7 @@
 //! The lock: one canonical, platform-merged view of a [`Resolution`] that every output is written from,
 //! so that `requirements.txt`, `pylock.toml` and later the SBOM cannot disagree.
 
+pub mod listing;
 mod pylock;
 mod read;
 mod requirements_txt;
