@@ -1,6 +1,7 @@
 //! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
 
 mod abi;
+mod args;
 mod attach;
 mod check;
 mod plan;
@@ -9,6 +10,8 @@ mod resolve;
 mod sbom;
 mod serve;
 mod verify;
+
+pub use args::TimeoutArg;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,21 +93,10 @@ pub struct ResolveArgs {
     /// Where to write requirements.txt (ad hoc: stdout when absent; `.toml` writes a pylock.toml).
     #[arg(short = 'o', long = "output-file", value_name = "PATH")]
     pub output_file: Option<PathBuf>,
-    /// The package index's simple API.
-    #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
-    pub index_url: Option<String>,
-    /// Use only the cache; fail if something is missing from it.
-    #[arg(long)]
-    pub offline: bool,
-    /// Fetch every project page again, ignoring the cache.
-    #[arg(long, conflicts_with = "offline")]
-    pub refresh: bool,
-    /// Cache folder.
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
-    /// How long a cached project page counts as fresh, in seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub cache_ttl: u64,
+    #[command(flatten)]
+    pub index_url: args::IndexUrlArg,
+    #[command(flatten)]
+    pub cache: args::CacheArgs,
     /// Most index requests in flight.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
@@ -142,28 +134,6 @@ pub struct ResolveArgs {
     pub sbom_timestamp: Option<String>,
     #[command(flatten)]
     pub timeout: TimeoutArg,
-}
-
-/// `--timeout`, for every command that talks to the index: one deadline for the whole run, so that no
-/// index, proxy or registry can keep CI waiting. Each request has its own, shorter deadlines besides
-/// (`FAVE_LOCK_HTTP_TIMEOUT`, `FAVE_LOCK_LOW_SPEED_LIMIT`, `FAVE_LOCK_LOW_SPEED_TIME`).
-#[derive(Debug, Clone, Copy, clap::Args)]
-pub struct TimeoutArg {
-    /// Give up the whole run after this many seconds (0: never), naming the requests still unanswered;
-    /// nothing is written.
-    #[arg(
-        long = "timeout",
-        env = "FAVE_LOCK_TIMEOUT",
-        default_value_t = 600,
-        value_name = "SECONDS"
-    )]
-    pub seconds: u64,
-}
-
-impl TimeoutArg {
-    fn limit(self) -> Option<Duration> {
-        (self.seconds > 0).then(|| Duration::from_secs(self.seconds))
-    }
 }
 
 /// The one exit-code convention of every fave-lock command.

@@ -15,11 +15,12 @@ use fave_lock::config::{self, DEFAULT_INDEX_URL};
 use fave_lock::diagnose::{Diagnosis, apply_fixes, render_json, render_text};
 use fave_lock::fs::Staged;
 use fave_lock::image::{ImageError, ImageJob, LockedImage};
-use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
+use fave_lock::index::IndexClient;
 use fave_lock::lock::requirements_txt;
 use fave_lock::resolve::{ResolveError, SdistPolicy};
 use fave_lock::tags::{Platform, PythonVersion};
 
+use super::args::DEFAULT_CACHE_TTL;
 use super::progress::Progress;
 use super::{ExitStatus, Format, ResolveArgs};
 
@@ -103,9 +104,8 @@ async fn check_abi(
     locked: &[LockedImage],
     client: Arc<IndexClient>,
 ) -> anyhow::Result<(Vec<(String, Diagnosis)>, BTreeMap<String, AbiReport>)> {
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
-    let mut options = AbiOptions::new(&cache_dir);
-    options.offline = args.offline;
+    let mut options = AbiOptions::new(&args.cache.dir());
+    options.offline = args.cache.offline;
     let mut failing = Vec::new();
     let mut reports = BTreeMap::new();
     for image in locked
@@ -158,14 +158,11 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
     for sbom in jobs.iter_mut().filter_map(|job| job.sbom.as_mut()) {
         sbom.timestamp = sbom_timestamp;
     }
-    let client = Arc::new(IndexClient::new(IndexSettings {
+    let client = Arc::new(args.cache.index_client(
         index_url,
-        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
-        offline: args.offline,
-        refresh: args.refresh,
-        page_ttl: Duration::from_secs(args.cache_ttl),
-        concurrency: args.concurrency.max(1),
-    })?);
+        args.concurrency,
+        DEFAULT_CACHE_TTL,
+    )?);
     let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
     let progress = Progress::start(
         format!("Resolving {}", names.join(", ")),
@@ -203,7 +200,7 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
     // unless the user opts out. Ad hoc runs follow uv and pip-compile, which trust the index's hashes.
     let verify = args.verify || (args.requirement.is_none() && !args.no_verify);
     if verify {
-        let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+        let cache_dir = args.cache.dir();
         let verdict = super::verify::verify_before_writing(
             &client,
             &locked,
@@ -329,7 +326,7 @@ fn config_jobs(
         }
     }
     let config = config::load(&args.config)?;
-    let index_url = effective_index_url(args.index_url.as_deref(), config.index_url.as_deref());
+    let index_url = config.effective_index_url(args.index_url.url.as_deref());
     let exclude_newer = exclude_newer.or(config.exclude_newer);
     let selected = super::selected_images(&config, &args.images)?;
     if args.output_file.is_some() && selected.len() != 1 {
@@ -372,7 +369,7 @@ fn ad_hoc_job(
         platforms.push((platform.oci().to_string(), platform));
     }
     let allow_sdist = sdist_policy(args)?;
-    let index_url = effective_index_url(args.index_url.as_deref(), None);
+    let index_url = effective_index_url(args.index_url.url.as_deref());
     let output = args.output_file.clone();
     let writes_pylock = output
         .as_ref()
@@ -425,9 +422,9 @@ fn sdist_policy(args: &ResolveArgs) -> anyhow::Result<SdistPolicy> {
     })
 }
 
-fn effective_index_url(flag_or_env: Option<&str>, config: Option<&str>) -> String {
+/// The ad hoc index URL, as [`config::Config::effective_index_url`] without a config.
+fn effective_index_url(flag_or_env: Option<&str>) -> String {
     flag_or_env
-        .or(config)
         .unwrap_or(DEFAULT_INDEX_URL)
         .trim_end_matches('/')
         .to_string()

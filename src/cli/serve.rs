@@ -9,7 +9,6 @@ use anyhow::{Context, bail};
 use clap::ValueEnum;
 
 use fave_lock::config::Config;
-use fave_lock::index::default_cache_dir;
 use fave_lock::registry::{CredentialStore, RegistryClient, RegistryOptions, Repository};
 use fave_lock::server::{
     AppState, CheckService, CheckSettings, ConnectionLimits, MIN_HEADER_BYTES, ServeSettings,
@@ -54,12 +53,11 @@ pub struct ServeArgs {
     /// registry is out of reach: its failure fails the whole check, as for `fave-lock check`.
     #[arg(long)]
     pub check_no_registry: bool,
-    /// The package index's simple API for the lock check (as for `check`; it is part of the input hash).
-    #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
-    pub index_url: Option<String>,
-    /// Cache folder of the lock check's index pages and metadata.
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
+    // The lock check's index and cache, as for `check`.
+    #[command(flatten)]
+    pub index_url: super::args::IndexUrlArg,
+    #[command(flatten)]
+    pub cache_dir: super::args::CacheDirArg,
     /// Most registry requests in flight.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub registry_concurrency: usize,
@@ -125,8 +123,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
             CheckService::new(
                 config,
                 CheckSettings {
-                    index_url: args.index_url.clone(),
-                    cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+                    index_url: args.index_url.url.clone(),
+                    cache_dir: args.cache_dir.dir(),
                     ttl: Duration::from_secs(args.check_ttl),
                     registry: !args.check_no_registry,
                 },

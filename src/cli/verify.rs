@@ -12,15 +12,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use fave_lock::config;
-use fave_lock::image::{LockedImage, config_path};
-use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
+use fave_lock::image::LockedImage;
+use fave_lock::index::IndexClient;
 use fave_lock::lock::{Lock, read_pylock};
 use fave_lock::tags::{Arch, Platform};
 use fave_lock::verify::{
     FileOutcome, Finding, Severity, Verdict, VerifyOptions, VerifyReport, VerifyReporter, verify,
 };
 
+use super::args::{DEFAULT_CACHE_TTL, SelectedLock, select_locks};
 use super::{ExitStatus, Format};
 
 /// `fave-lock verify`: download every file of each image's lock and check it against the lock and the
@@ -46,18 +46,8 @@ pub struct VerifyArgs {
     /// Most downloads in flight (and, besides them, most index page requests).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
-    /// Cache folder (wheels go to its `wheels-v1/`).
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
-    /// Use only the caches; fail if a file or page is missing from them.
-    #[arg(long)]
-    pub offline: bool,
-    /// Fetch every project page again, ignoring the page cache.
-    #[arg(long, conflicts_with = "offline")]
-    pub refresh: bool,
-    /// How long a cached project page counts as fresh, in seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub cache_ttl: u64,
+    #[command(flatten)]
+    pub cache: super::args::CacheArgs,
     /// No progress or summary on stderr (findings are still printed).
     #[arg(short, long)]
     pub quiet: bool,
@@ -74,21 +64,18 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
     limit_malloc_arenas();
     let started = Instant::now();
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let cache_dir = args.cache.dir();
     let mut reports = Vec::new();
-    for path in lock_paths(&args)? {
+    for SelectedLock { path, .. } in select_locks(&args.config, &args.images, &args.locks)? {
         let lock = read_pylock(&path)?;
         let targets = select_targets(&lock, &args.platforms)?;
-        let client = IndexClient::new(IndexSettings {
-            index_url: lock.context.index_url.clone(),
-            cache_dir: cache_dir.clone(),
-            offline: args.offline,
-            refresh: args.refresh,
-            page_ttl: Duration::from_secs(args.cache_ttl),
-            // Downloads and index pages each get `concurrency` requests, so that pages (other host, little
-            // data) never wait for a permit behind a long download.
-            concurrency: args.concurrency.max(1) * 2,
-        })?;
+        // Downloads and index pages each get `concurrency` requests, so that pages (other host, little
+        // data) never wait for a permit behind a long download.
+        let client = args.cache.index_client(
+            lock.context.index_url.clone(),
+            args.concurrency.max(1) * 2,
+            DEFAULT_CACHE_TTL,
+        )?;
         let options = VerifyOptions {
             cache_dir: cache_dir.clone(),
             concurrency: args.concurrency.max(1),
@@ -160,22 +147,6 @@ pub async fn verify_before_writing(
         eprintln!("error: the lock was not written: verify found problems with the resolved files");
     }
     Ok(Some(status))
-}
-
-/// The lock files to verify: `--lock` paths, else the config's images (all, or those named).
-fn lock_paths(args: &VerifyArgs) -> anyhow::Result<Vec<PathBuf>> {
-    if !args.locks.is_empty() {
-        return Ok(args.locks.clone());
-    }
-    let config = config::load(&args.config)?;
-    let mut paths = Vec::new();
-    for image in &config.images {
-        if args.images.is_empty() || args.images.contains(&image.name) {
-            paths.push(config_path(&config, &image.output).join("pylock.toml"));
-        }
-    }
-    super::selected_images(&config, &args.images)?;
-    Ok(paths)
 }
 
 /// The lock's targets named by `--platform` flags; `None` (all) without flags.
