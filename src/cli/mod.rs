@@ -240,7 +240,14 @@ pub fn selected_images<'a>(
 pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
     use fave_lock::abi::AbiError;
     use fave_lock::diagnose::AbiDiagnoseError;
-    match err.downcast_ref::<ImageError>() {
+    // The pipeline's image errors carry the same exit classes as the image's own.
+    let image_error = err.downcast_ref::<ImageError>().or_else(|| {
+        match err.downcast_ref::<fave_lock::pipeline::PipelineError>() {
+            Some(fave_lock::pipeline::PipelineError::Image(error)) => Some(error),
+            _ => None,
+        }
+    });
+    match image_error {
         Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
         Some(ImageError::MissingHash { .. }) => ExitStatus::Integrity,
         Some(ImageError::Apt { source, .. }) if source.is_integrity() => ExitStatus::Integrity,

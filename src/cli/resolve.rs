@@ -1,7 +1,7 @@
 //! `fave-lock resolve`: config or ad hoc input → jobs → locks → files written atomically, all or none.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,136 +10,36 @@ use anyhow::{Context, bail};
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
-use fave_lock::abi::{self, AbiOptions, AbiReport};
+use fave_lock::abi::AbiOptions;
 use fave_lock::config::{self, DEFAULT_INDEX_URL};
-use fave_lock::diagnose::{Diagnosis, apply_fixes, render_json, render_text};
-use fave_lock::fs::Staged;
-use fave_lock::image::{ImageError, ImageJob, LockedImage};
-use fave_lock::index::IndexClient;
+use fave_lock::diagnose::{Phase, render_json, render_text};
+use fave_lock::image::ImageJob;
+use fave_lock::index::IndexStats;
 use fave_lock::lock::requirements_txt;
-use fave_lock::resolve::{ResolveError, SdistPolicy};
+use fave_lock::pipeline::{
+    self, DiagnoseBudget, DiagnoseOptions, Diagnosed, Locked, Outcome, PipelineOptions,
+    PipelineReporter,
+};
+use fave_lock::resolve::SdistPolicy;
 use fave_lock::tags::{Platform, PythonVersion};
+use fave_lock::verify::VerifyReporter;
 
 use super::args::DEFAULT_CACHE_TTL;
 use super::progress::Progress;
 use super::{ExitStatus, Format, ResolveArgs};
 
 pub async fn run(args: ResolveArgs) -> anyhow::Result<ExitStatus> {
-    let status = run_once(&args).await?;
-    if status == ExitStatus::Finding && args.apply_fixes {
+    let (status, applied_fixes) = run_once(&args).await?;
+    if applied_fixes {
         // The checked fixes are now in the input: resolve again, for real.
-        return run_once(&args).await;
+        return Ok(run_once(&args).await?.0);
     }
     Ok(status)
 }
 
-/// Explain every unresolvable image (nothing is written), and with `--apply-fixes` write the checked
-/// fixes into the inputs.
-async fn diagnose(
-    args: &ResolveArgs,
-    jobs: &[&ImageJob],
-    client: Arc<IndexClient>,
-    failed_after: Duration,
-) -> anyhow::Result<ExitStatus> {
-    // The diagnosis resolves many variants of the input: bound it, by default by the larger of
-    // 10 s and three times the resolve that failed (which fetched most of what it needs).
-    let budget = match args.diagnose_timeout {
-        Some(seconds) if seconds <= 0.0 => None,
-        Some(seconds) => Some(
-            Duration::try_from_secs_f64(seconds)
-                .with_context(|| format!("--diagnose-timeout {seconds}"))?,
-        ),
-        None => Some((failed_after * 3).max(Duration::from_secs(10))),
-    };
-    let mut diagnoses = Vec::new();
-    for job in jobs {
-        let (progress, phase) = Progress::with_phase(
-            format!("Diagnosing {}", job.name),
-            client.stats.clone(),
-            args.quiet,
-        );
-        let diagnosis = job.diagnose(client.clone(), budget, phase).await;
-        drop(progress);
-        diagnoses.push((job.name.clone(), diagnosis?));
-    }
-    report_diagnoses(args, &diagnoses)
-}
-
-/// Print each image's diagnosis (and apply its fixes when asked): the run found something to act on.
-fn report_diagnoses(
-    args: &ResolveArgs,
-    diagnoses: &[(String, Diagnosis)],
-) -> anyhow::Result<ExitStatus> {
-    let mut reports = Vec::new();
-    for (image, diagnosis) in diagnoses {
-        match args.format {
-            Format::Json => reports
-                .push(serde_json::json!({"image": image, "diagnosis": render_json(diagnosis)})),
-            Format::Text => eprint!("error: {image}: {}", render_text(diagnosis)),
-        }
-        if args.apply_fixes {
-            let written = apply_fixes(diagnosis)?;
-            if !args.quiet {
-                for path in written {
-                    eprintln!("Applied fixes to {}", path.display());
-                }
-            }
-        }
-    }
-    if args.format == Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"resolved": false, "images": reports})
-            )?
-        );
-    }
-    Ok(ExitStatus::Finding)
-}
-
-/// The numpy ABI check of every lock that installs numpy ≥ 2: the diagnoses of those that fail it,
-/// and every image's report.
-async fn check_abi(
-    args: &ResolveArgs,
-    locked: &[LockedImage],
-    client: Arc<IndexClient>,
-) -> anyhow::Result<(Vec<(String, Diagnosis)>, BTreeMap<String, AbiReport>)> {
-    let mut options = AbiOptions::new(&args.cache.dir());
-    options.offline = args.cache.offline;
-    let mut failing = Vec::new();
-    let mut reports = BTreeMap::new();
-    for image in locked
-        .iter()
-        .filter(|image| abi::lock_has_numpy_2(&image.lock))
-    {
-        let progress = Progress::start(
-            format!("Checking the numpy ABI of {}", image.job.name),
-            client.stats.clone(),
-            args.quiet,
-        );
-        let outcome = image.job.check_abi(client.clone(), image, &options).await;
-        drop(progress);
-        let (report, diagnosis) = outcome?;
-        if !args.quiet {
-            for wheel in report.unchecked() {
-                eprintln!(
-                    "warning: {}: numpy ABI not checked for {}: {}",
-                    image.job.name,
-                    wheel.filename,
-                    wheel.error.as_deref().unwrap_or_default()
-                );
-            }
-        }
-        if let Some(diagnosis) = diagnosis {
-            failing.push((image.job.name.clone(), diagnosis));
-        }
-        reports.insert(image.job.name.clone(), report);
-    }
-    Ok((failing, reports))
-}
-
-async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
-    let args = args.clone();
+/// One run of the pipeline over the jobs the arguments name, rendered; and whether it wrote fixes
+/// into the inputs.
+async fn run_once(args: &ResolveArgs) -> anyhow::Result<(ExitStatus, bool)> {
     let started = Instant::now();
     let exclude_newer = args
         .exclude_newer
@@ -147,8 +47,8 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
         .map(parse_timestamp)
         .transpose()?;
     let (mut jobs, index_url) = match &args.requirement {
-        Some(requirement) => ad_hoc_job(&args, requirement, exclude_newer)?,
-        None => config_jobs(&args, exclude_newer)?,
+        Some(requirement) => ad_hoc_job(args, requirement, exclude_newer)?,
+        None => config_jobs(args, exclude_newer)?,
     };
     let sbom_timestamp = args
         .sbom_timestamp
@@ -163,87 +63,136 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
         args.concurrency,
         DEFAULT_CACHE_TTL,
     )?);
-    let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
-    let progress = Progress::start(
-        format!("Resolving {}", names.join(", ")),
-        client.stats.clone(),
-        args.quiet,
-    );
-    let results = futures::future::join_all(jobs.iter().map(|job| job.lock(client.clone()))).await;
-    drop(progress);
-    let mut locked = Vec::new();
-    let mut unresolvable = Vec::new();
-    for (job, result) in jobs.iter().zip(results) {
-        match result {
-            Ok(image) => locked.push(image),
-            Err(ImageError::Resolve(ResolveError::NoSolution(_))) => unresolvable.push(job),
-            Err(err) => return Err(err.into()),
-        }
-    }
-    if !unresolvable.is_empty() {
-        return diagnose(&args, &unresolvable, client.clone(), started.elapsed()).await;
-    }
-    for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
-        if !args.quiet {
-            eprintln!("warning: {warning}");
-        }
-    }
-    let mut abi_reports = BTreeMap::new();
-    if !args.no_check_abi {
-        let (failing, reports) = check_abi(&args, &locked, client.clone()).await?;
-        if !failing.is_empty() {
-            return report_diagnoses(&args, &failing);
-        }
-        abi_reports = reports;
-    }
+    let budget = match args.diagnose_timeout {
+        Some(seconds) => DiagnoseBudget::from_seconds(seconds)
+            .with_context(|| format!("--diagnose-timeout {seconds}"))?,
+        None => DiagnoseBudget::Default,
+    };
+    let abi = (!args.no_check_abi).then(|| {
+        let mut options = AbiOptions::new(&args.cache.dir());
+        options.offline = args.cache.offline;
+        options
+    });
     // The config's locks are committed and built from: their files are checked against their bytes
     // unless the user opts out. Ad hoc runs follow uv and pip-compile, which trust the index's hashes.
     let verify = args.verify || (args.requirement.is_none() && !args.no_verify);
-    if verify {
-        let cache_dir = args.cache.dir();
-        let verdict = super::verify::verify_before_writing(
-            &client,
-            &locked,
-            &cache_dir,
-            args.format,
-            args.quiet,
+    let options = PipelineOptions {
+        diagnose: Some(DiagnoseOptions {
+            budget,
+            apply_fixes: args.apply_fixes,
+        }),
+        abi,
+        verify: verify.then(|| args.cache.dir()),
+        write: true,
+    };
+    let reporter = CliReporter {
+        stats: client.stats.clone(),
+        quiet: args.quiet,
+    };
+    let outcome = pipeline::run(&jobs, &client, &options, &reporter).await?;
+    let applied_fixes = outcome.applied_fixes();
+    let status = match outcome {
+        Outcome::Locked(locked) => {
+            if let Some(verified) = &locked.verified
+                && !args.quiet
+                && args.format == Format::Text
+            {
+                super::verify::summarize(&verified.reports, verified.elapsed);
+            }
+            if args.requirement.is_some() && args.output_file.is_none() {
+                for image in &locked.images {
+                    print!("{}", requirements_txt(&image.lock));
+                }
+            }
+            report(args, &locked, started.elapsed());
+            ExitStatus::Success
+        }
+        Outcome::Unresolvable(images) => {
+            let diagnosed: Vec<&Diagnosed> = images
+                .iter()
+                .filter_map(|image| image.diagnosis.as_ref())
+                .collect();
+            report_diagnoses(args, &diagnosed)?
+        }
+        Outcome::AbiProblems(diagnosed) => {
+            report_diagnoses(args, &diagnosed.iter().collect::<Vec<_>>())?
+        }
+        Outcome::VerifyFailed(verified) => {
+            let status =
+                super::verify::render(&verified.reports, args.format, args.quiet, verified.elapsed);
+            if args.format == Format::Text {
+                eprintln!(
+                    "error: the lock was not written: verify found problems with the resolved files"
+                );
+            }
+            status
+        }
+    };
+    Ok((status, applied_fixes))
+}
+
+/// Spinners while resolving, diagnosing and checking, a bar while verifying, warnings on stderr.
+struct CliReporter {
+    stats: Arc<IndexStats>,
+    quiet: bool,
+}
+
+impl PipelineReporter for CliReporter {
+    fn step(&self, label: String) -> (Box<dyn Send>, Phase) {
+        let (progress, phase) = Progress::with_phase(label, self.stats.clone(), self.quiet);
+        (Box::new(progress), phase)
+    }
+
+    fn verifying(&self, image: &str) -> Box<dyn VerifyReporter + '_> {
+        Box::new(super::verify::BarReporter::new(image, self.quiet))
+    }
+
+    fn warning(&self, text: String) {
+        if !self.quiet {
+            eprintln!("warning: {text}");
+        }
+    }
+}
+
+/// Print each image's diagnosis and the files its fixes were applied to: the run found something to
+/// act on.
+fn report_diagnoses(args: &ResolveArgs, diagnoses: &[&Diagnosed]) -> anyhow::Result<ExitStatus> {
+    let mut reports = Vec::new();
+    for Diagnosed {
+        image,
+        diagnosis,
+        applied,
+    } in diagnoses
+    {
+        match args.format {
+            Format::Json => reports
+                .push(serde_json::json!({"image": image, "diagnosis": render_json(diagnosis)})),
+            Format::Text => eprint!("error: {image}: {}", render_text(diagnosis)),
+        }
+        if !args.quiet {
+            for path in applied {
+                eprintln!("Applied fixes to {}", path.display());
+            }
+        }
+    }
+    if args.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"resolved": false, "images": reports})
+            )?
         );
-        if let Some(status) = verdict.await? {
-            return Ok(status);
-        }
     }
-    let written = write_outputs(&args, &locked)?;
-    report(&args, &locked, &abi_reports, &written, started.elapsed());
-    Ok(ExitStatus::Success)
+    Ok(ExitStatus::Finding)
 }
 
-/// Stage every output of every image, then rename them all: a failure leaves every previous file.
-fn write_outputs(args: &ResolveArgs, locked: &[LockedImage]) -> anyhow::Result<Vec<PathBuf>> {
-    if args.requirement.is_some() && args.output_file.is_none() {
-        for image in locked {
-            print!("{}", requirements_txt(&image.lock));
-        }
-        return Ok(Vec::new());
-    }
-    let mut staged = Staged::default();
-    for (path, contents) in locked.iter().flat_map(|image| &image.outputs) {
-        staged.stage(path, contents.as_bytes())?;
-    }
-    // Fault injection for the panic boundary's test (tests/outputs.rs): a bug at the worst moment,
-    // with every output staged and none renamed, must leave the previous files as they were.
-    if std::env::var_os("FAVE_LOCK_FAULT").is_some_and(|fault| fault == "panic-before-commit") {
-        panic!("FAVE_LOCK_FAULT=panic-before-commit");
-    }
-    Ok(staged.commit()?)
-}
-
-fn report(
-    args: &ResolveArgs,
-    locked: &[LockedImage],
-    abi_reports: &BTreeMap<String, AbiReport>,
-    written: &[PathBuf],
-    elapsed: Duration,
-) {
+fn report(args: &ResolveArgs, locked: &Locked, elapsed: Duration) {
+    let Locked {
+        images: locked,
+        abi: abi_reports,
+        written,
+        ..
+    } = locked;
     match args.format {
         Format::Json => {
             let images: Vec<serde_json::Value> = locked

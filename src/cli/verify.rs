@@ -1,10 +1,10 @@
 //! `fave-lock verify`: read each image's `pylock.toml`, fetch and check every file, render the findings,
-//! and turn the worst one into the exit code. Also the `resolve --verify` step, which runs the same
-//! check on a lock before it is written.
+//! and turn the worst one into the exit code. `resolve` renders the verify stage of its pipeline with
+//! the same functions.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use fave_lock::image::LockedImage;
-use fave_lock::index::IndexClient;
 use fave_lock::lock::{Lock, read_pylock};
 use fave_lock::tags::{Arch, Platform};
 use fave_lock::verify::{
@@ -106,49 +104,6 @@ fn limit_malloc_arenas() {
     }
 }
 
-/// `resolve --verify`: verify each freshly resolved lock before anything is written. Prints the
-/// findings and returns the status to exit with when there are any (the caller then writes nothing).
-pub async fn verify_before_writing(
-    client: &IndexClient,
-    locked: &[LockedImage],
-    cache_dir: &Path,
-    format: Format,
-    quiet: bool,
-) -> anyhow::Result<Option<ExitStatus>> {
-    let started = Instant::now();
-    let mut reports = Vec::new();
-    for image in locked {
-        let options = VerifyOptions {
-            cache_dir: cache_dir.to_path_buf(),
-            ..VerifyOptions::default()
-        };
-        let reporter = BarReporter::new(&image.lock.context.image, quiet);
-        let report = verify(client, &image.lock, &options, &reporter).await;
-        drop(reporter);
-        let report = report.with_context(|| format!("cannot verify `{}`", image.job.name))?;
-        let path = image
-            .job
-            .pylock_toml
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&image.job.name));
-        reports.push((path, report));
-    }
-    if reports
-        .iter()
-        .all(|(_, report)| report.verdict() == Verdict::Clean)
-    {
-        if !quiet && format == Format::Text {
-            summarize(&reports, started.elapsed());
-        }
-        return Ok(None);
-    }
-    let status = render(&reports, format, quiet, started.elapsed());
-    if format == Format::Text {
-        eprintln!("error: the lock was not written: verify found problems with the resolved files");
-    }
-    Ok(Some(status))
-}
-
 /// The lock's targets named by `--platform` flags; `None` (all) without flags.
 fn select_targets(lock: &Lock, platforms: &[String]) -> anyhow::Result<Option<BTreeSet<usize>>> {
     if platforms.is_empty() {
@@ -195,7 +150,7 @@ fn select_targets(lock: &Lock, platforms: &[String]) -> anyhow::Result<Option<BT
 }
 
 /// Print every report's findings and the summary; the status of the worst verdict.
-fn render(
+pub(super) fn render(
     reports: &[(PathBuf, VerifyReport)],
     format: Format,
     quiet: bool,
@@ -270,7 +225,7 @@ fn render(
     }
 }
 
-fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
+pub(super) fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
     let took = format!(" in {:.2}s", elapsed.as_secs_f64());
     for (_, report) in reports {
         let bytes: u64 = report.files.iter().map(|file| file.size).sum();
@@ -339,7 +294,7 @@ fn verdict_name(verdict: Verdict) -> &'static str {
 }
 
 /// A progress bar with bytes and bytes/s; draws nothing when quiet or when stderr is not a terminal.
-struct BarReporter {
+pub(super) struct BarReporter {
     bar: ProgressBar,
     files: AtomicUsize,
     done: AtomicUsize,
@@ -347,7 +302,7 @@ struct BarReporter {
 }
 
 impl BarReporter {
-    fn new(image: &str, quiet: bool) -> BarReporter {
+    pub(super) fn new(image: &str, quiet: bool) -> BarReporter {
         let target = if quiet || !std::io::stderr().is_terminal() {
             ProgressDrawTarget::hidden()
         } else {
