@@ -8,7 +8,29 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            // A usage error under `--format json` is JSON on stdout too (help and version are not
+            // errors); clap words it on stderr and exits 2 either way.
+            let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+            if err.use_stderr() && cli::args_want_json(&raw) {
+                let message = err.kind().as_str().unwrap_or("invalid command line");
+                let detail = err.render().to_string();
+                println!(
+                    "{}",
+                    cli::error_json(
+                        "usage",
+                        message,
+                        &[detail.trim_end().to_string()],
+                        cli::ExitStatus::Error
+                    )
+                );
+            }
+            err.exit();
+        }
+    };
+    let json = args.command.wants_json();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,12 +58,22 @@ fn main() -> ExitCode {
     // a runtime being shut down. Nothing is left to do, so leave them to the process's exit.
     runtime.shutdown_background();
     let Ok(outcome) = outcome else {
+        if json {
+            let message = "internal error (a bug in fave-lock; nothing was written)";
+            println!(
+                "{}",
+                cli::error_json("internal", message, &[], cli::ExitStatus::Error)
+            );
+        }
         return cli::ExitStatus::Error.into();
     };
     match outcome {
         Ok(status) => status.into(),
         Err(err) => {
             let status = cli::exit_status_of(&err);
+            if json {
+                println!("{}", cli::render_error_json(&err, status));
+            }
             eprintln!("error: {}", cli::render_error(&err));
             status.into()
         }

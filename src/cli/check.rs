@@ -27,7 +27,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub strict: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
     #[command(flatten)]
     pub index_url: super::args::IndexUrlArg,
@@ -52,8 +52,9 @@ pub struct CheckArgs {
 /// How findings are rendered on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CheckFormat {
-    /// One finding a line, with its reason and the fixing command.
-    Human,
+    /// One finding a line, with its reason and the fixing command (`human`, its old name, still works).
+    #[value(alias = "human")]
+    Text,
     /// One JSON document.
     Json,
     /// GitHub Actions workflow annotations (`::error file=…,line=…::…`).
@@ -90,7 +91,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
     };
     let report = fave_lock::check::run(&config, clients, &options).await?;
     let text = match args.format {
-        CheckFormat::Human => render_human(&report),
+        CheckFormat::Text => render_text(&report),
         CheckFormat::Json => report.to_json(),
         CheckFormat::Github => render_github(&report),
         CheckFormat::Junit => render_junit(&report),
@@ -128,7 +129,7 @@ fn subject(finding: &Finding) -> String {
     }
 }
 
-fn render_human(report: &CheckReport) -> String {
+fn render_text(report: &CheckReport) -> String {
     let strict = report.strict;
     let mut out = String::new();
     for report in &report.images {

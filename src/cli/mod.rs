@@ -1,5 +1,12 @@
 //! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
 
+/// Return a [`UsageError`]: the command line asks for something impossible (exit 2, code `usage`).
+macro_rules! usage_error {
+    ($($arg:tt)*) => {
+        return Err($crate::cli::UsageError(format!($($arg)*)).into())
+    };
+}
+
 mod abi;
 mod args;
 mod attach;
@@ -50,11 +57,42 @@ pub enum Command {
     Serve(serve::ServeArgs),
 }
 
-/// Output format for summaries and reports.
+/// Output format for summaries and reports: the one vocabulary of every command (`check` adds its CI
+/// forms). With `json`, stdout carries one JSON document, and an error is one JSON object there too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Lines for people.
     Text,
+    /// One JSON document on stdout.
     Json,
+}
+
+/// A command line that asks for something impossible; the run ends with exit 2, code `usage`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl Command {
+    /// Whether stdout was asked to carry JSON: then an error is written there as JSON too.
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Resolve(args) => args.format == Format::Json,
+            Command::Verify(args) => args.format == Format::Json,
+            Command::Abi(args) => args.format == Format::Json,
+            Command::Attach(args) => args.format == Format::Json,
+            Command::Check(args) => args.format == check::CheckFormat::Json,
+            Command::Plan(args) => args.format == plan::PlanFormat::Json,
+            Command::Sbom(_) | Command::Serve(_) => false,
+        }
+    }
+}
+
+/// Whether raw command-line arguments ask for `--format json`: for errors found before they parse.
+pub fn args_want_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter().enumerate().any(|(index, arg)| {
+        arg == "--format=json"
+            || (arg == "--format" && args.get(index + 1).is_some_and(|next| next == "json"))
+    })
 }
 
 /// `fave-lock resolve`: without `-r`, every image of `fave-lock.toml`; with `-r`, an ad hoc input using
@@ -169,6 +207,7 @@ impl From<ExitStatus> for ExitCode {
 
 /// Run the command within its `--timeout`, if it has one.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    let json = cli.command.wants_json();
     let limit = match &cli.command {
         Command::Resolve(args) => args.timeout.limit(),
         Command::Verify(args) => args.timeout.limit(),
@@ -190,7 +229,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             // blocked on requests, and a shutdown would wait for them or make their timers panic.
             // Nothing is half-written: the command runs in this task, so it is between two polls now,
             // and it stages and renames its outputs within one poll.
-            eprintln!("error: {}", timed_out(limit));
+            let message = timed_out(limit);
+            if json {
+                println!("{}", error_json("timeout", &message, &[], ExitStatus::Error));
+            }
+            eprintln!("error: {message}");
             std::process::exit(ExitStatus::Error.code().into());
         }
     }
@@ -269,6 +312,7 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
             ExitStatus::Integrity
         }
         _ if attach::is_integrity(err) => ExitStatus::Integrity,
+        _ if err.downcast_ref::<UsageError>().is_some() => ExitStatus::Error,
         _ if matches!(
             err.downcast_ref::<fave_lock::plan::PlanError>(),
             Some(fave_lock::plan::PlanError::LockMismatch { .. })
@@ -278,6 +322,65 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
         }
         _ => ExitStatus::Error,
     }
+}
+
+/// What kind of error ended the run, for scripts: `usage`, `config`, `input`, `index`, `registry`,
+/// `io`, `unresolvable`, `integrity`, or `error` for the rest.
+pub fn error_code(err: &anyhow::Error, status: ExitStatus) -> &'static str {
+    match status {
+        ExitStatus::Finding => return "unresolvable",
+        ExitStatus::Integrity => return "integrity",
+        ExitStatus::Success | ExitStatus::Error => {}
+    }
+    for cause in err.chain() {
+        if cause.is::<UsageError>() {
+            return "usage";
+        }
+        if cause.is::<fave_lock::config::ConfigError>() {
+            return "config";
+        }
+        if cause.is::<fave_lock::requirements::RequirementsError>()
+            || cause.is::<fave_lock::lock::LockReadError>()
+        {
+            return "input";
+        }
+        if cause.is::<fave_lock::index::IndexError>() {
+            return "index";
+        }
+        if cause.is::<fave_lock::registry::RegistryError>() {
+            return "registry";
+        }
+        if cause.is::<std::io::Error>() || cause.is::<fave_lock::fs::WriteError>() {
+            return "io";
+        }
+    }
+    "error"
+}
+
+/// An error as the one JSON object a `--format json` run writes to stdout.
+pub fn error_json(code: &str, message: &str, causes: &[String], status: ExitStatus) -> String {
+    let class = match status {
+        ExitStatus::Success => "success",
+        ExitStatus::Finding => "finding",
+        ExitStatus::Error => "error",
+        ExitStatus::Integrity => "integrity",
+    };
+    serde_json::json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "causes": causes,
+            "class": class,
+            "exit": status.code(),
+        }
+    })
+    .to_string()
+}
+
+/// [`error_json`] of an error that ended the run.
+pub fn render_error_json(err: &anyhow::Error, status: ExitStatus) -> String {
+    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+    error_json(error_code(err, status), &err.to_string(), &causes, status)
 }
 
 /// The error and its causes, one per line.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
 
 use fave_lock::config;
@@ -52,7 +52,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitStatus> {
             .iter()
             .map(|image| image.name.as_str())
             .collect();
-        bail!(
+        usage_error!(
             "no image `{}` in {} (images: {})",
             args.image,
             args.config.display(),
@@ -60,7 +60,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitStatus> {
         );
     };
     let Some(settings) = PlanSettings::from_config(&config, image) else {
-        bail!(
+        usage_error!(
             "image `{}` has no `base-image` in {}, so it has no build plan",
             args.image,
             args.config.display()

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
@@ -41,6 +41,13 @@ pub async fn run(args: ResolveArgs) -> anyhow::Result<ExitStatus> {
 /// into the inputs.
 async fn run_once(args: &ResolveArgs) -> anyhow::Result<(ExitStatus, bool)> {
     let started = Instant::now();
+    if args.requirement.is_some() && args.output_file.is_none() && args.format == Format::Json {
+        // uv and pip-compile print an ad hoc lock on stdout; with `--format json` stdout is the report.
+        usage_error!(
+            "--format json writes its report to stdout, where an ad hoc lock would go: add -o PATH \
+             (requirements.txt, or a .toml for pylock.toml)"
+        );
+    }
     let exclude_newer = args
         .exclude_newer
         .as_deref()
@@ -267,7 +274,7 @@ fn config_jobs(
         (!args.only_binary.is_empty(), "--only-binary"),
     ] {
         if flag.0 {
-            bail!(
+            usage_error!(
                 "{} only applies with -r (ad hoc mode); for the config's images, edit {}",
                 flag.1,
                 args.config.display()
@@ -279,7 +286,7 @@ fn config_jobs(
     let exclude_newer = exclude_newer.or(config.exclude_newer);
     let selected = super::selected_images(&config, &args.images)?;
     if args.output_file.is_some() && selected.len() != 1 {
-        bail!("--output-file needs exactly one image: add --image NAME");
+        usage_error!("--output-file needs exactly one image: add --image NAME");
     }
     let jobs = selected
         .into_iter()
@@ -302,12 +309,12 @@ fn ad_hoc_job(
     exclude_newer: Option<Timestamp>,
 ) -> anyhow::Result<(Vec<ImageJob>, String)> {
     let Some(python_version) = &args.python_version else {
-        bail!("-r needs --python-version (for the base image: --python-version 3.11)");
+        usage_error!("-r needs --python-version (for the base image: --python-version 3.11)");
     };
     let python = PythonVersion::from_str(python_version)
         .map_err(|err| anyhow::anyhow!("--python-version {python_version}: {err}"))?;
     if args.python_platforms.is_empty() {
-        bail!(
+        usage_error!(
             "-r needs --python-platform (for the base image: --python-platform x86_64-manylinux_2_36)"
         );
     }
@@ -387,7 +394,7 @@ fn parse_timestamp(text: &str) -> anyhow::Result<Timestamp> {
     if let Ok(date) = jiff::civil::Date::from_str(text) {
         return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
     }
-    bail!(
+    usage_error!(
         "--exclude-newer {text}: expected an RFC 3339 timestamp (2026-11-01T00:00:00Z) or a date (2026-11-01)"
     )
 }

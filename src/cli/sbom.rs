@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::Timestamp;
 
 use fave_lock::fs::Staged;
@@ -54,7 +54,7 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
         .transpose()?;
     let locks = select_locks(&args.config, &args.images, args.lock.as_slice())?;
     if args.output_file.is_some() && locks.len() != 1 {
-        bail!("--output-file needs exactly one lock: name one image or use --lock");
+        usage_error!("--output-file needs exactly one lock: name one image or use --lock");
     }
     for SelectedLock {
         path: lock_path,
@@ -129,5 +129,5 @@ pub fn parse_sbom_timestamp(text: &str) -> anyhow::Result<Timestamp> {
     if let Ok(date) = jiff::civil::Date::from_str(text) {
         return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
     }
-    bail!("--sbom-timestamp {text}: expected `now`, an RFC 3339 timestamp or a date")
+    usage_error!("--sbom-timestamp {text}: expected `now`, an RFC 3339 timestamp or a date")
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
 
 use fave_lock::config::Config;
@@ -162,14 +162,14 @@ fn connection_limits(args: &ServeArgs) -> anyhow::Result<ConnectionLimits> {
         ("--send-timeout", args.send_timeout),
     ] {
         if seconds == 0 {
-            bail!("`{flag} 0`: a timeout must be at least 1 second");
+            usage_error!("`{flag} 0`: a timeout must be at least 1 second");
         }
     }
     if args.max_connections == 0 {
-        bail!("`--max-connections 0`: the server must accept at least one connection");
+        usage_error!("`--max-connections 0`: the server must accept at least one connection");
     }
     if args.max_header_bytes < MIN_HEADER_BYTES {
-        bail!(
+        usage_error!(
             "`--max-header-bytes {}`: must be at least {MIN_HEADER_BYTES} (the HTTP parser's smallest buffer)",
             args.max_header_bytes
         );
@@ -295,7 +295,7 @@ fn new_image(root: &Path, name: String, repository: Repository) -> ServedImage {
 /// `NAME=HOST[:PORT]/REPO`.
 fn parse_image_override(value: &str) -> anyhow::Result<(String, Repository)> {
     let Some((name, repository)) = value.split_once('=') else {
-        bail!(
+        usage_error!(
             "`--image {value}`: expected NAME=HOST[:PORT]/REPO, like fave-base=127.0.0.1:5000/fave-base"
         );
     };
@@ -307,7 +307,7 @@ fn parse_image_override(value: &str) -> anyhow::Result<(String, Repository)> {
             byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'.' | b'_' | b'-')
         });
     if !name_ok {
-        bail!(
+        usage_error!(
             "`--image {value}`: the image name must be lowercase letters, digits, `.`, `_` or `-`"
         );
     }

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use fave_lock::lock::{Lock, read_pylock};
@@ -138,7 +138,7 @@ fn select_targets(lock: &Lock, platforms: &[String]) -> anyhow::Result<Option<BT
                 .iter()
                 .map(|target| format!("{} ({})", target.oci, target.platform))
                 .collect();
-            bail!(
+            usage_error!(
                 "--platform {text}: the lock of `{}` has no such target (targets: {})",
                 lock.context.image,
                 known.join(", ")
