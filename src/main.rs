@@ -8,12 +8,12 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
-    let args = match cli::Cli::try_parse() {
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match cli::Cli::try_parse_from(&raw) {
         Ok(args) => args,
         Err(err) => {
             // A usage error under `--format json` is JSON on stdout too (help and version are not
             // errors); clap words it on stderr and exits 2 either way.
-            let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
             if err.use_stderr() && cli::args_want_json(&raw) {
                 let message = err.kind().as_str().unwrap_or("invalid command line");
                 let detail = err.render().to_string();
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
             err.exit();
         }
     };
-    let json = args.command.wants_json();
+    let json = args.command.wants_json(&raw);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         );
     }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(cli::run(args))
+        runtime.block_on(cli::run(args, json))
     }));
     // The resolver's solver threads may still be blocked on requests when a run ends early (an error,
     // a timeout): dropping the runtime would wait for them, and its timers panic when they wake up in

@@ -103,3 +103,14 @@ fn human_is_text() {
     assert_eq!(text.stdout, human.stdout);
     assert!(!text.stdout.is_empty());
 }
+
+/// `plan` prints JSON by default; its errors turn into JSON only when `--format json` is given, so a
+/// script reading a plan never gets an error object in its place.
+#[test]
+fn plan_errors_are_json_only_when_asked() {
+    let out = fave_lock(&["plan", "no-such-image"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let error = json_error(&fave_lock(&["plan", "no-such-image", "--format", "json"]));
+    assert_eq!(error["code"], "usage");
+}

@@ -73,15 +73,18 @@ pub enum Format {
 pub struct UsageError(pub String);
 
 impl Command {
-    /// Whether stdout was asked to carry JSON: then an error is written there as JSON too.
-    pub fn wants_json(&self) -> bool {
+    /// Whether stdout was asked to carry JSON: then an error is written there as JSON too. `raw` are
+    /// the arguments as given: `plan` prints JSON by default, and only an explicit `--format json`
+    /// turns its errors into JSON (a script reading a plan from stdout never gets an error object
+    /// it did not ask for).
+    pub fn wants_json(&self, raw: &[std::ffi::OsString]) -> bool {
         match self {
             Command::Resolve(args) => args.format == Format::Json,
             Command::Verify(args) => args.format == Format::Json,
             Command::Abi(args) => args.format == Format::Json,
             Command::Attach(args) => args.format == Format::Json,
             Command::Check(args) => args.format == check::CheckFormat::Json,
-            Command::Plan(args) => args.format == plan::PlanFormat::Json,
+            Command::Plan(args) => args.format == plan::PlanFormat::Json && args_want_json(raw),
             Command::Sbom(_) | Command::Serve(_) => false,
         }
     }
@@ -206,8 +209,7 @@ impl From<ExitStatus> for ExitCode {
 }
 
 /// Run the command within its `--timeout`, if it has one.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let json = cli.command.wants_json();
+pub async fn run(cli: Cli, json: bool) -> anyhow::Result<ExitStatus> {
     let limit = match &cli.command {
         Command::Resolve(args) => args.timeout.limit(),
         Command::Verify(args) => args.timeout.limit(),
