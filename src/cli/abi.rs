@@ -17,9 +17,8 @@ pub struct AbiArgs {
     /// the lock of every image of the config.
     #[arg(value_name = "WHEEL|LOCK")]
     pub paths: Vec<PathBuf>,
-    /// The config file (when no path is given).
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Only this image of the config, when no path is given (repeatable; default: all).
     #[arg(long = "image", value_name = "NAME", conflicts_with = "paths")]
     pub images: Vec<String>,
@@ -101,7 +100,7 @@ fn targets(args: &AbiArgs) -> anyhow::Result<Vec<PathBuf>> {
     if !args.paths.is_empty() {
         return Ok(args.paths.clone());
     }
-    Ok(select_locks(&args.config, &args.images, &[])?
+    Ok(select_locks(&args.config.path, &args.images, &[])?
         .into_iter()
         .map(|lock| lock.path)
         .collect())

@@ -10,13 +10,27 @@ use fave_lock::image::config_path;
 use fave_lock::index::{IndexClient, IndexError, IndexSettings, default_cache_dir};
 use fave_lock::plan::PlanSettings;
 
+/// `--config`: every command reads its images from this file.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArg {
+    /// The config file (`serve` runs without one when `--image` names every image to show; `abi`
+    /// reads it only when no path is given).
+    #[arg(long = "config", default_value = "fave-lock.toml", value_name = "PATH")]
+    pub path: PathBuf,
+}
+
 /// `--index-url`, for the commands that resolve or compare with a resolve (`resolve`, `check`, `serve`);
 /// the others ask the index their lock names.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IndexUrlArg {
     /// The package index's simple API (default: the config's `index-url`, else PyPI; it is part of the
     /// input hash).
-    #[arg(long = "index-url", env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
+    #[arg(
+        id = "index_url",
+        long = "index-url",
+        env = "FAVE_LOCK_INDEX_URL",
+        value_name = "URL"
+    )]
     pub url: Option<String>,
 }
 
@@ -24,7 +38,12 @@ pub struct IndexUrlArg {
 #[derive(Debug, Clone, clap::Args)]
 pub struct CacheDirArg {
     /// Cache folder (index pages, metadata, wheels in `wheels-v1/`, ABI results in `abi-v1/`).
-    #[arg(long = "cache-dir", env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
+    #[arg(
+        id = "cache_dir",
+        long = "cache-dir",
+        env = "FAVE_LOCK_CACHE_DIR",
+        value_name = "PATH"
+    )]
     pub path: Option<PathBuf>,
 }
 
@@ -165,6 +184,13 @@ mod tests {
 
     fn config_file() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fave-lock.toml")
+    }
+
+    /// Every command's flags fit together (clap checks ids, conflicts and defaults only when asked).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::super::Cli::command().debug_assert();
     }
 
     /// `abi`, `verify` and `sbom` read the same locks for the same names (`abi` ignored `--image`).

@@ -2,7 +2,6 @@
 //! renders its report as human lines, JSON, GitHub annotations or JUnit; the verdict is the exit code.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +19,8 @@ pub struct CheckArgs {
     /// Images of the config to check (default: all).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Count informational findings (newer releases within policy) as stale.
     #[arg(long)]
     pub strict: bool,
@@ -64,7 +62,7 @@ pub enum CheckFormat {
 }
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
-    let config = config::load(&args.config)?;
+    let config = config::load(&args.config.path)?;
     // Freshness is the question: a cached page is not trusted unless `--cache-ttl` says so.
     let index = Arc::new(args.cache.index_client(
         config.effective_index_url(args.index_url.url.as_deref()),

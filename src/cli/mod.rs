@@ -102,9 +102,8 @@ pub fn args_want_json(args: &[std::ffi::OsString]) -> bool {
 /// uv's flag names.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ResolveArgs {
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: args::ConfigArg,
     /// Resolve only this image of the config (repeatable).
     #[arg(long = "image", value_name = "NAME")]
     pub images: Vec<String>,

@@ -1,8 +1,6 @@
 //! `fave-lock plan IMAGE`: print the image's build plan (written by `resolve`) as JSON, `--build-arg`
 //! flags or `--label` flags, after checking the lock files still match it.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use clap::ValueEnum;
 
@@ -19,9 +17,8 @@ pub struct PlanArgs {
     /// The image, by its name in the config.
     #[arg(value_name = "IMAGE")]
     pub image: String,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// What to print.
     #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
     pub format: PlanFormat,
@@ -45,7 +42,7 @@ pub enum PlanFormat {
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitStatus> {
-    let config = config::load(&args.config)?;
+    let config = config::load(&args.config.path)?;
     let Some(image) = config.images.iter().find(|image| image.name == args.image) else {
         let known: Vec<&str> = config
             .images
@@ -55,7 +52,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitStatus> {
         usage_error!(
             "no image `{}` in {} (images: {})",
             args.image,
-            args.config.display(),
+            args.config.path.display(),
             known.join(", ")
         );
     };
@@ -63,7 +60,7 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<ExitStatus> {
         usage_error!(
             "image `{}` has no `base-image` in {}, so it has no build plan",
             args.image,
-            args.config.display()
+            args.config.path.display()
         );
     };
     let mut plan: BuildPlan = read_checked(&settings)?;

@@ -277,11 +277,11 @@ fn config_jobs(
             usage_error!(
                 "{} only applies with -r (ad hoc mode); for the config's images, edit {}",
                 flag.1,
-                args.config.display()
+                args.config.path.display()
             );
         }
     }
-    let config = config::load(&args.config)?;
+    let config = config::load(&args.config.path)?;
     let index_url = config.effective_index_url(args.index_url.url.as_deref());
     let exclude_newer = exclude_newer.or(config.exclude_newer);
     let selected = super::selected_images(&config, &args.images)?;

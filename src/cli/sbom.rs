@@ -23,9 +23,8 @@ pub struct SbomArgs {
     /// Images of the config (default: all).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Make the SBOM of this pylock.toml instead of the config's images (written beside it unless
     /// `--output-file` says otherwise).
     #[arg(long, value_name = "PATH", conflicts_with = "images")]
@@ -52,7 +51,7 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
         .as_deref()
         .map(parse_sbom_timestamp)
         .transpose()?;
-    let locks = select_locks(&args.config, &args.images, args.lock.as_slice())?;
+    let locks = select_locks(&args.config.path, &args.images, args.lock.as_slice())?;
     if args.output_file.is_some() && locks.len() != 1 {
         usage_error!("--output-file needs exactly one lock: name one image or use --lock");
     }
@@ -94,7 +93,7 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
                 "warning: `{}` beside the SBOM was not updated (no image of {} writes this lock); \
                  run `fave-lock sbom IMAGE` to rewrite both",
                 path.with_file_name(PLAN_FILE).display(),
-                args.config.display()
+                args.config.path.display()
             );
         }
         let replanned_path = replanned.as_ref().map(|(plan_path, _)| plan_path.clone());

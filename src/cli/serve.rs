@@ -29,9 +29,8 @@ pub enum LogFormat {
 /// `fave-lock serve`: the tag and digest dashboard, its JSON API and metrics.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// The config file. May be missing when `--image` names every image to show.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Address to listen on. Port 0 picks a free port (the `listening` log line names it).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: SocketAddr,
@@ -240,8 +239,8 @@ fn served_images(
     let mut images = Vec::new();
     let mut insecure = Vec::new();
     let mut loaded = None;
-    let root = if args.config.exists() || args.images.is_empty() {
-        let config = fave_lock::config::load(&args.config)?;
+    let root = if args.config.path.exists() || args.images.is_empty() {
+        let config = fave_lock::config::load(&args.config.path)?;
         for image in &config.images {
             let repository = image
                 .registry
@@ -250,7 +249,7 @@ fn served_images(
                     text.parse::<Repository>()
                         .map_err(anyhow::Error::msg)
                         .with_context(|| {
-                            format!("image `{}` in `{}`", image.name, args.config.display())
+                            format!("image `{}` in `{}`", image.name, args.config.path.display())
                         })
                 })
                 .transpose()?;

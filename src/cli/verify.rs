@@ -28,9 +28,8 @@ pub struct VerifyArgs {
     /// Images of the config to verify (default: all).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Verify this pylock.toml instead of the config's images (repeatable).
     #[arg(long = "lock", value_name = "PATH", conflicts_with = "images")]
     pub locks: Vec<PathBuf>,
@@ -64,7 +63,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
     let cache_dir = args.cache.dir();
     let mut reports = Vec::new();
-    for SelectedLock { path, .. } in select_locks(&args.config, &args.images, &args.locks)? {
+    for SelectedLock { path, .. } in select_locks(&args.config.path, &args.images, &args.locks)? {
         let lock = read_pylock(&path)?;
         let targets = select_targets(&lock, &args.platforms)?;
         // Downloads and index pages each get `concurrency` requests, so that pages (other host, little
