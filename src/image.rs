@@ -14,7 +14,9 @@ use crate::diagnose::{
     self, AbiDiagnoseContext, AbiDiagnoseError, DiagnoseContext, Diagnosis, Phase,
 };
 use crate::index::{IndexClient, IndexSettings};
-use crate::lock::{Lock, LockContext, LockTarget, input_hash, pylock_toml, requirements_txt};
+use crate::lock::{
+    Lock, LockContext, LockTarget, input_hash, input_part_hashes, pylock_toml, requirements_txt,
+};
 use crate::plan::{PlanError, PlanSettings};
 use crate::requirements::{self, RequirementsError, RequirementsInput};
 use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, SdistPolicy, Target};
@@ -310,6 +312,7 @@ impl ImageJob {
             index_url: self.index_url.clone(),
             exclude_newer: self.exclude_newer,
             input_hash: self.input_hash(&input)?,
+            inputs: self.input_hashes(&input)?,
             command: self.command.clone(),
         };
         let lock = Lock::new(&resolution, context);
@@ -400,6 +403,34 @@ impl ImageJob {
 
     /// Hash of the config section, the effective index and cutoff, the platforms and every input file.
     pub fn input_hash(&self, input: &RequirementsInput) -> Result<String, RequirementsError> {
+        let parts = self.input_parts(input)?;
+        Ok(input_hash(
+            parts
+                .iter()
+                .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
+        ))
+    }
+
+    /// The sha256 of each part of [`ImageJob::input_hash`], by part name.
+    pub fn input_hashes(
+        &self,
+        input: &RequirementsInput,
+    ) -> Result<std::collections::BTreeMap<String, String>, RequirementsError> {
+        let parts = self.input_parts(input)?;
+        Ok(input_part_hashes(
+            parts
+                .iter()
+                .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
+        ))
+    }
+
+    /// The named parts the input hash is made of, in order: `settings` (image, Python, platforms,
+    /// index, cutoff, sdist policy), `config` (the image's canonical config section) and one
+    /// `file <path>` per input file.
+    fn input_parts(
+        &self,
+        input: &RequirementsInput,
+    ) -> Result<Vec<(String, Vec<u8>)>, RequirementsError> {
         let mut contents = Vec::new();
         for path in &input.files {
             let bytes = crate::fs::read_input(path).map_err(|source| RequirementsError::Io {
@@ -436,15 +467,14 @@ impl ImageJob {
                 )
             },
         );
-        let mut parts: Vec<(&str, &[u8])> = vec![
-            ("settings", settings.as_bytes()),
-            ("config", self.canonical_config.as_bytes()),
+        let mut parts = vec![
+            ("settings".to_string(), settings.into_bytes()),
+            (
+                "config".to_string(),
+                self.canonical_config.clone().into_bytes(),
+            ),
         ];
-        parts.extend(
-            contents
-                .iter()
-                .map(|(name, bytes)| (name.as_str(), bytes.as_slice())),
-        );
-        Ok(input_hash(parts))
+        parts.extend(contents);
+        Ok(parts)
     }
 }

@@ -25,6 +25,7 @@ pub mod fuzzing;
 pub mod image;
 pub mod index;
 pub mod lock;
+pub mod pipeline;
 pub mod plan;
 pub mod registry;
 pub mod requirements;

@@ -8,7 +8,29 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match cli::Cli::try_parse_from(&raw) {
+        Ok(args) => args,
+        Err(err) => {
+            // A usage error under `--format json` is JSON on stdout too (help and version are not
+            // errors); clap words it on stderr and exits 2 either way.
+            if err.use_stderr() && cli::args_want_json(&raw) {
+                let message = err.kind().as_str().unwrap_or("invalid command line");
+                let detail = err.render().to_string();
+                println!(
+                    "{}",
+                    cli::error_json(
+                        "usage",
+                        message,
+                        &[detail.trim_end().to_string()],
+                        cli::ExitStatus::Error
+                    )
+                );
+            }
+            err.exit();
+        }
+    };
+    let json = args.command.wants_json(&raw);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,19 +51,29 @@ fn main() -> ExitCode {
         );
     }));
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(cli::run(args))
+        runtime.block_on(cli::run(args, json))
     }));
     // The resolver's solver threads may still be blocked on requests when a run ends early (an error,
     // a timeout): dropping the runtime would wait for them, and its timers panic when they wake up in
     // a runtime being shut down. Nothing is left to do, so leave them to the process's exit.
     runtime.shutdown_background();
     let Ok(outcome) = outcome else {
+        if json {
+            let message = "internal error (a bug in fave-lock; nothing was written)";
+            println!(
+                "{}",
+                cli::error_json("internal", message, &[], cli::ExitStatus::Error)
+            );
+        }
         return cli::ExitStatus::Error.into();
     };
     match outcome {
         Ok(status) => status.into(),
         Err(err) => {
             let status = cli::exit_status_of(&err);
+            if json {
+                println!("{}", cli::render_error_json(&err, status));
+            }
             eprintln!("error: {}", cli::render_error(&err));
             status.into()
         }

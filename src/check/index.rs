@@ -13,6 +13,7 @@ use pep440_rs::{Operator, Version};
 use pep508_rs::{MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
 
 use crate::index::{DistFile, ProjectResponse};
+use crate::lock::listing::{ListingChange, compare_with_index};
 use crate::lock::{Lock, LockedPackage};
 use crate::requirements::RequirementsInput;
 use crate::resolve::Target;
@@ -88,34 +89,27 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
             }
         };
         for locked in &package.files {
-            let Some(now) = page.files.iter().find(|f| f.filename == locked.filename) else {
-                findings.push(finding(
-                    Code::NotOnIndex,
-                    format!("`{}` is gone from the index", locked.filename),
-                ));
-                continue;
-            };
-            if let (Some(want), Some(have)) = (&locked.sha256, &now.sha256)
-                && !want.eq_ignore_ascii_case(have)
-            {
-                findings.push(finding(
-                    Code::IndexHashMismatch,
-                    format!(
-                        "`{}` has sha256 {have} on the index; the lock pins {want}",
-                        locked.filename
-                    ),
-                ));
-            }
-            if let Some(reason) = &now.yanked {
-                let reason = if reason.is_empty() {
-                    "no reason given".to_string()
-                } else {
-                    format!("reason: {reason}")
+            let entry = page.files.iter().find(|f| f.filename == locked.filename);
+            // The comparison `verify` makes, without the cutoff (the resolve's business); a changed
+            // size comes with a changed hash, which says more, so `check` leaves it to `verify`.
+            for change in compare_with_index(locked, entry, None) {
+                let name = &locked.filename;
+                let reason = match &change {
+                    ListingChange::Gone => format!("`{name}` is gone from the index"),
+                    ListingChange::Sha256 { locked, listed } => {
+                        format!("`{name}` has sha256 {listed} on the index; the lock pins {locked}")
+                    }
+                    ListingChange::Yanked { reason } if reason.is_empty() => {
+                        format!("`{name}` was yanked (no reason given)")
+                    }
+                    ListingChange::Yanked { reason } => {
+                        format!("`{name}` was yanked (reason: {reason})")
+                    }
+                    ListingChange::Size { .. } | ListingChange::UploadedAfterCutoff { .. } => {
+                        continue;
+                    }
                 };
-                findings.push(finding(
-                    Code::Yanked,
-                    format!("`{}` was yanked ({reason})", locked.filename),
-                ));
+                findings.push(finding(change.code(), reason));
             }
         }
         if let Some(newer) = newer_release(context, package, &page.files) {
@@ -124,16 +118,66 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
             } else {
                 "newer release"
             };
-            findings.push(finding(
+            let mut newer_finding = finding(
                 Code::NewerRelease,
                 format!(
                     "{} {newer} is available ({policy}; locked {})",
                     package.name, package.version
                 ),
-            ));
+            );
+            newer_finding.fix = newer_release_fix(context, package, &newer, &page.files);
+            findings.push(newer_finding);
         }
     }
     findings
+}
+
+/// What picks up `newer` when run: `resolve` alone keeps a pinned version and the lock's
+/// `exclude-newer`, so the pin to change and the cutoff to raise come first.
+fn newer_release_fix(
+    context: &IndexContext<'_>,
+    package: &LockedPackage,
+    newer: &Version,
+    files: &[DistFile],
+) -> String {
+    let name = &package.name;
+    let mut steps = Vec::new();
+    if is_pinned(context.input, name) {
+        let place = input_location(context.input, name).map_or_else(
+            || "the requirements input".to_string(),
+            |location| match location.line {
+                Some(line) => format!("{}:{line}", location.path.display()),
+                None => location.path.display().to_string(),
+            },
+        );
+        steps.push(format!(
+            "change the pin `{name}=={}` to `{name}=={newer}` in {place}",
+            package.version
+        ));
+    }
+    // The release's first upload: a later wheel for another target does not matter.
+    let uploaded = files
+        .iter()
+        .filter(|file| {
+            matches!(
+                DistFilename::parse(&file.filename, name),
+                Some(DistFilename::Wheel(wheel)) if wheel.version == *newer
+            )
+        })
+        .filter_map(|file| file.upload_time)
+        .min();
+    if let (Some(cutoff), Some(uploaded)) = (context.lock.context.exclude_newer, uploaded)
+        && uploaded > cutoff
+    {
+        steps.push(format!(
+            "raise `exclude-newer` ({cutoff}) in the config to {uploaded} or later"
+        ));
+    }
+    let resolve = resolve_command(&context.lock.context.image);
+    if steps.is_empty() {
+        return resolve;
+    }
+    format!("{}, then run `{resolve}`", steps.join(" and "))
 }
 
 /// The newest release within the policy that the locked set allows: see [`candidates`] and
@@ -456,6 +500,52 @@ mod tests {
         assert_eq!(
             with(&["numpy-2.1.0-cp39-cp39-manylinux_2_17_x86_64.whl"]),
             ["info newer-release numpy 2.1.0 is available (newer release; locked 2.0.2)"]
+        );
+    }
+
+    /// Issue 14: every fix `check` prints picks the release up when run. `resolve` alone keeps a pin
+    /// and the lock's `exclude-newer`.
+    #[test]
+    fn a_newer_release_fix_changes_what_holds_it_back() {
+        let fixes = |lock: &Lock, extra: &str| -> Vec<String> {
+            let input = parse_str("deepspeech==0.9.3\n", Path::new("fave-stt.in")).unwrap();
+            let pages = with_releases(lock, &[extra]);
+            let requires = requires("numpy");
+            let context = IndexContext {
+                lock,
+                input: &input,
+                pages: &pages,
+                now: "2026-11-27T00:00:00Z".parse().unwrap(),
+                requires: &requires,
+            };
+            check_index(&context).into_iter().map(|f| f.fix).collect()
+        };
+        let mut lock = lock();
+        let pinned = "deepspeech-0.9.4-cp39-cp39-manylinux1_x86_64.whl";
+        let transitive = "numpy-2.1.0-cp39-cp39-manylinux_2_17_x86_64.whl";
+        assert_eq!(
+            fixes(&lock, pinned),
+            [
+                "change the pin `deepspeech==0.9.3` to `deepspeech==0.9.4` in fave-stt.in:1, then run `fave-lock resolve --image=fave-stt`"
+            ]
+        );
+        assert_eq!(
+            fixes(&lock, transitive),
+            ["fave-lock resolve --image=fave-stt"]
+        );
+        // Uploaded (2026-01-01) after the lock's cutoff: the cutoff has to move too.
+        lock.context.exclude_newer = "2025-06-01T00:00:00Z".parse().ok();
+        assert_eq!(
+            fixes(&lock, transitive),
+            [
+                "raise `exclude-newer` (2025-06-01T00:00:00Z) in the config to 2026-01-01T00:00:00Z or later, then run `fave-lock resolve --image=fave-stt`"
+            ]
+        );
+        assert_eq!(
+            fixes(&lock, pinned),
+            [
+                "change the pin `deepspeech==0.9.3` to `deepspeech==0.9.4` in fave-stt.in:1 and raise `exclude-newer` (2025-06-01T00:00:00Z) in the config to 2026-01-01T00:00:00Z or later, then run `fave-lock resolve --image=fave-stt`"
+            ]
         );
     }
 

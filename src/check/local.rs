@@ -4,6 +4,7 @@
 //!
 //! Reads only local files: the config's inputs and the lock. Never touches the network.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::image::ImageJob;
@@ -69,15 +70,30 @@ pub fn check_local(job: &ImageJob) -> Result<LocalCheck, CheckError> {
             Some(format) if format == i64::from(LOCK_FORMAT_VERSION) => {
                 let read = read_pylock(pylock)?;
                 if read.context.input_hash != current_input_hash {
+                    let changed = changed_inputs(&read.context.inputs, &job.input_hashes(&input)?);
+                    // Point at the first input file that changed; the config's parts have no file
+                    // of their own here.
+                    let location = changed
+                        .iter()
+                        .find_map(|change| change.file.clone())
+                        .map(|path| FileLocation { path, line: None })
+                        .or_else(|| input_location.clone());
+                    let what = if changed.is_empty() {
+                        String::new()
+                    } else {
+                        let said: Vec<&str> =
+                            changed.iter().map(|change| change.text.as_str()).collect();
+                        format!(": {}", said.join("; "))
+                    };
                     findings.push(finding(
                         Code::InputsChanged,
                         format!(
-                            "the inputs changed since `{}` was written (input hash {} in the lock, {} now)",
+                            "the inputs changed since `{}` was written{what} (input hash {} in the lock, {} now)",
                             pylock.display(),
                             short(&read.context.input_hash),
                             short(&current_input_hash)
                         ),
-                        input_location.clone(),
+                        location,
                     ));
                 }
                 lock = Some(read);
@@ -166,4 +182,93 @@ fn requirements_txt_hash(path: &Path) -> Result<Option<String>, CheckError> {
 fn short(hash: &str) -> &str {
     let end = hash.len().min("sha256:".len() + 12);
     &hash[..end]
+}
+
+/// One input part whose hash differs from the one the lock recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ChangedInput {
+    /// What changed, in words: "`base-image/requirements.in` changed".
+    text: String,
+    /// The input file, when the part is one.
+    file: Option<PathBuf>,
+}
+
+/// The parts of the input hash that differ between the lock's record (`recorded`, empty for a lock
+/// written before the parts were recorded: then nothing can be named) and now.
+fn changed_inputs(
+    recorded: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> Vec<ChangedInput> {
+    if recorded.is_empty() {
+        return Vec::new();
+    }
+    let names: std::collections::BTreeSet<&String> = recorded.keys().chain(now.keys()).collect();
+    let mut changed = Vec::new();
+    for name in names {
+        let (was, is) = (recorded.get(name), now.get(name));
+        if was == is {
+            continue;
+        }
+        let file = name.strip_prefix("file ").map(PathBuf::from);
+        let subject = match (name.as_str(), &file) {
+            (_, Some(path)) => format!("`{}`", path.display()),
+            ("config", None) => "the image's section of the config".to_string(),
+            ("settings", None) => {
+                "the image's settings (Python, platforms, index URL, exclude-newer, sdist policy)"
+                    .to_string()
+            }
+            (other, None) => format!("`{other}`"),
+        };
+        let text = match (was, is) {
+            (None, _) => format!("{subject} is a new input"),
+            (_, None) => format!("{subject} is no longer an input"),
+            _ => format!("{subject} changed"),
+        };
+        changed.push(ChangedInput { text, file });
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes(parts: &[(&str, &str)]) -> BTreeMap<String, String> {
+        parts
+            .iter()
+            .map(|(name, hash)| (name.to_string(), hash.to_string()))
+            .collect()
+    }
+
+    /// Issue 14: `check` names the input that changed, not only the lock.
+    #[test]
+    fn the_changed_input_is_named() {
+        let recorded = hashes(&[
+            ("config", "sha256:1"),
+            ("file a.in", "sha256:2"),
+            ("file b.in", "sha256:3"),
+            ("settings", "sha256:4"),
+        ]);
+        let now = hashes(&[
+            ("config", "sha256:1"),
+            ("file a.in", "sha256:20"),
+            ("file c.in", "sha256:5"),
+            ("settings", "sha256:40"),
+        ]);
+        let changed = changed_inputs(&recorded, &now);
+        let texts: Vec<&str> = changed.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "`a.in` changed",
+                "`b.in` is no longer an input",
+                "`c.in` is a new input",
+                "the image's settings (Python, platforms, index URL, exclude-newer, sdist policy) changed",
+            ]
+        );
+        assert_eq!(changed[0].file.as_deref(), Some(Path::new("a.in")));
+        assert_eq!(changed[3].file, None);
+        // A lock from before the parts were recorded names nothing.
+        assert!(changed_inputs(&BTreeMap::new(), &now).is_empty());
+    }
 }

@@ -6,7 +6,7 @@
 
 use crate::attach::{SbomState, SbomStatus};
 use crate::plan::BuildPlan;
-use crate::plan::label::is_built_from;
+use crate::plan::label::{freshness, is_built_from};
 
 use super::finding::{Code, Finding, Severity, resolve_command};
 
@@ -72,11 +72,9 @@ pub fn check_registry(
         ));
     }
     for image in &observed.published {
-        let built_from_lock = image
-            .lock_sha256
-            .as_deref()
-            .is_some_and(|label| is_built_from(label, lock_sha256));
-        if !built_from_lock {
+        // The dashboard's judgement of one platform; an image without the label is not known to be
+        // from this lock, which the badge shows as unknown and a gate cannot pass.
+        if !freshness(&[image.lock_sha256.as_deref()], Some(lock_sha256)).is_fresh() {
             findings.push(finding(
                 Code::NotRebuilt,
                 format!(

@@ -414,11 +414,7 @@ async fn add_diff(
         report.diff_error = Some("no readable lock to compare with".to_string());
         return;
     };
-    let mut job = job.clone();
-    job.plan = None;
-    job.sbom = None;
-    job.apt = None;
-    match job.lock(client.clone()).await {
+    match crate::pipeline::lock_in_memory(job, client).await {
         Ok(new) => {
             let yanked: BTreeSet<(String, String)> = report
                 .findings

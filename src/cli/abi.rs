@@ -2,16 +2,13 @@
 //! anyone debugging a `numpy.dtype size changed` ImportError, and the lock-wide check with its problems.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 
 use fave_lock::abi::{self, AbiOptions, AbiReport, ModuleAbi, ModuleClass};
-use fave_lock::config;
-use fave_lock::image::config_path;
-use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::read_pylock;
 
+use super::args::{DEFAULT_CACHE_TTL, select_locks};
 use super::{ExitStatus, Format};
 
 #[derive(Debug, clap::Args)]
@@ -20,21 +17,19 @@ pub struct AbiArgs {
     /// the lock of every image of the config.
     #[arg(value_name = "WHEEL|LOCK")]
     pub paths: Vec<PathBuf>,
-    /// The config file (when no path is given).
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
+    /// Only this image of the config, when no path is given (repeatable; default: all).
+    #[arg(long = "image", value_name = "NAME", conflicts_with = "paths")]
+    pub images: Vec<String>,
     /// One line per wheel with its module counts, instead of one line per module.
     #[arg(long)]
     pub summary: bool,
     /// Scan again instead of using cached results.
     #[arg(long)]
     pub no_cache: bool,
-    /// Cache folder (wheels in `wheels-v1/`, results in `abi-v1/`).
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
-    /// Never download; wheels missing from the cache are reported as not checked.
-    #[arg(long)]
-    pub offline: bool,
+    #[command(flatten)]
+    pub cache: super::args::CacheArgs,
     /// Most downloads in flight.
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
@@ -46,10 +41,9 @@ pub struct AbiArgs {
 }
 
 pub async fn run(args: AbiArgs) -> anyhow::Result<ExitStatus> {
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
-    let mut options = AbiOptions::new(&cache_dir);
+    let mut options = AbiOptions::new(&args.cache.dir());
     options.use_cache = !args.no_cache;
-    options.offline = args.offline;
+    options.offline = args.cache.offline;
     options.concurrency = args.concurrency.max(1);
     let mut status = ExitStatus::Success;
     let mut json = Vec::new();
@@ -71,14 +65,11 @@ pub async fn run(args: AbiArgs) -> anyhow::Result<ExitStatus> {
             path.clone()
         };
         let lock = read_pylock(&lock_path)?;
-        let client = IndexClient::new(IndexSettings {
-            index_url: lock.context.index_url.clone(),
-            cache_dir: cache_dir.clone(),
-            offline: args.offline,
-            refresh: false,
-            page_ttl: Duration::from_secs(600),
-            concurrency: options.concurrency,
-        })?;
+        let client = args.cache.index_client(
+            lock.context.index_url.clone(),
+            options.concurrency,
+            DEFAULT_CACHE_TTL,
+        )?;
         let report = abi::check_lock(&client, &lock, &options)
             .await
             .with_context(|| format!("checking the numpy ABI of {}", lock_path.display()))?;
@@ -104,15 +95,14 @@ fn is_wheel(path: &Path) -> bool {
         .is_some_and(|ext| ext.eq_ignore_ascii_case("whl"))
 }
 
+/// The paths given, else the locks of the config's images (all, or those `--image` names).
 fn targets(args: &AbiArgs) -> anyhow::Result<Vec<PathBuf>> {
     if !args.paths.is_empty() {
         return Ok(args.paths.clone());
     }
-    let config = config::load(&args.config)?;
-    Ok(config
-        .images
-        .iter()
-        .map(|image| config_path(&config, &image.output).join("pylock.toml"))
+    Ok(select_locks(&args.config.path, &args.images, &[])?
+        .into_iter()
+        .map(|lock| lock.path)
         .collect())
 }
 

@@ -1,8 +1,6 @@
 //! `fave-lock attach IMAGE REFERENCE`: push the image's SBOM (`locks/<image>/sbom.cdx.json`) to the
 //! registry as an OCI 1.1 artifact referring to the image `REFERENCE` names.
 
-use std::path::PathBuf;
-
 use anyhow::Context;
 use jiff::Timestamp;
 
@@ -23,9 +21,8 @@ pub struct AttachArgs {
     /// refers to the manifest (or multi-platform index) it names.
     #[arg(value_name = "REFERENCE")]
     pub reference: String,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// The artifact's `org.opencontainers.image.created` (RFC 3339, a date, or `now`, the default). The
     /// same SBOM attached with the same time is the same artifact, listed once: a CI job can repeat
     /// its attach step without piling up copies.
@@ -41,7 +38,7 @@ pub async fn run(args: &AttachArgs) -> anyhow::Result<ExitStatus> {
         Some(text) => super::sbom::parse_sbom_timestamp(text).context("--created")?,
         None => Timestamp::now(),
     };
-    let config = config::load(&args.config)?;
+    let config = config::load(&args.config.path)?;
     let image = super::selected_images(&config, std::slice::from_ref(&args.image))?[0];
     let index_url = config.effective_index_url(None);
     let job = ImageJob::from_config(&config, image, &index_url, config.exclude_newer, None);

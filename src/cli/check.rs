@@ -2,7 +2,6 @@
 //! renders its report as human lines, JSON, GitHub annotations or JUnit; the verdict is the exit code.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +9,6 @@ use fave_lock::check::{
     CheckClients, CheckOptions, CheckReport, Code, FileLocation, Finding, Severity, Verdict,
 };
 use fave_lock::config::{self, Config};
-use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::registry::{CredentialStore, RegistryClient, RegistryOptions};
 
 use super::ExitStatus;
@@ -21,27 +19,20 @@ pub struct CheckArgs {
     /// Images of the config to check (default: all).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
-    /// Run only the local checks (inputs, lock format, missing files); the diff uses the cache only.
-    #[arg(long)]
-    pub offline: bool,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Count informational findings (newer releases within policy) as stale.
     #[arg(long)]
     pub strict: bool,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
-    /// The package index's simple API (as for `resolve`; it is part of the input hash).
-    #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
-    pub index_url: Option<String>,
-    /// Cache folder.
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
-    /// How long a cached project page counts as fresh, in seconds; 0 (the default) asks the index.
-    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
-    pub cache_ttl: u64,
+    #[command(flatten)]
+    pub index_url: super::args::IndexUrlArg,
+    // `--offline` runs only the local checks (inputs, lock format, missing files) and the diff from
+    // the cache.
+    #[command(flatten)]
+    pub cache: super::args::CacheArgs,
     /// Skip the registry checks (base drift, published image not rebuilt).
     #[arg(long)]
     pub no_registry: bool,
@@ -59,8 +50,9 @@ pub struct CheckArgs {
 /// How findings are rendered on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CheckFormat {
-    /// One finding a line, with its reason and the fixing command.
-    Human,
+    /// One finding a line, with its reason and the fixing command (`human`, its old name, still works).
+    #[value(alias = "human")]
+    Text,
     /// One JSON document.
     Json,
     /// GitHub Actions workflow annotations (`::error file=…,line=…::…`).
@@ -70,15 +62,13 @@ pub enum CheckFormat {
 }
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
-    let config = config::load(&args.config)?;
-    let index = Arc::new(IndexClient::new(IndexSettings {
-        index_url: config.effective_index_url(args.index_url.as_deref()),
-        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
-        offline: args.offline,
-        refresh: false,
-        page_ttl: Duration::from_secs(args.cache_ttl),
-        concurrency: 32,
-    })?);
+    let config = config::load(&args.config.path)?;
+    // Freshness is the question: a cached page is not trusted unless `--cache-ttl` says so.
+    let index = Arc::new(args.cache.index_client(
+        config.effective_index_url(args.index_url.url.as_deref()),
+        32,
+        Duration::ZERO,
+    )?);
     let registry = RegistryClient::new(RegistryOptions {
         insecure: insecure_registries(&config),
         credentials: CredentialStore::from_environment(),
@@ -86,8 +76,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
     })?;
     let options = CheckOptions {
         images: args.images.clone(),
-        index_url: args.index_url.clone(),
-        offline: args.offline,
+        index_url: args.index_url.url.clone(),
+        offline: args.cache.offline,
         strict: args.strict,
         registry: !args.no_registry,
         diff: !args.no_diff,
@@ -99,7 +89,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitStatus> {
     };
     let report = fave_lock::check::run(&config, clients, &options).await?;
     let text = match args.format {
-        CheckFormat::Human => render_human(&report),
+        CheckFormat::Text => render_text(&report),
         CheckFormat::Json => report.to_json(),
         CheckFormat::Github => render_github(&report),
         CheckFormat::Junit => render_junit(&report),
@@ -137,7 +127,7 @@ fn subject(finding: &Finding) -> String {
     }
 }
 
-fn render_human(report: &CheckReport) -> String {
+fn render_text(report: &CheckReport) -> String {
     let strict = report.strict;
     let mut out = String::new();
     for report in &report.images {

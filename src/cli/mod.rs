@@ -1,6 +1,14 @@
 //! Command-line arguments (clap derive) and the mapping from outcomes to exit codes.
 
+/// Return a [`UsageError`]: the command line asks for something impossible (exit 2, code `usage`).
+macro_rules! usage_error {
+    ($($arg:tt)*) => {
+        return Err($crate::cli::UsageError(format!($($arg)*)).into())
+    };
+}
+
 mod abi;
+mod args;
 mod attach;
 mod check;
 mod plan;
@@ -9,6 +17,8 @@ mod resolve;
 mod sbom;
 mod serve;
 mod verify;
+
+pub use args::TimeoutArg;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,20 +57,53 @@ pub enum Command {
     Serve(serve::ServeArgs),
 }
 
-/// Output format for summaries and reports.
+/// Output format for summaries and reports: the one vocabulary of every command (`check` adds its CI
+/// forms). With `json`, stdout carries one JSON document, and an error is one JSON object there too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Lines for people.
     Text,
+    /// One JSON document on stdout.
     Json,
+}
+
+/// A command line that asks for something impossible; the run ends with exit 2, code `usage`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+impl Command {
+    /// Whether stdout was asked to carry JSON: then an error is written there as JSON too. `raw` are
+    /// the arguments as given: `plan` prints JSON by default, and only an explicit `--format json`
+    /// turns its errors into JSON (a script reading a plan from stdout never gets an error object
+    /// it did not ask for).
+    pub fn wants_json(&self, raw: &[std::ffi::OsString]) -> bool {
+        match self {
+            Command::Resolve(args) => args.format == Format::Json,
+            Command::Verify(args) => args.format == Format::Json,
+            Command::Abi(args) => args.format == Format::Json,
+            Command::Attach(args) => args.format == Format::Json,
+            Command::Check(args) => args.format == check::CheckFormat::Json,
+            Command::Plan(args) => args.format == plan::PlanFormat::Json && args_want_json(raw),
+            Command::Sbom(_) | Command::Serve(_) => false,
+        }
+    }
+}
+
+/// Whether raw command-line arguments ask for `--format json`: for errors found before they parse.
+pub fn args_want_json(args: &[std::ffi::OsString]) -> bool {
+    args.iter().enumerate().any(|(index, arg)| {
+        arg == "--format=json"
+            || (arg == "--format" && args.get(index + 1).is_some_and(|next| next == "json"))
+    })
 }
 
 /// `fave-lock resolve`: without `-r`, every image of `fave-lock.toml`; with `-r`, an ad hoc input using
 /// uv's flag names.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ResolveArgs {
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: args::ConfigArg,
     /// Resolve only this image of the config (repeatable).
     #[arg(long = "image", value_name = "NAME")]
     pub images: Vec<String>,
@@ -90,21 +133,10 @@ pub struct ResolveArgs {
     /// Where to write requirements.txt (ad hoc: stdout when absent; `.toml` writes a pylock.toml).
     #[arg(short = 'o', long = "output-file", value_name = "PATH")]
     pub output_file: Option<PathBuf>,
-    /// The package index's simple API.
-    #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
-    pub index_url: Option<String>,
-    /// Use only the cache; fail if something is missing from it.
-    #[arg(long)]
-    pub offline: bool,
-    /// Fetch every project page again, ignoring the cache.
-    #[arg(long, conflicts_with = "offline")]
-    pub refresh: bool,
-    /// Cache folder.
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
-    /// How long a cached project page counts as fresh, in seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub cache_ttl: u64,
+    #[command(flatten)]
+    pub index_url: args::IndexUrlArg,
+    #[command(flatten)]
+    pub cache: args::CacheArgs,
     /// Most index requests in flight.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub concurrency: usize,
@@ -144,28 +176,6 @@ pub struct ResolveArgs {
     pub timeout: TimeoutArg,
 }
 
-/// `--timeout`, for every command that talks to the index: one deadline for the whole run, so that no
-/// index, proxy or registry can keep CI waiting. Each request has its own, shorter deadlines besides
-/// (`FAVE_LOCK_HTTP_TIMEOUT`, `FAVE_LOCK_LOW_SPEED_LIMIT`, `FAVE_LOCK_LOW_SPEED_TIME`).
-#[derive(Debug, Clone, Copy, clap::Args)]
-pub struct TimeoutArg {
-    /// Give up the whole run after this many seconds (0: never), naming the requests still unanswered;
-    /// nothing is written.
-    #[arg(
-        long = "timeout",
-        env = "FAVE_LOCK_TIMEOUT",
-        default_value_t = 600,
-        value_name = "SECONDS"
-    )]
-    pub seconds: u64,
-}
-
-impl TimeoutArg {
-    fn limit(self) -> Option<Duration> {
-        (self.seconds > 0).then(|| Duration::from_secs(self.seconds))
-    }
-}
-
 /// The one exit-code convention of every fave-lock command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -198,7 +208,7 @@ impl From<ExitStatus> for ExitCode {
 }
 
 /// Run the command within its `--timeout`, if it has one.
-pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+pub async fn run(cli: Cli, json: bool) -> anyhow::Result<ExitStatus> {
     let limit = match &cli.command {
         Command::Resolve(args) => args.timeout.limit(),
         Command::Verify(args) => args.timeout.limit(),
@@ -220,7 +230,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             // blocked on requests, and a shutdown would wait for them or make their timers panic.
             // Nothing is half-written: the command runs in this task, so it is between two polls now,
             // and it stages and renames its outputs within one poll.
-            eprintln!("error: {}", timed_out(limit));
+            let message = timed_out(limit);
+            if json {
+                println!("{}", error_json("timeout", &message, &[], ExitStatus::Error));
+            }
+            eprintln!("error: {message}");
             std::process::exit(ExitStatus::Error.code().into());
         }
     }
@@ -270,7 +284,14 @@ pub fn selected_images<'a>(
 pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
     use fave_lock::abi::AbiError;
     use fave_lock::diagnose::AbiDiagnoseError;
-    match err.downcast_ref::<ImageError>() {
+    // The pipeline's image errors carry the same exit classes as the image's own.
+    let image_error = err.downcast_ref::<ImageError>().or_else(|| {
+        match err.downcast_ref::<fave_lock::pipeline::PipelineError>() {
+            Some(fave_lock::pipeline::PipelineError::Image(error)) => Some(error),
+            _ => None,
+        }
+    });
+    match image_error {
         Some(ImageError::Resolve(ResolveError::NoSolution(_))) => ExitStatus::Finding,
         Some(ImageError::MissingHash { .. }) => ExitStatus::Integrity,
         Some(ImageError::Apt { source, .. }) if source.is_integrity() => ExitStatus::Integrity,
@@ -299,6 +320,7 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
         {
             ExitStatus::Integrity
         }
+        _ if err.downcast_ref::<UsageError>().is_some() => ExitStatus::Error,
         _ if matches!(
             err.downcast_ref::<fave_lock::plan::PlanError>(),
             Some(fave_lock::plan::PlanError::LockMismatch { .. })
@@ -308,6 +330,65 @@ pub fn exit_status_of(err: &anyhow::Error) -> ExitStatus {
         }
         _ => ExitStatus::Error,
     }
+}
+
+/// What kind of error ended the run, for scripts: `usage`, `config`, `input`, `index`, `registry`,
+/// `io`, `unresolvable`, `integrity`, or `error` for the rest.
+pub fn error_code(err: &anyhow::Error, status: ExitStatus) -> &'static str {
+    match status {
+        ExitStatus::Finding => return "unresolvable",
+        ExitStatus::Integrity => return "integrity",
+        ExitStatus::Success | ExitStatus::Error => {}
+    }
+    for cause in err.chain() {
+        if cause.is::<UsageError>() {
+            return "usage";
+        }
+        if cause.is::<fave_lock::config::ConfigError>() {
+            return "config";
+        }
+        if cause.is::<fave_lock::requirements::RequirementsError>()
+            || cause.is::<fave_lock::lock::LockReadError>()
+        {
+            return "input";
+        }
+        if cause.is::<fave_lock::index::IndexError>() {
+            return "index";
+        }
+        if cause.is::<fave_lock::registry::RegistryError>() {
+            return "registry";
+        }
+        if cause.is::<std::io::Error>() || cause.is::<fave_lock::fs::WriteError>() {
+            return "io";
+        }
+    }
+    "error"
+}
+
+/// An error as the one JSON object a `--format json` run writes to stdout.
+pub fn error_json(code: &str, message: &str, causes: &[String], status: ExitStatus) -> String {
+    let class = match status {
+        ExitStatus::Success => "success",
+        ExitStatus::Finding => "finding",
+        ExitStatus::Error => "error",
+        ExitStatus::Integrity => "integrity",
+    };
+    serde_json::json!({
+        "error": {
+            "code": code,
+            "message": message,
+            "causes": causes,
+            "class": class,
+            "exit": status.code(),
+        }
+    })
+    .to_string()
+}
+
+/// [`error_json`] of an error that ended the run.
+pub fn render_error_json(err: &anyhow::Error, status: ExitStatus) -> String {
+    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+    error_json(error_code(err, status), &err.to_string(), &causes, status)
 }
 
 /// The error and its causes, one per line.

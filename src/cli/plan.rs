@@ -1,9 +1,7 @@
 //! `fave-lock plan IMAGE`: print the image's build plan (written by `resolve`) as JSON, `--build-arg`
 //! flags or `--label` flags, after checking the lock files still match it.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
 
 use fave_lock::config;
@@ -19,9 +17,8 @@ pub struct PlanArgs {
     /// The image, by its name in the config.
     #[arg(value_name = "IMAGE")]
     pub image: String,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// What to print.
     #[arg(long, value_enum, default_value_t = PlanFormat::Json)]
     pub format: PlanFormat,
@@ -45,25 +42,25 @@ pub enum PlanFormat {
 }
 
 pub fn run(args: &PlanArgs) -> anyhow::Result<ExitStatus> {
-    let config = config::load(&args.config)?;
+    let config = config::load(&args.config.path)?;
     let Some(image) = config.images.iter().find(|image| image.name == args.image) else {
         let known: Vec<&str> = config
             .images
             .iter()
             .map(|image| image.name.as_str())
             .collect();
-        bail!(
+        usage_error!(
             "no image `{}` in {} (images: {})",
             args.image,
-            args.config.display(),
+            args.config.path.display(),
             known.join(", ")
         );
     };
     let Some(settings) = PlanSettings::from_config(&config, image) else {
-        bail!(
+        usage_error!(
             "image `{}` has no `base-image` in {}, so it has no build plan",
             args.image,
-            args.config.display()
+            args.config.path.display()
         );
     };
     let mut plan: BuildPlan = read_checked(&settings)?;

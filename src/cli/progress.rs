@@ -18,11 +18,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn start(label: String, stats: Arc<IndexStats>, quiet: bool) -> Progress {
-        Progress::with_phase(label, stats, quiet).0
-    }
-
-    /// As [`Progress::start`], and a [`Phase`] whose steps the spinner shows. Where stderr is not a
+    /// A spinner labelled `label`, and a [`Phase`] whose steps the spinner shows. Where stderr is not a
     /// terminal (a CI log), each step is printed as a line instead, so a long run is never silent.
     pub fn with_phase(label: String, stats: Arc<IndexStats>, quiet: bool) -> (Progress, Phase) {
         let target = if quiet {

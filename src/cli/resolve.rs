@@ -1,87 +1,184 @@
 //! `fave-lock resolve`: config or ad hoc input → jobs → locks → files written atomically, all or none.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
-use fave_lock::abi::{self, AbiOptions, AbiReport};
+use fave_lock::abi::AbiOptions;
 use fave_lock::config::{self, DEFAULT_INDEX_URL};
-use fave_lock::diagnose::{Diagnosis, apply_fixes, render_json, render_text};
-use fave_lock::fs::Staged;
-use fave_lock::image::{ImageError, ImageJob, LockedImage};
-use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
+use fave_lock::diagnose::{Phase, render_json, render_text};
+use fave_lock::image::ImageJob;
+use fave_lock::index::IndexStats;
 use fave_lock::lock::requirements_txt;
-use fave_lock::resolve::{ResolveError, SdistPolicy};
+use fave_lock::pipeline::{
+    self, DiagnoseBudget, DiagnoseOptions, Diagnosed, Locked, Outcome, PipelineOptions,
+    PipelineReporter,
+};
+use fave_lock::resolve::SdistPolicy;
 use fave_lock::tags::{Platform, PythonVersion};
+use fave_lock::verify::VerifyReporter;
 
+use super::args::DEFAULT_CACHE_TTL;
 use super::progress::Progress;
 use super::{ExitStatus, Format, ResolveArgs};
 
 pub async fn run(args: ResolveArgs) -> anyhow::Result<ExitStatus> {
-    let status = run_once(&args).await?;
-    if status == ExitStatus::Finding && args.apply_fixes {
+    let (status, applied_fixes) = run_once(&args).await?;
+    if applied_fixes {
         // The checked fixes are now in the input: resolve again, for real.
-        return run_once(&args).await;
+        return Ok(run_once(&args).await?.0);
     }
     Ok(status)
 }
 
-/// Explain every unresolvable image (nothing is written), and with `--apply-fixes` write the checked
-/// fixes into the inputs.
-async fn diagnose(
-    args: &ResolveArgs,
-    jobs: &[&ImageJob],
-    client: Arc<IndexClient>,
-    failed_after: Duration,
-) -> anyhow::Result<ExitStatus> {
-    // The diagnosis resolves many variants of the input: bound it, by default by the larger of
-    // 10 s and three times the resolve that failed (which fetched most of what it needs).
-    let budget = match args.diagnose_timeout {
-        Some(seconds) if seconds <= 0.0 => None,
-        Some(seconds) => Some(
-            Duration::try_from_secs_f64(seconds)
-                .with_context(|| format!("--diagnose-timeout {seconds}"))?,
-        ),
-        None => Some((failed_after * 3).max(Duration::from_secs(10))),
-    };
-    let mut diagnoses = Vec::new();
-    for job in jobs {
-        let (progress, phase) = Progress::with_phase(
-            format!("Diagnosing {}", job.name),
-            client.stats.clone(),
-            args.quiet,
+/// One run of the pipeline over the jobs the arguments name, rendered; and whether it wrote fixes
+/// into the inputs.
+async fn run_once(args: &ResolveArgs) -> anyhow::Result<(ExitStatus, bool)> {
+    let started = Instant::now();
+    if args.requirement.is_some() && args.output_file.is_none() && args.format == Format::Json {
+        // uv and pip-compile print an ad hoc lock on stdout; with `--format json` stdout is the report.
+        usage_error!(
+            "--format json writes its report to stdout, where an ad hoc lock would go: add -o PATH \
+             (requirements.txt, or a .toml for pylock.toml)"
         );
-        let diagnosis = job.diagnose(client.clone(), budget, phase).await;
-        drop(progress);
-        diagnoses.push((job.name.clone(), diagnosis?));
     }
-    report_diagnoses(args, &diagnoses)
+    let exclude_newer = args
+        .exclude_newer
+        .as_deref()
+        .map(parse_timestamp)
+        .transpose()?;
+    let (mut jobs, index_url) = match &args.requirement {
+        Some(requirement) => ad_hoc_job(args, requirement, exclude_newer)?,
+        None => config_jobs(args, exclude_newer)?,
+    };
+    let sbom_timestamp = args
+        .sbom_timestamp
+        .as_deref()
+        .map(super::sbom::parse_sbom_timestamp)
+        .transpose()?;
+    for sbom in jobs.iter_mut().filter_map(|job| job.sbom.as_mut()) {
+        sbom.timestamp = sbom_timestamp;
+    }
+    let client = Arc::new(args.cache.index_client(
+        index_url,
+        args.concurrency,
+        DEFAULT_CACHE_TTL,
+    )?);
+    let budget = match args.diagnose_timeout {
+        Some(seconds) => DiagnoseBudget::from_seconds(seconds)
+            .with_context(|| format!("--diagnose-timeout {seconds}"))?,
+        None => DiagnoseBudget::Default,
+    };
+    let abi = (!args.no_check_abi).then(|| {
+        let mut options = AbiOptions::new(&args.cache.dir());
+        options.offline = args.cache.offline;
+        options
+    });
+    // The config's locks are committed and built from: their files are checked against their bytes
+    // unless the user opts out. Ad hoc runs follow uv and pip-compile, which trust the index's hashes.
+    let verify = args.verify || (args.requirement.is_none() && !args.no_verify);
+    let options = PipelineOptions {
+        diagnose: Some(DiagnoseOptions {
+            budget,
+            apply_fixes: args.apply_fixes,
+        }),
+        abi,
+        verify: verify.then(|| args.cache.dir()),
+        write: true,
+    };
+    let reporter = CliReporter {
+        stats: client.stats.clone(),
+        quiet: args.quiet,
+    };
+    let outcome = pipeline::run(&jobs, &client, &options, &reporter).await?;
+    let applied_fixes = outcome.applied_fixes();
+    let status = match outcome {
+        Outcome::Locked(locked) => {
+            if let Some(verified) = &locked.verified
+                && !args.quiet
+                && args.format == Format::Text
+            {
+                super::verify::summarize(&verified.reports, verified.elapsed);
+            }
+            if args.requirement.is_some() && args.output_file.is_none() {
+                for image in &locked.images {
+                    print!("{}", requirements_txt(&image.lock));
+                }
+            }
+            report(args, &locked, started.elapsed());
+            ExitStatus::Success
+        }
+        Outcome::Unresolvable(images) => {
+            let diagnosed: Vec<&Diagnosed> = images
+                .iter()
+                .filter_map(|image| image.diagnosis.as_ref())
+                .collect();
+            report_diagnoses(args, &diagnosed)?
+        }
+        Outcome::AbiProblems(diagnosed) => {
+            report_diagnoses(args, &diagnosed.iter().collect::<Vec<_>>())?
+        }
+        Outcome::VerifyFailed(verified) => {
+            let status =
+                super::verify::render(&verified.reports, args.format, args.quiet, verified.elapsed);
+            if args.format == Format::Text {
+                eprintln!(
+                    "error: the lock was not written: verify found problems with the resolved files"
+                );
+            }
+            status
+        }
+    };
+    Ok((status, applied_fixes))
 }
 
-/// Print each image's diagnosis (and apply its fixes when asked): the run found something to act on.
-fn report_diagnoses(
-    args: &ResolveArgs,
-    diagnoses: &[(String, Diagnosis)],
-) -> anyhow::Result<ExitStatus> {
+/// Spinners while resolving, diagnosing and checking, a bar while verifying, warnings on stderr.
+struct CliReporter {
+    stats: Arc<IndexStats>,
+    quiet: bool,
+}
+
+impl PipelineReporter for CliReporter {
+    fn step(&self, label: String) -> (Box<dyn Send>, Phase) {
+        let (progress, phase) = Progress::with_phase(label, self.stats.clone(), self.quiet);
+        (Box::new(progress), phase)
+    }
+
+    fn verifying(&self, image: &str) -> Box<dyn VerifyReporter + '_> {
+        Box::new(super::verify::BarReporter::new(image, self.quiet))
+    }
+
+    fn warning(&self, text: String) {
+        if !self.quiet {
+            eprintln!("warning: {text}");
+        }
+    }
+}
+
+/// Print each image's diagnosis and the files its fixes were applied to: the run found something to
+/// act on.
+fn report_diagnoses(args: &ResolveArgs, diagnoses: &[&Diagnosed]) -> anyhow::Result<ExitStatus> {
     let mut reports = Vec::new();
-    for (image, diagnosis) in diagnoses {
+    for Diagnosed {
+        image,
+        diagnosis,
+        applied,
+    } in diagnoses
+    {
         match args.format {
             Format::Json => reports
                 .push(serde_json::json!({"image": image, "diagnosis": render_json(diagnosis)})),
             Format::Text => eprint!("error: {image}: {}", render_text(diagnosis)),
         }
-        if args.apply_fixes {
-            let written = apply_fixes(diagnosis)?;
-            if !args.quiet {
-                for path in written {
-                    eprintln!("Applied fixes to {}", path.display());
-                }
+        if !args.quiet {
+            for path in applied {
+                eprintln!("Applied fixes to {}", path.display());
             }
         }
     }
@@ -96,157 +193,13 @@ fn report_diagnoses(
     Ok(ExitStatus::Finding)
 }
 
-/// The numpy ABI check of every lock that installs numpy ≥ 2: the diagnoses of those that fail it,
-/// and every image's report.
-async fn check_abi(
-    args: &ResolveArgs,
-    locked: &[LockedImage],
-    client: Arc<IndexClient>,
-) -> anyhow::Result<(Vec<(String, Diagnosis)>, BTreeMap<String, AbiReport>)> {
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
-    let mut options = AbiOptions::new(&cache_dir);
-    options.offline = args.offline;
-    let mut failing = Vec::new();
-    let mut reports = BTreeMap::new();
-    for image in locked
-        .iter()
-        .filter(|image| abi::lock_has_numpy_2(&image.lock))
-    {
-        let progress = Progress::start(
-            format!("Checking the numpy ABI of {}", image.job.name),
-            client.stats.clone(),
-            args.quiet,
-        );
-        let outcome = image.job.check_abi(client.clone(), image, &options).await;
-        drop(progress);
-        let (report, diagnosis) = outcome?;
-        if !args.quiet {
-            for wheel in report.unchecked() {
-                eprintln!(
-                    "warning: {}: numpy ABI not checked for {}: {}",
-                    image.job.name,
-                    wheel.filename,
-                    wheel.error.as_deref().unwrap_or_default()
-                );
-            }
-        }
-        if let Some(diagnosis) = diagnosis {
-            failing.push((image.job.name.clone(), diagnosis));
-        }
-        reports.insert(image.job.name.clone(), report);
-    }
-    Ok((failing, reports))
-}
-
-async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
-    let args = args.clone();
-    let started = Instant::now();
-    let exclude_newer = args
-        .exclude_newer
-        .as_deref()
-        .map(parse_timestamp)
-        .transpose()?;
-    let (mut jobs, index_url) = match &args.requirement {
-        Some(requirement) => ad_hoc_job(&args, requirement, exclude_newer)?,
-        None => config_jobs(&args, exclude_newer)?,
-    };
-    let sbom_timestamp = args
-        .sbom_timestamp
-        .as_deref()
-        .map(super::sbom::parse_sbom_timestamp)
-        .transpose()?;
-    for sbom in jobs.iter_mut().filter_map(|job| job.sbom.as_mut()) {
-        sbom.timestamp = sbom_timestamp;
-    }
-    let client = Arc::new(IndexClient::new(IndexSettings {
-        index_url,
-        cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
-        offline: args.offline,
-        refresh: args.refresh,
-        page_ttl: Duration::from_secs(args.cache_ttl),
-        concurrency: args.concurrency.max(1),
-    })?);
-    let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
-    let progress = Progress::start(
-        format!("Resolving {}", names.join(", ")),
-        client.stats.clone(),
-        args.quiet,
-    );
-    let results = futures::future::join_all(jobs.iter().map(|job| job.lock(client.clone()))).await;
-    drop(progress);
-    let mut locked = Vec::new();
-    let mut unresolvable = Vec::new();
-    for (job, result) in jobs.iter().zip(results) {
-        match result {
-            Ok(image) => locked.push(image),
-            Err(ImageError::Resolve(ResolveError::NoSolution(_))) => unresolvable.push(job),
-            Err(err) => return Err(err.into()),
-        }
-    }
-    if !unresolvable.is_empty() {
-        return diagnose(&args, &unresolvable, client.clone(), started.elapsed()).await;
-    }
-    for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
-        if !args.quiet {
-            eprintln!("warning: {warning}");
-        }
-    }
-    let mut abi_reports = BTreeMap::new();
-    if !args.no_check_abi {
-        let (failing, reports) = check_abi(&args, &locked, client.clone()).await?;
-        if !failing.is_empty() {
-            return report_diagnoses(&args, &failing);
-        }
-        abi_reports = reports;
-    }
-    // The config's locks are committed and built from: their files are checked against their bytes
-    // unless the user opts out. Ad hoc runs follow uv and pip-compile, which trust the index's hashes.
-    let verify = args.verify || (args.requirement.is_none() && !args.no_verify);
-    if verify {
-        let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
-        let verdict = super::verify::verify_before_writing(
-            &client,
-            &locked,
-            &cache_dir,
-            args.format,
-            args.quiet,
-        );
-        if let Some(status) = verdict.await? {
-            return Ok(status);
-        }
-    }
-    let written = write_outputs(&args, &locked)?;
-    report(&args, &locked, &abi_reports, &written, started.elapsed());
-    Ok(ExitStatus::Success)
-}
-
-/// Stage every output of every image, then rename them all: a failure leaves every previous file.
-fn write_outputs(args: &ResolveArgs, locked: &[LockedImage]) -> anyhow::Result<Vec<PathBuf>> {
-    if args.requirement.is_some() && args.output_file.is_none() {
-        for image in locked {
-            print!("{}", requirements_txt(&image.lock));
-        }
-        return Ok(Vec::new());
-    }
-    let mut staged = Staged::default();
-    for (path, contents) in locked.iter().flat_map(|image| &image.outputs) {
-        staged.stage(path, contents.as_bytes())?;
-    }
-    // Fault injection for the panic boundary's test (tests/outputs.rs): a bug at the worst moment,
-    // with every output staged and none renamed, must leave the previous files as they were.
-    if std::env::var_os("FAVE_LOCK_FAULT").is_some_and(|fault| fault == "panic-before-commit") {
-        panic!("FAVE_LOCK_FAULT=panic-before-commit");
-    }
-    Ok(staged.commit()?)
-}
-
-fn report(
-    args: &ResolveArgs,
-    locked: &[LockedImage],
-    abi_reports: &BTreeMap<String, AbiReport>,
-    written: &[PathBuf],
-    elapsed: Duration,
-) {
+fn report(args: &ResolveArgs, locked: &Locked, elapsed: Duration) {
+    let Locked {
+        images: locked,
+        abi: abi_reports,
+        written,
+        ..
+    } = locked;
     match args.format {
         Format::Json => {
             let images: Vec<serde_json::Value> = locked
@@ -321,19 +274,19 @@ fn config_jobs(
         (!args.only_binary.is_empty(), "--only-binary"),
     ] {
         if flag.0 {
-            bail!(
+            usage_error!(
                 "{} only applies with -r (ad hoc mode); for the config's images, edit {}",
                 flag.1,
-                args.config.display()
+                args.config.path.display()
             );
         }
     }
-    let config = config::load(&args.config)?;
-    let index_url = effective_index_url(args.index_url.as_deref(), config.index_url.as_deref());
+    let config = config::load(&args.config.path)?;
+    let index_url = config.effective_index_url(args.index_url.url.as_deref());
     let exclude_newer = exclude_newer.or(config.exclude_newer);
     let selected = super::selected_images(&config, &args.images)?;
     if args.output_file.is_some() && selected.len() != 1 {
-        bail!("--output-file needs exactly one image: add --image NAME");
+        usage_error!("--output-file needs exactly one image: add --image NAME");
     }
     let jobs = selected
         .into_iter()
@@ -356,12 +309,12 @@ fn ad_hoc_job(
     exclude_newer: Option<Timestamp>,
 ) -> anyhow::Result<(Vec<ImageJob>, String)> {
     let Some(python_version) = &args.python_version else {
-        bail!("-r needs --python-version (for the base image: --python-version 3.11)");
+        usage_error!("-r needs --python-version (for the base image: --python-version 3.11)");
     };
     let python = PythonVersion::from_str(python_version)
         .map_err(|err| anyhow::anyhow!("--python-version {python_version}: {err}"))?;
     if args.python_platforms.is_empty() {
-        bail!(
+        usage_error!(
             "-r needs --python-platform (for the base image: --python-platform x86_64-manylinux_2_36)"
         );
     }
@@ -372,7 +325,7 @@ fn ad_hoc_job(
         platforms.push((platform.oci().to_string(), platform));
     }
     let allow_sdist = sdist_policy(args)?;
-    let index_url = effective_index_url(args.index_url.as_deref(), None);
+    let index_url = effective_index_url(args.index_url.url.as_deref());
     let output = args.output_file.clone();
     let writes_pylock = output
         .as_ref()
@@ -425,9 +378,9 @@ fn sdist_policy(args: &ResolveArgs) -> anyhow::Result<SdistPolicy> {
     })
 }
 
-fn effective_index_url(flag_or_env: Option<&str>, config: Option<&str>) -> String {
+/// The ad hoc index URL, as [`config::Config::effective_index_url`] without a config.
+fn effective_index_url(flag_or_env: Option<&str>) -> String {
     flag_or_env
-        .or(config)
         .unwrap_or(DEFAULT_INDEX_URL)
         .trim_end_matches('/')
         .to_string()
@@ -441,7 +394,7 @@ fn parse_timestamp(text: &str) -> anyhow::Result<Timestamp> {
     if let Ok(date) = jiff::civil::Date::from_str(text) {
         return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
     }
-    bail!(
+    usage_error!(
         "--exclude-newer {text}: expected an RFC 3339 timestamp (2026-11-01T00:00:00Z) or a date (2026-11-01)"
     )
 }

@@ -2,22 +2,19 @@
 //! `resolve` writes beside it. The image's `build-plan.json` records the SBOM's sha256, so a rewritten
 //! SBOM lands together with its plan (staged and renamed as one set), never leaving the plan stale.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::Timestamp;
 
-use fave_lock::config;
 use fave_lock::fs::Staged;
-use fave_lock::image::config_path;
-use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::read_pylock;
-use fave_lock::plan::{PLAN_FILE, PlanSettings, replan_rewritten};
+use fave_lock::plan::{PLAN_FILE, replan_rewritten};
 use fave_lock::sbom::{SBOM_FILE, SbomOutput, render_for_lock};
 
 use super::ExitStatus;
+use super::args::{DEFAULT_CACHE_TTL, SelectedLock, is_same_file, select_locks};
 
 /// `fave-lock sbom`: write the CycloneDX 1.5 SBOM of each image's lock (licenses come from the
 /// packages' core metadata, fetched once and cached).
@@ -26,9 +23,8 @@ pub struct SbomArgs {
     /// Images of the config (default: all).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Make the SBOM of this pylock.toml instead of the config's images (written beside it unless
     /// `--output-file` says otherwise).
     #[arg(long, value_name = "PATH", conflicts_with = "images")]
@@ -40,12 +36,8 @@ pub struct SbomArgs {
     /// byte-identical run to run.
     #[arg(long, value_name = "TIMESTAMP")]
     pub sbom_timestamp: Option<String>,
-    /// Cache folder.
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
-    /// Use only the cache; fail if some metadata is missing from it.
-    #[arg(long)]
-    pub offline: bool,
+    #[command(flatten)]
+    pub cache: super::args::CacheArgs,
     /// No summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -59,24 +51,19 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
         .as_deref()
         .map(parse_sbom_timestamp)
         .transpose()?;
-    let locks = lock_paths(&args)?;
+    let locks = select_locks(&args.config.path, &args.images, args.lock.as_slice())?;
     if args.output_file.is_some() && locks.len() != 1 {
-        bail!("--output-file needs exactly one lock: name one image or use --lock");
+        usage_error!("--output-file needs exactly one lock: name one image or use --lock");
     }
-    for LockJob {
-        lock: lock_path,
+    for SelectedLock {
+        path: lock_path,
         plan,
     } in locks
     {
         let lock = read_pylock(&lock_path)?;
-        let client = IndexClient::new(IndexSettings {
-            index_url: lock.context.index_url.clone(),
-            cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
-            offline: args.offline,
-            refresh: false,
-            page_ttl: Duration::from_secs(600),
-            concurrency: 16,
-        })?;
+        let client =
+            args.cache
+                .index_client(lock.context.index_url.clone(), 16, DEFAULT_CACHE_TTL)?;
         // The build plan and requirements.txt are read from beside the lock, wherever the SBOM goes.
         let beside = SbomOutput {
             path: lock_path.with_file_name(SBOM_FILE),
@@ -106,7 +93,7 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
                 "warning: `{}` beside the SBOM was not updated (no image of {} writes this lock); \
                  run `fave-lock sbom IMAGE` to rewrite both",
                 path.with_file_name(PLAN_FILE).display(),
-                args.config.display()
+                args.config.path.display()
             );
         }
         let replanned_path = replanned.as_ref().map(|(plan_path, _)| plan_path.clone());
@@ -141,47 +128,5 @@ pub fn parse_sbom_timestamp(text: &str) -> anyhow::Result<Timestamp> {
     if let Ok(date) = jiff::civil::Date::from_str(text) {
         return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
     }
-    bail!("--sbom-timestamp {text}: expected `now`, an RFC 3339 timestamp or a date")
-}
-
-/// One lock to describe, and the plan settings of its image, whose build plan lists the SBOM.
-struct LockJob {
-    lock: PathBuf,
-    plan: Option<PlanSettings>,
-}
-
-/// `--lock`, else the config's images (all, or those named), each with its image's plan settings.
-fn lock_paths(args: &SbomArgs) -> anyhow::Result<Vec<LockJob>> {
-    if let Some(lock) = &args.lock {
-        // A lock of the config's images (`--lock locks/fave-base/pylock.toml`) keeps its plan in step;
-        // without a readable config there is no plan to know of.
-        let plan = config::load(&args.config).ok().and_then(|config| {
-            config.images.iter().find_map(|image| {
-                let path = config_path(&config, &image.output).join("pylock.toml");
-                is_same_file(&path, lock)
-                    .then(|| PlanSettings::from_config(&config, image))
-                    .flatten()
-            })
-        });
-        return Ok(vec![LockJob {
-            lock: lock.clone(),
-            plan,
-        }]);
-    }
-    let config = config::load(&args.config)?;
-    Ok(super::selected_images(&config, &args.images)?
-        .into_iter()
-        .map(|image| LockJob {
-            lock: config_path(&config, &image.output).join("pylock.toml"),
-            plan: PlanSettings::from_config(&config, image),
-        })
-        .collect())
-}
-
-/// Whether two paths name the same file (as written when either does not exist yet).
-fn is_same_file(one: &Path, other: &Path) -> bool {
-    match (one.canonicalize(), other.canonicalize()) {
-        (Ok(one), Ok(other)) => one == other,
-        _ => one == other,
-    }
+    usage_error!("--sbom-timestamp {text}: expected `now`, an RFC 3339 timestamp or a date")
 }

@@ -5,11 +5,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
 
 use fave_lock::config::Config;
-use fave_lock::index::default_cache_dir;
 use fave_lock::registry::{CredentialStore, RegistryClient, RegistryOptions, Repository};
 use fave_lock::server::{
     AppState, CheckService, CheckSettings, ConnectionLimits, MIN_HEADER_BYTES, ServeSettings,
@@ -30,9 +29,8 @@ pub enum LogFormat {
 /// `fave-lock serve`: the tag and digest dashboard, its JSON API and metrics.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
-    /// The config file. May be missing when `--image` names every image to show.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Address to listen on. Port 0 picks a free port (the `listening` log line names it).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
     pub addr: SocketAddr,
@@ -54,12 +52,11 @@ pub struct ServeArgs {
     /// registry is out of reach: its failure fails the whole check, as for `fave-lock check`.
     #[arg(long)]
     pub check_no_registry: bool,
-    /// The package index's simple API for the lock check (as for `check`; it is part of the input hash).
-    #[arg(long, env = "FAVE_LOCK_INDEX_URL", value_name = "URL")]
-    pub index_url: Option<String>,
-    /// Cache folder of the lock check's index pages and metadata.
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
+    // The lock check's index and cache, as for `check`.
+    #[command(flatten)]
+    pub index_url: super::args::IndexUrlArg,
+    #[command(flatten)]
+    pub cache_dir: super::args::CacheDirArg,
     /// Most registry requests in flight.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub registry_concurrency: usize,
@@ -125,8 +122,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitStatus> {
             CheckService::new(
                 config,
                 CheckSettings {
-                    index_url: args.index_url.clone(),
-                    cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
+                    index_url: args.index_url.url.clone(),
+                    cache_dir: args.cache_dir.dir(),
                     ttl: Duration::from_secs(args.check_ttl),
                     registry: !args.check_no_registry,
                 },
@@ -164,14 +161,14 @@ fn connection_limits(args: &ServeArgs) -> anyhow::Result<ConnectionLimits> {
         ("--send-timeout", args.send_timeout),
     ] {
         if seconds == 0 {
-            bail!("`{flag} 0`: a timeout must be at least 1 second");
+            usage_error!("`{flag} 0`: a timeout must be at least 1 second");
         }
     }
     if args.max_connections == 0 {
-        bail!("`--max-connections 0`: the server must accept at least one connection");
+        usage_error!("`--max-connections 0`: the server must accept at least one connection");
     }
     if args.max_header_bytes < MIN_HEADER_BYTES {
-        bail!(
+        usage_error!(
             "`--max-header-bytes {}`: must be at least {MIN_HEADER_BYTES} (the HTTP parser's smallest buffer)",
             args.max_header_bytes
         );
@@ -242,8 +239,8 @@ fn served_images(
     let mut images = Vec::new();
     let mut insecure = Vec::new();
     let mut loaded = None;
-    let root = if args.config.exists() || args.images.is_empty() {
-        let config = fave_lock::config::load(&args.config)?;
+    let root = if args.config.path.exists() || args.images.is_empty() {
+        let config = fave_lock::config::load(&args.config.path)?;
         for image in &config.images {
             let repository = image
                 .registry
@@ -252,7 +249,7 @@ fn served_images(
                     text.parse::<Repository>()
                         .map_err(anyhow::Error::msg)
                         .with_context(|| {
-                            format!("image `{}` in `{}`", image.name, args.config.display())
+                            format!("image `{}` in `{}`", image.name, args.config.path.display())
                         })
                 })
                 .transpose()?;
@@ -297,7 +294,7 @@ fn new_image(root: &Path, name: String, repository: Repository) -> ServedImage {
 /// `NAME=HOST[:PORT]/REPO`.
 fn parse_image_override(value: &str) -> anyhow::Result<(String, Repository)> {
     let Some((name, repository)) = value.split_once('=') else {
-        bail!(
+        usage_error!(
             "`--image {value}`: expected NAME=HOST[:PORT]/REPO, like fave-base=127.0.0.1:5000/fave-base"
         );
     };
@@ -309,7 +306,7 @@ fn parse_image_override(value: &str) -> anyhow::Result<(String, Repository)> {
             byte.is_ascii_lowercase() || byte.is_ascii_digit() || matches!(byte, b'.' | b'_' | b'-')
         });
     if !name_ok {
-        bail!(
+        usage_error!(
             "`--image {value}`: the image name must be lowercase letters, digits, `.`, `_` or `-`"
         );
     }

@@ -1,26 +1,24 @@
 //! `fave-lock verify`: read each image's `pylock.toml`, fetch and check every file, render the findings,
-//! and turn the worst one into the exit code. Also the `resolve --verify` step, which runs the same
-//! check on a lock before it is written.
+//! and turn the worst one into the exit code. `resolve` renders the verify stage of its pipeline with
+//! the same functions.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use fave_lock::config;
-use fave_lock::image::{LockedImage, config_path};
-use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
 use fave_lock::lock::{Lock, read_pylock};
 use fave_lock::tags::{Arch, Platform};
 use fave_lock::verify::{
     FileOutcome, Finding, Severity, Verdict, VerifyOptions, VerifyReport, VerifyReporter, verify,
 };
 
+use super::args::{DEFAULT_CACHE_TTL, SelectedLock, select_locks};
 use super::{ExitStatus, Format};
 
 /// `fave-lock verify`: download every file of each image's lock and check it against the lock and the
@@ -30,9 +28,8 @@ pub struct VerifyArgs {
     /// Images of the config to verify (default: all).
     #[arg(value_name = "IMAGE")]
     pub images: Vec<String>,
-    /// The config file.
-    #[arg(long, default_value = "fave-lock.toml", value_name = "PATH")]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub config: super::args::ConfigArg,
     /// Verify this pylock.toml instead of the config's images (repeatable).
     #[arg(long = "lock", value_name = "PATH", conflicts_with = "images")]
     pub locks: Vec<PathBuf>,
@@ -46,18 +43,8 @@ pub struct VerifyArgs {
     /// Most downloads in flight (and, besides them, most index page requests).
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub concurrency: usize,
-    /// Cache folder (wheels go to its `wheels-v1/`).
-    #[arg(long, env = "FAVE_LOCK_CACHE_DIR", value_name = "PATH")]
-    pub cache_dir: Option<PathBuf>,
-    /// Use only the caches; fail if a file or page is missing from them.
-    #[arg(long)]
-    pub offline: bool,
-    /// Fetch every project page again, ignoring the page cache.
-    #[arg(long, conflicts_with = "offline")]
-    pub refresh: bool,
-    /// How long a cached project page counts as fresh, in seconds.
-    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
-    pub cache_ttl: u64,
+    #[command(flatten)]
+    pub cache: super::args::CacheArgs,
     /// No progress or summary on stderr (findings are still printed).
     #[arg(short, long)]
     pub quiet: bool,
@@ -74,21 +61,18 @@ pub struct VerifyArgs {
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
     limit_malloc_arenas();
     let started = Instant::now();
-    let cache_dir = args.cache_dir.clone().unwrap_or_else(default_cache_dir);
+    let cache_dir = args.cache.dir();
     let mut reports = Vec::new();
-    for path in lock_paths(&args)? {
+    for SelectedLock { path, .. } in select_locks(&args.config.path, &args.images, &args.locks)? {
         let lock = read_pylock(&path)?;
         let targets = select_targets(&lock, &args.platforms)?;
-        let client = IndexClient::new(IndexSettings {
-            index_url: lock.context.index_url.clone(),
-            cache_dir: cache_dir.clone(),
-            offline: args.offline,
-            refresh: args.refresh,
-            page_ttl: Duration::from_secs(args.cache_ttl),
-            // Downloads and index pages each get `concurrency` requests, so that pages (other host, little
-            // data) never wait for a permit behind a long download.
-            concurrency: args.concurrency.max(1) * 2,
-        })?;
+        // Downloads and index pages each get `concurrency` requests, so that pages (other host, little
+        // data) never wait for a permit behind a long download.
+        let client = args.cache.index_client(
+            lock.context.index_url.clone(),
+            args.concurrency.max(1) * 2,
+            DEFAULT_CACHE_TTL,
+        )?;
         let options = VerifyOptions {
             cache_dir: cache_dir.clone(),
             concurrency: args.concurrency.max(1),
@@ -117,65 +101,6 @@ fn limit_malloc_arenas() {
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
-}
-
-/// `resolve --verify`: verify each freshly resolved lock before anything is written. Prints the
-/// findings and returns the status to exit with when there are any (the caller then writes nothing).
-pub async fn verify_before_writing(
-    client: &IndexClient,
-    locked: &[LockedImage],
-    cache_dir: &Path,
-    format: Format,
-    quiet: bool,
-) -> anyhow::Result<Option<ExitStatus>> {
-    let started = Instant::now();
-    let mut reports = Vec::new();
-    for image in locked {
-        let options = VerifyOptions {
-            cache_dir: cache_dir.to_path_buf(),
-            ..VerifyOptions::default()
-        };
-        let reporter = BarReporter::new(&image.lock.context.image, quiet);
-        let report = verify(client, &image.lock, &options, &reporter).await;
-        drop(reporter);
-        let report = report.with_context(|| format!("cannot verify `{}`", image.job.name))?;
-        let path = image
-            .job
-            .pylock_toml
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&image.job.name));
-        reports.push((path, report));
-    }
-    if reports
-        .iter()
-        .all(|(_, report)| report.verdict() == Verdict::Clean)
-    {
-        if !quiet && format == Format::Text {
-            summarize(&reports, started.elapsed());
-        }
-        return Ok(None);
-    }
-    let status = render(&reports, format, quiet, started.elapsed());
-    if format == Format::Text {
-        eprintln!("error: the lock was not written: verify found problems with the resolved files");
-    }
-    Ok(Some(status))
-}
-
-/// The lock files to verify: `--lock` paths, else the config's images (all, or those named).
-fn lock_paths(args: &VerifyArgs) -> anyhow::Result<Vec<PathBuf>> {
-    if !args.locks.is_empty() {
-        return Ok(args.locks.clone());
-    }
-    let config = config::load(&args.config)?;
-    let mut paths = Vec::new();
-    for image in &config.images {
-        if args.images.is_empty() || args.images.contains(&image.name) {
-            paths.push(config_path(&config, &image.output).join("pylock.toml"));
-        }
-    }
-    super::selected_images(&config, &args.images)?;
-    Ok(paths)
 }
 
 /// The lock's targets named by `--platform` flags; `None` (all) without flags.
@@ -212,7 +137,7 @@ fn select_targets(lock: &Lock, platforms: &[String]) -> anyhow::Result<Option<BT
                 .iter()
                 .map(|target| format!("{} ({})", target.oci, target.platform))
                 .collect();
-            bail!(
+            usage_error!(
                 "--platform {text}: the lock of `{}` has no such target (targets: {})",
                 lock.context.image,
                 known.join(", ")
@@ -224,7 +149,7 @@ fn select_targets(lock: &Lock, platforms: &[String]) -> anyhow::Result<Option<BT
 }
 
 /// Print every report's findings and the summary; the status of the worst verdict.
-fn render(
+pub(super) fn render(
     reports: &[(PathBuf, VerifyReport)],
     format: Format,
     quiet: bool,
@@ -299,7 +224,7 @@ fn render(
     }
 }
 
-fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
+pub(super) fn summarize(reports: &[(PathBuf, VerifyReport)], elapsed: Duration) {
     let took = format!(" in {:.2}s", elapsed.as_secs_f64());
     for (_, report) in reports {
         let bytes: u64 = report.files.iter().map(|file| file.size).sum();
@@ -368,7 +293,7 @@ fn verdict_name(verdict: Verdict) -> &'static str {
 }
 
 /// A progress bar with bytes and bytes/s; draws nothing when quiet or when stderr is not a terminal.
-struct BarReporter {
+pub(super) struct BarReporter {
     bar: ProgressBar,
     files: AtomicUsize,
     done: AtomicUsize,
@@ -376,7 +301,7 @@ struct BarReporter {
 }
 
 impl BarReporter {
-    fn new(image: &str, quiet: bool) -> BarReporter {
+    pub(super) fn new(image: &str, quiet: bool) -> BarReporter {
         let target = if quiet || !std::io::stderr().is_terminal() {
             ProgressDrawTarget::hidden()
         } else {

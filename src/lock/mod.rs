@@ -1,6 +1,7 @@
 //! The lock: one canonical, platform-merged view of a [`Resolution`] that every output is written from,
 //! so that `requirements.txt`, `pylock.toml` and the SBOM cannot disagree.
 
+pub mod listing;
 mod pylock;
 mod read;
 mod requirements_txt;
@@ -51,6 +52,10 @@ pub struct LockContext {
     pub exclude_newer: Option<Timestamp>,
     /// `sha256:<hex>` over every input that determines the lock.
     pub input_hash: String,
+    /// `sha256:<hex>` of each part of the input hash, by part name (`settings`, `config`,
+    /// `file <path>`): how `check` names the input that changed. Empty in a lock written before they
+    /// were recorded.
+    pub inputs: BTreeMap<String, String>,
     /// The command that regenerates the lock, with long `--output-file=` form.
     pub command: String,
 }
@@ -147,6 +152,19 @@ impl Lock {
             .collect::<BTreeSet<_>>()
             .len()
     }
+}
+
+/// The `sha256:<hex>` of each named part of [`input_hash`], by name.
+pub fn input_part_hashes<'a>(
+    parts: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> BTreeMap<String, String> {
+    parts
+        .into_iter()
+        .map(|(name, bytes)| {
+            let digest = Sha256::digest(bytes);
+            (name.to_string(), format!("sha256:{}", hex::encode(digest)))
+        })
+        .collect()
 }
 
 /// Hash of everything that determines a lock: named parts, each framed by its name and length so that

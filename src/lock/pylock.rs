@@ -55,6 +55,14 @@ pub fn pylock_toml(lock: &Lock) -> String {
     ours["targets"] = toml_edit::value(targets);
     ours["index-url"] = toml_edit::value(context.index_url.as_str());
     ours["input-hash"] = toml_edit::value(context.input_hash.as_str());
+    if !context.inputs.is_empty() {
+        // `[tool.fave-lock.inputs]`, one line per part: a diff of the lock shows which input moved.
+        let mut inputs = Table::new();
+        for (name, hash) in &context.inputs {
+            inputs[name.as_str()] = toml_edit::value(hash.as_str());
+        }
+        ours["inputs"] = Item::Table(inputs);
+    }
     if let Some(cutoff) = context.exclude_newer {
         ours["exclude-newer"] = toml_edit::value(cutoff.to_string());
     }

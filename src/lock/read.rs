@@ -11,7 +11,7 @@
 //! Writing what this reads gives back the same bytes for any lock fave-lock wrote (tested below on the
 //! committed lock).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -189,6 +189,20 @@ impl Reader<'_> {
             .collect()
     }
 
+    /// `inputs = { "part" = "sha256:…", … }`; absent in locks written before it was recorded.
+    fn inputs(&self, tool: &dyn TableLike) -> Result<BTreeMap<String, String>, LockReadError> {
+        let Some(item) = tool.get("inputs") else {
+            return Ok(BTreeMap::new());
+        };
+        let table = item
+            .as_table_like()
+            .ok_or_else(|| self.invalid(item.span(), "`inputs` must be a table"))?;
+        table
+            .iter()
+            .map(|(name, value)| Ok((name.to_string(), self.as_str(value, name)?.to_string())))
+            .collect()
+    }
+
     /// `[tool.fave-lock]`.
     fn context(&self, item: &Item) -> Result<LockContext, LockReadError> {
         const WHAT: &str = "[tool.fave-lock]";
@@ -229,6 +243,7 @@ impl Reader<'_> {
             index_url: self.string(tool, "index-url", WHAT)?.to_string(),
             exclude_newer,
             input_hash: self.string(tool, "input-hash", WHAT)?.to_string(),
+            inputs: self.inputs(tool)?,
             command: self.string(tool, "command", WHAT)?.to_string(),
         })
     }

@@ -39,6 +39,55 @@ pub fn is_built_from(value: &str, lock_sha256: &str) -> bool {
     !value.is_empty() && value == lock_sha256_of(lock_sha256)
 }
 
+/// An image's freshness against the current lock, judged from the [`LOCK_SHA256`] label of each of its
+/// platform images: the one judgement behind the dashboard's tag badge and `fave-lock check` (whose
+/// card in `/api/check` is the same run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Freshness {
+    /// Every platform carries a label naming the current lock.
+    Fresh,
+    /// A platform was built from another lock: this label's (normalised by [`lock_sha256_of`]).
+    Stale { built_from: String },
+    /// There is no current lock to compare with.
+    NoCurrentLock,
+    /// No platform carries a label (an image not built by this pipeline, or no platform at all).
+    Unlabelled,
+    /// Some platforms carry the current lock's label and the others none.
+    PartlyUnlabelled,
+}
+
+impl Freshness {
+    /// Whether the image is known to be built from the current lock.
+    pub fn is_fresh(&self) -> bool {
+        *self == Freshness::Fresh
+    }
+}
+
+/// Judge an image whose platforms carry these [`LOCK_SHA256`] labels (`None`: the platform has none)
+/// against the current lock's `requirements.txt` sha256. A platform from another lock makes the image
+/// stale even when others carry no label.
+pub fn freshness(labels: &[Option<&str>], lock_sha256: Option<&str>) -> Freshness {
+    let Some(current) = lock_sha256 else {
+        return Freshness::NoCurrentLock;
+    };
+    if labels.iter().all(Option::is_none) {
+        return Freshness::Unlabelled;
+    }
+    if let Some(other) = labels
+        .iter()
+        .flatten()
+        .find(|label| !is_built_from(label, current))
+    {
+        return Freshness::Stale {
+            built_from: lock_sha256_of(other),
+        };
+    }
+    if labels.iter().any(Option::is_none) {
+        return Freshness::PartlyUnlabelled;
+    }
+    Freshness::Fresh
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +116,30 @@ mod tests {
             assert!(!is_built_from(&other, &lock), "{other}");
         }
         assert!(!is_built_from("", ""));
+    }
+
+    #[test]
+    fn an_image_is_fresh_only_when_every_platform_names_the_lock() {
+        let lock = "ab".repeat(32);
+        let prefixed = format!("sha256:{}", lock.to_uppercase());
+        let other = "CD".repeat(32);
+        let current = Some(lock.as_str());
+        assert_eq!(
+            freshness(&[Some(&lock), Some(&prefixed)], current),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            freshness(&[Some(&lock), Some(&other), None], current),
+            Freshness::Stale {
+                built_from: "cd".repeat(32)
+            }
+        );
+        assert_eq!(freshness(&[None], current), Freshness::Unlabelled);
+        assert_eq!(freshness(&[], current), Freshness::Unlabelled);
+        assert_eq!(
+            freshness(&[Some(&lock), None], current),
+            Freshness::PartlyUnlabelled
+        );
+        assert_eq!(freshness(&[Some(&lock)], None), Freshness::NoCurrentLock);
     }
 }

@@ -53,6 +53,7 @@ fn lock() -> Lock {
             index_url: "https://pypi.org/simple".into(),
             exclude_newer: None,
             input_hash: "sha256:feed".into(),
+            inputs: std::collections::BTreeMap::new(),
             command: "fave-lock resolve".into(),
         },
         packages: Vec::new(),

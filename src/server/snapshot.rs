@@ -15,7 +15,7 @@ use super::lockfiles::{LockView, PlanView, read_lock};
 use super::state::ServedImage;
 use crate::attach::{SBOM_MEDIA_TYPE, SbomState, image_lock, sbom_status};
 use crate::plan::BaseReference;
-use crate::plan::label::{LOCK_SHA256 as LOCK_LABEL, is_built_from, lock_sha256_of};
+use crate::plan::label::{self, LOCK_SHA256 as LOCK_LABEL, lock_sha256_of};
 use crate::registry::{
     Descriptor, Digest, Manifest, ManifestKind, PlatformImage, Reference, Referrers,
     RegistryClient, RegistryErrorKind, Repository, TagOutcome,
@@ -530,59 +530,47 @@ fn freshness(
     platforms: &[PlatformImage],
     current: Option<&str>,
 ) -> (Freshness, String, Vec<String>) {
-    let labels: Vec<Option<String>> = platforms
+    let labels: Vec<Option<&str>> = platforms
         .iter()
-        .map(|platform| {
-            platform
-                .labels
-                .get(LOCK_LABEL)
-                .map(|label| lock_sha256_of(label))
-        })
+        .map(|platform| platform.labels.get(LOCK_LABEL).map(String::as_str))
         .collect();
     let distinct: Vec<String> = labels
         .iter()
         .flatten()
-        .cloned()
+        .map(|label| lock_sha256_of(label))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let Some(current) = current else {
-        return (
-            Freshness::Unknown,
-            "no requirements.txt in the lock folder to compare with".into(),
-            distinct,
-        );
-    };
-    if labels.is_empty() || labels.iter().all(Option::is_none) {
-        return (
-            Freshness::Unknown,
-            format!("no `{LOCK_LABEL}` label on the image"),
-            distinct,
-        );
-    }
-    if let Some(other) = distinct.iter().find(|label| !is_built_from(label, current)) {
-        return (
+    let judged = match label::freshness(&labels, current) {
+        label::Freshness::Fresh => (
+            Freshness::Fresh,
+            format!(
+                "built from the current lock ({})",
+                short(current.unwrap_or_default())
+            ),
+        ),
+        label::Freshness::Stale { built_from } => (
             Freshness::Stale,
             format!(
                 "built from lock {}, the current lock is {}",
-                short(other),
-                short(current)
+                short(&built_from),
+                short(current.unwrap_or_default())
             ),
-            distinct,
-        );
-    }
-    if labels.iter().any(Option::is_none) {
-        return (
+        ),
+        label::Freshness::NoCurrentLock => (
+            Freshness::Unknown,
+            "no requirements.txt in the lock folder to compare with".into(),
+        ),
+        label::Freshness::Unlabelled => (
+            Freshness::Unknown,
+            format!("no `{LOCK_LABEL}` label on the image"),
+        ),
+        label::Freshness::PartlyUnlabelled => (
             Freshness::Unknown,
             format!("some platforms carry no `{LOCK_LABEL}` label"),
-            distinct,
-        );
-    }
-    (
-        Freshness::Fresh,
-        format!("built from the current lock ({})", short(current)),
-        distinct,
-    )
+        ),
+    };
+    (judged.0, judged.1, distinct)
 }
 
 fn short(hex: &str) -> String {

@@ -11,6 +11,7 @@ use pep508_rs::PackageName;
 use super::finding::{Code, Finding};
 use crate::index::{CoreMetadata, DistFile};
 use crate::lock::LockedPackage;
+use crate::lock::listing::{ListingChange, compare_with_index};
 use crate::tags::{Tags, WheelFilename};
 
 /// Whether `file` is a wheel (by name, as pip decides).
@@ -162,77 +163,42 @@ pub(crate) fn coverage_checks(
         .collect()
 }
 
-/// `file` against the index's current entry for it (`None`: the index no longer lists it).
+/// `file` against the index's current entry for it (`None`: the index no longer lists it), worded for
+/// a file; the comparison is [`compare_with_index`], the one `check` makes too.
 pub(crate) fn index_checks(
     package: &LockedPackage,
     file: &DistFile,
     entry: Option<&DistFile>,
     cutoff: Option<Timestamp>,
 ) -> Vec<Finding> {
-    let finding = |code, message| Finding::for_file(code, package, file, message);
-    let Some(entry) = entry else {
-        return vec![finding(
-            Code::NotOnIndex,
-            format!("the index no longer lists `{}`", file.filename),
-        )];
-    };
-    let mut findings = Vec::new();
-    if let (Some(locked), Some(listed)) = (&file.sha256, &entry.sha256)
-        && !locked.eq_ignore_ascii_case(listed)
-    {
-        findings.push(
-            finding(
-                Code::IndexHashMismatch,
-                format!(
-                    "the index lists sha256 {listed} for `{}`, but the lock has {locked}",
-                    file.filename
-                ),
-            )
-            .values(locked, listed),
-        );
-    }
-    if let (Some(locked), Some(listed)) = (file.size, entry.size)
-        && locked != listed
-    {
-        findings.push(
-            finding(
-                Code::IndexSizeMismatch,
-                format!(
-                    "the index lists {listed} bytes for `{}`, but the lock has {locked}",
-                    file.filename
-                ),
-            )
-            .values(locked, listed),
-        );
-    }
-    if let Some(reason) = &entry.yanked {
-        let reason = if reason.is_empty() {
-            String::new()
-        } else {
-            format!(" (reason: {reason})")
-        };
-        findings.push(finding(
-            Code::Yanked,
-            format!("`{}` is yanked on the index{reason}", file.filename),
-        ));
-    }
-    // The lock's own upload-time is judged by `lock_checks`; the index's only when it says otherwise.
-    if let (Some(cutoff), Some(uploaded)) = (cutoff, entry.upload_time)
-        && uploaded > cutoff
-        && file.upload_time != Some(uploaded)
-    {
-        findings.push(
-            finding(
-                Code::UploadedAfterCutoff,
-                format!(
-                    "the index says `{}` was uploaded at {uploaded}, after the lock's exclude-newer {cutoff}",
-                    file.filename
-                ),
-            )
-            .values(cutoff, uploaded),
-        );
-    }
-    findings
+    let name = &file.filename;
+    compare_with_index(file, entry, cutoff)
+        .into_iter()
+        .map(|change| {
+            let finding = |message| Finding::for_file(change.code(), package, file, message);
+            match &change {
+                ListingChange::Gone => finding(format!("the index no longer lists `{name}`")),
+                ListingChange::Sha256 { locked, listed } => finding(format!(
+                    "the index lists sha256 {listed} for `{name}`, but the lock has {locked}"
+                ))
+                .values(locked, listed),
+                ListingChange::Size { locked, listed } => finding(format!(
+                    "the index lists {listed} bytes for `{name}`, but the lock has {locked}"
+                ))
+                .values(locked, listed),
+                ListingChange::Yanked { reason } if reason.is_empty() => {
+                    finding(format!("`{name}` is yanked on the index"))
+                }
+                ListingChange::Yanked { reason } => finding(format!(
+                    "`{name}` is yanked on the index (reason: {reason})"
+                )),
+                ListingChange::UploadedAfterCutoff { cutoff, uploaded } => finding(format!(
+                    "the index says `{name}` was uploaded at {uploaded}, after the lock's exclude-newer {cutoff}"
+                ))
+                .values(cutoff, uploaded),
+            }
+        })
+        .collect()
 }
 
 /// The wheel's METADATA against the lock's name and version.
@@ -278,16 +244,7 @@ mod tests {
     }
 
     fn file(filename: &str) -> DistFile {
-        DistFile {
-            filename: filename.to_string(),
-            url: format!("https://files.example/{filename}"),
-            sha256: Some("ab".repeat(32)),
-            size: Some(10),
-            upload_time: Some("2024-01-01T00:00:00Z".parse().unwrap()),
-            requires_python: None,
-            yanked: None,
-            core_metadata: false,
-        }
+        crate::lock::listing::tests::dist_file(filename)
     }
 
     fn package(files: &[&str], targets: &[usize]) -> LockedPackage {
