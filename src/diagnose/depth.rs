@@ -287,6 +287,7 @@ async fn describe(
         details,
         fixes,
         modules: Vec::new(),
+        not_confirmed: Vec::new(),
     })
 }
 
@@ -561,5 +562,6 @@ fn allow_sdist(package: &PackageName, context: &DiagnoseContext) -> Fix {
         config,
         resolution: None,
         allow_sdist: vec![package.clone()],
+        left_out: Vec::new(),
     }
 }
