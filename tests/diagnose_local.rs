@@ -60,6 +60,7 @@ fn the_diagnosis_says_what_it_is_doing() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     for phase in [
+        "Resolving demo\n",
         "Diagnosing demo: checking 2 input lines",
         "Diagnosing demo: checking fix 1 of 1 (problem 1 of 1)",
         "Diagnosing demo: checking all first fixes together",

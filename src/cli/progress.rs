@@ -18,7 +18,12 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Where stderr is not a terminal, the label is printed once as a line ("Resolving fave-base"),
+    /// so a log shows what a long run is doing.
     pub fn start(label: String, stats: Arc<IndexStats>, quiet: bool) -> Progress {
+        if !quiet && !std::io::stderr().is_terminal() {
+            eprintln!("{label}");
+        }
         Progress::with_phase(label, stats, quiet).0
     }
 
