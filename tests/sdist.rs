@@ -168,35 +168,65 @@ fn a_backend_without_the_metadata_hook_builds_a_wheel_and_its_metadata_is_read()
     );
 }
 
-#[test]
-fn a_failing_build_names_the_sdist_and_shows_the_log_tail() {
+/// broken-demo 0.3, whose in-tree backend fails with a log.
+fn broken_sdist() -> Vec<u8> {
     let pkg_info = "Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\n";
-    let server = index_with(
-        "broken_demo-0.3.tar.gz",
-        sdist(
-            "broken_demo-0.3",
-            &[
-                ("PKG-INFO", pkg_info),
-                ("pyproject.toml", PYPROJECT),
-                ("backend.py", BACKEND_FAILS),
-            ],
-        ),
-    );
+    sdist(
+        "broken_demo-0.3",
+        &[
+            ("PKG-INFO", pkg_info),
+            ("pyproject.toml", PYPROJECT),
+            ("backend.py", BACKEND_FAILS),
+        ],
+    )
+}
+
+/// A failing build is a problem of the report (not an error that ends the run): `build-failed`, at the
+/// input line, with the log's last lines and checked fixes: the older release that has a wheel, and
+/// wheels only.
+#[test]
+fn a_failing_build_is_a_problem_naming_the_sdist_with_the_log_tail_and_fixes() {
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
+        .wheel(
+            Wheel::from_bytes("broken_demo-0.3.tar.gz", broken_sdist(), Vec::new())
+                .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::posing_as(
+                "broken_demo-0.2-py3-none-any.whl",
+                "Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.2\nRequires-Dist: six\n",
+            )
+            .upload_time("2023-01-01T00:00:00Z"),
+        )
+        .metadata_files(false)
+        .start();
     let dir = project("broken-demo\n");
     std::fs::write(dir.path().join("out.txt"), "previous\n").unwrap();
     let out = resolve(dir.path(), &server, &[], &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("broken_demo-0.3.tar.gz"), "{stderr}");
+    for expected in [
+        "1. [build-failed] `broken-demo`: the sdist of broken-demo 0.3 failed to build",
+        "at requirements.in:1",
+        "the PEP 517 build of `broken_demo-0.3.tar.gz` (to read its metadata) failed",
+        "| RuntimeError: frobnicator headers not found",
+        "fix (checked): use broken-demo 0.2 instead of broken-demo 0.3, whose build fails",
+        "broken-demo  →  broken-demo==0.2",
+        "fix (checked): install wheels only: run again with `--no-build`",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+    let longest = stderr.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     assert!(
-        stderr.contains("compiling the frobnicator")
-            && stderr.contains("frobnicator headers not found"),
-        "the log's tail: {stderr}"
+        longest < 200,
+        "a line of {longest} characters in:\n{stderr}"
     );
     assert_eq!(
         std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
         "previous\n"
     );
+    let server = index_with("broken_demo-0.3.tar.gz", broken_sdist());
     // No CPython 3.11 to build with: the error says what to install.
     let dir = project("broken-demo\n");
     let out = resolve(dir.path(), &server, &[], NO_PYTHON);

@@ -12,7 +12,7 @@ use pep508_rs::PackageName;
 
 use fave_lock::abi::{self, AbiOptions, AbiReport};
 use fave_lock::config::{self, DEFAULT_INDEX_URL};
-use fave_lock::diagnose::{Diagnosis, apply_fixes, render_json, render_text};
+use fave_lock::diagnose::{self, Diagnosis, apply_fixes, render_json, render_text};
 use fave_lock::fs::Staged;
 use fave_lock::image::{ImageError, ImageJob, LockedImage};
 use fave_lock::index::{IndexClient, IndexSettings, default_cache_dir};
@@ -180,6 +180,10 @@ async fn run_once(args: &ResolveArgs) -> anyhow::Result<ExitStatus> {
         match result {
             Ok(image) => locked.push(image),
             Err(ImageError::Resolve(ResolveError::NoSolution(_))) => unresolvable.push(job),
+            // A failed sdist build is reported as a problem with fixes, like a conflict.
+            Err(ImageError::Resolve(error)) if diagnose::build_failure(&error).is_some() => {
+                unresolvable.push(job);
+            }
             Err(err) => return Err(err.into()),
         }
     }

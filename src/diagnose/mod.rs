@@ -9,6 +9,7 @@
 
 mod abi;
 mod apply;
+mod build;
 mod conflict;
 mod constraint;
 mod depth;
@@ -25,6 +26,7 @@ use pep508_rs::PackageName;
 
 pub use abi::{AbiDiagnoseContext, AbiDiagnoseError, diagnose_abi};
 pub use apply::{ApplyError, apply_fixes};
+pub use build::{BuildFailure, build_failure};
 pub use render::{render_json, render_text};
 
 use crate::finding::Code;
@@ -45,6 +47,7 @@ pub(crate) fn title(kind: Code) -> &'static str {
         Code::OnlyYanked => "only yanked releases match",
         Code::InputHashMismatch => "no file matches the input's `--hash` values",
         Code::InvalidMetadata => "invalid metadata",
+        Code::BuildFailed => "an sdist failed to build",
         Code::NumpyAbi => "built against numpy 1.x, locked with numpy 2",
         Code::Unexplained => "no solution",
         // Not a diagnosis code: the vocabulary's own line.
@@ -229,8 +232,29 @@ impl fmt::Display for Diagnosis {
 /// The most rounds of "resolve, explain a conflict, fix it" before giving up on finding more.
 const MAX_ROUNDS: usize = 8;
 
-/// Find every problem of `input`, with checked fixes. Call it after a resolution failed.
+/// Find every problem of `input`, with checked fixes. Call it after a resolution failed: with no
+/// solution, or at an sdist whose build failed (then that build is the one problem reported).
 pub async fn diagnose(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    context: &DiagnoseContext,
+) -> Result<Diagnosis, ResolveError> {
+    match diagnose_input(resolver, input, context).await {
+        Err(error) => match build_failure(&error) {
+            Some(failure) => {
+                let resolver = match context.budget {
+                    Some(budget) => resolver.with_deadline(Instant::now() + budget),
+                    None => resolver.clone(),
+                };
+                build::diagnose(&resolver, input, context, &failure).await
+            }
+            None => Err(error),
+        },
+        done => done,
+    }
+}
+
+async fn diagnose_input(
     resolver: &Resolver,
     input: &RequirementsInput,
     context: &DiagnoseContext,

@@ -278,6 +278,21 @@ impl Resolver {
         }
     }
 
+    /// A resolver for the same targets and options, except that no sdist may be used (`--no-build`):
+    /// what checking the "wheels only" fix of a failed build needs. Its own memo, as
+    /// [`Resolver::allowing_sdists`].
+    pub fn refusing_sdists(&self) -> Resolver {
+        let mut options = self.options().clone();
+        options.allow_sdist = SdistPolicy::default();
+        Resolver {
+            fetcher: Arc::new(
+                Fetcher::new(self.client(), self.targets().to_vec(), options)
+                    .with_build_deadline(self.deadline),
+            ),
+            deadline: self.deadline,
+        }
+    }
+
     pub fn client(&self) -> Arc<IndexClient> {
         self.fetcher.client()
     }
