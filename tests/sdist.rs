@@ -250,14 +250,7 @@ fn live_pypi_webrtcvad_locks_from_its_sdist_like_uv_and_pip_installs_it() {
     )
     .unwrap();
     // The same target and cutoff for both tools.
-    let target = [
-        "--python-version",
-        "3.11",
-        "--python-platform",
-        "x86_64-manylinux_2_28",
-        "--exclude-newer",
-        "2026-11-01T00:00:00Z",
-    ];
+    let target = support::live::UV_TARGET;
     let out = support::live::fave_lock()
         .args(["resolve", "-q", "-r", "requirements.in", "-o", "out.txt"])
         .args(target)
