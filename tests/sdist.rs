@@ -181,17 +181,22 @@ fn broken_sdist() -> Vec<u8> {
     )
 }
 
-/// A failing build is a problem of the report (not an error that ends the run): `build-failed`, at the
-/// input line, with the log's last lines and checked fixes: the older release that has a wheel, and
-/// wheels only.
-#[test]
-fn a_failing_build_is_a_problem_naming_the_sdist_with_the_log_tail_and_fixes() {
-    let server = IndexServer::builder()
+/// The local index with six and broken-demo 0.3 (its sdist, whose build fails).
+fn six_and_broken_demo() -> support::index_server::IndexServerBuilder {
+    IndexServer::builder()
         .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
         .wheel(
             Wheel::from_bytes("broken_demo-0.3.tar.gz", broken_sdist(), Vec::new())
                 .upload_time("2024-01-01T00:00:00Z"),
         )
+}
+
+/// A failing build is a problem of the report (not an error that ends the run): `build-failed`, at the
+/// input line, with the log's last lines and checked fixes: the older release that has a wheel, and
+/// wheels only.
+#[test]
+fn a_failing_build_is_a_problem_naming_the_sdist_with_the_log_tail_and_fixes() {
+    let server = six_and_broken_demo()
         .wheel(
             Wheel::posing_as(
                 "broken_demo-0.2-py3-none-any.whl",
@@ -344,4 +349,36 @@ fn an_sdist_whose_release_has_other_wheels_takes_their_metadata_without_a_build(
         lock.contains(&format!("--hash=sha256:{archive_sha256}")),
         "the sdist is what is locked: {lock}"
     );
+}
+
+/// The failing sdist one level down: `toplib 1.0` requires `broken-demo==0.3`, whose build fails. The
+/// problem is reported at the input line with the chain (from the proof of the failed "another
+/// release" trial, since without 0.3 toplib 1.0 cannot resolve), and neither fix is confirmed, each
+/// saying why.
+#[test]
+fn a_failing_build_below_an_input_line_names_the_line_and_the_chain() {
+    let server = six_and_broken_demo()
+        .wheel(
+            Wheel::posing_as(
+                "toplib-1.0-py3-none-any.whl",
+                "Metadata-Version: 2.1\nName: toplib\nVersion: 1.0\nRequires-Dist: broken-demo==0.3\n",
+            )
+            .upload_time("2024-02-01T00:00:00Z"),
+        )
+        .start();
+    let dir = project("six\ntoplib==1.0\n");
+    let out = resolve(dir.path(), &server, &[], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "1. [build-failed] `toplib==1.0` → broken-demo 0.3: its sdist failed to build",
+        "at requirements.in:2",
+        "chain: toplib==1.0 (requirements.in:2) → broken-demo",
+        "| RuntimeError: frobnicator headers not found",
+        "fix (not confirmed): use another release of broken-demo: add `broken-demo!=0.3`",
+        "fix (not confirmed): install wheels only: run again with `--no-build`",
+        "it does not resolve",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
 }

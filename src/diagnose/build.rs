@@ -11,12 +11,14 @@ use super::working::Working;
 use super::{Code, Combined, DiagnoseContext, Diagnosis, Edit, Fix, NotConfirmed, Problem};
 use crate::index::IndexError;
 use crate::requirements::{InputRequirement, RequirementsInput};
-use crate::resolve::{Resolution, ResolveError, Resolver, Via};
+use crate::resolve::{Incompatibility, NoSolution, Resolution, ResolveError, Resolver, Via};
 use crate::sdist::SdistError;
 
 /// Lines of the build log a report shows, and the characters kept of each.
 const LOG_LINES: usize = 6;
 const LOG_WIDTH: usize = 150;
+/// The width of the log's last line where a report quotes it inside a sentence.
+const SHORT_WIDTH: usize = 80;
 
 /// A failed sdist build, as the resolver met it.
 #[derive(Debug, Clone)]
@@ -25,6 +27,22 @@ pub struct BuildFailure {
     pub package: PackageName,
     pub version: Option<Version>,
     pub log_tail: String,
+}
+
+impl BuildFailure {
+    /// The build log's last line, cut to a readable width: the error, usually.
+    pub fn last_line(&self) -> String {
+        let line = log_lines(&self.log_tail)
+            .pop()
+            .map(|line| line.trim_start_matches("  | ").to_string())
+            .unwrap_or_default();
+        if line.chars().count() > SHORT_WIDTH {
+            let cut: String = line.chars().take(SHORT_WIDTH).collect();
+            format!("{cut}…")
+        } else {
+            line
+        }
+    }
 }
 
 /// The failed build `error` stands for, if it is one.
@@ -79,7 +97,10 @@ pub async fn diagnose(
         &context.phase,
         format!("checking another release than {release}"),
     );
-    if let Some(fix) = other_release(resolver, input, failure, direct, &release).await? {
+    // Without the failed release the input may still not resolve: its proof then shows the chain.
+    let mut proof = None;
+    if let Some(fix) = other_release(resolver, input, failure, direct, &release, &mut proof).await?
+    {
         match fix {
             Ok(fix) => {
                 chain_from = fix.resolution.clone();
@@ -96,19 +117,24 @@ pub async fn diagnose(
         }
         Err(unconfirmed) => not_confirmed.push(unconfirmed),
     }
+    let path = match (&chain_from, &proof) {
+        (Some(resolution), _) => path_to(resolution, name),
+        (None, Some(proof)) => path_in_proof(proof, name),
+        (None, None) => None,
+    };
     let head = direct.or_else(|| {
-        let resolution = chain_from.as_ref()?;
-        let top = chain_top(resolution, name)?;
+        let top = path.as_ref()?.first()?;
         input
             .requirements
             .iter()
-            .find(|r| r.requirement.name == top)
+            .find(|r| &r.requirement.name == top)
     });
     let mut details = Vec::new();
-    if let (Some(head), Some(resolution)) = (head, chain_from.as_ref())
+    if let (Some(head), Some(path)) = (head, &path)
         && &head.requirement.name != name
+        && path.first() == Some(&head.requirement.name)
     {
-        let mut chain = chain(resolution, &head.requirement.name, name);
+        let mut chain: Vec<String> = path.iter().map(ToString::to_string).collect();
         chain[0] = format!("{} ({})", head.text, head.location);
         details.push(format!("chain: {}", chain.join(" → ")));
     }
@@ -158,6 +184,7 @@ async fn other_release(
     failure: &BuildFailure,
     direct: Option<&InputRequirement>,
     release: &str,
+    proof: &mut Option<NoSolution>,
 ) -> Result<Option<Result<Fix, NotConfirmed>>, ResolveError> {
     let name = &failure.package;
     let Some(version) = &failure.version else {
@@ -207,10 +234,19 @@ async fn other_release(
                 Ok(fix)
             }
         },
-        Err(error) => Err(NotConfirmed {
-            fix: Fix::edits(format!("use another release of {name}"), Vec::new()),
-            why: why_not(&error),
-        }),
+        Err(error) => {
+            *proof = match error {
+                ResolveError::NoSolution(ref no_solution) => Some(no_solution.as_ref().clone()),
+                _ => None,
+            };
+            Err(NotConfirmed {
+                fix: Fix::edits(
+                    format!("use another release of {name}: add `{avoid}`"),
+                    Vec::new(),
+                ),
+                why: why_not(&error),
+            })
+        }
     };
     Ok(Some(fix))
 }
@@ -265,20 +301,6 @@ fn locked_version(resolution: &Resolution, name: &PackageName) -> Option<Version
         .map(|package| package.version.clone())
 }
 
-/// The input package through which `name` is required, following `via` upwards.
-fn chain_top(resolution: &Resolution, name: &PackageName) -> Option<PackageName> {
-    let path = path_to(resolution, name)?;
-    path.first().cloned()
-}
-
-/// `head → … → name` as names, through the packages that require each.
-fn chain(resolution: &Resolution, head: &PackageName, name: &PackageName) -> Vec<String> {
-    match path_to(resolution, name) {
-        Some(path) if path.first() == Some(head) => path.iter().map(ToString::to_string).collect(),
-        _ => vec![head.to_string(), name.to_string()],
-    }
-}
-
 /// The shortest path from a package the input names to `name`, by breadth-first search over `via`.
 fn path_to(resolution: &Resolution, name: &PackageName) -> Option<Vec<PackageName>> {
     let target = resolution.targets.first()?;
@@ -303,13 +325,44 @@ fn path_to(resolution: &Resolution, name: &PackageName) -> Option<Vec<PackageNam
     None
 }
 
+/// The shortest path from the input to `name` along the dependency facts of a proof.
+fn path_in_proof(proof: &NoSolution, name: &PackageName) -> Option<Vec<PackageName>> {
+    let facts = &proof.failures.first()?.incompatibilities;
+    let mut queue = std::collections::VecDeque::from([vec![name.clone()]]);
+    let mut seen = std::collections::BTreeSet::from([name.clone()]);
+    while let Some(path) = queue.pop_front() {
+        for fact in facts {
+            let Incompatibility::Dependency { from, to, .. } = fact else {
+                continue;
+            };
+            if to != &path[0] {
+                continue;
+            }
+            // The package's own line in the trial's input (the added `name!=version`) is no chain.
+            let Some(from) = from else {
+                if path.len() > 1 {
+                    return Some(path);
+                }
+                continue;
+            };
+            if seen.insert(from.clone()) {
+                let mut longer = vec![from.clone()];
+                longer.extend(path.iter().cloned());
+                queue.push_back(longer);
+            }
+        }
+    }
+    None
+}
+
 /// The build log's last lines that are not the commands fave-lock ran (whose temporary paths say
 /// nothing), each cut to a readable width.
 fn log_lines(log_tail: &str) -> Vec<String> {
     let lines: Vec<&str> = log_tail
         .lines()
         .map(str::trim_end)
-        .filter(|line| !line.trim().is_empty() && !line.starts_with("$ "))
+        // Carets under a traceback's code and blank lines say nothing on their own.
+        .filter(|line| line.chars().any(char::is_alphanumeric) && !line.starts_with("$ "))
         .collect();
     lines[lines.len().saturating_sub(LOG_LINES)..]
         .iter()

@@ -239,20 +239,51 @@ pub async fn diagnose(
     input: &RequirementsInput,
     context: &DiagnoseContext,
 ) -> Result<Diagnosis, ResolveError> {
-    match diagnose_input(resolver, input, context).await {
-        Err(error) => match build_failure(&error) {
-            Some(failure) => {
-                let resolver = match context.budget {
-                    Some(budget) => resolver.with_deadline(Instant::now() + budget),
-                    None => resolver.clone(),
-                };
-                build::diagnose(&resolver, input, context, &failure).await
+    let mut resolver = resolver.clone();
+    let mut failed_builds: Vec<BuildFailure> = Vec::new();
+    loop {
+        let error = match diagnose_input(&resolver, input, context).await {
+            Ok(mut diagnosis) => {
+                // Builds that failed in a trial: the fixes that needed them were not considered.
+                for failure in &failed_builds {
+                    diagnosis.incomplete.push(format!(
+                        "the sdist `{}` failed to build, so no fix uses it ({})",
+                        failure.filename,
+                        failure.last_line()
+                    ));
+                }
+                return Ok(diagnosis);
             }
-            None => Err(error),
-        },
-        done => done,
+            Err(error) => error,
+        };
+        let Some(failure) = build_failure(&error) else {
+            return Err(error);
+        };
+        // The input itself stops at this build (the fetches are shared, so this costs no new build):
+        // that build is the problem to report.
+        if matches!(
+            resolver.resolve(input).await,
+            Err(ref again) if build_failure(again).is_some()
+        ) {
+            let resolver = match context.budget {
+                Some(budget) => resolver.with_deadline(Instant::now() + budget),
+                None => resolver.clone(),
+            };
+            return build::diagnose(&resolver, input, context, &failure).await;
+        }
+        // Only a trial (a candidate fix's release) needed it: look again without that sdist.
+        if failed_builds.len() >= MAX_FAILED_BUILDS
+            || failed_builds.iter().any(|f| f.package == failure.package)
+        {
+            return Err(error);
+        }
+        resolver = resolver.refusing_sdists_of(std::slice::from_ref(&failure.package));
+        failed_builds.push(failure);
     }
 }
+
+/// Sdists whose failed build in a trial the diagnosis steps around before giving up.
+const MAX_FAILED_BUILDS: usize = 3;
 
 async fn diagnose_input(
     resolver: &Resolver,
