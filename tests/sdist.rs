@@ -353,8 +353,8 @@ fn an_sdist_whose_release_has_other_wheels_takes_their_metadata_without_a_build(
 
 /// The failing sdist one level down: `toplib 1.0` requires `broken-demo==0.3`, whose build fails. The
 /// problem is reported at the input line with the chain (from the proof of the failed "another
-/// release" trial, since without 0.3 toplib 1.0 cannot resolve), and neither fix is confirmed, each
-/// saying why.
+/// release" trial, since without 0.3 toplib 1.0 cannot resolve); raising toplib to 1.1, which does not
+/// need broken-demo, is the checked fix; the other two are not confirmed, each saying why.
 #[test]
 fn a_failing_build_below_an_input_line_names_the_line_and_the_chain() {
     let server = six_and_broken_demo()
@@ -364,6 +364,13 @@ fn a_failing_build_below_an_input_line_names_the_line_and_the_chain() {
                 "Metadata-Version: 2.1\nName: toplib\nVersion: 1.0\nRequires-Dist: broken-demo==0.3\n",
             )
             .upload_time("2024-02-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::posing_as(
+                "toplib-1.1-py3-none-any.whl",
+                "Metadata-Version: 2.1\nName: toplib\nVersion: 1.1\nRequires-Dist: six\n",
+            )
+            .upload_time("2024-03-01T00:00:00Z"),
         )
         .start();
     let dir = project("six\ntoplib==1.0\n");
@@ -375,6 +382,8 @@ fn a_failing_build_below_an_input_line_names_the_line_and_the_chain() {
         "at requirements.in:2",
         "chain: toplib==1.0 (requirements.in:2) → broken-demo",
         "| RuntimeError: frobnicator headers not found",
+        "fix (checked): raise toplib to 1.1, the nearest release whose dependencies install here",
+        "toplib==1.0  →  toplib==1.1",
         "fix (not confirmed): use another release of broken-demo: add `broken-demo!=0.3`",
         "fix (not confirmed): install wheels only: run again with `--no-build`",
         "it does not resolve",

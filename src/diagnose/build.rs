@@ -5,7 +5,9 @@
 
 use pep440_rs::Version;
 use pep508_rs::PackageName;
+use version_ranges::Ranges;
 
+use super::depth::{DeadEnd, Step, repin};
 use super::unit::pin_edit;
 use super::working::Working;
 use super::{Code, Combined, DiagnoseContext, Diagnosis, Edit, Fix, NotConfirmed, Problem};
@@ -129,6 +131,25 @@ pub async fn diagnose(
             .iter()
             .find(|r| &r.requirement.name == top)
     });
+    // A dependency's build: a release of the input line whose closure avoids the failed release,
+    // found with that package's sdists refused (so the trials do not stop at the same build).
+    if let (Some(head), Some(path)) = (head, &path)
+        && &head.requirement.name != name
+        && path.first() == Some(&head.requirement.name)
+    {
+        super::set_phase(
+            &context.phase,
+            format!("checking other releases of {}", head.requirement.name),
+        );
+        match repin_head(resolver, input, head, path, name).await {
+            Ok(Some(Ok(fix))) => fixes.insert(0, fix),
+            Ok(Some(Err(unconfirmed))) => not_confirmed.insert(0, unconfirmed),
+            Ok(None) => {}
+            Err(ResolveError::TimedOut) => {}
+            Err(error) if build_failure(&error).is_some() => {}
+            Err(error) => return Err(error),
+        }
+    }
     let mut details = Vec::new();
     if let (Some(head), Some(path)) = (head, &path)
         && &head.requirement.name != name
@@ -249,6 +270,54 @@ async fn other_release(
         }
     };
     Ok(Some(fix))
+}
+
+/// Raise (else lower) the pinned input line `head` to a release whose dependencies no longer reach
+/// the failed package, checked by resolving with the fix applied. When the input still does not
+/// resolve for another reason, the fix is returned unconfirmed, saying so.
+async fn repin_head(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    head: &InputRequirement,
+    path: &[PackageName],
+    name: &PackageName,
+) -> Result<Option<Result<Fix, NotConfirmed>>, ResolveError> {
+    let refusing = resolver.refusing_sdists_of(std::slice::from_ref(name));
+    let steps = std::iter::once(None)
+        .chain(path.iter().map(Some))
+        .zip(path.iter())
+        .map(|(from, to)| Step {
+            from: from.cloned(),
+            from_extra: None,
+            from_range: Ranges::full(),
+            to: to.clone(),
+            range: Ranges::full(),
+        })
+        .collect();
+    let dead = DeadEnd {
+        package: name.clone(),
+        path: steps,
+        wanted: Ranges::full(),
+    };
+    let working = Working::new(input.clone());
+    let Some(mut fix) = repin(&refusing, &working, head, &dead).await? else {
+        return Ok(None);
+    };
+    let mut fixed = working.clone();
+    fixed.apply(&fix.edits);
+    match resolver.resolve(fixed.input()).await {
+        Ok(resolution) => {
+            fix.resolution = Some(resolution);
+            Ok(Some(Ok(fix)))
+        }
+        Err(ResolveError::NoSolution(_)) => Ok(Some(Err(NotConfirmed {
+            fix,
+            why: format!(
+                "it avoids {name}'s failed build, but the input does not resolve for another reason: apply it and run again"
+            ),
+        }))),
+        Err(error) => Err(error),
+    }
 }
 
 /// Refuse sdists altogether, as `--no-build` (or an image without `allow-sdist`) does.
