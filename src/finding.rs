@@ -69,6 +69,7 @@ pub enum Code {
     OnlyYanked,
     InputHashMismatch,
     InvalidMetadata,
+    BuildFailed,
     Unexplained,
 }
 
@@ -89,7 +90,7 @@ const fn entry(code: &'static str, class: Class, description: &'static str) -> E
 
 impl Code {
     /// Every code, in the order of `docs/findings.md`.
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 34] = [
         Code::HashMismatch,
         Code::IndexHashMismatch,
         Code::SizeMismatch,
@@ -122,6 +123,7 @@ impl Code {
         Code::OnlyYanked,
         Code::InputHashMismatch,
         Code::InvalidMetadata,
+        Code::BuildFailed,
         Code::Unexplained,
     ];
 
@@ -280,6 +282,11 @@ impl Code {
                 Finding,
                 "the metadata of the matching release cannot be read",
             ),
+            Code::BuildFailed => entry(
+                "build-failed",
+                Finding,
+                "the PEP 517 build of a release's sdist failed while reading its metadata",
+            ),
             Code::Unexplained => entry(
                 "unexplained",
                 Finding,
@@ -336,6 +343,7 @@ impl Code {
             | Code::OnlyYanked
             | Code::InputHashMismatch
             | Code::InvalidMetadata
+            | Code::BuildFailed
             | Code::Unexplained => &["resolve"],
         }
     }

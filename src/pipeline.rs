@@ -216,6 +216,10 @@ pub async fn run(
             Err(ImageError::Resolve(error @ ResolveError::NoSolution(_))) => {
                 unresolvable.push((job, error));
             }
+            // A failed sdist build is reported as a problem with fixes, like a conflict.
+            Err(ImageError::Resolve(error)) if crate::diagnose::build_failure(&error).is_some() => {
+                unresolvable.push((job, error));
+            }
             Err(error) => return Err(error.into()),
         }
     }

@@ -60,8 +60,9 @@ fn the_diagnosis_says_what_it_is_doing() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     for phase in [
+        "Resolving demo\n",
         "Diagnosing demo: checking 2 input lines",
-        "Diagnosing demo: checking 1 fix(es) of problem 1 of 1",
+        "Diagnosing demo: checking fix 1 of 1 (problem 1 of 1)",
         "Diagnosing demo: checking all first fixes together",
     ] {
         assert!(stderr.contains(phase), "`{phase}` in:\n{stderr}");
@@ -238,21 +239,27 @@ fn an_sdist_only_dependency_behind_an_extra_is_reported_at_the_input_line_with_i
     );
 }
 
-/// The input pins one version and its `-c` constraint file another: a conflict between those two
-/// lines, named as such (not "no version left", not `[unexplained]`), with a fix on each side.
-#[test]
-fn a_requirement_and_a_constraint_that_disagree_are_a_conflict_naming_both_lines() {
+/// An index with six 1.16.0 and a 1.15.0 (six's wheel posing as it): two releases to pin between.
+fn six_1_15_and_1_16() -> support::index_server::IndexServerBuilder {
     use support::index_server::{IndexServer, Wheel};
     let six = Wheel::fixture(demo::SIX);
     let older = String::from_utf8(six.metadata.to_vec())
         .unwrap()
         .replace("Version: 1.16.0", "Version: 1.15.0");
-    let server = IndexServer::builder()
+    IndexServer::builder()
         .wheel(six.upload_time("2021-05-05T14:18:17Z"))
         .wheel(
             Wheel::posing_as("six-1.15.0-py2.py3-none-any.whl", &older)
                 .upload_time("2020-05-21T00:00:00Z"),
         )
+}
+
+/// The input pins one version and its `-c` constraint file another: a conflict between those two
+/// lines, named as such (not "no version left", not `[unexplained]`), with a fix on each side.
+#[test]
+fn a_requirement_and_a_constraint_that_disagree_are_a_conflict_naming_both_lines() {
+    use support::index_server::Wheel;
+    let server = six_1_15_and_1_16()
         .wheel(Wheel::fixture(demo::IDNA).upload_time("2024-09-15T18:07:37Z"))
         .start();
     let project = Project::new(&server.url(), "idna\nsix==1.16.0\n-c constraints.txt\n");
@@ -334,4 +341,69 @@ fn a_pre_release_chosen_because_no_final_release_fits_is_explained_in_a_warning(
         "{stderr}"
     );
     assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+}
+
+/// Two problems whose first fixes undo each other, as in netbox-2026: `lowpin` needs six below 1.16,
+/// `highpin` needs six 1.16 or later, and the input pins six. Lowering six for the first problem
+/// brings up the second, whose fix raises six back. Neither fix resolves with the other's applied;
+/// each is checked with the other problem's lines left out and says so, and the combination leaves
+/// out the problem whose fix sets the shared line the other way, naming that line and both texts.
+#[test]
+fn fixes_that_undo_each_other_are_each_checked_with_the_other_problem_left_out() {
+    use support::index_server::Wheel;
+    let server = six_1_15_and_1_16()
+        .wheel(
+            Wheel::posing_as(
+                "lowpin-1.0-py3-none-any.whl",
+                &metadata("lowpin", "1.0", &[], &["six<1.16"]),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::posing_as(
+                "highpin-1.0-py3-none-any.whl",
+                &metadata("highpin", "1.0", &[], &["six>=1.16"]),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .start();
+    let project = Project::new(&server.url(), "six==1.16.0\nlowpin==1.0\nhighpin==1.0\n");
+    let out = project.run(&["resolve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "2 problems",
+        "six==1.16.0  →  six==1.15.0",
+        "six==1.15.0  →  six==1.16.0",
+        "checked with the lines of problem 2 left out: it does not resolve with their first fixes",
+        "checked with the lines of problem 1 left out: it does not resolve with their first fixes",
+        "checked: the 1 first fixes together resolve (2 packages) with the lines of problem 2 left out",
+        "problem 2 is left out: its fix makes requirements.in:1 `six==1.16.0`, problem 1's fix `six==1.15.0`",
+        "Diagnosing demo: checking fix 1 of 2 (problem 1 of 2)",
+        "Diagnosing demo: checking fix 2 of 2 (problem 2 of 2)",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+    for wrong in [
+        "no fix could be checked",
+        "[unexplained]",
+        "fix (not confirmed)",
+    ] {
+        assert!(!stderr.contains(wrong), "no `{wrong}` in:\n{stderr}");
+    }
+    assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+
+    let out = project.run(&["resolve", "--format", "json", "-q"]);
+    let report = demo::json(&out);
+    let diagnosis = &report["images"][0]["diagnosis"];
+    assert_eq!(
+        diagnosis["problems"][0]["fixes"][0]["left-out"],
+        serde_json::json!([2])
+    );
+    assert_eq!(
+        diagnosis["problems"][1]["fixes"][0]["left-out"],
+        serde_json::json!([1])
+    );
+    assert_eq!(diagnosis["combined"]["left-out"], serde_json::json!([2]));
+    assert_eq!(diagnosis["combined"]["resolves"], true);
 }

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 mod support;
 
 use support::live::{
-    fave_lock, new_venv, pip_for, pip_install_lock, repo, run, tool, tools, try_run,
+    fave_lock, new_venv, normalize_name, pip_for, pip_install_lock, repo, run, tool, tools, try_run,
 };
 
 const EXCLUDE_NEWER: &str = "2026-11-01T00:00:00Z";
@@ -27,20 +27,6 @@ const IMPORTS: &str =
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn normalize_name(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 /// Does a requirements.txt marker select `machine`? Only the markers fave-lock writes are understood:

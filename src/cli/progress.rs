@@ -19,7 +19,8 @@ pub struct Progress {
 
 impl Progress {
     /// A spinner labelled `label`, and a [`Phase`] whose steps the spinner shows. Where stderr is not a
-    /// terminal (a CI log), each step is printed as a line instead, so a long run is never silent.
+    /// terminal (a CI log), the label and each step are printed as lines instead, so a long run is
+    /// never silent.
     pub fn with_phase(label: String, stats: Arc<IndexStats>, quiet: bool) -> (Progress, Phase) {
         let target = if quiet {
             ProgressDrawTarget::hidden()
@@ -33,6 +34,9 @@ impl Progress {
         bar.set_prefix(label.clone());
         let current = Arc::new(Mutex::new(String::new()));
         let lines = !quiet && !std::io::stderr().is_terminal();
+        if lines {
+            eprintln!("{label}");
+        }
         let phase = {
             let current = current.clone();
             Phase::new(move |text| {

@@ -135,6 +135,7 @@ async fn describe(
             .iter()
             .map(|wheel| (wheel.filename.clone(), wheel.modules.clone()))
             .collect(),
+        not_confirmed: Vec::new(),
     })
 }
 
@@ -241,6 +242,7 @@ async fn raise_fix(
         config: None,
         resolution: None,
         allow_sdist: Vec::new(),
+        left_out: Vec::new(),
     };
     check(resolver, input, fix, Some(name), context).await
 }
@@ -293,6 +295,7 @@ async fn numpy_below_2_fix(
         config: None,
         resolution: None,
         allow_sdist: Vec::new(),
+        left_out: Vec::new(),
     };
     check(resolver, input, fix, None, context).await
 }
@@ -372,6 +375,8 @@ async fn combined(
             resolves: false,
             fixes: with_fixes.len(),
             packages: 0,
+            left_out: Vec::new(),
+            clashes: Vec::new(),
         });
     };
     let report = scan(resolver, &resolution, context).await?;
@@ -379,5 +384,7 @@ async fn combined(
         resolves: report.problems.is_empty(),
         fixes: with_fixes.len(),
         packages: super::package_count(&resolution),
+        left_out: Vec::new(),
+        clashes: Vec::new(),
     })
 }

@@ -26,11 +26,21 @@ pub enum ApplyError {
     },
 }
 
-/// Apply every problem's first fix; returns the files written. All files are staged first, so a
+/// Apply every problem's first fix (those the combined check kept); returns the files written. All files are staged first, so a
 /// failure changes none.
 pub fn apply_fixes(diagnosis: &Diagnosis) -> Result<Vec<PathBuf>, ApplyError> {
     let mut per_file: BTreeMap<PathBuf, Vec<(usize, &Edit, String)>> = BTreeMap::new();
-    for problem in &diagnosis.problems {
+    // A problem left out of the combined check (its fix sets a line another fix sets otherwise) is
+    // left to the user: its fix is not written.
+    let left_out = diagnosis
+        .combined
+        .as_ref()
+        .map(|combined| combined.left_out.as_slice())
+        .unwrap_or_default();
+    for (index, problem) in diagnosis.problems.iter().enumerate() {
+        if left_out.contains(&(index + 1)) {
+            continue;
+        }
         let Some(fix) = problem.fixes.first() else {
             continue;
         };

@@ -94,6 +94,7 @@ pub async fn explain(
         details: vec![],
         fixes: vec![],
         modules: Vec::new(),
+        not_confirmed: Vec::new(),
     };
     problem.packages = heads.iter().map(|r| r.requirement.name.clone()).collect();
     if !problem.packages.contains(&clash.package) {

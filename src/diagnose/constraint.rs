@@ -114,6 +114,7 @@ async fn against_constraints(
         details: Vec::new(),
         fixes,
         modules: Vec::new(),
+        not_confirmed: Vec::new(),
     }))
 }
 
@@ -226,6 +227,7 @@ pub async fn explain(
             details: Vec::new(),
             fixes,
             modules: Vec::new(),
+            not_confirmed: Vec::new(),
         }));
     }
     Ok(None)

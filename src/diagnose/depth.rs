@@ -31,21 +31,21 @@ const MAX_LISTED: usize = 3;
 /// A dependency fact of the proof: `from` (the input when `None`, through `from_extra`) in `from_range`
 /// requires `to` in `range`.
 #[derive(Debug, Clone)]
-struct Step {
-    from: Option<PackageName>,
-    from_extra: Option<ExtraName>,
-    from_range: Ranges<Version>,
-    to: PackageName,
-    range: Ranges<Version>,
+pub(super) struct Step {
+    pub(super) from: Option<PackageName>,
+    pub(super) from_extra: Option<ExtraName>,
+    pub(super) from_range: Ranges<Version>,
+    pub(super) to: PackageName,
+    pub(super) range: Ranges<Version>,
 }
 
 /// A dependency with no installable release, and how the input reaches it.
-struct DeadEnd {
-    package: PackageName,
+pub(super) struct DeadEnd {
+    pub(super) package: PackageName,
     /// The steps from the input to `package`, the first one from the input.
-    path: Vec<Step>,
+    pub(super) path: Vec<Step>,
     /// The releases asked for, none installable.
-    wanted: Ranges<Version>,
+    pub(super) wanted: Ranges<Version>,
 }
 
 /// Explain the first failing target's proof as a dependency below an input line that cannot install,
@@ -287,6 +287,7 @@ async fn describe(
         details,
         fixes,
         modules: Vec::new(),
+        not_confirmed: Vec::new(),
     })
 }
 
@@ -434,7 +435,7 @@ fn without_extra(requirement: &Requirement, extra: &ExtraName) -> String {
 /// the dead end; each candidate is tried by resolving. When the dead end is a direct dependency, the
 /// releases that still require it in a range with nothing installable are skipped by their metadata
 /// first, so the trials go to releases that can help.
-async fn repin(
+pub(super) async fn repin(
     resolver: &Resolver,
     working: &Working,
     head: &InputRequirement,
@@ -561,5 +562,6 @@ fn allow_sdist(package: &PackageName, context: &DiagnoseContext) -> Fix {
         config,
         resolution: None,
         allow_sdist: vec![package.clone()],
+        left_out: Vec::new(),
     }
 }

@@ -4,10 +4,12 @@
 //! The loop: classify each input requirement on its own (no such version, no wheel, requires-python,
 //! cutoff, yanks, metadata); replace each such problem by its first fix; then resolve, explain the
 //! conflict PubGrub proves, replace it by its first fix, and resolve again, until the input resolves.
-//! Every fix is then checked with the other problems' first fixes applied, and all first fixes together.
+//! Every fix is then checked with the other problems' first fixes applied (or, when those undo it, with
+//! their lines left out), and one checked fix per problem together.
 
 mod abi;
 mod apply;
+mod build;
 mod conflict;
 mod constraint;
 mod depth;
@@ -24,6 +26,7 @@ use pep508_rs::PackageName;
 
 pub use abi::{AbiDiagnoseContext, AbiDiagnoseError, diagnose_abi};
 pub use apply::{ApplyError, apply_fixes};
+pub use build::{BuildFailure, build_failure};
 pub use render::{render_json, render_text};
 
 use crate::finding::Code;
@@ -44,6 +47,7 @@ pub(crate) fn title(kind: Code) -> &'static str {
         Code::OnlyYanked => "only yanked releases match",
         Code::InputHashMismatch => "no file matches the input's `--hash` values",
         Code::InvalidMetadata => "invalid metadata",
+        Code::BuildFailed => "an sdist failed to build",
         Code::NumpyAbi => "built against numpy 1.x, locked with numpy 2",
         Code::Unexplained => "no solution",
         // Not a diagnosis code: the vocabulary's own line.
@@ -62,6 +66,17 @@ pub struct Edit {
     pub replacement: Option<String>,
 }
 
+impl Edit {
+    /// Remove the line at `location`.
+    pub(crate) fn removal(location: &Location) -> Edit {
+        Edit {
+            location: Some(location.clone()),
+            original: None,
+            replacement: None,
+        }
+    }
+}
+
 /// A fix that was checked by resolving with it.
 #[derive(Debug, Clone)]
 pub struct Fix {
@@ -77,6 +92,16 @@ pub struct Fix {
     /// Packages whose sdist the fix allows (`--allow-sdist`, `allow-sdist` in fave-lock.toml): a change
     /// of policy rather than of an input line, checked with a resolver that allows them.
     pub allow_sdist: Vec<PackageName>,
+    /// The (1-based) problems whose input lines were left out when this fix was checked, because it
+    /// does not resolve together with their first fixes; empty when it was checked with them.
+    pub left_out: Vec<usize>,
+}
+
+/// A proposed fix the diagnosis could not confirm, and why: it is shown, never applied.
+#[derive(Debug, Clone)]
+pub struct NotConfirmed {
+    pub fix: Fix,
+    pub why: String,
 }
 
 impl Fix {
@@ -89,6 +114,7 @@ impl Fix {
             config: None,
             resolution: None,
             allow_sdist: Vec::new(),
+            left_out: Vec::new(),
         }
     }
 }
@@ -111,6 +137,9 @@ pub struct Problem {
     /// For a numpy ABI problem: each wheel and its modules built against numpy 1.x headers (the text
     /// names a few; the JSON has them all).
     pub modules: Vec<(String, Vec<String>)>,
+    /// Fixes proposed but not confirmed by a resolution (they did not resolve, or the time budget ran
+    /// out first), each with the reason.
+    pub not_confirmed: Vec<NotConfirmed>,
 }
 
 /// The outcome of diagnosing an input.
@@ -132,6 +161,11 @@ pub struct Combined {
     pub resolves: bool,
     pub fixes: usize,
     pub packages: usize,
+    /// The (1-based) problems whose lines were left out of the combination: they have no checked
+    /// fix, or every checked fix changes a line that an earlier problem's fix changes otherwise.
+    pub left_out: Vec<usize>,
+    /// Why each problem left out for a clash was: which line two fixes want differently.
+    pub clashes: Vec<String>,
 }
 
 /// What the diagnosis needs besides the resolver: enough to check a fix on another Python.
@@ -198,8 +232,60 @@ impl fmt::Display for Diagnosis {
 /// The most rounds of "resolve, explain a conflict, fix it" before giving up on finding more.
 const MAX_ROUNDS: usize = 8;
 
-/// Find every problem of `input`, with checked fixes. Call it after a resolution failed.
+/// Find every problem of `input`, with checked fixes. Call it after a resolution failed: with no
+/// solution, or at an sdist whose build failed (then that build is the one problem reported).
 pub async fn diagnose(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    context: &DiagnoseContext,
+) -> Result<Diagnosis, ResolveError> {
+    let mut resolver = resolver.clone();
+    let mut failed_builds: Vec<BuildFailure> = Vec::new();
+    loop {
+        let error = match diagnose_input(&resolver, input, context).await {
+            Ok(mut diagnosis) => {
+                // Builds that failed in a trial: the fixes that needed them were not considered.
+                for failure in &failed_builds {
+                    diagnosis.incomplete.push(format!(
+                        "the sdist `{}` failed to build, so no fix uses it ({})",
+                        failure.filename,
+                        failure.last_line()
+                    ));
+                }
+                return Ok(diagnosis);
+            }
+            Err(error) => error,
+        };
+        let Some(failure) = build_failure(&error) else {
+            return Err(error);
+        };
+        // The input itself stops at this build (the fetches are shared, so this costs no new build):
+        // that build is the problem to report.
+        if matches!(
+            resolver.resolve(input).await,
+            Err(ref again) if build_failure(again).is_some()
+        ) {
+            let resolver = match context.budget {
+                Some(budget) => resolver.with_deadline(Instant::now() + budget),
+                None => resolver.clone(),
+            };
+            return build::diagnose(&resolver, input, context, &failure).await;
+        }
+        // Only a trial (a candidate fix's release) needed it: look again without that sdist.
+        if failed_builds.len() >= MAX_FAILED_BUILDS
+            || failed_builds.iter().any(|f| f.package == failure.package)
+        {
+            return Err(error);
+        }
+        resolver = resolver.refusing_sdists_of(std::slice::from_ref(&failure.package));
+        failed_builds.push(failure);
+    }
+}
+
+/// Sdists whose failed build in a trial the diagnosis steps around before giving up.
+const MAX_FAILED_BUILDS: usize = 3;
+
+async fn diagnose_input(
     resolver: &Resolver,
     input: &RequirementsInput,
     context: &DiagnoseContext,
@@ -316,12 +402,28 @@ pub async fn diagnose(
             &context.phase,
             "checking all first fixes together".to_string(),
         );
+        let (left_out, clashes) = choose_compatible_fixes(&mut problems);
         let mut all = Working::new(input.clone());
         let mut sdists = Vec::new();
-        for first in problems.iter().filter_map(|p| p.fixes.first()) {
+        let mut edited = Vec::new();
+        let chosen = problems
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !left_out.contains(&(index + 1)))
+            .filter_map(|(_, problem)| problem.fixes.first());
+        for first in chosen {
             all.apply(&first.edits);
+            edited.extend(first.edits.iter().filter_map(|e| e.location.clone()));
             sdists.extend(first.allow_sdist.iter().cloned());
         }
+        // A problem left out keeps none of its lines, except those another problem's fix sets.
+        let removals: Vec<Edit> = left_out
+            .iter()
+            .flat_map(|number| &problems[number - 1].locations)
+            .filter(|location| !edited.contains(location))
+            .map(Edit::removal)
+            .collect();
+        all.apply(&removals);
         let checker = if sdists.is_empty() {
             resolver.clone()
         } else {
@@ -334,8 +436,10 @@ pub async fn diagnose(
             result => {
                 combined = Some(Combined {
                     resolves: result.is_ok(),
-                    fixes: with_fixes,
+                    fixes: problems.len() - left_out.len(),
                     packages: result.as_ref().map(package_count).unwrap_or(0),
+                    left_out,
+                    clashes,
                 });
             }
         }
@@ -363,9 +467,12 @@ async fn explain_below(
     depth::explain(resolver, working, failure, context).await
 }
 
-/// Keep only the fixes that resolve with the other problems' first fixes applied, and say what each
-/// changes compared with the problem's other fix. Returns the (1-based) problems whose fixes the time
-/// budget left unchecked; those keep no fix, since an unchecked fix is not printed as one.
+/// Keep only the fixes that resolve, and say what each changes compared with the problem's other fix.
+/// A fix is checked with the other problems' first fixes applied; when it does not resolve so (two
+/// problems' first fixes can undo each other: raise a pin, lower it back), it is checked again with
+/// the other problems' lines left out, which tells whether it fixes its own problem, and says so. A
+/// fix neither check confirms moves to [`Problem::not_confirmed`] with the reason. Returns the
+/// (1-based) problems whose fixes the time budget left unchecked.
 async fn check_fixes(
     resolver: &Resolver,
     problems: &mut [Problem],
@@ -374,64 +481,222 @@ async fn check_fixes(
 ) -> Result<Vec<usize>, ResolveError> {
     let mut unchecked = Vec::new();
     let count = problems.len();
+    // Fixes are numbered across all problems, so the progress line says how far the checking is.
+    let all_fixes: usize = problems.iter().map(|p| p.fixes.len()).sum();
+    let mut numbered = 0;
     for index in 0..count {
-        set_phase(
-            phase,
-            format!(
-                "checking {} fix(es) of problem {} of {count}",
-                problems[index].fixes.len(),
-                index + 1
-            ),
-        );
-        let mut base = Working::new(input.clone());
+        let mut with_firsts = Working::new(input.clone());
         for (other_index, other) in problems.iter().enumerate() {
             if other_index != index {
-                base.apply_first(other);
+                with_firsts.apply_first(other);
             }
         }
+        let (apart, left_out) = others_left_out(problems, index, input);
+        let first_number = numbered + 1;
+        numbered += problems[index].fixes.len();
         // The trials are independent: run them together (the solver threads use every core).
         let trials = std::mem::take(&mut problems[index].fixes)
             .into_iter()
-            .map(|mut fix| {
-                let base = &base;
+            .enumerate()
+            .map(|(number, mut fix)| {
+                let (with_firsts, apart, left_out) = (&with_firsts, &apart, &left_out);
                 async move {
-                    let mut timed_out = false;
-                    if fix.resolution.is_none() {
-                        let mut trial = base.clone();
-                        trial.apply(&fix.edits);
-                        let checker = if fix.allow_sdist.is_empty() {
-                            resolver.clone()
-                        } else {
-                            resolver.allowing_sdists(&fix.allow_sdist)
-                        };
-                        match checker.resolve(trial.input()).await {
-                            Ok(resolution) => fix.resolution = Some(resolution),
-                            Err(ResolveError::TimedOut) => timed_out = true,
-                            // A build cut off by the budget fails as an index error.
-                            Err(_) if checker.out_of_time() => timed_out = true,
-                            Err(_) => {}
+                    set_phase(
+                        phase,
+                        format!(
+                            "checking fix {} of {all_fixes} (problem {} of {count})",
+                            first_number + number,
+                            index + 1
+                        ),
+                    );
+                    if fix.resolution.is_some() {
+                        return Checked::Kept(fix);
+                    }
+                    match trial(resolver, with_firsts, &fix).await {
+                        Trial::Resolved(resolution) => {
+                            fix.resolution = Some(resolution);
+                            return Checked::Kept(fix);
+                        }
+                        Trial::TimedOut => return Checked::TimedOut(fix),
+                        Trial::Failed if left_out.is_empty() => {
+                            return Checked::Failed(fix, "it does not resolve".to_string());
+                        }
+                        Trial::Failed => {}
+                    }
+                    match trial(resolver, apart, &fix).await {
+                        Trial::Resolved(resolution) => {
+                            fix.resolution = Some(resolution);
+                            fix.left_out.clone_from(left_out);
+                            Checked::Kept(fix)
+                        }
+                        Trial::TimedOut => Checked::TimedOut(fix),
+                        Trial::Failed => {
+                            let why = format!(
+                                "it does not resolve, neither with the other problems' first fixes nor with the lines of problem{} {} left out",
+                                if left_out.len() == 1 { "" } else { "s" },
+                                number_list(left_out)
+                            );
+                            Checked::Failed(fix, why)
                         }
                     }
-                    (fix, timed_out)
                 }
             });
         let outcomes = futures::future::join_all(trials).await;
-        if outcomes.iter().any(|(_, timed_out)| *timed_out) {
+        let mut kept: Vec<Fix> = Vec::new();
+        let mut timed_out = false;
+        for outcome in outcomes {
+            match outcome {
+                Checked::Kept(fix) => kept.push(fix),
+                Checked::Failed(fix, why) => {
+                    problems[index]
+                        .not_confirmed
+                        .push(NotConfirmed { fix, why });
+                }
+                Checked::TimedOut(fix) => {
+                    timed_out = true;
+                    problems[index].not_confirmed.push(NotConfirmed {
+                        fix,
+                        why: "not checked: the time budget ran out first".to_string(),
+                    });
+                }
+            }
+        }
+        if timed_out {
             unchecked.push(index + 1);
         }
-        let mut kept: Vec<Fix> = outcomes
-            .into_iter()
-            .map(|(fix, _)| fix)
-            .filter(|fix| fix.resolution.is_some())
-            .collect();
-        describe_differences(&mut kept);
+        // Knock-on changes compare like with like: fixes checked on the same base.
+        if kept
+            .windows(2)
+            .all(|pair| pair[0].left_out == pair[1].left_out)
+        {
+            describe_differences(&mut kept);
+        }
         problems[index].fixes = kept;
     }
     Ok(unchecked)
 }
 
+/// What became of one fix's check.
+enum Checked {
+    Kept(Fix),
+    Failed(Fix, String),
+    TimedOut(Fix),
+}
+
+enum Trial {
+    Resolved(Resolution),
+    Failed,
+    TimedOut,
+}
+
+/// Resolve `base` with `fix` applied, with a resolver that allows the sdists the fix allows.
+async fn trial(resolver: &Resolver, base: &Working, fix: &Fix) -> Trial {
+    let mut input = base.clone();
+    input.apply(&fix.edits);
+    let checker = if fix.allow_sdist.is_empty() {
+        resolver.clone()
+    } else {
+        resolver.allowing_sdists(&fix.allow_sdist)
+    };
+    match checker.resolve(input.input()).await {
+        Ok(resolution) => Trial::Resolved(resolution),
+        Err(ResolveError::TimedOut) => Trial::TimedOut,
+        // A build cut off by the budget fails as an index error.
+        Err(_) if checker.out_of_time() => Trial::TimedOut,
+        Err(_) => Trial::Failed,
+    }
+}
+
+/// The input without the lines of every problem but `index` (its own lines stay, even when another
+/// problem names them too), and the (1-based) problems that lost a line.
+fn others_left_out(
+    problems: &[Problem],
+    index: usize,
+    input: &RequirementsInput,
+) -> (Working, Vec<usize>) {
+    let own = &problems[index].locations;
+    let mut removals = Vec::new();
+    let mut numbers = Vec::new();
+    for (other_index, other) in problems.iter().enumerate() {
+        if other_index == index {
+            continue;
+        }
+        let lines: Vec<&Location> = other
+            .locations
+            .iter()
+            .filter(|location| !own.contains(location))
+            .collect();
+        if !lines.is_empty() {
+            numbers.push(other_index + 1);
+        }
+        removals.extend(lines.into_iter().map(Edit::removal));
+    }
+    let mut working = Working::new(input.clone());
+    working.apply(&removals);
+    (working, numbers)
+}
+
+/// Put first, in each problem, a checked fix that does not change a line an earlier problem's chosen
+/// fix changes otherwise (two fixes that set one line two ways cannot both be applied). Returns the
+/// (1-based) problems left out of the combination (no checked fix, or only clashing ones) and a
+/// sentence for each clash.
+fn choose_compatible_fixes(problems: &mut [Problem]) -> (Vec<usize>, Vec<String>) {
+    // Each line a chosen fix edits: its new text (`None`: removed) and the problem that chose it.
+    let mut taken: Vec<(Location, Option<String>, usize)> = Vec::new();
+    let mut left_out = Vec::new();
+    let mut clashes = Vec::new();
+    for (index, problem) in problems.iter_mut().enumerate() {
+        let clash_of = |fix: &Fix| {
+            fix.edits.iter().find_map(|edit| {
+                let location = edit.location.as_ref()?;
+                taken
+                    .iter()
+                    .find(|(line, text, _)| line == location && *text != edit.replacement)
+                    .map(|(_, text, other)| (edit.clone(), text.clone(), *other))
+            })
+        };
+        let Some(first) = problem.fixes.first() else {
+            left_out.push(index + 1);
+            continue;
+        };
+        let first_clash = clash_of(first);
+        let Some(position) = problem.fixes.iter().position(|fix| clash_of(fix).is_none()) else {
+            left_out.push(index + 1);
+            if let Some((edit, theirs, other)) = first_clash {
+                let place = edit
+                    .location
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                clashes.push(format!(
+                    "problem {} is left out: its fix makes {place} {}, problem {other}'s fix {}",
+                    index + 1,
+                    line_text(edit.replacement.as_deref()),
+                    line_text(theirs.as_deref()),
+                ));
+            }
+            continue;
+        };
+        let chosen = problem.fixes.remove(position);
+        problem.fixes.insert(0, chosen);
+        for edit in &problem.fixes[0].edits {
+            if let Some(location) = &edit.location {
+                taken.push((location.clone(), edit.replacement.clone(), index + 1));
+            }
+        }
+    }
+    (left_out, clashes)
+}
+
+fn line_text(replacement: Option<&str>) -> String {
+    match replacement {
+        Some(text) => format!("`{text}`"),
+        None => "removed".to_string(),
+    }
+}
+
 /// `1, 2, 4–9` from sorted 1-based numbers: one short line however many problems ran out of time.
-fn number_list(numbers: &[usize]) -> String {
+pub(crate) fn number_list(numbers: &[usize]) -> String {
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for &number in numbers {
         match runs.last_mut() {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::{Value, json};
 
-use super::{Diagnosis, Edit, Fix, Problem};
+use super::{Combined, Diagnosis, Edit, Fix, Problem, number_list};
 
 /// Knock-on changes named in a fix's text line before "and N more".
 const MAX_CHANGES: usize = 4;
@@ -31,19 +31,7 @@ pub fn render_text(diagnosis: &Diagnosis) -> String {
     }
     if let Some(combined) = diagnosis.combined.as_ref().filter(|c| c.fixes > 0) {
         let _ = writeln!(out);
-        if combined.resolves {
-            let _ = writeln!(
-                out,
-                "checked: the {} first fixes together resolve ({} packages); `fave-lock resolve --apply-fixes` writes them into the input",
-                combined.fixes, combined.packages
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "the {} first fixes together still do not resolve: apply them and run again",
-                combined.fixes
-            );
-        }
+        write_combined(&mut out, combined);
     }
     if !diagnosis.incomplete.is_empty() {
         let _ = writeln!(out);
@@ -52,6 +40,53 @@ pub fn render_text(diagnosis: &Diagnosis) -> String {
         }
     }
     out
+}
+
+fn write_combined(out: &mut String, combined: &Combined) {
+    let left_out = if combined.left_out.is_empty() {
+        String::new()
+    } else {
+        let plural = if combined.left_out.len() == 1 {
+            ""
+        } else {
+            "s"
+        };
+        format!(
+            " with the lines of problem{plural} {} left out",
+            number_list(&combined.left_out)
+        )
+    };
+    if combined.resolves {
+        let _ = writeln!(
+            out,
+            "checked: the {} first fixes together resolve ({} packages){left_out}; `fave-lock resolve --apply-fixes` writes them into the input",
+            combined.fixes, combined.packages
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "the {} first fixes together still do not resolve{left_out}: apply them and run again",
+            combined.fixes
+        );
+    }
+    for clash in &combined.clashes {
+        let _ = writeln!(out, "   {clash}");
+    }
+    let clashing = combined.clashes.len();
+    let unfixed = combined.left_out.len().saturating_sub(clashing);
+    if unfixed > 0 {
+        let _ = writeln!(
+            out,
+            "   {unfixed} problem{} left out ha{} no checked fix: change or remove {} by hand",
+            if unfixed == 1 { "" } else { "s" },
+            if unfixed == 1 { "s" } else { "ve" },
+            if unfixed == 1 {
+                "its lines"
+            } else {
+                "their lines"
+            },
+        );
+    }
 }
 
 fn write_problem(out: &mut String, number: usize, problem: &Problem) {
@@ -80,16 +115,34 @@ fn write_problem(out: &mut String, number: usize, problem: &Problem) {
     for detail in &problem.details {
         let _ = writeln!(out, "   {detail}");
     }
-    if problem.fixes.is_empty() {
+    if problem.fixes.is_empty() && problem.not_confirmed.is_empty() {
         let _ = writeln!(out, "   no fix could be checked");
     }
     for fix in &problem.fixes {
         write_fix(out, fix);
     }
+    for not_confirmed in &problem.not_confirmed {
+        let _ = writeln!(out, "   fix (not confirmed): {}", not_confirmed.fix.summary);
+        write_fix_body(out, &not_confirmed.fix);
+        let _ = writeln!(out, "      {}", not_confirmed.why);
+    }
 }
 
 fn write_fix(out: &mut String, fix: &Fix) {
     let _ = writeln!(out, "   fix (checked): {}", fix.summary);
+    write_fix_body(out, fix);
+    if !fix.left_out.is_empty() {
+        let plural = if fix.left_out.len() == 1 { "" } else { "s" };
+        let _ = writeln!(
+            out,
+            "      checked with the lines of problem{plural} {} left out: it does not resolve with their first fixes",
+            number_list(&fix.left_out)
+        );
+    }
+}
+
+/// A fix's edits, config snippet and knock-on changes.
+fn write_fix_body(out: &mut String, fix: &Fix) {
     for edit in &fix.edits {
         match (&edit.original, &edit.replacement) {
             (Some(original), Some(replacement)) => {
@@ -136,7 +189,13 @@ pub fn render_json(diagnosis: &Diagnosis) -> Value {
     json!({
         "resolved": false,
         "problems": diagnosis.problems.iter().map(problem_json).collect::<Vec<_>>(),
-        "combined": diagnosis.combined.as_ref().map(|c| json!({"resolves": c.resolves, "fixes": c.fixes, "packages": c.packages})),
+        "combined": diagnosis.combined.as_ref().map(|c| json!({
+            "resolves": c.resolves,
+            "fixes": c.fixes,
+            "packages": c.packages,
+            "left-out": c.left_out,
+            "clashes": c.clashes,
+        })),
         "incomplete": diagnosis.incomplete,
     })
 }
@@ -154,6 +213,11 @@ fn problem_json(problem: &Problem) -> Value {
         "targets": problem.targets,
         "details": problem.details,
         "fixes": problem.fixes.iter().map(fix_json).collect::<Vec<_>>(),
+        "not-confirmed": problem.not_confirmed.iter().map(|n| {
+            let mut fix = fix_json(&n.fix);
+            fix["why"] = json!(n.why);
+            fix
+        }).collect::<Vec<_>>(),
     });
     if !problem.modules.is_empty() {
         value["wheels"] = problem
@@ -171,6 +235,7 @@ fn fix_json(fix: &Fix) -> Value {
         "edits": fix.edits.iter().map(edit_json).collect::<Vec<_>>(),
         "also-changes": fix.also_changes,
         "config": fix.config,
+        "left-out": fix.left_out,
     })
 }
 

@@ -73,6 +73,7 @@ pub async fn find(
                 details: finding.details,
                 fixes: finding.fixes,
                 modules: Vec::new(),
+                not_confirmed: Vec::new(),
             });
         }
     }
@@ -527,6 +528,7 @@ pub(super) async fn move_fix(
             config: Some(config),
             resolution: None,
             allow_sdist: Vec::new(),
+            left_out: Vec::new(),
         }));
     }
     Ok(None)
@@ -556,6 +558,7 @@ fn remove_fix(input: &InputRequirement) -> Fix {
         config: None,
         resolution: None,
         allow_sdist: Vec::new(),
+        left_out: Vec::new(),
     }
 }
 
@@ -671,6 +674,7 @@ pub fn unexplained(failure: &NoSolution, input: &RequirementsInput) -> Problem {
         details: first.report.lines().flat_map(wrap).collect(),
         fixes: vec![],
         modules: Vec::new(),
+        not_confirmed: Vec::new(),
     }
 }
 

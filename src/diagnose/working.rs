@@ -52,15 +52,7 @@ impl Working {
         {
             Some(fix) => self.apply(&fix.edits),
             None => {
-                let removals: Vec<Edit> = problem
-                    .locations
-                    .iter()
-                    .map(|location| Edit {
-                        location: Some(location.clone()),
-                        original: None,
-                        replacement: None,
-                    })
-                    .collect();
+                let removals: Vec<Edit> = problem.locations.iter().map(Edit::removal).collect();
                 self.apply(&removals);
             }
         }

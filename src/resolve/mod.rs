@@ -278,6 +278,35 @@ impl Resolver {
         }
     }
 
+    /// A resolver for the same targets and options, except that no sdist may be used (`--no-build`):
+    /// what checking the "wheels only" fix of a failed build needs. Its own memo, as
+    /// [`Resolver::allowing_sdists`].
+    pub fn refusing_sdists(&self) -> Resolver {
+        self.with_sdist_policy(SdistPolicy::default())
+    }
+
+    /// As [`Resolver::refusing_sdists`], for `names` only (uv's `--only-binary NAME`): what the
+    /// diagnosis uses once an sdist of theirs failed to build, so that its trials treat their releases
+    /// without a wheel as unavailable instead of stopping at the same failure.
+    pub fn refusing_sdists_of(&self, names: &[PackageName]) -> Resolver {
+        let mut policy = self.options().allow_sdist.clone();
+        policy.packages.retain(|name| !names.contains(name));
+        policy.denied.extend(names.iter().cloned());
+        self.with_sdist_policy(policy)
+    }
+
+    fn with_sdist_policy(&self, policy: SdistPolicy) -> Resolver {
+        let mut options = self.options().clone();
+        options.allow_sdist = policy;
+        Resolver {
+            fetcher: Arc::new(
+                Fetcher::new(self.client(), self.targets().to_vec(), options)
+                    .with_build_deadline(self.deadline),
+            ),
+            deadline: self.deadline,
+        }
+    }
+
     pub fn client(&self) -> Arc<IndexClient> {
         self.fetcher.client()
     }

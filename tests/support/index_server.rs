@@ -705,7 +705,7 @@ pub fn sdist_archive(top: &str, members: &[(&str, &str)]) -> Vec<u8> {
     builder.into_inner().unwrap().finish().unwrap()
 }
 
-fn normalize(name: &str) -> String {
+pub fn normalize(name: &str) -> String {
     let mut normalized = String::new();
     for c in name.chars() {
         if matches!(c, '-' | '_' | '.') {

@@ -32,6 +32,21 @@ pub fn tools() -> PathBuf {
     venv
 }
 
+/// A project name as PEP 503 normalizes it (`Foo_Bar.baz` → `foo-bar-baz`), to compare locks.
+pub fn normalize_name(name: &str) -> String {
+    super::index_server::normalize(name.trim())
+}
+
+/// The target and cutoff of the live comparisons with uv (the same flag names in both tools).
+pub const UV_TARGET: [&str; 6] = [
+    "--python-version",
+    "3.11",
+    "--python-platform",
+    "x86_64-manylinux_2_28",
+    "--exclude-newer",
+    "2026-11-01T00:00:00Z",
+];
+
 pub fn tool(name: &str) -> Command {
     Command::new(tools().join("bin").join(name))
 }
