@@ -19,7 +19,9 @@ use crate::lock::{
 };
 use crate::plan::{PlanError, PlanSettings};
 use crate::requirements::{self, RequirementsError, RequirementsInput};
-use crate::resolve::{Resolution, ResolveError, ResolveOptions, Resolver, SdistPolicy, Target};
+use crate::resolve::{
+    Resolution, ResolveError, ResolveOptions, Resolver, SdistPolicy, Target, Via,
+};
 use crate::sbom::{SBOM_FILE, SbomError, SbomOutput};
 use crate::tags::{Platform, PythonVersion};
 use crate::verify::{VerifyError, hash_unhashed};
@@ -28,6 +30,10 @@ use crate::verify::{VerifyError, hash_unhashed};
 #[derive(Debug, Clone)]
 pub struct ImageJob {
     pub name: String,
+    /// The folder the config's paths are relative to (empty for ad hoc runs and a config in the
+    /// current folder). Paths written into the lock are relative to it, so a lock does not depend on the
+    /// folder `resolve` ran from.
+    pub root: PathBuf,
     pub python: PythonVersion,
     /// `(oci name, platform)` pairs.
     pub platforms: Vec<(String, Platform)>,
@@ -153,6 +159,14 @@ pub enum ImageError {
 }
 
 /// Join a config-relative path without a leading `./`, so that messages show paths as written.
+/// `path` relative to `root` when it lies below it (an empty root or another path: `path` itself).
+fn relative_to<'a>(root: &Path, path: &'a Path) -> &'a Path {
+    if root.as_os_str().is_empty() {
+        return path;
+    }
+    path.strip_prefix(root).unwrap_or(path)
+}
+
 pub fn config_path(config: &Config, relative: &Path) -> PathBuf {
     if config.root.as_os_str().is_empty() || config.root == Path::new(".") {
         relative.to_path_buf()
@@ -173,17 +187,22 @@ impl ImageJob {
     ) -> ImageJob {
         let output = config_path(config, &image.output);
         let requirements_txt = requirements_txt.unwrap_or_else(|| output.join("requirements.txt"));
+        let root = config.root.clone();
+        // As run from the config's folder, whichever folder it was run from.
+        let relative = |path: &Path| relative_to(&root, path).to_path_buf();
         let mut command = String::from("fave-lock resolve");
-        if config.path != Path::new("fave-lock.toml") {
-            command.push_str(&format!(" --config={}", config.path.display()));
+        let config_file = relative(&config.path);
+        if config_file != Path::new("fave-lock.toml") {
+            command.push_str(&format!(" --config={}", config_file.display()));
         }
         command.push_str(&format!(
             " --image={} --output-file={}",
             image.name,
-            requirements_txt.display()
+            relative(&requirements_txt).display()
         ));
         ImageJob {
             name: image.name.clone(),
+            root: root.clone(),
             python: image.python_version,
             platforms: image
                 .platforms
@@ -315,7 +334,16 @@ impl ImageJob {
             inputs: self.input_hashes(&input)?,
             command: self.command.clone(),
         };
-        let lock = Lock::new(&resolution, context);
+        let mut lock = Lock::new(&resolution, context);
+        for package in &mut lock.packages {
+            package.via = std::mem::take(&mut package.via)
+                .into_iter()
+                .map(|via| match via {
+                    Via::Input(path) => Via::Input(relative_to(&self.root, &path).to_path_buf()),
+                    other => other,
+                })
+                .collect();
+        }
         let mut outputs = Vec::new();
         if let Some(path) = &self.requirements_txt {
             outputs.push((path.clone(), requirements_txt(&lock)));
@@ -437,7 +465,8 @@ impl ImageJob {
                 path: path.clone(),
                 source: source.into(),
             })?;
-            contents.push((format!("file {}", path.display()), bytes));
+            let shown = relative_to(&self.root, path);
+            contents.push((format!("file {}", shown.display()), bytes));
         }
         let platforms: Vec<String> = self
             .platforms

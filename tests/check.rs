@@ -43,6 +43,40 @@ fn the_repos_own_locks_are_fresh_offline() {
     assert!(stdout(&out).contains("fave-base: fresh"), "{}", text(&out));
 }
 
+/// A lock does not depend on the folder `resolve` or `check` runs from: with `--config` naming the
+/// repo's config from elsewhere (relative and absolute), the committed locks are still fresh.
+#[test]
+fn the_repos_own_locks_are_fresh_from_another_folder() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let relative = format!(
+        "--config={}",
+        pathdiff(elsewhere.path(), &repo.join("fave-lock.toml")).display()
+    );
+    for config in [
+        format!("--config={}", repo.join("fave-lock.toml").display()),
+        relative,
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_fave-lock"))
+            .args(["check", "--offline", &config])
+            .current_dir(elsewhere.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{config}: {}", text(&out));
+        assert!(stdout(&out).contains("fave-vad: fresh"), "{}", text(&out));
+    }
+}
+
+/// `to` as a path relative to the folder `from` (both absolute).
+fn pathdiff(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<_> = from.components().collect();
+    let to: Vec<_> = to.components().collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path: PathBuf = std::iter::repeat_n("..", from.len() - common).collect();
+    path.extend(&to[common..]);
+    path
+}
+
 /// A copy of the repo's config, inputs and locks in a temp folder.
 fn repo_copy() -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -343,6 +343,7 @@ fn ad_hoc_job(
     command.push_str(&format!(" --requirement={}", requirement.display()));
     let job = ImageJob {
         name: "ad-hoc".to_string(),
+        root: std::path::PathBuf::new(),
         python,
         platforms,
         requirements: requirement.to_path_buf(),
