@@ -281,8 +281,13 @@ fn judge(uv: &Run, fave: &Run) -> Result<&'static str, String> {
             let missing: Vec<String> = uv_blamed(&uv.stderr)
                 .into_iter()
                 .filter(|name| !report.contains(name.as_str()))
+                .filter(|name| !uv_only_refusal(&uv.stderr, name))
                 .collect();
-            if fave.code != Some(1) || !fave.stderr.contains(". [") {
+            if fave.code == Some(2) && names_an_input_line(&fave.stderr) {
+                // A file neither tool can read (a committed merge conflict): an input error at its line
+                // is the report a user needs.
+                Ok("both refuse the file, fave-lock naming the line")
+            } else if fave.code != Some(1) || !fave.stderr.contains(". [") {
                 Err(format!(
                     "both fail, but fave-lock has no report (exit {:?}):\n{}",
                     fave.code,
@@ -300,6 +305,29 @@ fn judge(uv: &Run, fave: &Run) -> Result<&'static str, String> {
             }
         }
     }
+}
+
+/// Whether uv blames `name` only for a refusal of its own that pip does not share: an sdist whose
+/// filename is not PEP 625's (`gin-0.1.006.tar.bz2`), which pip installs and so fave-lock locks.
+fn uv_only_refusal(stderr: &str, name: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.contains("non-PEP 625-compliant source distribution filename")
+            && normalize(line).contains(&format!("because {name}=="))
+    })
+}
+
+/// An error of the form `error: <file>:<line>: …`: an input error that names where the file is wrong.
+fn names_an_input_line(stderr: &str) -> bool {
+    stderr.lines().any(|line| {
+        line.strip_prefix("error: ").is_some_and(|rest| {
+            let mut parts = rest.splitn(3, ':');
+            let (file, line) = (parts.next(), parts.next());
+            file.is_some_and(|file| file.ends_with(".txt") || file.ends_with(".in"))
+                && line.is_some_and(|line| {
+                    !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit())
+                })
+        })
+    })
 }
 
 fn tail(text: &str) -> String {
@@ -419,4 +447,11 @@ fn the_verdicts_fail_on_every_disagreement() {
     let unexplained = "1. [unexplained] webrtcvad: no solution";
     assert!(judge(&run(1, uv_error, &[]), &run(1, unexplained, &[])).is_err());
     assert!(judge(&run(1, uv_error, &[]), &run(2, "error: webrtcvad", &[])).is_err());
+    // A file neither tool can read: fave-lock's error must name the line.
+    let at_line = "error: tests/corpus/mailu-conflict.txt:15: invalid requirement `<<<<<<< HEAD`";
+    assert!(judge(&run(2, "error: parse", &[]), &run(2, at_line, &[])).is_ok());
+    let pep_625 = "  cause: Because gin==0.1.6 has a non-PEP 625-compliant source distribution filename and you require gin==0.1.6, we can conclude that your requirements are unsatisfiable.";
+    assert!(judge(&run(1, pep_625, &[]), &run(1, named, &[])).is_ok());
+    let nowhere = "error: cannot read the sdist `gin-0.1.006.tar.bz2`";
+    assert!(judge(&run(2, "error: parse", &[]), &run(2, nowhere, &[])).is_err());
 }

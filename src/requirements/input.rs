@@ -96,7 +96,7 @@ impl RequirementsInput {
         let (Some(url), Some(location)) = (&self.index_url, &self.index_url_location) else {
             return Ok(());
         };
-        if url.trim_end_matches('/') == configured.trim_end_matches('/') {
+        if same_index(url, configured) {
             return Ok(());
         }
         Err(RequirementsError::OtherIndex {
@@ -104,5 +104,56 @@ impl RequirementsInput {
             url: url.clone(),
             configured: configured.to_string(),
         })
+    }
+}
+
+/// Whether two index URLs name the same index: equal without a trailing slash, or PyPI under its old
+/// host (`pypi.python.org/simple`, which PyPI redirects to `pypi.org/simple`, as old files still say).
+fn same_index(a: &str, b: &str) -> bool {
+    let canonical = |url: &str| {
+        let url = url.trim_end_matches('/');
+        let url = url.strip_prefix("http://").map_or(url.to_string(), |rest| {
+            // Only PyPI's old host is taken as https: another index over http stays another index.
+            if rest.starts_with("pypi.python.org/") {
+                format!("https://{rest}")
+            } else {
+                url.to_string()
+            }
+        });
+        url.replacen("https://pypi.python.org/", "https://pypi.org/", 1)
+    };
+    canonical(a) == canonical(b)
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::same_index;
+
+    #[test]
+    fn pypi_under_its_old_host_is_pypi() {
+        assert!(same_index(
+            "https://pypi.python.org/simple",
+            "https://pypi.org/simple/"
+        ));
+        assert!(same_index(
+            "http://pypi.python.org/simple/",
+            "https://pypi.org/simple"
+        ));
+        assert!(same_index(
+            "https://pypi.org/simple/",
+            "https://pypi.org/simple"
+        ));
+        assert!(!same_index(
+            "https://pypi.python.org/pypi",
+            "https://pypi.org/simple"
+        ));
+        assert!(!same_index(
+            "https://test.pypi.org/simple",
+            "https://pypi.org/simple"
+        ));
+        assert!(!same_index(
+            "http://mirror.local/simple",
+            "https://pypi.org/simple"
+        ));
     }
 }

@@ -1,4 +1,4 @@
-//! Source archives (`.tar.gz`, `.zip`): read one member of the top-level folder (`PKG-INFO`) without
+//! Source archives (`.tar.gz`, `.tar.bz2`, `.tar.xz`, `.tar`, `.zip`): read one member of the top-level folder (`PKG-INFO`) without
 //! unpacking, or unpack the whole tree for a build.
 //!
 //! An sdist comes from the index, so nothing in it is trusted: members that would land outside the
@@ -16,7 +16,9 @@ const MAX_MEMBER_LEN: u64 = 16 << 20;
 /// Why an archive could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    #[error("`{0}` is not a source archive fave-lock reads (.tar.gz or .zip)")]
+    #[error(
+        "`{0}` is not a source archive fave-lock reads (.tar.gz, .tar.bz2, .tar.xz, .tar or .zip)"
+    )]
     Format(String),
     #[error("cannot read the archive: {0}")]
     Io(#[from] std::io::Error),
@@ -31,19 +33,52 @@ pub enum ArchiveError {
 /// The kinds of source archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    TarGz,
+    Tar(Compression),
     Zip,
+}
+
+/// How a tar sdist is compressed: gzip today, bzip2 and xz in old uploads (PyPI accepted them until
+/// PEP 625), none in a few.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Bzip2,
+    Xz,
+    None,
 }
 
 fn kind(filename: &str) -> Result<Kind, ArchiveError> {
     let lower = filename.to_ascii_lowercase();
-    if lower.ends_with(".tar.gz") || lower.ends_with(".tgz") {
-        Ok(Kind::TarGz)
-    } else if lower.ends_with(".zip") {
-        Ok(Kind::Zip)
-    } else {
-        Err(ArchiveError::Format(filename.to_string()))
-    }
+    let suffixes = [
+        (".tar.gz", Kind::Tar(Compression::Gzip)),
+        (".tgz", Kind::Tar(Compression::Gzip)),
+        (".tar.bz2", Kind::Tar(Compression::Bzip2)),
+        (".tbz", Kind::Tar(Compression::Bzip2)),
+        (".tar.xz", Kind::Tar(Compression::Xz)),
+        (".txz", Kind::Tar(Compression::Xz)),
+        (".tar", Kind::Tar(Compression::None)),
+        (".zip", Kind::Zip),
+    ];
+    suffixes
+        .iter()
+        .find(|(suffix, _)| lower.ends_with(suffix))
+        .map(|(_, kind)| *kind)
+        .ok_or_else(|| ArchiveError::Format(filename.to_string()))
+}
+
+/// The tar stream of `archive`, decompressed.
+fn tar_archive(
+    archive: &Path,
+    compression: Compression,
+) -> std::io::Result<tar::Archive<Box<dyn Read>>> {
+    let file = std::fs::File::open(archive)?;
+    let reader: Box<dyn Read> = match compression {
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(file)),
+        Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(file)),
+        Compression::Xz => Box::new(xz2::read::XzDecoder::new_multi_decoder(file)),
+        Compression::None => Box::new(file),
+    };
+    Ok(tar::Archive::new(reader))
 }
 
 /// `top/name` → `name` when the path is exactly one folder deep: an sdist keeps everything in one
@@ -60,9 +95,8 @@ pub fn read_member(
     name: &str,
 ) -> Result<Option<Vec<u8>>, ArchiveError> {
     match kind(filename)? {
-        Kind::TarGz => {
-            let file = std::fs::File::open(archive)?;
-            let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        Kind::Tar(compression) => {
+            let mut tar = tar_archive(archive, compression)?;
             for entry in tar.entries()? {
                 let entry = entry?;
                 let path = entry.path()?.to_string_lossy().into_owned();
@@ -91,9 +125,8 @@ pub fn read_member(
 pub fn unpack(archive: &Path, filename: &str, into: &Path) -> Result<PathBuf, ArchiveError> {
     let mut total = 0_u64;
     match kind(filename)? {
-        Kind::TarGz => {
-            let file = std::fs::File::open(archive)?;
-            let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+        Kind::Tar(compression) => {
+            let mut tar = tar_archive(archive, compression)?;
             for entry in tar.entries()? {
                 let mut entry = entry?;
                 let path = entry.path()?.into_owned();
@@ -254,8 +287,44 @@ mod tests {
     }
 
     #[test]
+    fn old_tar_compressions_are_read_too() {
+        let plain = {
+            let mut builder = tar::Builder::new(Vec::new());
+            let mut header = tar::Header::new_gnu();
+            header.set_size(11);
+            header.set_mode(0o644);
+            builder
+                .append_data(&mut header, "demo-1.0/PKG-INFO", &b"Name: demo\n"[..])
+                .unwrap();
+            builder.into_inner().unwrap()
+        };
+        let compressed: [(&str, Vec<u8>); 3] = [
+            ("demo-1.0.tar", plain.clone()),
+            ("demo-1.0.tar.bz2", {
+                let mut encoder =
+                    bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                std::io::Write::write_all(&mut encoder, &plain).unwrap();
+                encoder.finish().unwrap()
+            }),
+            ("demo-1.0.tar.xz", {
+                let mut encoder = xz2::write::XzEncoder::new(Vec::new(), 1);
+                std::io::Write::write_all(&mut encoder, &plain).unwrap();
+                encoder.finish().unwrap()
+            }),
+        ];
+        for (filename, bytes) in compressed {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), bytes).unwrap();
+            let member = read_member(file.path(), filename, "PKG-INFO").unwrap();
+            assert_eq!(member.as_deref(), Some(&b"Name: demo\n"[..]), "{filename}");
+        }
+    }
+
+    #[test]
     fn other_formats_are_named() {
-        let error = read_member(Path::new("/nonexistent"), "demo-1.0.tar.bz2", "PKG-INFO");
+        let error = read_member(Path::new("/nonexistent"), "demo-1.0.tar.zst", "PKG-INFO");
         assert!(matches!(error, Err(ArchiveError::Format(_))));
+        let egg = read_member(Path::new("/nonexistent"), "demo-1.0-py2.7.egg", "PKG-INFO");
+        assert!(matches!(egg, Err(ArchiveError::Format(_))));
     }
 }
