@@ -18,7 +18,9 @@ use super::unit::{constrained, move_fix, pin_edit, pinned_releases};
 use super::working::Working;
 use super::{Code, DiagnoseContext, Edit, Fix, Problem};
 use crate::requirements::InputRequirement;
-use crate::resolve::{Incompatibility, NoSolution, ResolveError, Resolver, Unusable, python_span};
+use crate::resolve::{
+    Incompatibility, NoSolution, ResolveError, Resolver, Unusable, wheels_only_for,
+};
 
 /// The most releases of the top-level package tried in each direction when looking for one whose
 /// closure installs.
@@ -328,8 +330,8 @@ fn reason_text(
             if sdist_only {
                 return format!("sdist only{at}, and sdists are not allowed here");
             }
-            let span = python_span(wheel_tags)
-                .map(|span| format!(" (wheels for {span} only)"))
+            let span = wheels_only_for(wheel_tags, target.python)
+                .map(|only| format!(" ({only})"))
                 .unwrap_or_default();
             let sdist = if *has_sdist {
                 "; an sdist exists but sdists are not allowed here"

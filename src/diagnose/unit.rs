@@ -13,7 +13,7 @@ use super::{Code, DiagnoseContext, Edit, Fix, Problem};
 use crate::requirements::{InputRequirement, RequirementsInput};
 use crate::resolve::{
     Incompatibility, NoSolution, ResolveError, Resolver, Unusable, VersionMap, cpython_of,
-    python_span, requirement_range, summarize_wheel_tags,
+    requirement_range, summarize_wheel_tags, wheels_only_for,
 };
 use crate::tags::{DistFilename, PythonVersion};
 
@@ -312,8 +312,8 @@ async fn unusable(
             input.text,
             target.python,
             target.platform,
-            python_span(wheel_tags)
-                .map(|span| format!(" (wheels for {span} only)"))
+            wheels_only_for(wheel_tags, target.python)
+                .map(|only| format!(" ({only})"))
                 .unwrap_or_default(),
             if *has_sdist {
                 "; an sdist exists but sdists are not allowed here"

@@ -351,6 +351,51 @@ pub fn python_span(wheel_tags: &[String]) -> Option<String> {
     })
 }
 
+/// What the wheels a target cannot use are for, as the reason to show: the Python versions they span
+/// (`cp37–cp39`), or where wheels for the target's own Python exist, the platforms they are for (pywin32
+/// 306 has cp311 wheels, for Windows only: "cp311 wheels for Windows only" says why, "cp37–cp312" did
+/// not).
+pub fn wheels_only_for(wheel_tags: &[String], python: PythonVersion) -> Option<String> {
+    let own = format!("cp{}{}", python.major, python.minor);
+    let platforms: BTreeSet<&'static str> = wheel_tags
+        .iter()
+        .filter(|tag| {
+            tag.split('-')
+                .next()
+                .is_some_and(|pythons| pythons.split('.').any(|p| p == own))
+        })
+        .filter_map(|tag| tag.rsplit('-').next())
+        .flat_map(|platforms| platforms.split('.'))
+        .map(platform_family)
+        .collect();
+    if platforms.is_empty() {
+        return python_span(wheel_tags).map(|span| format!("wheels for {span} only"));
+    }
+    let families: Vec<&str> = platforms.into_iter().collect();
+    Some(format!("{own} wheels for {} only", families.join(", ")))
+}
+
+/// The family of a platform tag, as a user names it (`win_amd64` → Windows).
+fn platform_family(platform: &str) -> &'static str {
+    if platform.starts_with("win") {
+        "Windows"
+    } else if platform.starts_with("macosx") {
+        "macOS"
+    } else if platform.starts_with("musllinux") {
+        "musl Linux"
+    } else if platform.starts_with("manylinux") || platform.starts_with("linux") {
+        if platform.ends_with("x86_64") {
+            "Linux x86_64"
+        } else if platform.ends_with("aarch64") {
+            "Linux aarch64"
+        } else {
+            "other Linux"
+        }
+    } else {
+        "other platforms"
+    }
+}
+
 /// The CPython version of a python tag (`cp39` → 3.9).
 pub fn cpython_of(tag: &str) -> Option<PythonVersion> {
     let digits = tag.strip_prefix("cp")?;
@@ -676,6 +721,40 @@ mod tests {
         assert_eq!(versions.best(&Ranges::full(), false), Some(&v("1.0")));
         assert_eq!(versions.best(&Ranges::full(), true), Some(&v("2.0rc1")));
         assert_eq!(versions.best(&range(">1.0"), false), Some(&v("2.0rc1")));
+    }
+
+    #[test]
+    fn wheels_for_another_platform_say_so_rather_than_a_python_span() {
+        let python = PythonVersion {
+            major: 3,
+            minor: 11,
+        };
+        let pywin32: Vec<String> = (7..=12)
+            .flat_map(|minor| {
+                ["win32", "win_amd64"].map(|platform| format!("cp3{minor}-cp3{minor}-{platform}"))
+            })
+            .collect();
+        assert_eq!(
+            wheels_only_for(&pywin32, python).as_deref(),
+            Some("cp311 wheels for Windows only")
+        );
+        let mac_and_aarch64 = [
+            "cp311-cp311-macosx_11_0_arm64".to_string(),
+            "cp311-cp311-manylinux_2_17_aarch64.manylinux2014_aarch64".to_string(),
+        ];
+        assert_eq!(
+            wheels_only_for(&mac_and_aarch64, python).as_deref(),
+            Some("cp311 wheels for Linux aarch64, macOS only")
+        );
+        let old = [
+            "cp37-cp37m-manylinux1_x86_64".to_string(),
+            "cp39-cp39-win_amd64".to_string(),
+        ];
+        assert_eq!(
+            wheels_only_for(&old, python).as_deref(),
+            Some("wheels for cp37–cp39 only")
+        );
+        assert_eq!(wheels_only_for(&[], python), None);
     }
 
     #[test]

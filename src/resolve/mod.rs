@@ -21,6 +21,7 @@ use pubgrub::PubGrubError;
 
 pub use candidates::{
     Candidate, Policy, Unusable, VersionMap, cpython_of, python_span, summarize_wheel_tags,
+    wheels_only_for,
 };
 pub use fetch::{InvalidRequirement, requirement_range};
 pub use report::{Incompatibility, NoSolution, TargetFailure};
