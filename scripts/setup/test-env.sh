@@ -44,13 +44,8 @@ if ((${#APT_PACKAGES[@]})); then
 fi
 
 # ---- Python 3.11 ----------------------------------------------------------------------------
-PY=""
-for cand in python3.11 python3; do
-  if command -v "$cand" >/dev/null 2>&1 &&
-     "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-    PY="$(command -v "$cand")"; break
-  fi
-done
+# shellcheck source=scripts/setup/python311.sh
+source "$ROOT/scripts/setup/python311.sh"
 if [[ -z $PY ]]; then
   echo "setup-test-env: need CPython 3.11 (python3.11, or python3 being 3.11); none found" >&2
   exit 2

@@ -32,13 +32,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 # ---- 1. the helpers venv, from the lock -----------------------------------------------------------------------
 [[ -f $LOCK ]] || die "$LOCK not found: generate it with 'cargo run --release -- resolve'"
 
-PY=""
-for cand in python3.11 python3; do
-  if command -v "$cand" >/dev/null 2>&1 &&
-     "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
-    PY="$(command -v "$cand")"; break
-  fi
-done
+# shellcheck source=scripts/setup/python311.sh
+source "$ROOT/scripts/setup/python311.sh"
 [[ -n $PY ]] || die "need CPython 3.11 (python3.11, or python3 being 3.11); none found"
 
 want="$( { "$PY" -c 'import sys; print(sys.version)'; sha256sum "$LOCK"; echo "$PYTEST_PIN"; } | sha256sum | cut -d' ' -f1)"
