@@ -34,4 +34,5 @@ pub mod sbom;
 pub mod sdist;
 pub mod server;
 pub mod tags;
+pub mod typo;
 pub mod verify;

@@ -113,6 +113,20 @@ fn a_fix_proposes_the_newest_final_release_not_a_pre_release() {
     );
 }
 
+/// `fave-lock resolve --apply-fixes` in `project` (`--no-verify`: the local index serves some wheels
+/// under other names, which verify rightly refuses), and the requirements file after it.
+fn apply_fixes(project: &Project) -> (std::process::Output, String) {
+    let out = project.run(&[
+        "resolve",
+        "--apply-fixes",
+        "-q",
+        "--no-verify",
+        "--no-check-abi",
+    ]);
+    let input = std::fs::read_to_string(project.root().join("requirements.in")).unwrap();
+    (out, input)
+}
+
 /// The lines of a report longer than a reader's terminal allows.
 fn long_lines(report: &str) -> Vec<&str> {
     report
@@ -136,7 +150,14 @@ fn metadata(name: &str, version: &str, extras: &[&str], requires: &[&str]) -> St
 /// A static (PEP 643) sdist of `name version` with no dependencies: its metadata is read without a
 /// build, so allowing it can be checked here.
 fn static_sdist(name: &str, version: &str) -> support::index_server::Wheel {
-    let pkg_info = format!("Metadata-Version: 2.4\nName: {name}\nVersion: {version}\n");
+    sdist_of(name, version, "2.4")
+}
+
+/// An sdist of `name version` whose PKG-INFO has `metadata_version`: 2.2 or later is read as is,
+/// earlier ones need a build (whose `setup.py` fails).
+fn sdist_of(name: &str, version: &str, metadata_version: &str) -> support::index_server::Wheel {
+    let pkg_info =
+        format!("Metadata-Version: {metadata_version}\nName: {name}\nVersion: {version}\n");
     support::index_server::Wheel::sdist(
         &format!("{name}-{version}.tar.gz"),
         &[
@@ -294,15 +315,8 @@ fn a_requirement_and_a_constraint_that_disagree_are_a_conflict_naming_both_lines
 
     // --apply-fixes follows the constraint: the requirement line changes, the constraint file not.
     // (`--no-verify`: six 1.15.0 here is six 1.16.0's file under another name, which verify refuses.)
-    let out = project.run(&[
-        "resolve",
-        "--apply-fixes",
-        "-q",
-        "--no-verify",
-        "--no-check-abi",
-    ]);
+    let (out, input) = apply_fixes(&project);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let input = std::fs::read_to_string(project.root().join("requirements.in")).unwrap();
     assert!(input.contains("\nsix==1.15.0\n"), "{input}");
 }
 
@@ -406,4 +420,146 @@ fn fixes_that_undo_each_other_are_each_checked_with_the_other_problem_left_out()
     );
     assert_eq!(diagnosis["combined"]["left-out"], serde_json::json!([2]));
     assert_eq!(diagnosis["combined"]["resolves"], true);
+}
+
+/// A requirement naming a project the index does not have, with a slip of the keys (`sxi` for `six`,
+/// two letters swapped): the report suggests the project the index has, as a checked fix that renames
+/// the line, and `--apply-fixes` writes it. A name nothing on the index resembles gets no suggestion,
+/// and the index is asked about a bounded number of similar names only.
+#[test]
+fn a_mistyped_project_gets_a_checked_did_you_mean_and_a_nonsense_name_gets_none() {
+    let server = demo::index();
+    let project = Project::new(&server.url(), "idna\nsxi>=1.0 ; python_version >= '3'\n");
+    let out = project.run(&["resolve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "1 problem",
+        "[no-such-project] `sxi` is not on the index; did you mean `six`?",
+        "at requirements.in:2",
+        "fix (checked): did you mean `six`? it is on the index, `sxi` is not",
+        "sxi>=1.0 ; python_version >= '3'  →  six>=1.0 ; python_version >= '3'",
+        "checked: the 1 first fixes together resolve",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
+    }
+    assert!(!stderr.contains("no fix could be checked"), "{stderr}");
+
+    let (out, input) = apply_fixes(&project);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        input.contains("\nsix>=1.0 ; python_version >= '3'\n"),
+        "{input}"
+    );
+
+    let nonsense = "zqxv-wplk-tttt";
+    let project = Project::new(&server.url(), &format!("idna\n{nonsense}\n"));
+    server.clear_requests();
+    let out = project.run(&["resolve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "[no-such-project] `{nonsense}` is not on the index\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "no project with a similar name is on the index either (30 similar names tried)"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("did you mean"), "{stderr}");
+    // The page of every name asked about, once each: the missing name, idna, and the 30 probes.
+    let pages: std::collections::BTreeSet<String> = server
+        .requests()
+        .into_iter()
+        .map(|request| request.path)
+        .filter(|path| path.starts_with("/simple/"))
+        .collect();
+    assert!(
+        pages.len() <= 32,
+        "{} pages asked for: {pages:?}",
+        pages.len()
+    );
+    assert!(pages.len() >= 30, "{pages:?}");
+}
+
+/// A stand-in for CPython 3.11 whose every build fails as a real one can (here: the build environment
+/// cannot be made), so that a failed sdist build is met without network or Python: it answers
+/// fave-lock's version probe and fails anything else with a message on stderr.
+fn failing_python(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("python3.11");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\ncase \"$2\" in\n  *version_info*) echo '3.11 CPython' ;;\n  *) echo \"Error: cannot create the build environment ($*)\" >&2; exit 1 ;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// sd-webui-versions in small: a mistyped project and, on another line, a release whose sdist fails to
+/// build. Both are reported in one run, whichever the resolve meets first (the user fixes both lines at
+/// once instead of meeting the second on the next run), the build with its log's last line, and the
+/// combination says which lines its check left out.
+#[test]
+fn a_failed_build_and_a_missing_project_are_both_reported_in_one_run() {
+    use support::index_server::{IndexServer, Wheel};
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(demo::SIX).upload_time("2021-05-05T14:18:17Z"))
+        .wheel(Wheel::fixture(demo::IDNA).upload_time("2024-09-15T18:07:37Z"))
+        .wheel(sdist_of("brokenpkg", "1.0", "2.1"))
+        .wheel(
+            Wheel::posing_as(
+                "usesbroken-1.0-py3-none-any.whl",
+                &metadata("usesbroken", "1.0", &[], &["brokenpkg==1.0"]),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .start();
+    for (input, build_lines, typo_line) in [
+        ("idna\nbrokenpkg==1.0\nusesbroken\nsxi\n", "2, 3", 4),
+        ("sxi\nidna\nbrokenpkg==1.0\n", "3", 1),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("requirements.in"), input).unwrap();
+        let python = failing_python(dir.path());
+        let output = dir.path().join("out.txt");
+        let out = support::project::ad_hoc_command(dir.path(), &server.url(), &output)
+            .env("FAVE_LOCK_PYTHON", &python)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for expected in [
+            "2 problems".to_string(),
+            "[no-such-project] `sxi` is not on the index; did you mean `six`?".to_string(),
+            format!("at requirements.in:{typo_line}"),
+            "fix (checked): did you mean `six`?".to_string(),
+            "[build-failed] `brokenpkg==1.0`: the sdist of brokenpkg 1.0 failed to build".to_string(),
+            format!("at requirements.in:{build_lines}; on linux/amd64"),
+            "| Error: cannot create the build environment".to_string(),
+            "checked: the 1 first fixes together resolve (2 packages) with the lines of problem 2 left out"
+                .to_string(),
+        ] {
+            assert!(stderr.contains(&expected), "`{expected}` in:\n{stderr}");
+        }
+        assert_eq!(
+            stderr.contains("also needed by `usesbroken` (line 3)"),
+            build_lines == "2, 3",
+            "{stderr}"
+        );
+        for wrong in [
+            "[no-matching-wheel]",
+            "[unexplained]",
+            "sdists are not allowed here",
+        ] {
+            assert!(!stderr.contains(wrong), "no `{wrong}` in:\n{stderr}");
+        }
+        assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+        assert!(!output.exists(), "nothing written");
+    }
 }

@@ -33,7 +33,7 @@ pub(super) fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
         .iter()
         .map(|candidate| {
             (
-                edit_distance(&normalized, &normalize(candidate)),
+                crate::typo::distance(&normalized, &normalize(candidate)),
                 *candidate,
             )
         })
@@ -46,32 +46,9 @@ fn normalize(key: &str) -> String {
     key.to_lowercase().replace('_', "-")
 }
 
-/// Levenshtein distance between `a` and `b`, by characters, one row at a time.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, a_char) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, b_char) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(a_char != *b_char);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distances() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-    }
 
     #[test]
     fn suggestions() {

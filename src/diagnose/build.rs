@@ -12,8 +12,10 @@ use super::unit::pin_edit;
 use super::working::Working;
 use super::{Code, Combined, DiagnoseContext, Diagnosis, Edit, Fix, NotConfirmed, Problem};
 use crate::index::IndexError;
-use crate::requirements::{InputRequirement, RequirementsInput};
-use crate::resolve::{Incompatibility, NoSolution, Resolution, ResolveError, Resolver, Via};
+use crate::requirements::{InputRequirement, Location, RequirementsInput};
+use crate::resolve::{
+    Incompatibility, NoSolution, Resolution, ResolveError, Resolver, Via, requirement_range,
+};
 use crate::sdist::SdistError;
 
 /// Lines of the build log a report shows, and the characters kept of each.
@@ -74,6 +76,189 @@ pub fn build_failure(error: &ResolveError) -> Option<BuildFailure> {
         version: version.parse().ok(),
         log_tail: log_tail.clone(),
     })
+}
+
+/// Whether the input itself needs the release whose build failed, not only a diagnosis trial: it
+/// stops at that build, or one of its lines pins that very release (the line-by-line check reads an
+/// exact pin's metadata before any resolve reaches it, and a missing project elsewhere can make the
+/// resolve fail before it does).
+pub async fn input_needs(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    failure: &BuildFailure,
+) -> bool {
+    let pinned = failure.version.as_ref().is_some_and(|version| {
+        input.requirements.iter().any(|line| {
+            line.requirement.name == failure.package
+                && requirement_range(&line.requirement).as_singleton() == Some(version)
+        })
+    });
+    pinned
+        || matches!(
+            resolver.resolve(input).await,
+            Err(ref again) if build_failure(again).is_some()
+        )
+}
+
+/// The report of an input that needs the failed build and may have other problems besides: the build
+/// is one problem, and the rest of the input (without the build's lines, with that package's sdists
+/// refused) is diagnosed for the others, so that one run names them all instead of one per run. The
+/// build's fixes are then checked again with the others' first fixes applied, and the combination
+/// counts them. `builds_left` bounds how many more failed builds are stepped around this way.
+pub async fn diagnose_with_rest(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    context: &DiagnoseContext,
+    failure: &BuildFailure,
+    builds_left: usize,
+) -> Result<Diagnosis, ResolveError> {
+    let started = std::time::Instant::now();
+    let alone = diagnose(resolver, input, context, failure).await?;
+    let Some(lines) = alone.problems.first().map(|p| p.locations.clone()) else {
+        return Ok(alone);
+    };
+    if builds_left == 0 {
+        return Ok(alone);
+    }
+    let refusing = resolver.refusing_sdists_of(std::slice::from_ref(&failure.package));
+    // Other input lines that need the failed package are the same problem, not others: set them aside
+    // too and look again (a few times at most), so the rest's problems are independent of the build.
+    let mut set_aside = lines;
+    let mut also_needed: Vec<(Location, String)> = Vec::new();
+    let mut rest = None;
+    for pass in 1..=REST_PASSES {
+        let mut rest_input = Working::new(input.clone());
+        rest_input.apply(&set_aside.iter().map(Edit::removal).collect::<Vec<_>>());
+        // The common case costs one resolve: without the build's lines, the rest resolves.
+        if !matches!(
+            refusing.resolve(rest_input.input()).await,
+            Err(ResolveError::NoSolution(_))
+        ) {
+            break;
+        }
+        let rest_context = DiagnoseContext {
+            budget: context
+                .budget
+                .map(|budget| budget.saturating_sub(started.elapsed())),
+            ..context.clone()
+        };
+        let found = Box::pin(super::diagnose_builds_left(
+            &refusing,
+            rest_input.input(),
+            &rest_context,
+            builds_left - 1,
+        ))
+        .await?;
+        let behind: Vec<(Location, String)> = found
+            .problems
+            .iter()
+            .filter(|problem| problem.packages.contains(&failure.package))
+            .flat_map(|problem| {
+                problem
+                    .locations
+                    .iter()
+                    .cloned()
+                    .zip(problem.requirements.iter().cloned())
+            })
+            .filter(|(location, _)| !set_aside.contains(location))
+            .collect();
+        if behind.is_empty() || pass == REST_PASSES {
+            rest = Some(found);
+            break;
+        }
+        set_aside.extend(behind.iter().map(|(location, _)| location.clone()));
+        also_needed.extend(behind);
+    }
+    let Some(rest) = rest.filter(|rest| !rest.problems.is_empty()) else {
+        return Ok(with_lines_needing(alone, &also_needed));
+    };
+    let mut fixed = Working::new(input.clone());
+    for problem in &rest.problems {
+        fixed.apply_first(problem);
+    }
+    let in_context = diagnose(resolver, fixed.input(), context, failure).await?;
+    let mut in_context = with_lines_needing(in_context, &also_needed);
+    if in_context.problems.is_empty() {
+        return Ok(with_lines_needing(alone, &also_needed));
+    }
+    let build = in_context.problems.remove(0);
+    Ok(merge(rest, build, in_context.incomplete))
+}
+
+/// How many times the rest of an input is diagnosed, each time with more lines set aside that need
+/// the failed package too.
+const REST_PASSES: usize = 3;
+/// Other input lines that need the failed package, named in the build problem's details.
+const NAMED_LINES: usize = 4;
+
+/// The build problem of `diagnosis` with the other input lines that need the failed package among its
+/// lines, and a detail naming a few of them.
+fn with_lines_needing(mut diagnosis: Diagnosis, lines: &[(Location, String)]) -> Diagnosis {
+    let Some(problem) = diagnosis.problems.first_mut().filter(|_| !lines.is_empty()) else {
+        return diagnosis;
+    };
+    for (location, text) in lines {
+        problem.locations.push(location.clone());
+        problem.requirements.push(text.clone());
+    }
+    let named: Vec<String> = lines
+        .iter()
+        .take(NAMED_LINES)
+        .map(|(location, text)| format!("`{text}` (line {})", location.line))
+        .collect();
+    let more = lines.len().saturating_sub(NAMED_LINES);
+    problem.details.insert(
+        0,
+        format!(
+            "also needed by {}{}",
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ),
+    );
+    diagnosis
+}
+
+/// The rest's problems, then the build's (numbered last, so the rest's numbers stay as they were);
+/// the combination of first fixes extended with the build's first fix, which was checked with the
+/// rest's first fixes applied.
+fn merge(rest: Diagnosis, build: Problem, incomplete: Vec<String>) -> Diagnosis {
+    let number = rest.problems.len() + 1;
+    let checked = build.fixes.first().and_then(|fix| fix.resolution.as_ref());
+    let all_unfixed = rest.problems.iter().all(|p| p.fixes.is_empty())
+        && !rest.problems.iter().any(|p| p.kind == Code::Unexplained)
+        && rest.incomplete.is_empty();
+    let combined = match (rest.combined, checked) {
+        (Some(mut combined), Some(resolution)) if combined.resolves => {
+            combined.fixes += 1;
+            combined.packages = super::package_count(resolution);
+            Some(combined)
+        }
+        (Some(mut combined), _) => {
+            combined.left_out.push(number);
+            Some(combined)
+        }
+        // The rest had no checked fix to combine: the build's fix was checked with their lines left out.
+        (None, Some(resolution)) if all_unfixed => Some(Combined {
+            resolves: true,
+            fixes: 1,
+            packages: super::package_count(resolution),
+            left_out: (1..number).collect(),
+            clashes: Vec::new(),
+        }),
+        (None, _) => None,
+    };
+    let mut problems = rest.problems;
+    problems.push(build);
+    Diagnosis {
+        problems,
+        combined,
+        input: rest.input,
+        incomplete: rest.incomplete.into_iter().chain(incomplete).collect(),
+    }
 }
 
 /// The report of a run whose resolve stopped at `failure`.

@@ -14,6 +14,7 @@ mod conflict;
 mod constraint;
 mod depth;
 mod render;
+mod suggest;
 mod unit;
 mod working;
 
@@ -239,6 +240,17 @@ pub async fn diagnose(
     input: &RequirementsInput,
     context: &DiagnoseContext,
 ) -> Result<Diagnosis, ResolveError> {
+    diagnose_builds_left(resolver, input, context, MAX_FAILED_BUILDS).await
+}
+
+/// [`diagnose`], where at most `builds_left` more failed builds the input needs are each reported and
+/// stepped around to look for the input's other problems (see [`build::diagnose_with_rest`]).
+pub(crate) async fn diagnose_builds_left(
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    context: &DiagnoseContext,
+    builds_left: usize,
+) -> Result<Diagnosis, ResolveError> {
     let mut resolver = resolver.clone();
     let mut failed_builds: Vec<BuildFailure> = Vec::new();
     loop {
@@ -259,17 +271,15 @@ pub async fn diagnose(
         let Some(failure) = build_failure(&error) else {
             return Err(error);
         };
-        // The input itself stops at this build (the fetches are shared, so this costs no new build):
-        // that build is the problem to report.
-        if matches!(
-            resolver.resolve(input).await,
-            Err(ref again) if build_failure(again).is_some()
-        ) {
+        // The input itself needs this build (the fetches are shared, so this costs no new build):
+        // that build is one problem to report, and the rest of the input is looked at for others.
+        if build::input_needs(&resolver, input, &failure).await {
             let resolver = match context.budget {
                 Some(budget) => resolver.with_deadline(Instant::now() + budget),
                 None => resolver.clone(),
             };
-            return build::diagnose(&resolver, input, context, &failure).await;
+            return build::diagnose_with_rest(&resolver, input, context, &failure, builds_left)
+                .await;
         }
         // Only a trial (a candidate fix's release) needed it: look again without that sdist.
         if failed_builds.len() >= MAX_FAILED_BUILDS

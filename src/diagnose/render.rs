@@ -96,7 +96,7 @@ fn write_problem(out: &mut String, number: usize, problem: &Problem) {
         problem.kind.as_str(),
         problem.summary
     );
-    let places: Vec<String> = problem.locations.iter().map(ToString::to_string).collect();
+    let places = places(&problem.locations);
     let mut place = String::new();
     if !places.is_empty() {
         let _ = write!(place, "at {}", places.join(", "));
@@ -139,6 +139,22 @@ fn write_fix(out: &mut String, fix: &Fix) {
             number_list(&fix.left_out)
         );
     }
+}
+
+/// `a.txt:4, 9, 18, b.txt:2`: each file named once, so that a problem on many lines of one file
+/// stays a short line.
+fn places(locations: &[crate::requirements::Location]) -> Vec<String> {
+    let mut places = Vec::new();
+    let mut last_path = None;
+    for location in locations {
+        if last_path == Some(&location.path) {
+            places.push(location.line.to_string());
+        } else {
+            places.push(location.to_string());
+            last_path = Some(&location.path);
+        }
+    }
+    places
 }
 
 /// A fix's edits, config snippet and knock-on changes.
@@ -246,4 +262,25 @@ fn edit_json(edit: &Edit) -> Value {
         "original": edit.original,
         "replacement": edit.replacement,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::places;
+    use crate::requirements::Location;
+
+    #[test]
+    fn lines_of_one_file_name_the_file_once() {
+        let at = |path: &str, line| Location {
+            path: path.into(),
+            line,
+        };
+        let locations = [
+            at("a.txt", 4),
+            at("a.txt", 9),
+            at("b.txt", 2),
+            at("a.txt", 18),
+        ];
+        assert_eq!(places(&locations), ["a.txt:4", "9", "b.txt:2", "a.txt:18"]);
+    }
 }

@@ -9,7 +9,7 @@ use pep440_rs::Version;
 use pep508_rs::Requirement;
 use version_ranges::Ranges;
 
-use super::{Code, DiagnoseContext, Edit, Fix, Problem};
+use super::{Code, DiagnoseContext, Edit, Fix, Problem, suggest};
 use crate::requirements::{InputRequirement, RequirementsInput};
 use crate::resolve::{
     Incompatibility, NoSolution, ResolveError, Resolver, Unusable, VersionMap, cpython_of,
@@ -55,6 +55,9 @@ pub async fn find(
             }
         }
         for (mut finding, targets) in grouped {
+            if finding.kind == Code::NoSuchProject {
+                did_you_mean(resolver, requirement, &mut finding).await;
+            }
             if finding.kind == Code::NoMatchingWheel {
                 finding.fixes.push(remove_fix(requirement));
                 let range = requirement_range(&requirement.requirement);
@@ -78,6 +81,31 @@ pub async fn find(
         }
     }
     Ok(problems)
+}
+
+/// Offer the projects a missing one was likely meant to be (`pstuil` → `psutil`), each as a fix that
+/// renames the line, checked like every fix; or say that none was found among the names tried.
+async fn did_you_mean(resolver: &Resolver, requirement: &InputRequirement, finding: &mut Finding) {
+    let suggestions = suggest::suggest(resolver, &requirement.requirement.name).await;
+    let names: Vec<String> = suggestions
+        .found
+        .iter()
+        .map(|suggestion| format!("`{}`", suggestion.name))
+        .collect();
+    if names.is_empty() {
+        finding.details.push(format!(
+            "no project with a similar name is on the index either ({} similar names tried)",
+            suggestions.tried
+        ));
+        return;
+    }
+    let _ = write!(finding.summary, "; did you mean {}?", names.join(" or "));
+    finding.fixes.extend(
+        suggestions
+            .found
+            .iter()
+            .map(|suggestion| suggest::rename_fix(requirement, suggestion)),
+    );
 }
 
 async fn classify(

@@ -60,6 +60,18 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         };
         cell.get_or_init(init).await.clone()
     }
+
+    /// The values computed so far (none still being computed).
+    fn ready(&self) -> Vec<V> {
+        let cells = self
+            .cells
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cells
+            .values()
+            .filter_map(|cell| cell.get().cloned())
+            .collect()
+    }
 }
 
 /// One project's version maps, indexed like [`Fetcher::targets`].
@@ -135,6 +147,19 @@ impl Fetcher {
                 self.client.project_stamped(name).await.map_err(Arc::new)
             })
             .await
+    }
+
+    /// The projects whose page this fetcher has found so far: names a "did you mean" may offer
+    /// without asking the index again.
+    pub fn found_projects(&self) -> Vec<PackageName> {
+        self.pages
+            .ready()
+            .into_iter()
+            .filter_map(|page| match page {
+                Ok((ProjectResponse::Found(page), _)) => Some(page.name.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A file's metadata, fetched at most once per run.

@@ -347,6 +347,11 @@ impl Resolver {
         }
     }
 
+    /// The projects this resolver has found on the index so far (in no particular order).
+    pub fn found_projects(&self) -> Vec<PackageName> {
+        self.fetcher.found_projects()
+    }
+
     /// The parsed `Requires-Dist` of a file, or why it does not parse.
     pub async fn requires_dist(
         &self,
