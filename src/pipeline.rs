@@ -287,9 +287,9 @@ async fn diagnose(
     Ok(Outcome::Unresolvable(images))
 }
 
-fn diagnosed(image: &str, diagnosis: Diagnosis, apply: bool) -> Result<Diagnosed, ApplyError> {
+fn diagnosed(image: &str, mut diagnosis: Diagnosis, apply: bool) -> Result<Diagnosed, ApplyError> {
     let applied = if apply {
-        apply_fixes(&diagnosis)?
+        apply_fixes(&mut diagnosis)?
     } else {
         Vec::new()
     };

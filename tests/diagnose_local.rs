@@ -364,23 +364,7 @@ fn a_pre_release_chosen_because_no_final_release_fits_is_explained_in_a_warning(
 /// out the problem whose fix sets the shared line the other way, naming that line and both texts.
 #[test]
 fn fixes_that_undo_each_other_are_each_checked_with_the_other_problem_left_out() {
-    use support::index_server::Wheel;
-    let server = six_1_15_and_1_16()
-        .wheel(
-            Wheel::posing_as(
-                "lowpin-1.0-py3-none-any.whl",
-                &metadata("lowpin", "1.0", &[], &["six<1.16"]),
-            )
-            .upload_time("2024-01-01T00:00:00Z"),
-        )
-        .wheel(
-            Wheel::posing_as(
-                "highpin-1.0-py3-none-any.whl",
-                &metadata("highpin", "1.0", &[], &["six>=1.16"]),
-            )
-            .upload_time("2024-01-01T00:00:00Z"),
-        )
-        .start();
+    let server = lowpin_and_highpin();
     let project = Project::new(&server.url(), "six==1.16.0\nlowpin==1.0\nhighpin==1.0\n");
     let out = project.run(&["resolve"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -562,4 +546,67 @@ fn a_failed_build_and_a_missing_project_are_both_reported_in_one_run() {
         assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
         assert!(!output.exists(), "nothing written");
     }
+}
+
+/// An index where `lowpin` needs six below 1.16 and `highpin` 1.16 or later: pinning six satisfies
+/// one of them at most.
+fn lowpin_and_highpin() -> support::index_server::IndexServer {
+    use support::index_server::Wheel;
+    six_1_15_and_1_16()
+        .wheel(
+            Wheel::posing_as(
+                "lowpin-1.0-py3-none-any.whl",
+                &metadata("lowpin", "1.0", &[], &["six<1.16"]),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::posing_as(
+                "highpin-1.0-py3-none-any.whl",
+                &metadata("highpin", "1.0", &[], &["six>=1.16"]),
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .start()
+}
+
+/// `--apply-fixes` on two problems whose fixes set one line two ways (as netbox-2026's django pins):
+/// each run wrote the fix of the problem it saw first, which brought up the other, so six went
+/// 1.16.0 → 1.15.0 → 1.16.0 run after run. The comment above the changed line records what it was; a
+/// fix that would set it back is not written, the report says which line clashes, and the runs stop
+/// with exit 1 and the file as the first fix left it.
+#[test]
+fn apply_fixes_stops_instead_of_alternating_between_clashing_fixes() {
+    let server = lowpin_and_highpin();
+    let project = Project::new(&server.url(), "six==1.16.0\nlowpin==1.0\nhighpin==1.0\n");
+    let (out, input) = apply_fixes(&project);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        input.ends_with(
+            "# fave-lock: two requirements conflict: lowpin==1.0 requires six<1.16, but six==1.16.0 \
+             is pinned (was `six==1.16.0`)\nsix==1.15.0\nlowpin==1.0\nhighpin==1.0\n"
+        ),
+        "{input}"
+    );
+    let clash = "not applied: problem 1's fix would set requirements.in:2 back to `six==1.16.0`, which an \
+                 earlier --apply-fixes replaced (see the `# fave-lock:` comments above it): the fixes \
+                 clash, so choose by hand";
+    assert!(stderr.contains(clash), "`{clash}` in:\n{stderr}");
+    assert_eq!(long_lines(&stderr), Vec::<&str>::new(), "{stderr}");
+
+    // Running again changes nothing more: the same clash, named again.
+    let (again, unchanged) = apply_fixes(&project);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert_eq!(unchanged, input);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains(clash),
+        "{}",
+        text(&again)
+    );
+
+    let out = project.run(&["resolve", "--format", "json", "--apply-fixes", "-q"]);
+    let report = demo::json(&out);
+    let not_applied = &report["images"][0]["diagnosis"]["not-applied"];
+    assert_eq!(not_applied.as_array().map(Vec::len), Some(1), "{report}");
 }

@@ -71,6 +71,7 @@ pub async fn diagnose_abi(
         combined: Some(combined),
         input: input.files.first().cloned(),
         incomplete: Vec::new(),
+        not_applied: Vec::new(),
     })
 }
 

@@ -258,6 +258,7 @@ fn merge(rest: Diagnosis, build: Problem, incomplete: Vec<String>) -> Diagnosis 
         combined,
         input: rest.input,
         incomplete: rest.incomplete.into_iter().chain(incomplete).collect(),
+        not_applied: Vec::new(),
     }
 }
 
@@ -379,6 +380,7 @@ pub async fn diagnose(
         combined,
         input: input.files.first().cloned(),
         incomplete: Vec::new(),
+        not_applied: Vec::new(),
     })
 }
 

@@ -154,6 +154,9 @@ pub struct Diagnosis {
     /// What the time budget cut short (more problems not looked for, fixes not checked); empty when
     /// the diagnosis is complete.
     pub incomplete: Vec<String>,
+    /// Fixes `--apply-fixes` did not write because each would undo a fix an earlier `--apply-fixes`
+    /// wrote on the same line (two fixes that clash would otherwise alternate run after run): why.
+    pub not_applied: Vec<String>,
 }
 
 /// The check of all first fixes together.
@@ -460,6 +463,7 @@ async fn diagnose_input(
         combined,
         input: input.files.first().cloned(),
         incomplete,
+        not_applied: Vec::new(),
     })
 }
 

@@ -39,6 +39,12 @@ pub fn render_text(diagnosis: &Diagnosis) -> String {
             let _ = writeln!(out, "incomplete: {note}");
         }
     }
+    if !diagnosis.not_applied.is_empty() {
+        let _ = writeln!(out);
+        for note in &diagnosis.not_applied {
+            let _ = writeln!(out, "not applied: {note}");
+        }
+    }
     out
 }
 
@@ -213,6 +219,7 @@ pub fn render_json(diagnosis: &Diagnosis) -> Value {
             "clashes": c.clashes,
         })),
         "incomplete": diagnosis.incomplete,
+        "not-applied": diagnosis.not_applied,
     })
 }
 
