@@ -58,7 +58,7 @@ SCENARIOS = (
              "and curl --parallel. Goals: ≤ 1.0× the download, the cached check < 50 ms"),
     Scenario("verify", verify.verify, "fave-lock verify fave-base (x86_64) vs the network's limit (the faster of "
              "xargs curl and curl --parallel). Goals: ≤ 1.3×, RSS < 64 MiB"),
-    Scenario("check", check.check, "fave-lock check --no-registry (and --offline, pages cached) vs one warm uv "
+    Scenario("check", check.check, "fave-lock check --no-registry (and --no-apt, --offline, pages cached) vs one warm uv "
              "resolve of the base image's input. Goal: ≤ 1.0×"),
     Scenario("serve", serve.serve, "scripts/bench-serve.sh: the dashboard under wrk (root, Debian tools; builds "
              "the release binary). Goals: ≥ 10,000 req/s with p99 < 10 ms, 1,000-tag first view < 2 s",
@@ -108,13 +108,14 @@ def loadavg() -> str:
         return "?"
 
 
-def header(ctx: Context, scenarios: list[Scenario], load_start: str) -> list[str]:
+def header(ctx: Context, scenarios: list[Scenario], load_start: str, started: float) -> list[str]:
     commit = version(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
     return [
         f"scripts/bench {' '.join(sys.argv[1:])}".rstrip(),
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores; load average "
+        f"started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}, took "
+        f"{(time.time() - started) / 60:.1f} min; {os.cpu_count()} cores; load average "
         f"{load_start} at the start, {loadavg()} at the end; commit {commit}{' (modified)' if dirty else ''}",
         f"fave-lock: {version([str(ctx.fave), '--version'])} ({ctx.fave}); uv: {version([str(ctx.uv), '--version'])}",
         f"rounds per scenario: {ctx.runs}, arms interleaved (order rotated per round); medians; CPU = user+sys of "
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     os.chdir(ROOT)
-    load_start = loadavg()
+    load_start, started = loadavg(), time.time()
     if args.work:
         work, remove = args.work.resolve(), False
         work.mkdir(parents=True, exist_ok=True)
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.notes.append(f"{scenario.name}: {type(error).__name__}: {error}")
                 ctx.log(traceback.format_exc())
                 rows.append(Row(scenario.name, verdict=f"n/a ({type(error).__name__})"))
-        lines = header(ctx, scenarios, load_start)
+        lines = header(ctx, scenarios, load_start, started)
         print("\n".join(lines) + "\n\n" + render(rows))
         if ctx.notes:
             print("\nNotes:\n" + "\n".join(f"- {note}" for note in ctx.notes))
