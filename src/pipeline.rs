@@ -21,7 +21,8 @@ use crate::diagnose::{ApplyError, Diagnosis, Phase, apply_fixes};
 use crate::fs::{Staged, WriteError};
 use crate::image::{ImageError, ImageJob, LockedImage};
 use crate::index::IndexClient;
-use crate::resolve::ResolveError;
+use crate::requirements::RequirementsInput;
+use crate::resolve::{ResolveError, Resolver};
 use crate::verify::{Verdict, VerifyError, VerifyOptions, VerifyReport, VerifyReporter, verify};
 
 /// Which stages run after the resolve, and how.
@@ -206,11 +207,22 @@ pub async fn run(
     let started = Instant::now();
     let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
     let step = reporter.step(format!("Resolving {}", names.join(", ")));
-    let results = futures::future::join_all(jobs.iter().map(|job| job.lock(client.clone()))).await;
+    // Each job's resolver outlives its resolve: a diagnosis reuses what it fetched and built.
+    let mut prepared = Vec::new();
+    for job in jobs {
+        let input = job.read_input().map_err(ImageError::from)?;
+        prepared.push((job, job.resolver(client.clone(), &input), input));
+    }
+    let results = futures::future::join_all(
+        prepared
+            .iter()
+            .map(|(job, resolver, input)| job.lock_with(resolver, input)),
+    )
+    .await;
     drop(step);
     let mut locked = Vec::new();
     let mut unresolvable = Vec::new();
-    for (job, result) in jobs.iter().zip(results) {
+    for (job, result) in prepared.into_iter().zip(results) {
         match result {
             Ok(image) => locked.push(image),
             Err(ImageError::Resolve(error @ ResolveError::NoSolution(_))) => {
@@ -224,7 +236,7 @@ pub async fn run(
         }
     }
     if !unresolvable.is_empty() {
-        return diagnose(unresolvable, client, options, reporter, started.elapsed()).await;
+        return diagnose(unresolvable, options, reporter, started.elapsed()).await;
     }
     for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
         reporter.warning(warning.to_string());
@@ -259,21 +271,23 @@ pub async fn run(
 }
 
 /// Explain each unresolvable image, when asked, applying the fixes when asked.
+/// A job with its resolver and input.
+type Prepared<'a> = (&'a ImageJob, Resolver, RequirementsInput);
+
 async fn diagnose(
-    unresolvable: Vec<(&ImageJob, ResolveError)>,
-    client: &Arc<IndexClient>,
+    unresolvable: Vec<(Prepared<'_>, ResolveError)>,
     options: &PipelineOptions,
     reporter: &dyn PipelineReporter,
     failed_after: Duration,
 ) -> Result<Outcome, PipelineError> {
     let mut images = Vec::new();
-    for (job, error) in unresolvable {
+    for ((job, resolver, input), error) in unresolvable {
         let diagnosis = match &options.diagnose {
             None => None,
             Some(diagnose) => {
                 let (step, phase) = reporter.step(format!("Diagnosing {}", job.name));
                 let budget = diagnose.budget.limit(failed_after);
-                let diagnosis = job.diagnose(client.clone(), budget, phase).await;
+                let diagnosis = job.diagnose(&resolver, &input, budget, phase).await;
                 drop(step);
                 Some(diagnosed(&job.name, diagnosis?, diagnose.apply_fixes)?)
             }
