@@ -132,7 +132,7 @@ fn the_seed_pins_report_all_three_problems_in_one_run_and_write_nothing() {
         &stderr,
         &[
             "[conflict] `scipy==1.11.4` requires `numpy<1.28.0,>=1.21.6`, but `numpy==2.1.3` is pinned",
-            "base-image/requirements.in:9, base-image/requirements.in:3",
+            "base-image/requirements.in:9, 3;",
             "raise scipy to 1.13.0, the lowest release that accepts numpy 2.1.3",
             "lower numpy to 1.26.4, the highest release scipy 1.11.4 accepts",
         ],
