@@ -478,3 +478,44 @@ fn builds_share_one_environment_per_requirement_set() {
     ready.sort();
     assert_eq!(ready, vec!["".to_string(), "six".to_string()], "{envs:?}");
 }
+
+/// A line whose sdist takes longer to build than the diagnosis may take does not hide the other lines'
+/// problems: lines are checked side by side, and what was found when the budget ran out is reported.
+#[test]
+#[ignore = "python: builds an sdist with CPython 3.11; scripts/test.sh runs it"]
+fn a_slow_build_does_not_hide_the_other_lines_problems_when_time_runs_out() {
+    let backend = r#"
+import time
+def prepare_metadata_for_build_wheel(out, config_settings=None):
+    time.sleep(120)
+    raise RuntimeError("never reached in this test")
+"#;
+    let server = index_with(
+        "slow_demo-1.0.tar.gz",
+        sdist(
+            "slow_demo-1.0",
+            &[
+                (
+                    "PKG-INFO",
+                    "Metadata-Version: 2.1\nName: slow-demo\nVersion: 1.0\n",
+                ),
+                ("pyproject.toml", PYPROJECT),
+                ("backend.py", backend),
+            ],
+        ),
+    );
+    // Pinned: a pinned line's metadata is read to check it parses, which needs the build.
+    let dir = project("slow-demo==1.0\nsix==9.9\nno-such-project-here\n");
+    let started = std::time::Instant::now();
+    let out = resolve(dir.path(), &server, &["--diagnose-timeout", "4"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[no-such-version] `six==9.9`")
+            && stderr.contains("[no-such-project]")
+            && stderr.contains("incomplete: the time budget (4 s, --diagnose-timeout) ran out"),
+        "{stderr}"
+    );
+    // The build was cut off, not waited for (its backend sleeps two minutes).
+    assert!(started.elapsed().as_secs() < 100, "{:?}", started.elapsed());
+}
