@@ -259,23 +259,24 @@ impl ImageJob {
 
     /// Explain why this image's input does not resolve, within `budget` (see
     /// [`DiagnoseContext::budget`]), telling `phase` what it is doing.
+    /// `resolver` is the one whose resolve failed: what it fetched and built is reused.
     pub async fn diagnose(
         &self,
-        client: Arc<IndexClient>,
+        resolver: &Resolver,
+        input: &RequirementsInput,
         budget: Option<std::time::Duration>,
         phase: Phase,
     ) -> Result<Diagnosis, ImageError> {
-        let input = self.read_input()?;
         let context = DiagnoseContext {
             budget,
             phase,
             image: self.name.clone(),
-            options: self.resolve_options(&input),
+            options: self.resolve_options(input),
             requirements_path: self.requirements.clone(),
             // Only an ad hoc job has no config to record.
             ad_hoc: self.canonical_config.is_empty(),
         };
-        Ok(diagnose::diagnose(&self.resolver(client, &input), &input, &context).await?)
+        Ok(diagnose::diagnose(resolver, input, &context).await?)
     }
 
     /// The numpy ABI check of a lock this job produced, and when it finds problems, their diagnosis
@@ -322,11 +323,19 @@ impl ImageJob {
     /// Read the input, resolve every platform and render the outputs. Writes nothing.
     pub async fn lock(&self, client: Arc<IndexClient>) -> Result<LockedImage, ImageError> {
         let input = self.read_input()?;
+        self.lock_with(&self.resolver(client, &input), &input).await
+    }
+
+    /// [`ImageJob::lock`] of `input` (this job's, as read) with `resolver` (this job's for it), which
+    /// the caller keeps for a diagnosis when the resolve fails.
+    pub async fn lock_with(
+        &self,
+        resolver: &Resolver,
+        input: &RequirementsInput,
+    ) -> Result<LockedImage, ImageError> {
+        let client = resolver.client();
         let offline = client.settings().offline;
-        let mut resolution = self
-            .resolver(client.clone(), &input)
-            .resolve(&input)
-            .await?;
+        let mut resolution = resolver.resolve(input).await?;
         self.pin_unhashed(&client, &mut resolution).await?;
         let context = LockContext {
             image: self.name.clone(),
@@ -341,8 +350,8 @@ impl ImageJob {
                 .collect(),
             index_url: self.index_url.clone(),
             exclude_newer: self.exclude_newer,
-            input_hash: self.input_hash(&input)?,
-            inputs: self.input_hashes(&input)?,
+            input_hash: self.input_hash(input)?,
+            inputs: self.input_hashes(input)?,
             command: self.command.clone(),
         };
         let mut lock = Lock::new(&resolution, context);

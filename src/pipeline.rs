@@ -23,7 +23,8 @@ use crate::diagnose::{ApplyError, Diagnosis, Phase, apply_fixes};
 use crate::fs::{Staged, WriteError};
 use crate::image::{ImageError, ImageJob, LockedImage};
 use crate::index::IndexClient;
-use crate::resolve::ResolveError;
+use crate::requirements::RequirementsInput;
+use crate::resolve::{ResolveError, Resolver};
 use crate::verify::{Verdict, VerifyError, VerifyOptions, VerifyReport, VerifyReporter, verify};
 
 /// Which stages run after the resolve, and how.
@@ -209,16 +210,21 @@ pub async fn run(
     let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
     let step = reporter.step(format!("Resolving {}", names.join(", ")));
     let abi_options = options.abi.as_ref().map(|abi| abi_options(abi, options));
-    let results = futures::future::join_all(
-        jobs.iter()
-            .map(|job| lock_and_check_abi(job, client, abi_options.as_ref())),
-    )
+    // Each job's resolver outlives its resolve: a diagnosis reuses what it fetched and built.
+    let mut prepared = Vec::new();
+    for job in jobs {
+        let input = job.read_input().map_err(ImageError::from)?;
+        prepared.push((job, job.resolver(client.clone(), &input), input));
+    }
+    let results = futures::future::join_all(prepared.iter().map(|(job, resolver, input)| {
+        lock_and_check_abi(job, resolver, input, client, abi_options.as_ref())
+    }))
     .await;
     drop(step);
     let mut locked = Vec::new();
     let mut early_abi = Vec::new();
     let mut unresolvable = Vec::new();
-    for (job, (result, abi_report)) in jobs.iter().zip(results) {
+    for (job, (result, abi_report)) in prepared.into_iter().zip(results) {
         match result {
             Ok(image) => {
                 locked.push(image);
@@ -235,7 +241,7 @@ pub async fn run(
         }
     }
     if !unresolvable.is_empty() {
-        return diagnose(unresolvable, client, options, reporter, started.elapsed()).await;
+        return diagnose(unresolvable, options, reporter, started.elapsed()).await;
     }
     for warning in locked.iter().flat_map(|image| &image.resolution.warnings) {
         reporter.warning(warning.to_string());
@@ -271,21 +277,23 @@ pub async fn run(
 }
 
 /// Explain each unresolvable image, when asked, applying the fixes when asked.
+/// A job with its resolver and input.
+type Prepared<'a> = (&'a ImageJob, Resolver, RequirementsInput);
+
 async fn diagnose(
-    unresolvable: Vec<(&ImageJob, ResolveError)>,
-    client: &Arc<IndexClient>,
+    unresolvable: Vec<(Prepared<'_>, ResolveError)>,
     options: &PipelineOptions,
     reporter: &dyn PipelineReporter,
     failed_after: Duration,
 ) -> Result<Outcome, PipelineError> {
     let mut images = Vec::new();
-    for (job, error) in unresolvable {
+    for ((job, resolver, input), error) in unresolvable {
         let diagnosis = match &options.diagnose {
             None => None,
             Some(diagnose) => {
                 let (step, phase) = reporter.step(format!("Diagnosing {}", job.name));
                 let budget = diagnose.budget.limit(failed_after);
-                let diagnosis = job.diagnose(client.clone(), budget, phase).await;
+                let diagnosis = job.diagnose(&resolver, &input, budget, phase).await;
                 drop(step);
                 Some(diagnosed(&job.name, diagnosis?, diagnose.apply_fixes)?)
             }
@@ -328,13 +336,15 @@ fn abi_options(abi: &AbiOptions, options: &PipelineOptions) -> AbiOptions {
 /// another image does not resolve, and its errors surface only where the check's would.
 async fn lock_and_check_abi(
     job: &ImageJob,
+    resolver: &Resolver,
+    input: &RequirementsInput,
     client: &Arc<IndexClient>,
     abi_options: Option<&AbiOptions>,
 ) -> (
     Result<LockedImage, ImageError>,
     Option<Result<AbiReport, AbiError>>,
 ) {
-    let result = job.lock(client.clone()).await;
+    let result = job.lock_with(resolver, input).await;
     let report = match (&result, abi_options) {
         (Ok(image), Some(abi_options)) if abi::lock_has_numpy_2(&image.lock) => {
             Some(abi::check_lock(client, &image.lock, abi_options).await)

@@ -93,7 +93,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
 /// arena gets its own (up to 8 per core), and freed memory stays in each: verify's download tasks and
 /// the index's page parsing (pydantic-core's cached page is 6.8 MB of JSON) spread over the runtime's
 /// threads took peak RSS to 52–63 MiB for the base image, 45–47 MiB with two arenas, at the same speed
-/// (`scripts/bench-verify.py`). Other C libraries have no such knob and need none.
+/// (`scripts/bench --only verify`). Other C libraries have no such knob and need none.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `mallopt` only sets a glibc tuning parameter; M_ARENA_MAX with a positive value is valid

@@ -474,11 +474,7 @@ pub(super) async fn move_fix(
             .collect();
         let mut platforms = Vec::new();
         for target in targets {
-            let single = crate::resolve::Resolver::new(
-                resolver.client(),
-                vec![target.clone()],
-                resolver.options().clone(),
-            );
+            let single = resolver.for_targets(vec![target.clone()]);
             let alone = RequirementsInput {
                 requirements: vec![input.clone()],
                 ..RequirementsInput::default()

@@ -76,6 +76,9 @@ pub struct Fetcher {
     /// Each page with the stamp of the cache entry that holds it.
     pages: Memo<PackageName, Shared<(ProjectResponse, Option<PageStamp>)>>,
     metadata: Memo<String, Shared<Arc<Metadata>>>,
+    /// Sdist metadata, shared by every fetcher derived from one (a diagnosis's variants with another
+    /// sdist policy): a build takes seconds, and one that failed fails the same way in every variant.
+    sdists: Arc<Memo<String, Shared<Arc<CoreMetadata>>>>,
     /// Each project's version maps, one per target (`None` when the project does not exist).
     version_maps: Memo<PackageName, Shared<Option<TargetMaps>>>,
     crawled: Mutex<HashSet<CrawlKey>>,
@@ -92,9 +95,19 @@ impl Fetcher {
             options,
             pages: Memo::new(),
             metadata: Memo::new(),
+            sdists: Arc::new(Memo::new()),
             version_maps: Memo::new(),
             crawled: Mutex::default(),
             build_deadline: None,
+        }
+    }
+
+    /// A fetcher for the same client and targets with other `options`, sharing this one's sdist
+    /// metadata; the rest of the memo depends on the options, so it starts empty.
+    pub fn derived(&self, options: ResolveOptions) -> Fetcher {
+        Fetcher {
+            sdists: self.sdists.clone(),
+            ..Fetcher::new(self.client.clone(), self.targets.clone(), options)
         }
     }
 
@@ -142,7 +155,11 @@ impl Fetcher {
         self.metadata
             .get(&file.url, || async {
                 let core = if crate::sdist::is_sdist(&file.filename) {
-                    self.sdist_metadata(file).await.map_err(Arc::new)?
+                    self.sdists
+                        .get(&file.url, || async {
+                            self.sdist_metadata(file).await.map_err(Arc::new)
+                        })
+                        .await?
                 } else {
                     self.client.metadata(file).await.map_err(Arc::new)?
                 };
@@ -264,6 +281,11 @@ impl Fetcher {
             return;
         }
         let file = map.usable[&version].metadata_file.clone();
+        // A guess never starts a build: it takes seconds and runs the project's code, for a release
+        // the solver may never ask about (uv's prefetch skips sdists too).
+        if crate::sdist::is_sdist(&file.filename) {
+            return;
+        }
         let Ok(metadata) = self.metadata(&file).await else {
             return;
         };

@@ -254,6 +254,15 @@ impl Resolver {
         self.fetcher.targets()
     }
 
+    /// A resolver with the same client, options and deadline for other `targets` (another Python:
+    /// nothing of this one's memo applies).
+    pub fn for_targets(&self, targets: Vec<Target>) -> Resolver {
+        Resolver {
+            fetcher: Arc::new(Fetcher::new(self.client(), targets, self.options().clone())),
+            deadline: self.deadline,
+        }
+    }
+
     /// Whether the deadline of [`Resolver::with_deadline`] has passed.
     pub fn out_of_time(&self) -> bool {
         self.deadline
@@ -272,7 +281,8 @@ impl Resolver {
             .retain(|name| !names.contains(name));
         Resolver {
             fetcher: Arc::new(
-                Fetcher::new(self.client(), self.targets().to_vec(), options)
+                self.fetcher
+                    .derived(options)
                     .with_build_deadline(self.deadline),
             ),
             deadline: self.deadline,
@@ -301,7 +311,8 @@ impl Resolver {
         options.allow_sdist = policy;
         Resolver {
             fetcher: Arc::new(
-                Fetcher::new(self.client(), self.targets().to_vec(), options)
+                self.fetcher
+                    .derived(options)
                     .with_build_deadline(self.deadline),
             ),
             deadline: self.deadline,
@@ -318,13 +329,16 @@ impl Resolver {
 
     /// A file's core metadata as the index gave it.
     pub async fn core_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, ResolveError> {
-        Ok(self
-            .fetcher
-            .metadata(file)
+        Ok(self.metadata(file).await?.core.clone())
+    }
+
+    /// A file's metadata within the deadline: an sdist's may need a build of several seconds, which
+    /// the deadline cuts off (the build is killed with its future).
+    async fn metadata(&self, file: &DistFile) -> Result<Arc<fetch::Metadata>, ResolveError> {
+        within(self.deadline, self.fetcher.metadata(file))
             .await
-            .map_err(ResolveError::Index)?
-            .core
-            .clone())
+            .ok_or(ResolveError::TimedOut)?
+            .map_err(ResolveError::Index)
     }
 
     /// The releases of `name` for target number `target`; `None` when the project does not exist.
@@ -352,12 +366,7 @@ impl Resolver {
         &self,
         file: &DistFile,
     ) -> Result<Result<Vec<Requirement>, InvalidRequirement>, ResolveError> {
-        let metadata = self
-            .fetcher
-            .metadata(file)
-            .await
-            .map_err(ResolveError::Index)?;
-        Ok(metadata.requires_dist.clone())
+        Ok(self.metadata(file).await?.requires_dist.clone())
     }
 
     /// Resolve `input` for every target.
@@ -409,9 +418,13 @@ impl Resolver {
                         ..
                     },
                 ) => return Err(ResolveError::Index(err)),
-                Err(PubGrubError::ErrorInShouldCancel(ProviderError::Cancelled)) => {
-                    return Err(ResolveError::TimedOut);
-                }
+                Err(
+                    PubGrubError::ErrorInShouldCancel(ProviderError::Cancelled)
+                    | PubGrubError::ErrorRetrievingDependencies {
+                        source: ProviderError::Cancelled,
+                        ..
+                    },
+                ) => return Err(ResolveError::TimedOut),
                 Err(other) => return Err(ResolveError::Internal(other.to_string())),
             }
         }
@@ -441,6 +454,17 @@ impl Resolver {
             resolution.targets.push(target);
         }
         Ok(resolution)
+    }
+}
+
+/// `future`'s output, or `None` once `deadline` passes first (then the future is dropped).
+pub(crate) async fn within<T>(
+    deadline: Option<std::time::Instant>,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), future).await.ok(),
+        None => Some(future.await),
     }
 }
 

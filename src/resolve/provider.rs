@@ -163,7 +163,11 @@ impl Provider {
         };
         let metadata = self
             .handle
-            .block_on(self.fetcher.metadata(&candidate.metadata_file))
+            .block_on(super::within(
+                self.deadline,
+                self.fetcher.metadata(&candidate.metadata_file),
+            ))
+            .ok_or(ProviderError::Cancelled)?
             .map_err(ProviderError::Index)?;
         let requirements = match &metadata.requires_dist {
             Ok(requirements) => requirements,

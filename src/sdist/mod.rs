@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 pub use archive::ArchiveError;
-pub use build::{BuildSystem, find_python};
+pub use build::{BuildSystem, Python, find_python};
 
 use crate::index::{DistFile, IndexClient, IndexError};
 use crate::tags::PythonVersion;
@@ -170,7 +170,7 @@ pub async fn metadata(
         return Ok(bytes);
     }
     let _permit = builds().acquire().await;
-    let python = find_python(settings.python)
+    let python = python_for(settings.python)
         .await
         .ok_or_else(|| SdistError::NoPython {
             filename: filename.clone(),
@@ -217,6 +217,30 @@ fn is_static(pkg_info: &[u8]) -> bool {
                 .any(|field| value.trim().eq_ignore_ascii_case(field))
         });
     version_ok && !dynamic
+}
+
+/// [`find_python`], asked once per run for each version (and `PATH` and `FAVE_LOCK_PYTHON`): the probe
+/// starts an interpreter, through a pyenv shim a shell script too.
+async fn python_for(version: PythonVersion) -> Option<Python> {
+    type Key = (
+        PythonVersion,
+        Option<std::ffi::OsString>,
+        Option<std::ffi::OsString>,
+    );
+    static FOUND: OnceLock<tokio::sync::Mutex<std::collections::HashMap<Key, Option<Python>>>> =
+        OnceLock::new();
+    let key = (
+        version,
+        std::env::var_os("PATH"),
+        std::env::var_os("FAVE_LOCK_PYTHON"),
+    );
+    let mut found = FOUND.get_or_init(Default::default).lock().await;
+    if let Some(python) = found.get(&key) {
+        return python.clone();
+    }
+    let python = find_python(version).await;
+    found.insert(key, python.clone());
+    python
 }
 
 fn builds() -> &'static Semaphore {
