@@ -396,3 +396,126 @@ fn a_failing_build_below_an_input_line_names_the_line_and_the_chain() {
         assert!(stderr.contains(expected), "`{expected}` in:\n{stderr}");
     }
 }
+
+/// An in-tree backend named `NAME` 1.0 whose `get_requires_for_build_wheel` asks for `EXTRA` (none
+/// when empty), and whose metadata hook fails unless `six` imports exactly when `EXTRA` asked for it:
+/// the build must run in the environment its requirements say, no more and no less.
+fn shared_env_sdist(name: &str, extra: &str) -> (String, Vec<u8>) {
+    let module = name.replace('-', "_");
+    let backend = format!(
+        r#"
+import os
+EXTRA = {extra:?}
+def get_requires_for_build_wheel(config_settings=None):
+    return [EXTRA] if EXTRA else []
+def prepare_metadata_for_build_wheel(out, config_settings=None):
+    try:
+        import six
+        has_six = True
+    except ImportError:
+        has_six = False
+    if has_six != bool(EXTRA):
+        raise RuntimeError("six importable: %s, asked for: %r" % (has_six, EXTRA))
+    folder = "{module}-1.0.dist-info"
+    os.makedirs(os.path.join(out, folder))
+    with open(os.path.join(out, folder, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    return folder
+"#
+    );
+    let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
+    let bytes = sdist(
+        &format!("{module}-1.0"),
+        &[
+            ("PKG-INFO", pkg_info.as_str()),
+            ("pyproject.toml", PYPROJECT),
+            ("backend.py", backend.as_str()),
+        ],
+    );
+    (format!("{module}-1.0.tar.gz"), bytes)
+}
+
+/// Build environments are made once per requirement set and shared: three sdists, two of which need
+/// nothing and one whose backend asks for six on top, leave two ready environments in the cache, and
+/// each build saw only what its own requirements installed (six comes from the local index, so pip
+/// really installed it into the second one).
+#[test]
+#[ignore = "python: builds an sdist with CPython 3.11; scripts/test.sh runs it"]
+fn builds_share_one_environment_per_requirement_set() {
+    let mut builder = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
+        .metadata_files(false);
+    for (name, extra) in [("plain-one", ""), ("plain-two", ""), ("needs-six", "six")] {
+        let (filename, bytes) = shared_env_sdist(name, extra);
+        builder = builder.wheel(
+            Wheel::from_bytes(&filename, bytes, Vec::new()).upload_time("2024-01-01T00:00:00Z"),
+        );
+    }
+    let server = builder.start();
+    let dir = project("plain-one\nplain-two\nneeds-six\n");
+    let out = resolve(dir.path(), &server, &["-v"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // `-v` says where the time went: each build with its seconds, each request.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("metadata build finished sdist=needs_six-1.0.tar.gz seconds=")
+            && stderr.contains("GET url=http://127.0.0.1:")
+            && stderr.contains("trying package=needs-six version=1.0"),
+        "{stderr}"
+    );
+    let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    for pin in ["plain-one==1.0", "plain-two==1.0", "needs-six==1.0"] {
+        assert!(lock.contains(pin), "{pin}: {lock}");
+    }
+    let envs = dir.path().join("cache/sdist-metadata-v1/envs");
+    let ready: Vec<String> = std::fs::read_dir(&envs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.join("fave-lock-ready").is_file())
+        .map(|path| std::fs::read_to_string(path.join("fave-lock-ready")).unwrap())
+        .collect();
+    let mut ready = ready;
+    ready.sort();
+    assert_eq!(ready, vec!["".to_string(), "six".to_string()], "{envs:?}");
+}
+
+/// A line whose sdist takes longer to build than the diagnosis may take does not hide the other lines'
+/// problems: lines are checked side by side, and what was found when the budget ran out is reported.
+#[test]
+#[ignore = "python: builds an sdist with CPython 3.11; scripts/test.sh runs it"]
+fn a_slow_build_does_not_hide_the_other_lines_problems_when_time_runs_out() {
+    let backend = r#"
+import time
+def prepare_metadata_for_build_wheel(out, config_settings=None):
+    time.sleep(120)
+    raise RuntimeError("never reached in this test")
+"#;
+    let server = index_with(
+        "slow_demo-1.0.tar.gz",
+        sdist(
+            "slow_demo-1.0",
+            &[
+                (
+                    "PKG-INFO",
+                    "Metadata-Version: 2.1\nName: slow-demo\nVersion: 1.0\n",
+                ),
+                ("pyproject.toml", PYPROJECT),
+                ("backend.py", backend),
+            ],
+        ),
+    );
+    // Pinned: a pinned line's metadata is read to check it parses, which needs the build.
+    let dir = project("slow-demo==1.0\nsix==9.9\nno-such-project-here\n");
+    let started = std::time::Instant::now();
+    let out = resolve(dir.path(), &server, &["--diagnose-timeout", "4"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[no-such-version] `six==9.9`")
+            && stderr.contains("[no-such-project]")
+            && stderr.contains("incomplete: the time budget (4 s, --diagnose-timeout) ran out"),
+        "{stderr}"
+    );
+    // The build was cut off, not waited for (its backend sleeps two minutes).
+    assert!(started.elapsed().as_secs() < 100, "{:?}", started.elapsed());
+}

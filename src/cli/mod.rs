@@ -143,6 +143,10 @@ pub struct ResolveArgs {
     /// No progress or summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Log every index request, sdist build and version the solver tries to stderr, with timings (also
+    /// when `RUST_LOG` is set): where a slow run's time goes.
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -208,6 +212,23 @@ impl From<ExitStatus> for ExitCode {
 }
 
 /// Run the command within its `--timeout`, if it has one.
+/// Debug events of this crate (index requests, builds, solver steps) on stderr, timed from the start;
+/// other crates' events stay off, so the log reads as what fave-lock did.
+pub fn init_debug_log() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let events = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_timer(tracing_subscriber::fmt::time::uptime())
+        .with_target(false);
+    let only_ours =
+        tracing_subscriber::filter::Targets::new().with_target("fave_lock", tracing::Level::DEBUG);
+    let _ = tracing_subscriber::registry()
+        .with(events)
+        .with(only_ours)
+        .try_init();
+}
+
 pub async fn run(cli: Cli, json: bool) -> anyhow::Result<ExitStatus> {
     let limit = match &cli.command {
         Command::Resolve(args) => args.timeout.limit(),

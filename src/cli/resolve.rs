@@ -29,6 +29,9 @@ use super::progress::Progress;
 use super::{ExitStatus, Format, ResolveArgs};
 
 pub async fn run(args: ResolveArgs) -> anyhow::Result<ExitStatus> {
+    if args.verbose || std::env::var_os("RUST_LOG").is_some() {
+        super::init_debug_log();
+    }
     let (status, applied_fixes) = run_once(&args).await?;
     if applied_fixes {
         // The checked fixes are now in the input: resolve again, for real.

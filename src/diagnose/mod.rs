@@ -304,24 +304,21 @@ async fn diagnose_input(
         &context.phase,
         format!("checking {} input lines", input.requirements.len()),
     );
-    let mut problems = match unit::find(resolver, input, context).await {
-        Ok(problems) => problems,
+    let lines = unit::find(resolver, input, context).await?;
+    let mut problems = lines.problems;
+    if lines.timed_out {
+        incomplete.push(out_of_time("while checking the input lines one by one"));
+    }
+    // Comparing lines with constraints is quick and needs no build: worth it even when a slow line
+    // used up the budget.
+    match constraint::find(resolver, input).await {
+        Ok(found) => problems.extend(found),
         Err(ResolveError::TimedOut) => {
-            incomplete.push(out_of_time("while checking the input lines one by one"));
-            Vec::new()
+            incomplete.push(out_of_time(
+                "while comparing the input lines with the constraints",
+            ));
         }
         Err(other) => return Err(other),
-    };
-    if incomplete.is_empty() {
-        match constraint::find(resolver, input).await {
-            Ok(found) => problems.extend(found),
-            Err(ResolveError::TimedOut) => {
-                incomplete.push(out_of_time(
-                    "while comparing the input lines with the constraints",
-                ));
-            }
-            Err(other) => return Err(other),
-        }
     }
     for problem in &problems {
         working.apply_first(problem);

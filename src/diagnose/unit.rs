@@ -26,56 +26,90 @@ struct Finding {
     fixes: Vec<Fix>,
 }
 
-/// Classify every input requirement on every target it applies to.
+/// Lines checked at once: each may fetch a page, a metadata file or build an sdist, and one slow line
+/// (a first build takes seconds) must not hold up the others.
+const CONCURRENT_LINES: usize = 8;
+
+/// The problems of the input's lines, each alone, and whether the time budget ran out before every
+/// line was checked (then the problems are those of the lines that were).
+pub struct LineProblems {
+    pub problems: Vec<Problem>,
+    pub timed_out: bool,
+}
+
+/// Classify every input requirement on every target it applies to, lines concurrently, problems in
+/// input order.
 pub async fn find(
     resolver: &Resolver,
     input: &RequirementsInput,
     context: &DiagnoseContext,
+) -> Result<LineProblems, ResolveError> {
+    use futures::StreamExt;
+    let mut checks = futures::stream::iter(&input.requirements)
+        .map(|requirement| line_problems(resolver, requirement, context))
+        .buffered(CONCURRENT_LINES);
+    let mut found = LineProblems {
+        problems: Vec::new(),
+        timed_out: false,
+    };
+    while let Some(result) = checks.next().await {
+        match result {
+            Ok(problems) => found.problems.extend(problems),
+            Err(ResolveError::TimedOut) => found.timed_out = true,
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(found)
+}
+
+/// The problems of one input line, one per distinct finding, with the targets it holds on.
+async fn line_problems(
+    resolver: &Resolver,
+    requirement: &InputRequirement,
+    context: &DiagnoseContext,
 ) -> Result<Vec<Problem>, ResolveError> {
+    let mut grouped: Vec<(Finding, Vec<String>)> = Vec::new();
+    for (index, target) in resolver.targets().iter().enumerate() {
+        if !requirement
+            .requirement
+            .marker
+            .evaluate(&target.markers, &[])
+        {
+            continue;
+        }
+        let Some(finding) = classify(resolver, index, requirement).await? else {
+            continue;
+        };
+        match grouped
+            .iter_mut()
+            .find(|(existing, _)| existing.summary == finding.summary)
+        {
+            Some((_, targets)) => targets.push(target.oci.clone()),
+            None => grouped.push((finding, vec![target.oci.clone()])),
+        }
+    }
     let mut problems = Vec::new();
-    for requirement in &input.requirements {
-        let mut grouped: Vec<(Finding, Vec<String>)> = Vec::new();
-        for (index, target) in resolver.targets().iter().enumerate() {
-            if !requirement
-                .requirement
-                .marker
-                .evaluate(&target.markers, &[])
-            {
-                continue;
-            }
-            let Some(finding) = classify(resolver, index, requirement).await? else {
-                continue;
-            };
-            match grouped
-                .iter_mut()
-                .find(|(existing, _)| existing.summary == finding.summary)
-            {
-                Some((_, targets)) => targets.push(target.oci.clone()),
-                None => grouped.push((finding, vec![target.oci.clone()])),
+    for (mut finding, targets) in grouped {
+        if finding.kind == Code::NoMatchingWheel {
+            finding.fixes.push(remove_fix(requirement));
+            let range = requirement_range(&requirement.requirement);
+            let wheels_of = (&requirement.requirement.name, &range);
+            if let Some(fix) = move_fix(resolver, requirement, context, wheels_of).await? {
+                finding.fixes.push(fix);
             }
         }
-        for (mut finding, targets) in grouped {
-            if finding.kind == Code::NoMatchingWheel {
-                finding.fixes.push(remove_fix(requirement));
-                let range = requirement_range(&requirement.requirement);
-                let wheels_of = (&requirement.requirement.name, &range);
-                if let Some(fix) = move_fix(resolver, requirement, context, wheels_of).await? {
-                    finding.fixes.push(fix);
-                }
-            }
-            problems.push(Problem {
-                kind: finding.kind,
-                packages: vec![requirement.requirement.name.clone()],
-                locations: vec![requirement.location.clone()],
-                requirements: vec![requirement.text.clone()],
-                targets,
-                summary: finding.summary,
-                details: finding.details,
-                fixes: finding.fixes,
-                modules: Vec::new(),
-                not_confirmed: Vec::new(),
-            });
-        }
+        problems.push(Problem {
+            kind: finding.kind,
+            packages: vec![requirement.requirement.name.clone()],
+            locations: vec![requirement.location.clone()],
+            requirements: vec![requirement.text.clone()],
+            targets,
+            summary: finding.summary,
+            details: finding.details,
+            fixes: finding.fixes,
+            modules: Vec::new(),
+            not_confirmed: Vec::new(),
+        });
     }
     Ok(problems)
 }

@@ -337,11 +337,18 @@ impl Http {
         let client = self.client().await.map_err(Failure::Fatal)?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let request = client.get(url.clone()).headers(headers.clone());
+        let started = Instant::now();
         let response = tokio::time::timeout(self.deadlines.response, request.send())
             .await
             .map_err(|_| overdue(Overdue::NoResponse(self.deadlines.response)))?
             .map_err(|error| transport(url, error))?;
         let status = response.status();
+        tracing::debug!(
+            %url,
+            status = status.as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "GET"
+        );
         if is_retryable_status(status) {
             let retry_after = retry_after(response.headers());
             return Err(Failure::Transient(Transient::Status {

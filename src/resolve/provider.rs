@@ -257,6 +257,7 @@ impl DependencyProvider for Provider {
         let allow_prerelease =
             self.fetcher.options().prereleases || self.prereleases.borrow().contains(name);
         if let Some(version) = map.best(range, allow_prerelease) {
+            tracing::debug!(package = %name, %version, "trying");
             return Ok(Some(version.clone()));
         }
         // Nothing in range installs: hand PubGrub the nearest release that does not, and say why in

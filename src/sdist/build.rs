@@ -1,6 +1,7 @@
-//! Core metadata from a source tree by PEP 517, as pip and uv get it: an isolated virtual environment on a
-//! CPython of the target's version, the `[build-system] requires` installed into it (PEP 518; setuptools'
-//! legacy backend when the tree has no `pyproject.toml`), then the backend's
+//! Core metadata from a source tree by PEP 517, as pip and uv get it: a virtual environment on a
+//! CPython of the target's version with the `[build-system] requires` installed into it (PEP 518;
+//! setuptools' legacy backend when the tree has no `pyproject.toml`; made once per requirement set and
+//! shared, see `env.rs`), then the backend's
 //! `get_requires_for_build_wheel` and `prepare_metadata_for_build_wheel` hooks, or `build_wheel` for a
 //! backend without the latter.
 //!
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use super::env::Environments;
 use crate::tags::PythonVersion;
 
 /// The PEP 517 hook runner, written into each build folder.
@@ -25,8 +27,8 @@ const LOG_TAIL_LINES: usize = 25;
 pub struct BuildContext {
     /// The interpreter to build with (see [`find_python`]).
     pub python: Python,
-    /// The index build requirements come from.
-    pub index_url: String,
+    /// Where the environments with the build requirements come from.
+    pub environments: Environments,
     /// The whole build's deadline.
     pub timeout: Duration,
 }
@@ -99,6 +101,17 @@ pub struct Python {
     /// environment is made without pip: `ensurepip` byte-compiles all of pip into every environment,
     /// which took 9 of a build's 12 s here.
     pub pip_wheel: Option<PathBuf>,
+}
+
+impl Python {
+    /// How to run pip for an environment made from this interpreter: from the wheel (a zip on
+    /// `sys.path` runs), else the environment's own.
+    pub(super) fn pip_argv(&self) -> Vec<std::ffi::OsString> {
+        match &self.pip_wheel {
+            Some(wheel) => vec![wheel.join("pip").into_os_string()],
+            None => vec!["-m".into(), "pip".into()],
+        }
+    }
 }
 
 /// Prints what [`Python`] holds, one item per line (the version line first).
@@ -181,25 +194,14 @@ pub async fn metadata(
     let deadline = tokio::time::timeout(context.timeout, async {
         let system =
             BuildSystem::read(source).map_err(|message| BuildFailure::new(&message, ""))?;
-        let env = work.join("env");
         let out = work.join("out");
         std::fs::create_dir_all(&out).map_err(|error| BuildFailure::io(&error))?;
         let hooks = work.join("hooks.py");
         std::fs::write(&hooks, HOOKS).map_err(|error| BuildFailure::io(&error))?;
-        let mut venv: Vec<&std::ffi::OsStr> = vec!["-m".as_ref(), "venv".as_ref()];
-        if context.python.pip_wheel.is_some() {
-            venv.push("--without-pip".as_ref());
-        }
-        venv.push(env.as_os_str());
-        run(&mut log, &context.python.executable, &venv).await?;
-        let python = env.join("bin/python");
-        // pip from its wheel (a zip on sys.path runs), else the environment's own.
-        let pip: Vec<std::ffi::OsString> = match &context.python.pip_wheel {
-            Some(wheel) => vec![wheel.join("pip").into_os_string()],
-            None => vec!["-m".into(), "pip".into()],
-        };
-        let index = &context.index_url;
-        install(&mut log, &python, &pip, index, &system.requires).await?;
+        let environments = &context.environments;
+        let env = environments
+            .get(&context.python, &system.requires, &mut log)
+            .await?;
         let backend_path = serde_json::to_string(&system.backend_path).unwrap_or_default();
         let hook = |name: &'static str| {
             [
@@ -211,11 +213,18 @@ pub async fn metadata(
                 backend_path.clone().into(),
             ]
         };
-        run(&mut log, &python, &hook("requires")).await?;
+        run(&mut log, &env.join("bin/python"), &hook("requires")).await?;
         let extra: Vec<String> = read_result(&out)?;
-        install(&mut log, &python, &pip, index, &extra).await?;
+        // What the backend asks for on top gets an environment of its own: the shared one stays as
+        // its key says.
+        let env = if extra.is_empty() {
+            env
+        } else {
+            let all: Vec<String> = system.requires.iter().chain(&extra).cloned().collect();
+            environments.get(&context.python, &all, &mut log).await?
+        };
         std::fs::remove_file(out.join("result.json")).map_err(|error| BuildFailure::io(&error))?;
-        run(&mut log, &python, &hook("metadata")).await?;
+        run(&mut log, &env.join("bin/python"), &hook("metadata")).await?;
         let result: serde_json::Map<String, serde_json::Value> = read_result(&out)?;
         if let Some(folder) = result.get("dist-info").and_then(|value| value.as_str()) {
             return std::fs::read(out.join(folder).join("METADATA"))
@@ -253,20 +262,20 @@ pub struct BuildFailure {
 }
 
 impl BuildFailure {
-    fn new(message: &str, log_tail: &str) -> BuildFailure {
+    pub(super) fn new(message: &str, log_tail: &str) -> BuildFailure {
         BuildFailure {
             message: message.to_string(),
             log_tail: log_tail.to_string(),
         }
     }
 
-    fn io(error: &std::io::Error) -> BuildFailure {
+    pub(super) fn io(error: &std::io::Error) -> BuildFailure {
         BuildFailure::new(&format!("the build folder: {error}"), "")
     }
 }
 
 /// `pip install REQUIREMENTS` into the build environment; nothing when there are none.
-async fn install(
+pub(super) async fn install(
     log: &mut String,
     python: &Path,
     pip: &[std::ffi::OsString],
@@ -295,7 +304,7 @@ async fn install(
 }
 
 /// Run `program ARGS`, appending its output to `log`; a non-zero exit is a failure naming the step.
-async fn run(
+pub(super) async fn run(
     log: &mut String,
     program: &Path,
     args: &[impl AsRef<std::ffi::OsStr>],

@@ -14,6 +14,7 @@
 
 mod archive;
 mod build;
+mod env;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -30,6 +31,8 @@ use crate::tags::PythonVersion;
 
 /// The cache folder of sdist metadata, under the fave-lock cache.
 const CACHE_FOLDER: &str = "sdist-metadata-v1";
+/// The shared build environments, under [`CACHE_FOLDER`].
+const ENVIRONMENTS_FOLDER: &str = "envs";
 
 /// Builds at once: each one runs pip and a compiler's worth of Python; more would only fight for cores.
 const CONCURRENT_BUILDS: usize = 2;
@@ -182,16 +185,28 @@ pub async fn metadata(
         archive::unpack(downloaded.file.path(), &filename, &source_dir).map_err(archive_error)?;
     let context = build::BuildContext {
         python,
-        index_url: client.settings().index_url.clone(),
+        environments: env::Environments {
+            folder: folder.join(ENVIRONMENTS_FOLDER),
+            index_url: client.settings().index_url.clone(),
+        },
         timeout: settings.build_timeout,
     };
-    let bytes = build::metadata(&context, &source, work.path())
-        .await
-        .map_err(|failure| SdistError::Build {
-            filename: filename.clone(),
-            message: failure.message,
-            log_tail: failure.log_tail,
-        })?;
+    // A build is the slowest thing a resolution can do: say when one starts and what it cost, so
+    // `RUST_LOG=debug` shows where a slow run's time went.
+    tracing::debug!(sdist = %filename, "building metadata");
+    let started = std::time::Instant::now();
+    let built = build::metadata(&context, &source, work.path()).await;
+    tracing::debug!(
+        sdist = %filename,
+        seconds = started.elapsed().as_secs_f64(),
+        ok = built.is_ok(),
+        "metadata build finished"
+    );
+    let bytes = built.map_err(|failure| SdistError::Build {
+        filename: filename.clone(),
+        message: failure.message,
+        log_tail: failure.log_tail,
+    })?;
     store(&built_path, &bytes)?;
     Ok(bytes)
 }
