@@ -78,9 +78,18 @@ pub(super) async fn fetch_and_scan(
                 // The copy lives until its scan ends (the path is moved; the file is dropped after).
                 let path = partial.file.path().to_path_buf();
                 let outcome = scan(path, options.threads).await;
+                let (fetched, len, requests) = (partial.fetched, partial.len, partial.requests);
                 drop(partial);
                 match outcome? {
                     Ok(modules) => {
+                        // `resolve -v` shows what the range reads saved.
+                        tracing::debug!(
+                            wheel = %file.filename,
+                            fetched,
+                            len,
+                            requests,
+                            "ABI check: extension modules read by ranges"
+                        );
                         let outcome = Ok(modules);
                         return Ok(Some(Fetched { outcome, source }));
                     }
