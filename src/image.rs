@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use crate::abi::{self, AbiOptions, AbiReport};
+use crate::abi::{self, AbiError, AbiOptions, AbiReport};
 use crate::apt::{APT_LOCK_FILE, AptError, AptLock, ArchiveClient, Suite};
 use crate::config::{Config, ImageConfig};
 use crate::diagnose::{
@@ -287,13 +287,24 @@ impl ImageJob {
         locked: &LockedImage,
         options: &AbiOptions,
     ) -> Result<(AbiReport, Option<Diagnosis>), ImageError> {
+        let report = abi::check_lock(&client, &locked.lock, options).await;
+        self.diagnose_abi(client, locked, report, options).await
+    }
+
+    /// [`ImageJob::check_abi`] with the check's report already made (the pipeline starts the check as
+    /// soon as the lock is known): its diagnosis when it found problems.
+    pub async fn diagnose_abi(
+        &self,
+        client: Arc<IndexClient>,
+        locked: &LockedImage,
+        report: Result<AbiReport, AbiError>,
+        options: &AbiOptions,
+    ) -> Result<(AbiReport, Option<Diagnosis>), ImageError> {
         let abi_error = |source: AbiDiagnoseError| ImageError::Abi {
             image: self.name.clone(),
             source,
         };
-        let report = abi::check_lock(&client, &locked.lock, options)
-            .await
-            .map_err(|error| abi_error(error.into()))?;
+        let report = report.map_err(|error| abi_error(error.into()))?;
         if report.problems.is_empty() {
             return Ok((report, None));
         }

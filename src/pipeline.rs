@@ -1,6 +1,8 @@
 //! The resolve pipeline, in its one order: resolve every image → explain the ones that do not resolve
 //! (and apply the checked fixes when asked) → the numpy ABI check → verify every file of the new locks
-//! → stage and rename all outputs at once. `fave-lock resolve` runs all of it; `check`'s diff (and so
+//! → stage and rename all outputs at once. The ABI check's scan of an image starts as soon as that
+//! image's lock is known, while the other images still resolve; its outcome is taken in the order
+//! above. `fave-lock resolve` runs all of it; `check`'s diff (and so
 //! the server's `/api/check`) runs only the resolve, in memory. The caller renders the typed
 //! [`Outcome`]; nothing here prints.
 //!
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::abi::{self, AbiOptions, AbiReport};
+use crate::abi::{self, AbiError, AbiOptions, AbiReport};
 use crate::diagnose::{ApplyError, Diagnosis, Phase, apply_fixes};
 use crate::fs::{Staged, WriteError};
 use crate::image::{ImageError, ImageJob, LockedImage};
@@ -207,24 +209,27 @@ pub async fn run(
     let started = Instant::now();
     let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
     let step = reporter.step(format!("Resolving {}", names.join(", ")));
+    let abi_options = options.abi.as_ref().map(|abi| abi_options(abi, options));
     // Each job's resolver outlives its resolve: a diagnosis reuses what it fetched and built.
     let mut prepared = Vec::new();
     for job in jobs {
         let input = job.read_input().map_err(ImageError::from)?;
         prepared.push((job, job.resolver(client.clone(), &input), input));
     }
-    let results = futures::future::join_all(
-        prepared
-            .iter()
-            .map(|(job, resolver, input)| job.lock_with(resolver, input)),
-    )
+    let results = futures::future::join_all(prepared.iter().map(|(job, resolver, input)| {
+        lock_and_check_abi(job, resolver, input, client, abi_options.as_ref())
+    }))
     .await;
     drop(step);
     let mut locked = Vec::new();
+    let mut early_abi = Vec::new();
     let mut unresolvable = Vec::new();
-    for (job, result) in prepared.into_iter().zip(results) {
+    for (job, (result, abi_report)) in prepared.into_iter().zip(results) {
         match result {
-            Ok(image) => locked.push(image),
+            Ok(image) => {
+                locked.push(image);
+                early_abi.push(abi_report);
+            }
             Err(ImageError::Resolve(error @ ResolveError::NoSolution(_))) => {
                 unresolvable.push((job, error));
             }
@@ -242,8 +247,9 @@ pub async fn run(
         reporter.warning(warning.to_string());
     }
     let mut abi = BTreeMap::new();
-    if let Some(abi_options) = &options.abi {
-        let (failing, reports) = check_abi(&locked, client, abi_options, options, reporter).await?;
+    if let Some(abi_options) = &abi_options {
+        let (failing, reports) =
+            check_abi(&locked, early_abi, client, abi_options, options, reporter).await?;
         if !failing.is_empty() {
             return Ok(Outcome::AbiProblems(failing));
         }
@@ -314,10 +320,46 @@ fn diagnosed(image: &str, mut diagnosis: Diagnosis, apply: bool) -> Result<Diagn
     })
 }
 
+/// The ABI check's options for this run. With verify on (the config's images), verify downloads and
+/// hashes every wheel anyway: the check then downloads whole wheels into the wheel cache, where verify
+/// finds them, so each wheel crosses the network once and the scan reads hash-checked bytes. Without
+/// verify (ad hoc), it reads only the extension modules, with range requests.
+fn abi_options(abi: &AbiOptions, options: &PipelineOptions) -> AbiOptions {
+    AbiOptions {
+        ranges: abi.ranges && options.verify.is_none(),
+        ..abi.clone()
+    }
+}
+
+/// Resolve one image and, when its lock installs numpy ≥ 2, start its ABI check at once, while the
+/// other images still resolve. The report waits for its turn in [`check_abi`]: it is discarded when
+/// another image does not resolve, and its errors surface only where the check's would.
+async fn lock_and_check_abi(
+    job: &ImageJob,
+    resolver: &Resolver,
+    input: &RequirementsInput,
+    client: &Arc<IndexClient>,
+    abi_options: Option<&AbiOptions>,
+) -> (
+    Result<LockedImage, ImageError>,
+    Option<Result<AbiReport, AbiError>>,
+) {
+    let result = job.lock_with(resolver, input).await;
+    let report = match (&result, abi_options) {
+        (Ok(image), Some(abi_options)) if abi::lock_has_numpy_2(&image.lock) => {
+            Some(abi::check_lock(client, &image.lock, abi_options).await)
+        }
+        _ => None,
+    };
+    (result, report)
+}
+
 /// The numpy ABI check of every lock that installs numpy ≥ 2: the diagnoses of those that fail it,
-/// and every checked image's report.
+/// and every checked image's report. `early` holds each image's report when it was made right after
+/// its resolve.
 async fn check_abi(
     locked: &[LockedImage],
+    early: Vec<Option<Result<AbiReport, AbiError>>>,
     client: &Arc<IndexClient>,
     abi_options: &AbiOptions,
     options: &PipelineOptions,
@@ -328,16 +370,27 @@ async fn check_abi(
         .is_some_and(|diagnose| diagnose.apply_fixes);
     let mut failing = Vec::new();
     let mut reports = BTreeMap::new();
-    for image in locked
+    for (image, early) in locked
         .iter()
-        .filter(|image| abi::lock_has_numpy_2(&image.lock))
+        .zip(early)
+        .filter(|(image, _)| abi::lock_has_numpy_2(&image.lock))
     {
         let name = &image.job.name;
         let step = reporter.step(format!("Checking the numpy ABI of {name}"));
-        let outcome = image
-            .job
-            .check_abi(client.clone(), image, abi_options)
-            .await;
+        let outcome = match early {
+            Some(report) => {
+                image
+                    .job
+                    .diagnose_abi(client.clone(), image, report, abi_options)
+                    .await
+            }
+            None => {
+                image
+                    .job
+                    .check_abi(client.clone(), image, abi_options)
+                    .await
+            }
+        };
         drop(step);
         let (report, diagnosis) = outcome?;
         for wheel in report.unchecked() {

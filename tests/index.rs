@@ -10,27 +10,19 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fave_lock::index::{
-    CoreMetadata, DistFile, IndexClient, IndexError, IndexSettings, ProjectPage, ProjectResponse,
+    CoreMetadata, DistFile, IndexClient, IndexError, IndexSettings, PartialError, PartialWheel,
+    ProjectPage, ProjectResponse,
 };
 use pep508_rs::PackageName;
-use support::index_server::{IndexServer, PageFormat, Wheel};
+use support::index_server::{
+    IndexServer, IndexServerBuilder, PageFormat, RangeLie, Wheel, client_settings as settings,
+};
 
 const SIX: &str = "six-1.16.0-py2.py3-none-any.whl";
 const SIX_SHA256: &str = "8abb2f1d86890a2dfb989f9a77cfcfd3e47c2a354b01111771326f8aa26e0254";
 /// 70 KB: bigger than the client's first 64 KiB range read.
 const IDNA: &str = "idna-3.10-py3-none-any.whl";
 const PACKAGING: &str = "packaging-24.2-py3-none-any.whl";
-
-fn settings(index_url: &str, cache_dir: &Path) -> IndexSettings {
-    IndexSettings {
-        index_url: index_url.to_string(),
-        cache_dir: cache_dir.to_path_buf(),
-        offline: false,
-        refresh: false,
-        page_ttl: Duration::from_secs(600),
-        concurrency: 4,
-    }
-}
 
 fn client(server: &IndexServer, cache_dir: &Path) -> IndexClient {
     IndexClient::new(settings(&server.url(), cache_dir)).unwrap()
@@ -279,6 +271,125 @@ async fn damaged_wheels_are_errors() {
     let broken = page(&client, "broken").await;
     let error = client.metadata(&broken.files[0]).await.unwrap_err();
     assert!(matches!(error, IndexError::Malformed { .. }), "{error:?}");
+}
+
+/// `u32` at `at`, little-endian, as zip records store it.
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
+}
+
+/// Where a zip's central directory starts (the EOCD record's field): the entries lie before it.
+fn directory_offset(bytes: &[u8]) -> u64 {
+    let end_record = (0..bytes.len() - 21)
+        .rev()
+        .find(|&at| u32_at(bytes, at) == 0x0605_4b50)
+        .unwrap();
+    u64::from(u32_at(bytes, end_record + 16))
+}
+
+/// The name of the zip's first entry, from its local header at offset 0.
+fn first_entry_name(bytes: &[u8]) -> String {
+    let name_len = usize::from(u16::from_le_bytes([bytes[26], bytes[27]]));
+    String::from_utf8(bytes[30..30 + name_len].to_vec()).unwrap()
+}
+
+/// A partial copy of idna's wheel (the entries `wanted` picks) from a server `configure` sets up,
+/// with the server for its log and the folder the copy is in.
+async fn idna_entries(
+    configure: impl FnOnce(IndexServerBuilder) -> IndexServerBuilder,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
+) -> (
+    Result<PartialWheel, PartialError>,
+    IndexServer,
+    tempfile::TempDir,
+) {
+    let server = configure(IndexServer::builder().wheel(Wheel::fixture(IDNA))).start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let idna = page(&client, "idna").await;
+    server.clear_requests();
+    let copy = client
+        .fetch_entries(&idna.files[0], &cache.path().join("partial"), wanted)
+        .await;
+    (copy, server, cache)
+}
+
+#[tokio::test]
+async fn chosen_entries_come_by_ranges_into_a_sparse_copy_at_their_offsets() {
+    let bytes = std::fs::read(fixture(IDNA)).unwrap();
+    let len = bytes.len() as u64;
+    // Every entry: the copy is the wheel, byte for byte.
+    let (copy, server, _dir) = idna_entries(|server| server, &|_| true).await;
+    let copy = copy.unwrap();
+    assert_eq!(std::fs::read(copy.file.path()).unwrap(), bytes);
+    assert_eq!((copy.len, copy.fetched), (len, server.bytes_served(IDNA)));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|request| request.status == 206)
+    );
+
+    // The first entry only: the tail read (idna's directory) and that entry's bytes, the rest holes.
+    let first = first_entry_name(&bytes);
+    let (copy, server, _dir) = idna_entries(|server| server, &|name| name == first).await;
+    let copy = copy.unwrap();
+    let copied = std::fs::read(copy.file.path()).unwrap();
+    assert_eq!(copied.len(), bytes.len());
+    let tail = bytes.len() - 65536;
+    assert_eq!(copied[tail..], bytes[tail..]);
+    assert!(copied[..tail] != bytes[..tail]);
+    // The entry (its header, name and first data bytes) is where the wheel has it.
+    assert_eq!(copied[..200], bytes[..200]);
+    assert_eq!(copy.fetched, server.bytes_served(IDNA));
+    assert!(copy.fetched < len, "{} of {len} bytes", copy.fetched);
+    let ranges: Vec<Option<String>> = server.requests().into_iter().map(|r| r.range).collect();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert_eq!(ranges[0].as_deref(), Some("bytes=-65536"));
+    assert!(ranges[1].as_deref().unwrap().starts_with("bytes=0-"));
+}
+
+#[tokio::test]
+async fn ranges_refused_or_lied_about_are_typed_errors() {
+    let bytes = std::fs::read(fixture(IDNA)).unwrap();
+    let len = bytes.len() as u64;
+    // The tail read's first byte: before it lie the first Python files, read from offset 0 on.
+    let entries = len - 65536;
+    assert!(entries < directory_offset(&bytes));
+    let is_python = |name: &str| name.ends_with(".py");
+    let (copy, _server, _dir) = idna_entries(|server| server.ranges(false), &is_python).await;
+    assert!(
+        matches!(copy, Err(PartialError::Unsupported { .. })),
+        "{copy:?}"
+    );
+    // Each lie, told to every range (the directory's reads first) or to the entries' reads only.
+    for before in [len, entries] {
+        for lie in RangeLie::ALL {
+            let case = format!("{lie:?} before byte {before}");
+            let (copy, server, _dir) =
+                idna_entries(|server| server.lie_to_ranges(lie, before), &is_python).await;
+            match (lie, copy) {
+                (RangeLie::WholeFile, Err(PartialError::Unsupported { .. })) => {}
+                (
+                    RangeLie::ShiftedContentRange | RangeLie::ShortBody,
+                    Err(PartialError::Index(IndexError::Malformed { .. })),
+                ) => {}
+                // Wrong bytes under right headers: the directory does not parse...
+                (RangeLie::ShiftedBody, Err(PartialError::Zip { .. })) if before == len => {}
+                // ...but an entry's bytes cannot be told from the real ones without the wheel's
+                // hash: the copy is advisory, and its reader finds the local headers misplaced.
+                (RangeLie::ShiftedBody, Ok(copy)) if before == entries => {
+                    let copied = std::fs::read(copy.file.path()).unwrap();
+                    assert!(copied[..200] == bytes[1..=200], "{case}");
+                }
+                (_, other) => panic!("{case}: {other:?}"),
+            }
+            // A lie is not retried: the tail read and the one for the entries, at most the file's
+            // length each.
+            assert!(server.requests().len() <= 2, "{case}");
+            assert!(server.bytes_served(IDNA) <= 2 * len, "{case}");
+        }
+    }
 }
 
 #[tokio::test]

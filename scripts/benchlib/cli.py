@@ -54,8 +54,9 @@ SCENARIOS = (
              "every entry file of tests/corpus/ (--corpus to choose; --cold for empty caches each run, else warm "
              "after one untimed run), both tools in ad hoc mode, sdists allowed. Goals (issue 13): total ≤ uv's, "
              "no set over 3×, RSS under uv's on every set"),
-    Scenario("abi", abi.abi, "the numpy ABI check over locks/fave-base vs verify's download of the same wheels "
-             "and curl --parallel. Goals: ≤ 1.0× the download, the cached check < 50 ms"),
+    Scenario("abi", abi.abi, "the numpy ABI check over locks/fave-base (wheels cached; and not, reading the "
+             "extension modules with range requests) vs verify's download of the same wheels and curl --parallel. "
+             "Goals: ≤ 1.0× the download, the cached check < 50 ms"),
     Scenario("verify", verify.verify, "fave-lock verify fave-base (x86_64) vs the network's limit (the faster of "
              "xargs curl and curl --parallel). Goals: ≤ 1.3×, RSS < 64 MiB"),
     Scenario("check", check.check, "fave-lock check --no-registry (and --no-apt, --offline, pages cached) vs one warm uv "

@@ -7,11 +7,17 @@
 //!
 //! ```text
 //! lock ─▶ wheels of packages that depend on numpy ─▶ result cache hit (by sha256)
-//!                                                  └▶ wheel cache │ download (hash checked) ─▶ scan ─▶ cache
+//!                                                  └▶ wheel cache │ range reads of the modules │ download
+//!                                                     (hash checked) ─▶ scan ─▶ cache     (fetch.rs)
 //! ```
+//!
+//! The report lists every module's class, so every module is read (a module's read stops at its first
+//! numpy 2.x marker, and the range reads fetch whole modules). Range reads are not hash-checked: the
+//! check is advisory and `verify` is the integrity gate (see `fetch.rs`).
 
 mod cache;
 mod classify;
+mod fetch;
 mod wheel;
 
 use std::collections::BTreeMap;
@@ -24,11 +30,13 @@ use pep508_rs::PackageName;
 
 pub use cache::ResultCache;
 pub use classify::{ModuleClass, classify_reader};
+use fetch::Fetched;
+pub use fetch::ScanSource;
 pub use wheel::{ModuleAbi, ScanError, is_extension_module, scan_wheels};
 
 use crate::index::{DistFile, IndexClient, IndexError};
 use crate::lock::{Lock, LockedPackage};
-use crate::verify::{Lookup, WheelCache, WheelCacheError, fitting_targets};
+use crate::verify::{WheelCache, WheelCacheError, fitting_targets};
 
 /// How to run the check.
 #[derive(Debug, Clone)]
@@ -43,10 +51,15 @@ pub struct AbiOptions {
     pub use_cache: bool,
     /// Never download: wheels missing from the cache are reported as not checked.
     pub offline: bool,
+    /// Fetch only the extension modules of a wheel missing from the wheel cache, with range requests
+    /// (falling back to the whole wheel); off, the whole wheel is downloaded, hash-checked and kept
+    /// in the wheel cache, as `verify` wants when it runs next (each wheel then crosses the network once).
+    pub ranges: bool,
 }
 
 impl AbiOptions {
-    /// The default cache folder's layout, 8 downloads, one scanning thread per core, caching on.
+    /// The default cache folder's layout, 8 downloads, one scanning thread per core, caching on, range
+    /// reads on.
     pub fn new(cache_dir: &Path) -> AbiOptions {
         AbiOptions {
             cache_dir: cache_dir.to_path_buf(),
@@ -54,6 +67,7 @@ impl AbiOptions {
             threads: std::thread::available_parallelism().map_or(1, usize::from),
             use_cache: true,
             offline: false,
+            ranges: true,
         }
     }
 }
@@ -301,11 +315,14 @@ pub struct Scan {
     pub modules: Vec<ModuleAbi>,
     pub cached: bool,
     pub error: Option<String>,
+    /// Where the scanned bytes came from; `None` when nothing was scanned (cached result, no hash,
+    /// offline and not in the wheel cache).
+    pub source: Option<ScanSource>,
 }
 
-/// Results from the cache where present; the rest fetched (cache or network) and scanned together, so
-/// the scan threads see every module at once.
-/// The files are a lock's, or a fix's candidates (which come without a lock).
+/// Results from the cache where present; the rest fetched (wheel cache, range reads of the extension
+/// modules, or the whole wheel) and scanned, every wheel in parallel and each scanned as soon as its
+/// bytes are there. The files are a lock's, or a fix's candidates (which come without a lock).
 pub async fn scan_dist_files(
     client: &IndexClient,
     files: &[&DistFile],
@@ -328,40 +345,27 @@ pub async fn scan_dist_files(
         }
     }
     let wheels = WheelCache::new(&options.cache_dir);
-    let fetched: Vec<(usize, Option<PathBuf>)> = futures::stream::iter(to_fetch)
+    let fetched: Vec<(usize, Option<Fetched>)> = futures::stream::iter(to_fetch)
         .map(|index| {
             let file = files[index];
             let wheels = &wheels;
             async move {
-                let path =
-                    fetch_wheel(client, wheels, file, &sha256_of(file), options.offline).await?;
-                Ok::<_, AbiError>((index, path))
+                let fetched = fetch::fetch_and_scan(client, wheels, file, options).await?;
+                Ok::<_, AbiError>((index, fetched))
             }
         })
         .buffer_unordered(options.concurrency.max(1))
         .try_collect()
         .await?;
-    let mut paths = Vec::new();
-    let mut indexes = Vec::new();
-    for (index, path) in fetched {
-        match path {
-            Some(path) => {
-                paths.push(path);
-                indexes.push(index);
-            }
-            None => {
-                scans[index].error = Some(format!(
-                    "`{}` is not in the wheel cache (offline)",
-                    files[index].filename
-                ))
-            }
-        }
-    }
-    let threads = options.threads;
-    let outcomes = tokio::task::spawn_blocking(move || scan_wheels(&paths, threads))
-        .await
-        .map_err(|error| AbiError::Task(error.to_string()))?;
-    for (index, outcome) in indexes.into_iter().zip(outcomes) {
+    for (index, fetched) in fetched {
+        let Some(Fetched { outcome, source }) = fetched else {
+            scans[index].error = Some(format!(
+                "`{}` is not in the wheel cache (offline)",
+                files[index].filename
+            ));
+            continue;
+        };
+        scans[index].source = Some(source);
         match outcome {
             Ok(modules) => {
                 if options.use_cache {
@@ -384,36 +388,4 @@ pub async fn scan_dist_files(
 /// The lock's sha256 of `file`, lower-case; empty when it has none.
 fn sha256_of(file: &DistFile) -> String {
     file.sha256.clone().unwrap_or_default().to_ascii_lowercase()
-}
-
-/// The wheel's path in the wheel cache, downloading it (and checking its hash) when missing; `None`
-/// offline when it is missing.
-async fn fetch_wheel(
-    client: &IndexClient,
-    wheels: &WheelCache,
-    file: &DistFile,
-    sha256: &str,
-    offline: bool,
-) -> Result<Option<PathBuf>, AbiError> {
-    if let Lookup::Hit(path) = wheels.lookup(sha256, file.size, false)? {
-        return Ok(Some(path));
-    }
-    if offline {
-        return Ok(None);
-    }
-    let downloaded = client
-        .download(file, &wheels.temp_dir(), &|_| {})
-        .await
-        .map_err(|source| AbiError::Download {
-            url: file.url.clone(),
-            source,
-        })?;
-    if !downloaded.sha256.eq_ignore_ascii_case(sha256) {
-        return Err(AbiError::HashMismatch {
-            filename: file.filename.clone(),
-            expected: sha256.to_string(),
-            actual: downloaded.sha256,
-        });
-    }
-    Ok(Some(wheels.store(downloaded)?))
 }

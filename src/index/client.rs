@@ -17,6 +17,7 @@ use super::model::{
     CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse,
 };
 use super::page_codec::Writer;
+use super::partial::{PartialError, PartialWheel, fetch_entries};
 use super::range::{HttpRanges, ReadError, TAIL_LEN, read_metadata};
 use super::{metadata, simple_html, simple_json};
 
@@ -176,6 +177,30 @@ impl IndexClient {
         let url = Url::parse(&file.url)
             .map_err(|error| IndexError::malformed(&file.url, error.to_string()))?;
         download(&self.http, &url, temp_dir, progress).await
+    }
+
+    /// A sparse copy of the wheel `file` in `temp_dir` holding only the zip entries `wanted` picks by
+    /// name, fetched with range requests (see `partial.rs`); unhashed, so what is read from it is advisory.
+    ///
+    /// # Errors
+    ///
+    /// Offline, a server that does not answer ranges, a malformed zip or a size other than the lock's:
+    /// the caller downloads the whole file instead.
+    pub async fn fetch_entries(
+        &self,
+        file: &DistFile,
+        temp_dir: &std::path::Path,
+        wanted: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<PartialWheel, PartialError> {
+        if self.settings.offline {
+            return Err(IndexError::Offline {
+                what: format!("the file `{}`", file.filename),
+            }
+            .into());
+        }
+        let url = Url::parse(&file.url)
+            .map_err(|error| IndexError::malformed(&file.url, error.to_string()))?;
+        fetch_entries(&self.http, &url, file.size, temp_dir, wanted).await
     }
 
     /// Whether a cached page may answer at all: always offline, never with `refresh`.

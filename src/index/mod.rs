@@ -7,6 +7,7 @@
 //! ```text
 //! project(name) ─▶ cache.rs (fresh page?) ─▶ client.rs GET /simple/<name>/ ─▶ simple_json.rs | simple_html.rs
 //! metadata(file) ─▶ cache.rs ─▶ <url>.metadata (PEP 658) ─▶ range.rs + zip.rs (206) ─▶ full download + sha256
+//! fetch_entries(file) ─▶ range.rs (directory) ─▶ partial.rs: chosen entries' spans into a sparse copy
 //!                                                        └──────────────▶ metadata.rs (RFC 822 headers)
 //! ```
 //!
@@ -21,6 +22,7 @@ mod http;
 pub(crate) mod metadata;
 mod model;
 pub(crate) mod page_codec;
+mod partial;
 pub(crate) mod range;
 mod retry;
 pub(crate) mod simple_html;
@@ -36,3 +38,4 @@ pub use error::IndexError;
 pub use http::{InFlight, requests_in_flight};
 pub(crate) use metadata::{fields as metadata_fields, parse as parse_metadata};
 pub use model::{CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse};
+pub use partial::{PartialError, PartialWheel};

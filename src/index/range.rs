@@ -116,6 +116,30 @@ pub(crate) async fn read_metadata(
     wheel_filename: &str,
     tail_len: u64,
 ) -> Result<Vec<u8>, ReadError> {
+    let directory = read_directory(source, tail_len).await?;
+    let entry = zip::find_metadata(&directory.entries, wheel_filename)?;
+    zip::check_entry(entry)?;
+    let data = entry_data(source, &directory.window, entry, directory.file_len).await?;
+    Ok(zip::extract(entry, &data)?)
+}
+
+/// A zip's central directory, read from its end.
+pub(crate) struct Directory {
+    /// The whole file's length.
+    pub(crate) file_len: u64,
+    /// Where the central directory starts: every entry's data ends before it.
+    pub(crate) directory_offset: u64,
+    pub(crate) entries: Vec<Entry>,
+    /// The bytes read so far, from some offset to the end of the file.
+    window: Window,
+}
+
+/// The central directory of the zip in `source`, starting with a tail of `tail_len` bytes (which for
+/// most wheels holds the directory, so one read does).
+pub(crate) async fn read_directory(
+    source: &mut impl ByteSource,
+    tail_len: u64,
+) -> Result<Directory, ReadError> {
     let (file_len, tail) = source.tail(tail_len).await?;
     let mut window = Window {
         start: file_len.saturating_sub(tail.len() as u64),
@@ -124,10 +148,12 @@ pub(crate) async fn read_metadata(
     let record = end_record(source, &mut window, file_len).await?;
     zip::check_directory_bounds(&record, file_len)?;
     let entries = zip::parse_directory(&directory(source, &mut window, &record).await?)?;
-    let entry = zip::find_metadata(&entries, wheel_filename)?;
-    zip::check_entry(entry)?;
-    let data = entry_data(source, &window, entry, file_len).await?;
-    Ok(zip::extract(entry, &data)?)
+    Ok(Directory {
+        file_len,
+        directory_offset: record.directory_offset,
+        entries,
+        window,
+    })
 }
 
 /// The central directory's bytes. When it ends inside the window, the window grows back to its start (one
@@ -233,10 +259,10 @@ pub(crate) struct HttpRanges<'a> {
 
 /// A `Content-Range: bytes <first>-<last>/<total>` header.
 #[derive(Debug, PartialEq, Eq)]
-struct ContentRange {
-    first: u64,
-    last: u64,
-    total: Option<u64>,
+pub(crate) struct ContentRange {
+    pub(crate) first: u64,
+    pub(crate) last: u64,
+    pub(crate) total: Option<u64>,
 }
 
 impl HttpRanges<'_> {
@@ -326,7 +352,7 @@ impl ByteSource for HttpRanges<'_> {
 }
 
 /// Parse `Content-Range: bytes <first>-<last>/<total or *>` (RFC 9110 §14.4).
-fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
+pub(crate) fn content_range(headers: &HeaderMap) -> Option<ContentRange> {
     let value = headers.get(CONTENT_RANGE)?.to_str().ok()?;
     let (unit, rest) = value.trim().split_once(' ')?;
     if !unit.eq_ignore_ascii_case("bytes") {

@@ -11,6 +11,7 @@
 //!     .format(PageFormat::Html) // PEP 503 only; default: JSON or HTML by `Accept`
 //!     .metadata_files(false)    // no PEP 658 `.metadata` files
 //!     .ranges(false)            // ignore `Range`, always answer 200
+//!     .lie_to_ranges(RangeLie::ShortBody, 4096) // lie to ranges starting before byte 4096
 //!     .start();
 //! let index_url = server.url(); // http://127.0.0.1:<port>/simple
 //! server.yank("six-1.16.0-py2.py3-none-any.whl", Some("changed my mind")); // while running
@@ -154,6 +155,8 @@ pub struct LoggedRequest {
     pub accept: Option<String>,
     /// The status the server answered.
     pub status: u16,
+    /// The body bytes sent (0 for HEAD and for a dropped connection).
+    pub body_len: u64,
 }
 
 /// A forced failure: an HTTP status with an empty body, or a connection closed without an answer.
@@ -163,6 +166,32 @@ enum Failure {
     Drop,
 }
 
+/// How the server lies to the `Range` requests it is told to lie to (see
+/// [`IndexServerBuilder::lie_to_ranges`]), as broken servers, proxies and caches do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeLie {
+    /// 200 with the whole file, as a proxy that drops `Range` does.
+    WholeFile,
+    /// 206 with the bytes asked for, but a `Content-Range` one byte further on.
+    ShiftedContentRange,
+    /// 206 with the right `Content-Range` and only the first half of the bytes (a `Content-Length`
+    /// that agrees with the short body).
+    ShortBody,
+    /// 206 with the right headers and the bytes that start one further on (a zero byte at the end of
+    /// the file): wrong data no header check can notice.
+    ShiftedBody,
+}
+
+impl RangeLie {
+    /// Every lie, to try them all.
+    pub const ALL: [RangeLie; 4] = [
+        RangeLie::WholeFile,
+        RangeLie::ShiftedContentRange,
+        RangeLie::ShortBody,
+        RangeLie::ShiftedBody,
+    ];
+}
+
 /// What the server serves; shared with the connection threads and changeable while it runs.
 #[derive(Debug)]
 struct State {
@@ -170,6 +199,8 @@ struct State {
     format: PageFormat,
     metadata_files: bool,
     ranges: bool,
+    /// Lie to satisfiable ranges whose first byte is before the offset.
+    range_lie: Option<(RangeLie, u64)>,
     /// How to fail the next requests, whatever they ask for.
     failures: VecDeque<Failure>,
     /// Whole-file downloads still to be served with one byte flipped (a flaky proxy).
@@ -205,6 +236,14 @@ impl IndexServerBuilder {
     /// Answer `Range` requests with 206 (default true); when false every file answer is a 200.
     pub fn ranges(mut self, honour: bool) -> IndexServerBuilder {
         self.state.ranges = honour;
+        self
+    }
+
+    /// Lie to every satisfiable `Range` request whose first byte is before `before` (a file's length:
+    /// all of them; a zip's central directory offset: the reads of its entries but not of its
+    /// directory); whole-file downloads stay honest.
+    pub fn lie_to_ranges(mut self, lie: RangeLie, before: u64) -> IndexServerBuilder {
+        self.state.range_lie = Some((lie, before));
         self
     }
 
@@ -245,6 +284,7 @@ impl IndexServer {
                 format: PageFormat::Negotiate,
                 metadata_files: true,
                 ranges: true,
+                range_lie: None,
                 failures: VecDeque::new(),
                 corrupt_downloads: 0,
                 log: Vec::new(),
@@ -265,6 +305,17 @@ impl IndexServer {
     /// Every request so far, in order.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.state().log.clone()
+    }
+
+    /// The body bytes served for `filename` (whole downloads and ranges) so far.
+    pub fn bytes_served(&self, filename: &str) -> u64 {
+        let path = format!("/files/{filename}");
+        self.state()
+            .log
+            .iter()
+            .filter(|request| request.path == path)
+            .map(|request| request.body_len)
+            .sum()
     }
 
     /// Forget the requests logged so far.
@@ -431,6 +482,10 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
             range: request.header("range").map(str::to_string),
             accept: request.header("accept").map(str::to_string),
             status: response.as_ref().map_or(0, |response| response.status),
+            body_len: match &response {
+                Some(response) if request.method != "HEAD" => response.body.len() as u64,
+                _ => 0,
+            },
         });
         response
     };
@@ -625,6 +680,19 @@ fn html_page(project: &str, wheels: &[&Wheel]) -> String {
     html
 }
 
+/// Index client settings for `index_url` with its cache in `cache_dir`: online, pages fresh for ten
+/// minutes, 4 requests in flight.
+pub fn client_settings(index_url: &str, cache_dir: &Path) -> fave_lock::index::IndexSettings {
+    fave_lock::index::IndexSettings {
+        index_url: index_url.to_string(),
+        cache_dir: cache_dir.to_path_buf(),
+        offline: false,
+        refresh: false,
+        page_ttl: std::time::Duration::from_secs(600),
+        concurrency: 4,
+    }
+}
+
 /// A file answer: 206 for a satisfiable single `Range` when ranges are on, 416 for an unsatisfiable one,
 /// else the whole file.
 fn file(state: &State, request: &Request, wheel: &Wheel) -> Response {
@@ -642,8 +710,26 @@ fn file(state: &State, request: &Request, wheel: &Wheel) -> Response {
     let len = bytes.len() as u64;
     match parse_range(range, len) {
         Some(Some((first, last))) => {
+            let lie = state
+                .range_lie
+                .filter(|&(_, before)| first < before)
+                .map(|(lie, _)| lie);
+            if lie == Some(RangeLie::WholeFile) {
+                return response;
+            }
+            let (first, last) = (first as usize, last as usize);
             response.status = 206;
-            response.body = bytes[first as usize..=last as usize].to_vec();
+            response.body = match lie {
+                Some(RangeLie::ShortBody) => bytes[first..=first + (last - first) / 2].to_vec(),
+                Some(RangeLie::ShiftedBody) => {
+                    let mut body = bytes[first + 1..(last + 2).min(bytes.len())].to_vec();
+                    body.resize(last - first + 1, 0);
+                    body
+                }
+                _ => bytes[first..=last].to_vec(),
+            };
+            let shift = usize::from(lie == Some(RangeLie::ShiftedContentRange));
+            let (first, last) = (first + shift, last + shift);
             response
                 .headers
                 .push(("Content-Range", format!("bytes {first}-{last}/{len}")));
