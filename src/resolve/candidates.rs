@@ -168,6 +168,29 @@ impl VersionMap {
         first_pre
     }
 
+    /// At most `count` usable releases in `range` below `chosen`, highest first: those
+    /// [`VersionMap::best`] would offer next if `chosen` is ruled out, hence worth fetching ahead. Yanked
+    /// ones are left out (only an exact pin takes one, and a pin has no next release), and so are
+    /// pre-releases unless they are allowed or `chosen` is one (no final release was left).
+    pub fn next_below<'a>(
+        &'a self,
+        range: &Ranges<Version>,
+        chosen: &Version,
+        allow_prerelease: bool,
+        count: usize,
+    ) -> impl Iterator<Item = (&'a Version, &'a Candidate)> {
+        let allow_prerelease = allow_prerelease || chosen.any_prerelease();
+        self.usable
+            .range(..chosen.clone())
+            .rev()
+            .filter(move |(version, candidate)| {
+                range.contains(*version)
+                    && candidate.yanked.is_none()
+                    && (allow_prerelease || !version.any_prerelease())
+            })
+            .take(count)
+    }
+
     /// The highest unusable release in `range`, to explain why nothing in it installs.
     pub fn best_unusable(&self, range: &Ranges<Version>) -> Option<(&Version, &Unusable)> {
         self.unusable
@@ -721,6 +744,61 @@ mod tests {
         assert_eq!(versions.best(&Ranges::full(), false), Some(&v("1.0")));
         assert_eq!(versions.best(&Ranges::full(), true), Some(&v("2.0rc1")));
         assert_eq!(versions.best(&range(">1.0"), false), Some(&v("2.0rc1")));
+    }
+
+    #[test]
+    fn the_releases_below_a_rejected_one_come_in_the_order_best_would_offer_them() {
+        let versions = map(
+            ["0.9", "1.0", "1.1", "1.2b1", "1.2", "1.3", "1.4", "2.0"]
+                .iter()
+                .map(|version| {
+                    file(
+                        &format!("demo-{version}-py3-none-any.whl"),
+                        "2024-01-01T00:00:00Z",
+                    )
+                })
+                .chain([yanked(
+                    file("demo-1.25-py3-none-any.whl", "2024-01-01T00:00:00Z"),
+                    "",
+                )])
+                .collect(),
+            None,
+        );
+        let next = |range: &Ranges<Version>, chosen: &str, pre: bool, count: usize| {
+            versions
+                .next_below(range, &v(chosen), pre, count)
+                .map(|(version, _)| version.to_string())
+                .collect::<Vec<_>>()
+        };
+        // Below the rejected 1.4, within the range, no yanked 1.25 and no 1.2b1, at most three.
+        assert_eq!(
+            next(&range(">=1.0,<2"), "1.4", false, 3),
+            ["1.3", "1.2", "1.1"]
+        );
+        assert_eq!(
+            next(&range(">=1.0,<2"), "1.4", false, 10),
+            ["1.3", "1.2", "1.1", "1.0"]
+        );
+        assert_eq!(next(&range(">=1.0,<2"), "1.2", true, 2), ["1.2b1", "1.1"]);
+        // Each step stays the same as `best` once the releases tried so far are ruled out.
+        let mut left = range(">=0.9");
+        let mut chosen = versions.best(&left, false).unwrap().clone();
+        let expected = next(&left, &chosen.to_string(), false, usize::MAX);
+        let mut walked = Vec::new();
+        loop {
+            left = left.intersection(&Ranges::singleton(chosen.clone()).complement());
+            let Some(best) = versions.best(&left, false) else {
+                break;
+            };
+            walked.push(best.to_string());
+            chosen = best.clone();
+        }
+        // Only the fallback to a pre-release once no final release is left is not guessed ahead.
+        assert_eq!(
+            walked.split_last(),
+            Some((&"1.2b1".to_string(), expected.as_slice()))
+        );
+        assert_eq!(next(&range(">=1.0"), "1.0", false, 5), Vec::<String>::new());
     }
 
     #[test]

@@ -296,7 +296,41 @@ impl Fetcher {
         let Some(version) = map.best(&range, self.options.prereleases).cloned() else {
             return;
         };
-        let key = (target, name, version.clone(), extras.clone());
+        self.crawl_release(target, name, version, extras).await;
+    }
+
+    /// Start fetching, in the background, the metadata of `versions` of `name` (and, as
+    /// [`Fetcher::crawl`] does, what their dependencies would need): the releases the solver will ask
+    /// about next when it walks down a package whose newer releases it keeps rejecting.
+    pub fn prefetch(
+        self: &Arc<Self>,
+        target: usize,
+        name: &PackageName,
+        versions: impl IntoIterator<Item = Version>,
+        extras: &[ExtraName],
+    ) {
+        for version in versions {
+            let this = Arc::clone(self);
+            let (name, extras) = (name.clone(), extras.to_vec());
+            tokio::spawn(async move { this.crawl_release(target, name, version, extras).await });
+        }
+    }
+
+    /// Fetch the metadata of one release once per target and set of extras, then crawl its dependencies.
+    async fn crawl_release(
+        self: Arc<Self>,
+        target: usize,
+        name: PackageName,
+        version: Version,
+        extras: Vec<ExtraName>,
+    ) {
+        let Ok(Some(map)) = self.versions(target, &name).await else {
+            return;
+        };
+        let Some(candidate) = map.usable.get(&version) else {
+            return;
+        };
+        let key = (target, name, version, extras.clone());
         let first_visit = self
             .crawled
             .lock()
@@ -305,7 +339,7 @@ impl Fetcher {
         if !first_visit {
             return;
         }
-        let file = map.usable[&version].metadata_file.clone();
+        let file = candidate.metadata_file.clone();
         // A guess never starts a build: it takes seconds and runs the project's code, for a release
         // the solver may never ask about (uv's prefetch skips sdists too).
         if crate::sdist::is_sdist(&file.filename) {

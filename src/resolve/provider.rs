@@ -14,7 +14,7 @@ use pubgrub::{
 use tokio::runtime::Handle;
 use version_ranges::Ranges;
 
-use super::candidates::requires_python_allows;
+use super::candidates::{VersionMap, requires_python_allows};
 use super::fetch::{Fetcher, requirement_range};
 use super::package::PubGrubPackage;
 use crate::index::IndexError;
@@ -42,6 +42,8 @@ pub struct Provider {
     unusable: RefCell<HashMap<(PackageName, Version), String>>,
     /// Discovery order, so that ties go to packages met earlier (closer to the input).
     discovered: RefCell<HashMap<PubGrubPackage, usize>>,
+    /// How many versions each node has been handed: from the second on, the one before was rejected.
+    tried: RefCell<HashMap<PubGrubPackage, u32>>,
     /// Give up (PubGrub asks between decisions) once this instant passes.
     pub(crate) deadline: Option<std::time::Instant>,
 }
@@ -74,6 +76,7 @@ impl Provider {
             prereleases: RefCell::default(),
             unusable: RefCell::default(),
             discovered: RefCell::default(),
+            tried: RefCell::default(),
             deadline: None,
         }
     }
@@ -202,6 +205,51 @@ impl Provider {
     }
 }
 
+impl Provider {
+    /// Once a node's earlier choice was rejected, start fetching the releases the solver would offer
+    /// after `chosen`, so that walking down a package (issue 16: 70 of fastapi's releases, one round
+    /// trip each) overlaps the round trips instead of waiting for each in turn.
+    fn fetch_ahead(
+        &self,
+        package: &PubGrubPackage,
+        name: &PackageName,
+        map: &VersionMap,
+        range: &Ranges<Version>,
+        chosen: &Version,
+        allow_prerelease: bool,
+    ) {
+        let tried = {
+            let mut tried = self.tried.borrow_mut();
+            let count = tried.entry(package.clone()).or_insert(0);
+            *count = count.saturating_add(1);
+            *count
+        };
+        let window = fetch_ahead_window(tried);
+        if window == 0 {
+            return;
+        }
+        let extras = match package {
+            PubGrubPackage::Extra(_, extra) => std::slice::from_ref(extra),
+            _ => &[],
+        };
+        let next = map
+            .next_below(range, chosen, allow_prerelease, window)
+            .map(|(version, _)| version.clone());
+        self.fetcher.prefetch(self.target, name, next, extras);
+    }
+}
+
+/// How many releases to fetch ahead for a node handed its `tried`-th version: none on the first (the
+/// crawl already fetched it), then 4, doubling with each rejection up to 32, so that one step back
+/// costs a few speculative fetches and a long walk keeps the connection busy. The index client's
+/// concurrency limit still bounds what is in flight.
+fn fetch_ahead_window(tried: u32) -> usize {
+    match tried {
+        0 | 1 => 0,
+        _ => 4 << (tried - 2).min(3),
+    }
+}
+
 impl DependencyProvider for Provider {
     type P = PubGrubPackage;
     type V = Version;
@@ -258,6 +306,7 @@ impl DependencyProvider for Provider {
             self.fetcher.options().prereleases || self.prereleases.borrow().contains(name);
         if let Some(version) = map.best(range, allow_prerelease) {
             tracing::debug!(package = %name, %version, "trying");
+            self.fetch_ahead(package, name, &map, range, version, allow_prerelease);
             return Ok(Some(version.clone()));
         }
         // Nothing in range installs: hand PubGrub the nearest release that does not, and say why in
@@ -287,5 +336,16 @@ impl DependencyProvider for Provider {
                 self.package_dependencies(name, Some(extra), version)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fetch_ahead_window;
+
+    #[test]
+    fn nothing_is_fetched_ahead_until_a_choice_was_rejected_then_the_window_doubles() {
+        let windows: Vec<usize> = (0..8).map(fetch_ahead_window).collect();
+        assert_eq!(windows, [0, 0, 4, 8, 16, 32, 32, 32]);
     }
 }

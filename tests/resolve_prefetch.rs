@@ -1,0 +1,138 @@
+//! Fetching ahead while the solver walks down a package: once a release is rejected, the metadata of the
+//! releases the solver would offer next is requested before it asks (issue 16), never an sdist's, and
+//! the answer is the one a solver without prefetch gives. Against a local index serving real wheel bytes
+//! (`tests/support/index_server.rs`).
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fave_lock::index::{IndexClient, IndexSettings};
+use fave_lock::resolve::{ResolveOptions, Resolver, SdistPolicy, Target};
+use fave_lock::tags::{Arch, Platform, PythonVersion};
+use support::index_server::{IndexServer, Wheel};
+
+fn metadata(name: &str, version: &str, requires: &[&str]) -> String {
+    let mut text = format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n");
+    for requirement in requires {
+        text.push_str(&format!("Requires-Dist: {requirement}\n"));
+    }
+    text
+}
+
+fn release(name: &str, version: &str, requires: &[&str]) -> Wheel {
+    Wheel::posing_as(
+        &format!("{name}-{version}-py3-none-any.whl"),
+        &metadata(name, version, requires),
+    )
+    .upload_time("2024-01-01T00:00:00Z")
+}
+
+fn target() -> Target {
+    let python = PythonVersion {
+        major: 3,
+        minor: 11,
+    };
+    Target::new(
+        "linux/amd64",
+        python,
+        Platform::new(Arch::X86_64, (2, 36)).unwrap(),
+    )
+}
+
+/// Paths of the `.metadata` files the server was asked for.
+fn metadata_requests(server: &IndexServer) -> Vec<String> {
+    server
+        .requests()
+        .into_iter()
+        .map(|request| request.path)
+        .filter(|path| path.ends_with(".metadata"))
+        .collect()
+}
+
+/// `top` 1.9 needs `pin==2` while the input pins `pin==1`, so the solver rejects 1.9 and settles on 1.8.
+/// Rejecting 1.9 makes it fetch ahead: 1.7, 1.5 and 1.4 (and, through the crawl, 1.5's dependency), none
+/// of which the solver itself asks about; 1.6 is an sdist only and is neither fetched nor built.
+#[test]
+fn a_rejected_release_makes_the_next_ones_be_fetched_ahead_but_never_an_sdist() {
+    let mut builder = IndexServer::builder()
+        .wheel(release("pin", "1", &[]))
+        .wheel(release("pin", "2", &[]))
+        .wheel(release("later", "3", &[]))
+        .wheel(release("top", "1.9", &["pin==2"]))
+        .wheel(release("top", "1.8", &[]))
+        .wheel(release("top", "1.7", &[]))
+        .wheel(
+            Wheel::sdist(
+                "top-1.6.tar.gz",
+                &[("setup.py", "raise SystemExit('no build expected')\n")],
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(release("top", "1.5", &["later"]));
+    for version in ["1.4", "1.3", "1.2"] {
+        builder = builder.wheel(release("top", version, &[]));
+    }
+    let server = builder.start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = IndexClient::new(IndexSettings {
+        index_url: server.url(),
+        cache_dir: cache.path().to_path_buf(),
+        concurrency: 4,
+        ..IndexSettings::default()
+    })
+    .unwrap();
+    let options = ResolveOptions {
+        allow_sdist: SdistPolicy::all(),
+        ..ResolveOptions::default()
+    };
+    let input = fave_lock::requirements::parse_str("pin==1\ntop\n", Path::new("r.in")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let resolution = runtime
+        .block_on(Resolver::new(Arc::new(client), vec![target()], options).resolve(&input))
+        .unwrap();
+    let chosen: Vec<String> = resolution.targets[0]
+        .packages
+        .values()
+        .map(|package| format!("{}=={}", package.name, package.version))
+        .collect();
+    assert_eq!(chosen, ["pin==1", "top==1.8"]);
+
+    // The fetches ahead run in the background: wait for them (they are not needed for the answer).
+    let expected = [
+        "/files/top-1.7-py3-none-any.whl.metadata",
+        "/files/top-1.5-py3-none-any.whl.metadata",
+        "/files/top-1.4-py3-none-any.whl.metadata",
+        "/files/later-3-py3-none-any.whl.metadata",
+    ];
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while !expected
+        .iter()
+        .all(|path| metadata_requests(&server).iter().any(|seen| seen == path))
+    {
+        assert!(
+            Instant::now() < give_up,
+            "fetched ahead: {:?}",
+            metadata_requests(&server)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let requested = metadata_requests(&server);
+    // The window is the next four usable releases: 1.3 is past it.
+    for never in ["top-1.3", "top-1.2", "top-1.6"] {
+        assert!(
+            !requested.iter().any(|path| path.contains(never)),
+            "{never} in {requested:?}"
+        );
+    }
+    assert!(
+        !server
+            .requests()
+            .iter()
+            .any(|request| request.path.contains("top-1.6.tar.gz")),
+        "the sdist is never fetched speculatively: {:?}",
+        server.requests()
+    );
+}
