@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use crate::abi::{self, AbiError, AbiOptions, AbiReport};
+use crate::abi::{AbiError, AbiOptions, AbiReport};
 use crate::apt::{APT_LOCK_FILE, AptError, AptLock, ArchiveClient, Suite};
 use crate::config::{Config, ImageConfig};
 use crate::diagnose::{
@@ -279,20 +279,8 @@ impl ImageJob {
         Ok(diagnose::diagnose(resolver, input, &context).await?)
     }
 
-    /// The numpy ABI check of a lock this job produced, and when it finds problems, their diagnosis
-    /// with checked fixes.
-    pub async fn check_abi(
-        &self,
-        client: Arc<IndexClient>,
-        locked: &LockedImage,
-        options: &AbiOptions,
-    ) -> Result<(AbiReport, Option<Diagnosis>), ImageError> {
-        let report = abi::check_lock(&client, &locked.lock, options).await;
-        self.diagnose_abi(client, locked, report, options).await
-    }
-
-    /// [`ImageJob::check_abi`] with the check's report already made (the pipeline starts the check as
-    /// soon as the lock is known): its diagnosis when it found problems.
+    /// The report of the numpy ABI check of a lock this job produced (the pipeline starts the check
+    /// as soon as the lock is known), and when it found problems, their diagnosis with checked fixes.
     pub async fn diagnose_abi(
         &self,
         client: Arc<IndexClient>,

@@ -276,10 +276,10 @@ pub async fn run(
     }))
 }
 
-/// Explain each unresolvable image, when asked, applying the fixes when asked.
 /// A job with its resolver and input.
 type Prepared<'a> = (&'a ImageJob, Resolver, RequirementsInput);
 
+/// Explain each unresolvable image, when asked, applying the fixes when asked.
 async fn diagnose(
     unresolvable: Vec<(Prepared<'_>, ResolveError)>,
     options: &PipelineOptions,
@@ -377,20 +377,14 @@ async fn check_abi(
     {
         let name = &image.job.name;
         let step = reporter.step(format!("Checking the numpy ABI of {name}"));
-        let outcome = match early {
-            Some(report) => {
-                image
-                    .job
-                    .diagnose_abi(client.clone(), image, report, abi_options)
-                    .await
-            }
-            None => {
-                image
-                    .job
-                    .check_abi(client.clone(), image, abi_options)
-                    .await
-            }
+        let report = match early {
+            Some(report) => report,
+            None => abi::check_lock(client, &image.lock, abi_options).await,
         };
+        let outcome = image
+            .job
+            .diagnose_abi(client.clone(), image, report, abi_options)
+            .await;
         drop(step);
         let (report, diagnosis) = outcome?;
         for wheel in report.unchecked() {

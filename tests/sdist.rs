@@ -114,6 +114,18 @@ def prepare_metadata_for_build_wheel(out, config_settings=None):
     raise RuntimeError("frobnicator headers not found")
 "#;
 
+/// An sdist `top.tar.gz` of an in-tree PEP 517 project: `PKG-INFO`, [`PYPROJECT`] and `backend`.
+fn tree_sdist(top: &str, pkg_info: &str, backend: &str) -> Vec<u8> {
+    sdist(
+        top,
+        &[
+            ("PKG-INFO", pkg_info),
+            ("pyproject.toml", PYPROJECT),
+            ("backend.py", backend),
+        ],
+    )
+}
+
 const PYPROJECT: &str =
     "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n";
 
@@ -123,14 +135,7 @@ fn an_in_tree_pep_517_backend_gives_the_metadata() {
     let pkg_info = "Metadata-Version: 2.1\nName: tree-demo\nVersion: 2.0\n";
     let server = index_with(
         "tree_demo-2.0.tar.gz",
-        sdist(
-            "tree_demo-2.0",
-            &[
-                ("PKG-INFO", pkg_info),
-                ("pyproject.toml", PYPROJECT),
-                ("backend.py", BACKEND_OK),
-            ],
-        ),
+        tree_sdist("tree_demo-2.0", pkg_info, BACKEND_OK),
     );
     let dir = project("tree-demo\n");
     let out = resolve(dir.path(), &server, &[], &[]);
@@ -151,14 +156,7 @@ fn a_backend_without_the_metadata_hook_builds_a_wheel_and_its_metadata_is_read()
     let pkg_info = "Metadata-Version: 2.1\nName: wheel-demo\nVersion: 1.5\n";
     let server = index_with(
         "wheel_demo-1.5.tar.gz",
-        sdist(
-            "wheel_demo-1.5",
-            &[
-                ("PKG-INFO", pkg_info),
-                ("pyproject.toml", PYPROJECT),
-                ("backend.py", BACKEND_WHEEL_ONLY),
-            ],
-        ),
+        tree_sdist("wheel_demo-1.5", pkg_info, BACKEND_WHEEL_ONLY),
     );
     let dir = project("wheel-demo\n");
     let out = resolve(dir.path(), &server, &[], &[]);
@@ -173,14 +171,7 @@ fn a_backend_without_the_metadata_hook_builds_a_wheel_and_its_metadata_is_read()
 /// broken-demo 0.3, whose in-tree backend fails with a log.
 fn broken_sdist() -> Vec<u8> {
     let pkg_info = "Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\n";
-    sdist(
-        "broken_demo-0.3",
-        &[
-            ("PKG-INFO", pkg_info),
-            ("pyproject.toml", PYPROJECT),
-            ("backend.py", BACKEND_FAILS),
-        ],
-    )
+    tree_sdist("broken_demo-0.3", pkg_info, BACKEND_FAILS)
 }
 
 /// The local index with six and broken-demo 0.3 (its sdist, whose build fails).
@@ -313,15 +304,7 @@ fn live_pypi_webrtcvad_locks_from_its_sdist_like_uv_and_pip_installs_it() {
 #[test]
 fn an_sdist_whose_release_has_other_wheels_takes_their_metadata_without_a_build() {
     use sha2::{Digest, Sha256};
-    let pkg_info = "Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\n";
-    let archive = sdist(
-        "broken_demo-0.3",
-        &[
-            ("PKG-INFO", pkg_info),
-            ("pyproject.toml", PYPROJECT),
-            ("backend.py", BACKEND_FAILS),
-        ],
-    );
+    let archive = broken_sdist();
     let archive_sha256 = hex::encode(Sha256::digest(&archive));
     let six = Wheel::fixture(SIX);
     let server = IndexServer::builder()
@@ -424,13 +407,10 @@ def prepare_metadata_for_build_wheel(out, config_settings=None):
 "#
     );
     let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
-    let bytes = sdist(
+    let bytes = tree_sdist(
         &format!("{module}-1.0"),
-        &[
-            ("PKG-INFO", pkg_info.as_str()),
-            ("pyproject.toml", PYPROJECT),
-            ("backend.py", backend.as_str()),
-        ],
+        pkg_info.as_str(),
+        backend.as_str(),
     );
     (format!("{module}-1.0.tar.gz"), bytes)
 }
@@ -492,16 +472,10 @@ def prepare_metadata_for_build_wheel(out, config_settings=None):
 "#;
     let server = index_with(
         "slow_demo-1.0.tar.gz",
-        sdist(
+        tree_sdist(
             "slow_demo-1.0",
-            &[
-                (
-                    "PKG-INFO",
-                    "Metadata-Version: 2.1\nName: slow-demo\nVersion: 1.0\n",
-                ),
-                ("pyproject.toml", PYPROJECT),
-                ("backend.py", backend),
-            ],
+            "Metadata-Version: 2.1\nName: slow-demo\nVersion: 1.0\n",
+            backend,
         ),
     );
     // Pinned: a pinned line's metadata is read to check it parses, which needs the build.
