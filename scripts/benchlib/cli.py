@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import abi, check, corpus, measure, resolve, serve, verify
+from . import abi, chain, check, corpus, measure, resolve, serve, verify
 from .context import ROOT, Context, config_exclude_newer, fave_lock_binary, uv_binary, version
 from .table import Row, render
 
@@ -39,6 +39,9 @@ SCENARIOS = (
              "base-image/requirements.in, empty caches each run; fave-lock --no-check-abi vs uv pip compile "
              "--only-binary :all: --generate-hashes (x86_64-manylinux_2_36, CPython 3.11, fave-lock.toml's "
              "exclude-newer). Goal (issue 16): ≤ 0.5× wall, ≤ 0.7× RSS"),
+    Scenario("chain", chain.chain,
+             "resolve-cold with -v: fave-lock's wall against the critical path of round trips its own log shows "
+             "(input → dependency → …, each link a page and a metadata request), uv's beside it (issue 16 item 2)"),
     Scenario("resolve-warm", resolve.resolve_warm, "the same on warm caches (one untimed priming run). Goal: ≤ 0.2× (keep)"),
     Scenario("resolve-offline", resolve.resolve_offline, "the same with --offline on the warm caches. Goal: ≤ 0.33×"),
     Scenario("resolve-cold-default", resolve.resolve_cold_default,

@@ -63,9 +63,14 @@ def _row(ctx: Context, name: str, arms: list[Arm], goal, outputs_dir: Path | Non
     return Row(name, summary["fave-lock"], summary["uv"], goal=goal, outputs=outputs)
 
 
+def cold_arms(ctx: Context, name: str, extra: tuple[str, ...] = ()) -> list[Arm]:
+    """resolve-cold's two arms under scenario `name`, fave-lock given `extra` arguments."""
+    return _arms(ctx, name, INPUT, image_target(), name, cold=True, fave_extra=NO_ABI + extra)
+
+
 def resolve_cold(ctx: Context) -> list[Row]:
     name = "resolve-cold"
-    arms = _arms(ctx, name, INPUT, image_target(), name, cold=True)
+    arms = cold_arms(ctx, name)
     return [_row(ctx, name, arms, at_most("≤ 0.5× wall, ≤ 0.7× RSS", wall=0.5, rss=0.7), ctx.scratch(name))]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from benchlib import corpus, measure, serve  # noqa: E402
+from benchlib import chain, corpus, measure, serve  # noqa: E402
 from benchlib.context import pins  # noqa: E402
 from benchlib.measure import Measurement  # noqa: E402
 from benchlib.stats import Check, Goal, Summary, at_most, interleaved, ratio, summarize, total  # noqa: E402
@@ -190,3 +190,72 @@ class Parsers(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# A lock as `fave-lock resolve` writes it (excerpt of a real run: one-line and list `# via`, an input pin),
+# and `resolve -v` log lines of the same run's requests.
+LOCK = """\
+librosa==0.10.2 \\
+    --hash=sha256:aa
+    # via -r base-image/requirements.in
+llvmlite==0.43.0 \\
+    --hash=sha256:bb
+    # via numba
+numba==0.60.0 \\
+    --hash=sha256:cc
+    # via
+    #   librosa
+    #   resampy
+numpy==2.1.3 \\
+    --hash=sha256:dd
+    # via
+    #   -r base-image/requirements.in
+    #   librosa
+    #   numba
+resampy==0.4.3 \\
+    --hash=sha256:ee
+    # via librosa
+"""
+LOG = """\
+   0.011s DEBUG GET url=https://pypi.org/simple/librosa/ status=200 ms=10
+   0.012s DEBUG GET url=https://pypi.org/simple/numpy/ status=200 ms=7
+   0.050s DEBUG GET url=https://files.pythonhosted.org/packages/aa/librosa-0.10.2-py3-none-any.whl.metadata status=200 ms=20
+   0.090s DEBUG GET url=https://pypi.org/simple/numba/ status=200 ms=30
+   0.095s DEBUG GET url=https://files.pythonhosted.org/packages/bb/numba-0.59.0-cp311-cp311-linux_x86_64.whl.metadata status=200 ms=500
+   0.120s DEBUG GET url=https://files.pythonhosted.org/packages/bb/numba-0.60.0-cp311-cp311-linux_x86_64.whl.metadata status=404 ms=5
+   0.130s DEBUG GET url=https://files.pythonhosted.org/packages/bb/numba-0.60.0-cp311-cp311-linux_x86_64.whl status=206 ms=15
+   0.150s DEBUG GET url=https://pypi.org/simple/resampy/ status=200 ms=1
+   0.160s DEBUG GET url=https://pypi.org/simple/llvmlite/ status=200 ms=40
+   0.200s DEBUG GET url=https://files.pythonhosted.org/packages/cc/llvmlite-0.43.0-cp311-cp311-linux_x86_64.whl.metadata status=200 ms=25
+   0.210s DEBUG GET url=https://pypi.org/simple/unrelated/ status=200 ms=900
+   0.220s DEBUG trying package=numba version=0.60.0
+"""
+
+
+class Chain(unittest.TestCase):
+    def test_the_lock_gives_pins_and_parents_from_both_via_forms(self) -> None:
+        lock = chain.read_lock(LOCK)
+        self.assertEqual(lock.versions["numba"], "0.60.0")
+        self.assertEqual(lock.parents["librosa"], {"-r"})
+        self.assertEqual(lock.parents["numba"], {"librosa", "resampy"})
+        self.assertEqual(lock.parents["numpy"], {"-r", "librosa", "numba"})
+
+    def test_costs_count_the_page_and_the_locked_file_only(self) -> None:
+        costs = chain.request_costs(LOG, chain.read_lock(LOCK))
+        # numba: its page, the 404 for 0.60.0's .metadata and the range read of its wheel; not 0.59.0's 500 ms.
+        self.assertEqual(costs["numba"], 30 + 5 + 15)
+        self.assertEqual(costs["librosa"], 10 + 20)
+        self.assertNotIn("unrelated", costs)
+
+    def test_the_critical_path_follows_the_earliest_parent_to_the_slowest_package(self) -> None:
+        lock = chain.read_lock(LOCK)
+        found = chain.critical_path(lock, chain.request_costs(LOG, lock))
+        # numba is reached through librosa (30 ms) rather than resampy (30 + 1 ms), then llvmlite (65 ms).
+        self.assertEqual(found.packages, ["librosa", "numba", "llvmlite"])
+        self.assertEqual(found.milliseconds, 30 + 50 + 65)
+        self.assertEqual(chain.depth(lock), 3)
+
+    def test_a_cycle_in_the_lock_ends(self) -> None:
+        lock = chain.read_lock("a==1\n    # via b\nb==1\n    # via\n    #   a\n    #   -r in.txt\n")
+        found = chain.critical_path(lock, {"a": 5.0, "b": 7.0})
+        self.assertEqual((found.packages, found.milliseconds), (["b", "a"], 12.0))
