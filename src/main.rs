@@ -7,6 +7,20 @@ use clap::Parser;
 
 mod cli;
 
+/// glibc gives each thread that meets a locked arena an arena of its own, up to eight per core, and
+/// memory freed in one is not reused by the others: a cold resolve whose heap peaked at 57 MB (heaptrack)
+/// held 92 MB resident, 77–80 MB with two arenas (`MALLOC_ARENA_MAX=2`, same wall time). Two suit the
+/// runtime's workers on this project's machines; an explicit `MALLOC_ARENA_MAX` still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: called before any other thread exists; mallopt only sets an allocator parameter.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let args = match cli::Cli::try_parse_from(&raw) {
@@ -31,6 +45,7 @@ fn main() -> ExitCode {
         }
     };
     let json = args.command.wants_json(&raw);
+    limit_malloc_arenas();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
