@@ -129,6 +129,14 @@ impl Environments {
             Plan::Nothing => "none needed",
             Plan::Wheels { python, wheels } => {
                 let layout = Layout::venv(dir, python);
+                // Where `venv` puts site-packages on CPython for POSIX; anything else would install
+                // where the interpreter does not look.
+                if !layout.site_packages.is_dir() {
+                    return Err(BuildFailure::new(
+                        &format!("the new venv has no `{}`", layout.site_packages.display()),
+                        "",
+                    ));
+                }
                 let count = wheels.len();
                 tokio::task::spawn_blocking(move || {
                     let mut installer = Installer::new(layout);
