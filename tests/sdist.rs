@@ -237,8 +237,9 @@ fn a_failing_build_is_a_problem_naming_the_sdist_with_the_log_tail_and_fixes() {
     );
 }
 
-/// webrtcvad publishes only an sdist (Metadata-Version 1.1: built with setuptools). fave-lock pins the
-/// same version and sdist hash as uv, and pip installs the lock with `--require-hashes`, compiling it.
+/// webrtcvad publishes only an sdist (Metadata-Version 1.1: built with setuptools, which fave-lock
+/// installs into the build environment from its wheel). fave-lock pins the same version and sdist hash
+/// as uv, and pip installs the lock with `--require-hashes`, compiling it.
 /// (webrtcvad imports `pkg_resources` without declaring it, hence setuptools in the input.)
 #[test]
 #[ignore = "live: needs PyPI, CPython 3.11 and the tools venv (uv, pip); scripts/test.sh runs it"]
@@ -259,6 +260,13 @@ fn live_pypi_webrtcvad_locks_from_its_sdist_like_uv_and_pip_installs_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // setuptools' legacy backend built the metadata from setuptools as fave-lock installed it (from
+    // its wheel on PyPI, no pip).
+    let envs = dir.path().join("cache/sdist-metadata-v1/envs");
+    assert_eq!(
+        installer_of(&envs, "setuptools>=40.8.0", "setuptools"),
+        "fave-lock\n"
+    );
     let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
     let uv = run(tool("uv")
         .args(["pip", "compile", "requirements.in"])
@@ -417,8 +425,8 @@ def prepare_metadata_for_build_wheel(out, config_settings=None):
 
 /// Build environments are made once per requirement set and shared: three sdists, two of which need
 /// nothing and one whose backend asks for six on top, leave two ready environments in the cache, and
-/// each build saw only what its own requirements installed (six comes from the local index, so pip
-/// really installed it into the second one).
+/// each build saw only what its own requirements installed (six comes from the local index, and
+/// fave-lock itself, not pip, resolved and installed it into the second one).
 #[test]
 #[ignore = "python: builds an sdist with CPython 3.11; scripts/test.sh runs it"]
 fn builds_share_one_environment_per_requirement_set() {
@@ -457,6 +465,123 @@ fn builds_share_one_environment_per_requirement_set() {
     let mut ready = ready;
     ready.sort();
     assert_eq!(ready, vec!["".to_string(), "six".to_string()], "{envs:?}");
+    // Made without pip: fave-lock resolved six for the interpreter and unpacked its wheel.
+    assert!(
+        stderr.contains("build environment made installer=\"fave-lock\" requirements=\"six\""),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("installer=\"pip\""), "{stderr}");
+    assert_eq!(installer_of(&envs, "six", "six"), "fave-lock\n");
+}
+
+/// The INSTALLER of the `<module>-<version>.dist-info` of `module` in the ready environment whose
+/// requirements are `requirements`.
+fn installer_of(envs: &Path, requirements: &str, module: &str) -> String {
+    let env = std::fs::read_dir(envs)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            std::fs::read_to_string(path.join("fave-lock-ready")).is_ok_and(|r| r == requirements)
+        })
+        .unwrap_or_else(|| panic!("no environment for `{requirements}` in {envs:?}"));
+    let site = env.join("lib/python3.11/site-packages");
+    let dist_info = std::fs::read_dir(&site)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .find(|name| name.starts_with(&format!("{module}-")) && name.ends_with(".dist-info"))
+        .unwrap_or_else(|| panic!("no {module} in {}", site.display()));
+    let path = site.join(dist_info).join("INSTALLER");
+    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// helper-demo 1.0 publishes only an sdist, whose in-tree backend (no build requirements) writes its
+/// wheel with `zipfile`: what pip can install from the local index without setuptools.
+fn helper_sdist() -> (String, Vec<u8>) {
+    let backend = r#"
+import base64, hashlib, os, zipfile
+FILES = {
+    "helper_demo.py": "GREETING = 'hello from helper-demo'\n",
+    "helper_demo-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: helper-demo\nVersion: 1.0\n",
+    "helper_demo-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+def build_wheel(out, config_settings=None, metadata_directory=None):
+    name = "helper_demo-1.0-py3-none-any.whl"
+    record = []
+    with zipfile.ZipFile(os.path.join(out, name), "w") as wheel:
+        for path, text in FILES.items():
+            data = text.encode()
+            wheel.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append("%s,sha256=%s,%d" % (path, digest, len(data)))
+        record.append("helper_demo-1.0.dist-info/RECORD,,")
+        wheel.writestr("helper_demo-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return name
+"#;
+    let pkg_info = "Metadata-Version: 2.1\nName: helper-demo\nVersion: 1.0\n";
+    (
+        "helper_demo-1.0.tar.gz".to_string(),
+        tree_sdist("helper_demo-1.0", pkg_info, backend),
+    )
+}
+
+/// A build requirement that publishes only an sdist cannot be installed from wheels: fave-lock does
+/// not build it (that could recurse without end) and lets pip install it, as before, and the build
+/// still works: uses-helper's backend imports helper-demo, which pip built and installed.
+#[test]
+#[ignore = "python: builds an sdist with CPython 3.11; scripts/test.sh runs it"]
+fn a_build_requirement_with_only_an_sdist_is_installed_by_pip_and_the_build_works() {
+    let backend = r#"
+import os
+def prepare_metadata_for_build_wheel(out, config_settings=None):
+    import helper_demo
+    assert helper_demo.GREETING == "hello from helper-demo"
+    folder = "uses_helper-1.0.dist-info"
+    os.makedirs(os.path.join(out, folder))
+    with open(os.path.join(out, folder, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: uses-helper\nVersion: 1.0\nRequires-Dist: six\n")
+    return folder
+"#;
+    let uses_helper = sdist(
+        "uses_helper-1.0",
+        &[
+            (
+                "PKG-INFO",
+                "Metadata-Version: 2.1\nName: uses-helper\nVersion: 1.0\n",
+            ),
+            (
+                "pyproject.toml",
+                "[build-system]\nrequires = [\"helper-demo\"]\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n",
+            ),
+            ("backend.py", backend),
+        ],
+    );
+    let (helper_name, helper) = helper_sdist();
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
+        .wheel(
+            Wheel::from_bytes(&helper_name, helper, Vec::new()).upload_time("2024-01-01T00:00:00Z"),
+        )
+        .wheel(
+            Wheel::from_bytes("uses_helper-1.0.tar.gz", uses_helper, Vec::new())
+                .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .metadata_files(false)
+        .start();
+    let dir = project("uses-helper\n");
+    let out = resolve(dir.path(), &server, &["-v"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+    assert!(
+        lock.contains("uses-helper==1.0") && lock.contains("six==1.16.0"),
+        "six comes from the metadata the backend built with helper-demo imported: {lock}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("build environment made installer=\"pip\" requirements=\"helper-demo\""),
+        "{stderr}"
+    );
+    let envs = dir.path().join("cache/sdist-metadata-v1/envs");
+    assert_eq!(installer_of(&envs, "helper-demo", "helper_demo"), "pip\n");
 }
 
 /// A line whose sdist takes longer to build than the diagnosis may take does not hide the other lines'

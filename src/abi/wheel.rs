@@ -3,13 +3,14 @@
 //! (opencv's) would otherwise be the whole run's tail.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::classify::{ModuleClass, classify_reader};
-use crate::index::zip::{self, Entry, ZipError};
+use crate::index::zip::{Entry, ZipError};
+use crate::index::zip_file::{self, ZipFileError};
 
 /// One extension module and what it was built against.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -53,6 +54,13 @@ impl ScanError {
             message: source.to_string(),
         }
     }
+
+    fn file(path: &Path) -> impl Fn(ZipFileError) -> ScanError + Copy + '_ {
+        move |error| match error {
+            ZipFileError::Io(source) => ScanError::io(path)(source),
+            ZipFileError::Zip(source) => ScanError::zip(path)(source),
+        }
+    }
 }
 
 /// The largest extension module fave-lock inflates; torch's biggest is about 1 GB.
@@ -74,81 +82,37 @@ pub fn is_extension_module(name: &str) -> bool {
 
 /// The central directory of the wheel at `path`.
 fn read_directory(path: &Path) -> Result<Vec<Entry>, ScanError> {
-    let (io_error, zip_error) = (ScanError::io(path), ScanError::zip(path));
-    let mut file = File::open(path).map_err(io_error)?;
-    let len = file.metadata().map_err(io_error)?.len();
-    let tail_len = len.min((zip::EOCD_LEN + zip::MAX_COMMENT_LEN + zip::ZIP64_LOCATOR_LEN) as u64);
-    let tail = read_at(&mut file, len - tail_len, tail_len).map_err(io_error)?;
-    let (_, mut record) = zip::find_end_record(&tail).map_err(zip_error)?;
-    if let Some(offset) = record.zip64_record_offset {
-        let bytes = read_at(&mut file, offset, zip::ZIP64_EOCD_LEN as u64).map_err(io_error)?;
-        zip::apply_zip64_record(&mut record, &bytes).map_err(zip_error)?;
-    }
-    zip::check_directory_bounds(&record, len).map_err(zip_error)?;
-    let directory =
-        read_at(&mut file, record.directory_offset, record.directory_len).map_err(io_error)?;
-    zip::parse_directory(&directory).map_err(zip_error)
-}
-
-fn read_at(file: &mut File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut bytes = Vec::new();
-    file.take(len).read_to_end(&mut bytes)?;
-    if (bytes.len() as u64) < len {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "file ends early",
-        ));
-    }
-    Ok(bytes)
+    let mut file = File::open(path).map_err(ScanError::io(path))?;
+    zip_file::read_directory(&mut file).map_err(ScanError::file(path))
 }
 
 /// Inflate one module as a stream and classify it; the module is never whole in memory.
 fn classify_entry(path: &Path, entry: &Entry) -> Result<ModuleClass, ScanError> {
-    let (io_error, zip_error) = (ScanError::io(path), ScanError::zip(path));
     if entry.flags & 1 != 0 {
-        return Err(zip_error(ZipError::Encrypted(entry.name.clone())));
+        return Err(ScanError::zip(path)(ZipError::Encrypted(
+            entry.name.clone(),
+        )));
     }
     if entry.uncompressed_len > MAX_MODULE_LEN {
-        return Err(zip_error(ZipError::TooLarge {
+        return Err(ScanError::zip(path)(ZipError::TooLarge {
             what: "extension module",
             len: entry.uncompressed_len,
             limit: MAX_MODULE_LEN,
         }));
     }
-    let mut file = File::open(path).map_err(io_error)?;
-    let header = read_at(
-        &mut file,
-        entry.local_header_offset,
-        zip::LOCAL_HEADER_LEN as u64,
-    )
-    .map_err(io_error)?;
-    let data_offset =
-        entry.local_header_offset + zip::local_header_len(&header).map_err(zip_error)?;
-    file.seek(SeekFrom::Start(data_offset)).map_err(io_error)?;
-    let compressed = BufReader::with_capacity(256 << 10, file.take(entry.compressed_len));
-    // One byte over the declared length is enough to notice a lie without inflating a bomb.
-    let limit = entry.uncompressed_len + 1;
+    let file = File::open(path).map_err(ScanError::io(path))?;
+    let reader = zip_file::entry_reader(file, entry).map_err(ScanError::file(path))?;
     let inflate_error = |source| ScanError::Inflate {
         path: path.to_path_buf(),
         module: entry.name.clone(),
         source,
     };
-    let (class, read) = match entry.method {
-        0 => classify_counting(compressed.take(limit)),
-        8 => classify_counting(flate2::read::DeflateDecoder::new(compressed).take(limit)),
-        method => {
-            return Err(zip_error(ZipError::Method {
-                name: entry.name.clone(),
-                method,
-            }));
-        }
-    };
+    let (class, read) = classify_counting(reader);
     let class = class.map_err(inflate_error)?;
     // A 2.x marker ends the read early; any other answer read it all, so its length must be the
     // declared one (the wheel's hash was checked, but `abi` also reads wheels nobody checked).
     if class != ModuleClass::NumpyV2 && read != entry.uncompressed_len {
-        return Err(zip_error(ZipError::Checksum(entry.name.clone())));
+        return Err(ScanError::zip(path)(ZipError::Checksum(entry.name.clone())));
     }
     Ok(class)
 }
@@ -235,61 +199,8 @@ pub fn scan_wheels(paths: &[PathBuf], threads: usize) -> Vec<Result<Vec<ModuleAb
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
-
-    /// A zip of `(name, bytes, deflate)` entries, written the way wheel builders do (local headers,
-    /// data, central directory, end record), so the scanner reads what it reads in real wheels.
-    fn zip(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut directory = Vec::new();
-        for (name, content, deflate) in entries {
-            let data = if *deflate {
-                let mut encoder =
-                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-                encoder.write_all(content).unwrap();
-                encoder.finish().unwrap()
-            } else {
-                content.to_vec()
-            };
-            let mut crc = flate2::Crc::new();
-            crc.update(content);
-            let method: u16 = if *deflate { 8 } else { 0 };
-            let offset = out.len() as u32;
-            let fields = |out: &mut Vec<u8>| {
-                out.extend(method.to_le_bytes());
-                out.extend([0; 4]); // time, date
-                out.extend(crc.sum().to_le_bytes());
-                out.extend((data.len() as u32).to_le_bytes());
-                out.extend((content.len() as u32).to_le_bytes());
-                out.extend((name.len() as u16).to_le_bytes());
-                out.extend(0_u16.to_le_bytes()); // extra field
-            };
-            out.extend(0x0403_4b50_u32.to_le_bytes());
-            out.extend([20, 0, 0, 0]); // version needed, flags
-            fields(&mut out);
-            out.extend(name.as_bytes());
-            out.extend(&data);
-            directory.extend(0x0201_4b50_u32.to_le_bytes());
-            directory.extend([20, 3, 20, 0, 0, 0]); // made by, needed, flags
-            fields(&mut directory);
-            directory.extend([0; 6]); // comment length, disk, internal attributes
-            directory.extend([0; 4]); // external attributes
-            directory.extend(offset.to_le_bytes());
-            directory.extend(name.as_bytes());
-        }
-        let directory_offset = out.len() as u32;
-        out.extend(&directory);
-        out.extend(0x0605_4b50_u32.to_le_bytes());
-        out.extend([0; 4]);
-        out.extend((entries.len() as u16).to_le_bytes());
-        out.extend((entries.len() as u16).to_le_bytes());
-        out.extend((directory.len() as u32).to_le_bytes());
-        out.extend(directory_offset.to_le_bytes());
-        out.extend([0; 2]);
-        out
-    }
+    use crate::index::zip::tests::build_zip as zip;
 
     #[test]
     fn scans_stored_and_deflated_modules_and_skips_the_rest() {

@@ -61,9 +61,13 @@ pub async fn run(args: SbomArgs) -> anyhow::Result<ExitStatus> {
     } in locks
     {
         let lock = read_pylock(&lock_path)?;
-        let client =
-            args.cache
-                .index_client(lock.context.index_url.clone(), 16, DEFAULT_CACHE_TTL)?;
+        // Shared: an sdist whose metadata is not cached is built, and its build environment resolves
+        // with the same client.
+        let client = std::sync::Arc::new(args.cache.index_client(
+            lock.context.index_url.clone(),
+            16,
+            DEFAULT_CACHE_TTL,
+        )?);
         // The build plan and requirements.txt are read from beside the lock, wherever the SBOM goes.
         let beside = SbomOutput {
             path: lock_path.with_file_name(SBOM_FILE),

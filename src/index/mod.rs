@@ -28,6 +28,7 @@ mod retry;
 pub(crate) mod simple_html;
 pub(crate) mod simple_json;
 pub(crate) mod zip;
+pub(crate) mod zip_file;
 
 pub use cache::default_cache_dir;
 pub(crate) use cache::{DerivedKey, PageStamp};

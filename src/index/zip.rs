@@ -87,6 +87,9 @@ pub(crate) struct Entry {
     pub(crate) compressed_len: u64,
     pub(crate) uncompressed_len: u64,
     pub(crate) local_header_offset: u64,
+    /// The Unix mode in the high half of the external attributes (0 when the archiver wrote none):
+    /// an installer keeps the executable bits of tools shipped as data (cmake's, ninja's binaries).
+    pub(crate) unix_mode: u32,
 }
 
 /// A bounds-checked little-endian reader.
@@ -240,7 +243,8 @@ fn parse_entry(reader: &mut Reader<'_>) -> Result<Entry, ZipError> {
     let extra_len = usize::from(fixed.u16()?);
     let comment_len = usize::from(fixed.u16()?);
     let _disk = fixed.u16()?;
-    let _attributes = fixed.take(6)?;
+    let _internal_attributes = fixed.u16()?;
+    let external_attributes = fixed.u32()?;
     let local_header_offset = fixed.u32()?;
     let name = String::from_utf8_lossy(reader.take(name_len)?).into_owned();
     let extra = reader.take(extra_len)?;
@@ -253,6 +257,7 @@ fn parse_entry(reader: &mut Reader<'_>) -> Result<Entry, ZipError> {
         compressed_len: u64::from(compressed_len),
         uncompressed_len: u64::from(uncompressed_len),
         local_header_offset: u64::from(local_header_offset),
+        unix_mode: external_attributes >> 16,
     };
     apply_zip64_extra(
         &mut entry,

@@ -34,6 +34,68 @@ fn metadata_of(zip: &[u8], wheel_filename: &str) -> Result<Vec<u8>, ZipError> {
     extract(entry, data)
 }
 
+/// A zip of `(name, bytes, deflate)` entries, written the way wheel builders do (local headers, data,
+/// central directory, end record), so that readers read what they read in real wheels.
+pub(crate) fn build_zip(entries: &[(&str, &[u8], bool)]) -> Vec<u8> {
+    let with_modes: Vec<(&str, &[u8], bool, u32)> = entries
+        .iter()
+        .map(|(name, content, deflate)| (*name, *content, *deflate, 0o100_644))
+        .collect();
+    build_zip_with_modes(&with_modes)
+}
+
+/// [`build_zip`] with each entry's Unix mode (`0o100755` for an executable) in its external attributes.
+pub(crate) fn build_zip_with_modes(entries: &[(&str, &[u8], bool, u32)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let mut directory = Vec::new();
+    for (name, content, deflate, mode) in entries {
+        let data = if *deflate {
+            let mut encoder =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(content).unwrap();
+            encoder.finish().unwrap()
+        } else {
+            content.to_vec()
+        };
+        let mut crc = flate2::Crc::new();
+        crc.update(content);
+        let method: u16 = if *deflate { 8 } else { 0 };
+        let offset = out.len() as u32;
+        let fields = |out: &mut Vec<u8>| {
+            out.extend(method.to_le_bytes());
+            out.extend([0; 4]); // time, date
+            out.extend(crc.sum().to_le_bytes());
+            out.extend((data.len() as u32).to_le_bytes());
+            out.extend((content.len() as u32).to_le_bytes());
+            out.extend((name.len() as u16).to_le_bytes());
+            out.extend(0_u16.to_le_bytes()); // extra field
+        };
+        out.extend(LOCAL_HEADER_SIGNATURE.to_le_bytes());
+        out.extend([20, 0, 0, 0]); // version needed, flags
+        fields(&mut out);
+        out.extend(name.as_bytes());
+        out.extend(&data);
+        directory.extend(CENTRAL_HEADER_SIGNATURE.to_le_bytes());
+        directory.extend([20, 3, 20, 0, 0, 0]); // made by (Unix), needed, flags
+        fields(&mut directory);
+        directory.extend([0; 6]); // comment length, disk, internal attributes
+        directory.extend((mode << 16).to_le_bytes()); // external attributes
+        directory.extend(offset.to_le_bytes());
+        directory.extend(name.as_bytes());
+    }
+    let directory_offset = out.len() as u32;
+    out.extend(&directory);
+    out.extend(EOCD_SIGNATURE.to_le_bytes());
+    out.extend([0; 4]);
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((entries.len() as u16).to_le_bytes());
+    out.extend((directory.len() as u32).to_le_bytes());
+    out.extend(directory_offset.to_le_bytes());
+    out.extend([0; 2]);
+    out
+}
+
 /// Rewrite a zip (without comment) to end in ZIP64 records, with the EOCD fields saturated as a ZIP64 writer
 /// leaves them.
 pub(crate) fn to_zip64(zip: &[u8]) -> Vec<u8> {
@@ -112,6 +174,7 @@ fn applies_zip64_extra_fields() {
         compressed_len: 5,
         uncompressed_len: u64::from(u32::MAX),
         local_header_offset: u64::from(u32::MAX),
+        unix_mode: 0,
     };
     let mut extra = vec![0x0a, 0x00, 0x04, 0x00, 1, 2, 3, 4]; // an NTFS-like field first
     extra.extend([0x01, 0x00, 16, 0]);
@@ -142,6 +205,7 @@ fn chooses_the_dist_info_matching_the_wheel_name() {
         compressed_len: 0,
         uncompressed_len: 0,
         local_header_offset: 0,
+        unix_mode: 0,
     };
     let entries = [
         entry("a/b.dist-info/METADATA"),

@@ -200,6 +200,7 @@ impl Fetcher {
     /// An sdist's metadata, read or built for the targets' Python (one per image, so the first target's).
     async fn sdist_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
         let mut settings = crate::sdist::SdistSettings::new(self.targets[0].python);
+        settings.exclude_newer = self.options.exclude_newer;
         if let Some(deadline) = self.build_deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             settings.build_timeout = settings.build_timeout.min(left);

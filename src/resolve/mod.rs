@@ -50,29 +50,41 @@ pub struct Target {
 
 impl Target {
     pub fn new(oci: &str, python: PythonVersion, platform: Platform) -> Target {
-        let python_full = format!("{}.{}.0", python.major, python.minor);
+        let python_full = Version::new([u64::from(python.major), u64::from(python.minor), 0]);
+        Target::with_full_version(oci, python, platform, python_full)
+    }
+
+    /// A target whose exact interpreter version is known: a CPython on this machine, for which build
+    /// requirements are resolved (uv's build environments use the interpreter's own markers too).
+    pub fn with_full_version(
+        oci: &str,
+        python: PythonVersion,
+        platform: Platform,
+        python_full: Version,
+    ) -> Target {
+        let full_text = python_full.to_string();
         let python_short = python.to_string();
         let markers = MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
             implementation_name: "cpython",
-            implementation_version: &python_full,
+            implementation_version: &full_text,
             os_name: "posix",
             platform_machine: platform.arch.machine(),
             platform_python_implementation: "CPython",
             platform_release: "",
             platform_system: "Linux",
             platform_version: "",
-            python_full_version: &python_full,
+            python_full_version: &full_text,
             python_version: &python_short,
             sys_platform: "linux",
         })
-        .expect("X.Y.0 is a valid version");
+        .expect("a parsed version is a valid marker version");
         Target {
             oci: oci.to_string(),
             python,
             platform,
             tags: Tags::new(python, platform),
             markers,
-            python_full: Version::new([u64::from(python.major), u64::from(python.minor), 0]),
+            python_full,
         }
     }
 }

@@ -137,7 +137,7 @@ pub fn cyclonedx_json(input: &SbomInput<'_>) -> Result<String, SbomError> {
 /// Fetch the core metadata of each package's chosen file (the one its component stands for), by URL.
 /// Cheap after a resolve: the index client keeps metadata on disk.
 pub async fn fetch_metadata(
-    client: &IndexClient,
+    client: &Arc<IndexClient>,
     lock: &Lock,
 ) -> Result<BTreeMap<String, Arc<CoreMetadata>>, SbomError> {
     let tags = lock.context.tags();
@@ -186,7 +186,7 @@ pub async fn fetch_metadata(
 /// the same run, else as on disk), the declared requirements (from the lock, or for a lock read from
 /// `pylock.toml` from the `requirements.txt` beside `output`), the document.
 pub async fn render_for_lock(
-    client: &IndexClient,
+    client: &Arc<IndexClient>,
     lock: &Lock,
     output: &SbomOutput,
     staged: &[(PathBuf, String)],

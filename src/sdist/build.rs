@@ -5,8 +5,9 @@
 //! `get_requires_for_build_wheel` and `prepare_metadata_for_build_wheel` hooks, or `build_wheel` for a
 //! backend without the latter.
 //!
-//! Build requirements are installed by the environment's own pip from the run's index: the build runs
-//! the project's code (its `setup.py`), exactly as `pip install` of the sdist would.
+//! Build requirements come from the run's index, as wheels fave-lock resolves and unpacks itself (pip
+//! when that cannot be, see `env.rs`): the build runs the project's code (its `setup.py`), exactly as
+//! `pip install` of the sdist would.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,8 +15,10 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 
+use pep440_rs::Version;
+
 use super::env::Environments;
-use crate::tags::PythonVersion;
+use crate::tags::{Platform, PythonVersion};
 
 /// The PEP 517 hook runner, written into each build folder.
 const HOOKS: &str = include_str!("hooks.py");
@@ -23,7 +26,7 @@ const HOOKS: &str = include_str!("hooks.py");
 const LOG_TAIL_LINES: usize = 25;
 
 /// What a build needs from the run.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BuildContext {
     /// The interpreter to build with (see [`find_python`]).
     pub python: Python,
@@ -101,6 +104,21 @@ pub struct Python {
     /// environment is made without pip: `ensurepip` byte-compiles all of pip into every environment,
     /// which took 9 of a build's 12 s here.
     pub pip_wheel: Option<PathBuf>,
+    /// What the wheels of a build environment must fit; `None` when the probe could not tell (no
+    /// glibc, an architecture without manylinux wheels): pip then installs the build requirements.
+    pub host: Option<Host>,
+}
+
+/// The interpreter's exact version and this machine's platform, as a build environment's wheels must
+/// fit them (pip's `packaging.tags` asks the same of the running interpreter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// `X.Y` of the interpreter, for tags and the venv's `lib/pythonX.Y`.
+    pub python: PythonVersion,
+    /// `X.Y.Z` of the interpreter, for the `python_full_version` marker.
+    pub full_version: Version,
+    /// The machine's architecture and glibc.
+    pub platform: Platform,
 }
 
 impl Python {
@@ -114,7 +132,8 @@ impl Python {
     }
 }
 
-/// Prints what [`Python`] holds, one item per line (the version line first).
+/// Prints what [`Python`] holds, one item per line (the version line first; then the executable, the
+/// pip wheel, and what [`Host`] is read from: `X.Y.Z`, `platform.machine()`, `glibc X.Y`).
 const PROBE: &str = r#"
 import glob, os, platform, sys, sysconfig
 print('%d.%d' % sys.version_info[:2], platform.python_implementation())
@@ -127,6 +146,12 @@ except ImportError:
     pass
 wheels = [w for folder in folders if folder for w in sorted(glob.glob(os.path.join(folder, 'pip-*.whl')))]
 print(wheels[0] if wheels else '')
+print('%d.%d.%d' % sys.version_info[:3])
+print(platform.machine())
+try:
+    print(os.confstr('CS_GNU_LIBC_VERSION') or '')
+except (ValueError, OSError):
+    print('')
 "#;
 
 /// A CPython `major.minor` on this machine: `$FAVE_LOCK_PYTHON`, then `pythonX.Y`, `python3` and
@@ -178,9 +203,43 @@ fn parse_probe(candidate: &Path, stdout: &str, wanted: &str) -> Option<Python> {
         .next()
         .map(PathBuf::from)
         .filter(|path| path.is_absolute() && path.is_file());
+    let (full, machine, libc) = (lines.next(), lines.next(), lines.next());
+    let host = parse_host(wanted, full, machine, libc);
     Some(Python {
         executable,
         pip_wheel,
+        host,
+    })
+}
+
+/// [`Host`] from the probe's last three lines, when they describe a glibc Linux on an architecture
+/// with manylinux wheels, and an `X.Y.Z` of the `wanted` version.
+fn parse_host(
+    wanted: &str,
+    full: Option<&str>,
+    machine: Option<&str>,
+    libc: Option<&str>,
+) -> Option<Host> {
+    let numbers: Vec<u64> = full?
+        .split('.')
+        .map(|part| {
+            let digits = !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+            if digits { part.parse().ok() } else { None }
+        })
+        .collect::<Option<_>>()?;
+    let [major, minor, _] = numbers[..] else {
+        return None;
+    };
+    if !wanted.starts_with(&format!("{major}.{minor} ")) {
+        return None;
+    }
+    let python: PythonVersion = format!("{major}.{minor}").parse().ok()?;
+    let glibc = libc?.strip_prefix("glibc ")?.replace('.', "_");
+    let platform: Platform = format!("{}-manylinux_{glibc}", machine?).parse().ok()?;
+    Some(Host {
+        python,
+        full_version: Version::new(numbers),
+        platform,
     })
 }
 
@@ -425,12 +484,21 @@ mod tests {
         std::fs::write(&real, "").unwrap();
         std::fs::write(&wheel, "").unwrap();
         let shim = Path::new("/shims/python3.11");
-        let answer = format!("3.11 CPython\n{}\n{}\n", real.display(), wheel.display());
+        let answer = format!(
+            "3.11 CPython\n{}\n{}\n3.11.7\nx86_64\nglibc 2.36\n",
+            real.display(),
+            wheel.display()
+        );
         assert_eq!(
             parse_probe(shim, &answer, "3.11 CPython"),
             Some(Python {
                 executable: real.clone(),
                 pip_wheel: Some(wheel),
+                host: Some(Host {
+                    python: "3.11".parse().unwrap(),
+                    full_version: Version::new([3, 11, 7]),
+                    platform: "x86_64-manylinux_2_36".parse().unwrap(),
+                }),
             })
         );
         // No bundled pip: the environment gets its own through ensurepip.
@@ -441,6 +509,19 @@ mod tests {
                 .pip_wheel,
             None
         );
+        // No host a wheel can be chosen for (musl, another architecture, an odd version): no host,
+        // so pip installs the build requirements.
+        for host_lines in [
+            "3.11.7\nx86_64\n\n",
+            "3.11.7\nriscv64\nglibc 2.36\n",
+            "3.11.7+\nx86_64\nglibc 2.36\n",
+            "3.12.1\nx86_64\nglibc 2.36\n",
+            "3.11.7\naarch64\nglibc 2.5\n",
+        ] {
+            let answer = format!("3.11 CPython\n{}\n\n{host_lines}", real.display());
+            let python = parse_probe(shim, &answer, "3.11 CPython").unwrap();
+            assert_eq!(python.host, None, "{host_lines:?}");
+        }
         // Another version, or an answer that is not a probe's, is no match; a missing executable line
         // keeps the candidate.
         assert_eq!(parse_probe(shim, "3.12 CPython\n", "3.11 CPython"), None);

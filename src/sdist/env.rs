@@ -1,46 +1,79 @@
 //! Build environments kept in the cache and shared by every build that needs the same build
 //! requirements on the same interpreter.
 //!
-//! Making an environment is most of a metadata build's cost: pip resolving and installing setuptools
-//! took 3.5–4 s of a 5 s build here, where uv installs from its cache by hard links in milliseconds. Most
-//! sdists ask for the same few requirements (setuptools' legacy default above all), so one environment
-//! per requirement set serves a whole run and the next ones. A build only reads its environment: its
-//! `setup.py` writes into the source tree and the output folder, and anything the backend asks for on
-//! top (`get_requires_for_build_wheel`) gets an environment of its own, keyed with it.
+//! An environment is a `venv` without pip into which fave-lock installs the wheels its own resolver
+//! chose for the interpreter (`requires.rs`), by unpacking them (`install.rs`), as uv does: a pip
+//! process resolving and installing setuptools took 3–9 s per environment, which under a diagnosis
+//! budget of 10 s was the difference between a report and a cancelled build. When the requirements
+//! cannot be had as wheels only (one publishes only an sdist, the resolver finds no solution) or the
+//! interpreter's platform is unknown, pip installs them as before, and the build log says so.
+//!
+//! Most sdists ask for the same few requirements (setuptools' legacy default above all), so one
+//! environment per requirement set serves a whole run and the next ones. A build only reads its
+//! environment: its `setup.py` writes into the source tree and the output folder, and anything the
+//! backend asks for on top (`get_requires_for_build_wheel`) gets an environment of its own, keyed with
+//! it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::build::{BuildFailure, Python};
+use super::install::{Installer, Layout};
+use super::requires::{self, NotWheelsOnly};
+use crate::index::IndexClient;
+use crate::tags::PythonVersion;
 
 /// After this long an environment is made again, so unpinned build requirements (`setuptools>=40.8.0`)
 /// move on as pip's and uv's do.
 const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Written last: an environment without it was interrupted while being made.
 const READY: &str = "fave-lock-ready";
+/// Part of every key: environments made by an older fave-lock (pip only) are not reused, nor are
+/// these by it. Bump when what an environment holds changes.
+const INSTALLERS: &str = "fave-lock wheel installer 1, pip fallback";
 
 /// Where shared environments live, and how to make one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Environments {
     /// The folder holding one environment per key.
     pub folder: PathBuf,
-    /// The index build requirements come from.
-    pub index_url: String,
+    /// The run's index client: build requirements come from its index, their wheels through its
+    /// cache.
+    pub client: Arc<IndexClient>,
+    /// The run's `--exclude-newer`, which applies to build requirements too (as in uv).
+    pub exclude_newer: Option<Timestamp>,
+}
+
+/// How an environment's requirements get installed.
+enum Plan {
+    /// There are none.
+    Nothing,
+    /// These wheels (filename, file), unpacked by fave-lock into a venv of CPython `python`.
+    Wheels {
+        python: PythonVersion,
+        wheels: Vec<(String, PathBuf)>,
+    },
+    /// pip, for this reason.
+    Pip(String),
 }
 
 impl Environments {
-    /// The folder of the environment for `requirements` on `python`, made (and filled by pip) when
-    /// there is no ready one younger than [`MAX_AGE`]. Concurrent runs make it once: the maker holds
-    /// a lock file.
+    /// The folder of the environment for `requirements` on `python`, made when there is no ready one
+    /// younger than [`MAX_AGE`]. Concurrent runs make it once: the maker holds a lock file.
     pub async fn get(
         &self,
         python: &Python,
         requirements: &[String],
         log: &mut String,
     ) -> Result<PathBuf, BuildFailure> {
-        let dir = self.folder.join(key(python, &self.index_url, requirements));
+        let index_url = &self.client.settings().index_url;
+        let dir = self
+            .folder
+            .join(key(python, index_url, self.exclude_newer, requirements));
         if is_ready(&dir) {
             log.push_str(&format!(
                 "# build environment {} (shared, has: {})\n",
@@ -83,30 +116,134 @@ impl Environments {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => return Err(BuildFailure::io(&error)),
         }
+        let started = std::time::Instant::now();
+        let plan = self.plan(python, requirements, log).await?;
         let mut venv: Vec<&std::ffi::OsStr> = vec!["-m".as_ref(), "venv".as_ref()];
-        if python.pip_wheel.is_some() {
+        // pip itself is needed in the environment only when pip installs and has no wheel to run from.
+        if !matches!(plan, Plan::Pip(_)) || python.pip_wheel.is_some() {
             venv.push("--without-pip".as_ref());
         }
         venv.push(dir.as_os_str());
         super::build::run(log, &python.executable, &venv).await?;
-        super::build::install(
-            log,
-            &dir.join("bin/python"),
-            &python.pip_argv(),
-            &self.index_url,
-            requirements,
-        )
-        .await?;
+        let installer = match plan {
+            Plan::Nothing => "none needed",
+            Plan::Wheels { python, wheels } => {
+                let layout = Layout::venv(dir, python);
+                // Where `venv` puts site-packages on CPython for POSIX; anything else would install
+                // where the interpreter does not look.
+                if !layout.site_packages.is_dir() {
+                    return Err(BuildFailure::new(
+                        &format!("the new venv has no `{}`", layout.site_packages.display()),
+                        "",
+                    ));
+                }
+                let count = wheels.len();
+                tokio::task::spawn_blocking(move || {
+                    let mut installer = Installer::new(layout);
+                    for (filename, path) in &wheels {
+                        installer
+                            .install(path, filename)
+                            .map_err(|error| BuildFailure::new(&error_chain(&error), ""))?;
+                    }
+                    Ok::<_, BuildFailure>(())
+                })
+                .await
+                .map_err(|error| BuildFailure::new(&format!("the installer: {error}"), ""))??;
+                log.push_str(&format!(
+                    "# installed {count} wheel(s) by unpacking them (fave-lock, no pip)\n"
+                ));
+                "fave-lock"
+            }
+            Plan::Pip(reason) => {
+                log.push_str(&format!(
+                    "# the build requirements cannot be installed from wheels by fave-lock ({reason}): pip installs them\n"
+                ));
+                super::build::install(
+                    log,
+                    &dir.join("bin/python"),
+                    &python.pip_argv(),
+                    &self.client.settings().index_url,
+                    requirements,
+                )
+                .await?;
+                "pip"
+            }
+        };
+        tracing::debug!(
+            installer,
+            requirements = requirements.join(" "),
+            seconds = started.elapsed().as_secs_f64(),
+            "build environment made"
+        );
         std::fs::write(dir.join(READY), requirements.join("\n"))
             .map_err(|error| BuildFailure::io(&error))
     }
+
+    /// Resolve `requirements` for the interpreter and fetch their wheels; pip when that cannot be.
+    async fn plan(
+        &self,
+        python: &Python,
+        requirements: &[String],
+        log: &mut String,
+    ) -> Result<Plan, BuildFailure> {
+        if requirements.is_empty() {
+            return Ok(Plan::Nothing);
+        }
+        let Some(host) = &python.host else {
+            return Ok(Plan::Pip(format!(
+                "`{}` did not say which glibc and architecture it runs on",
+                python.executable.display()
+            )));
+        };
+        let files =
+            match requires::resolve(&self.client, host, self.exclude_newer, requirements).await {
+                Ok(files) => files,
+                Err(NotWheelsOnly(reason)) => return Ok(Plan::Pip(reason)),
+            };
+        log.push_str(&format!(
+            "# build requirements for CPython {} on {}, resolved by fave-lock: {}\n",
+            host.full_version,
+            host.platform,
+            requires::pins(&files)
+        ));
+        let fetches = files.iter().map(|file| requires::fetch(&self.client, file));
+        let paths = futures::future::try_join_all(fetches)
+            .await
+            .map_err(|error| BuildFailure::new(&error_chain(&error), ""))?;
+        Ok(Plan::Wheels {
+            python: host.python,
+            wheels: files
+                .into_iter()
+                .map(|file| file.filename)
+                .zip(paths)
+                .collect(),
+        })
+    }
 }
 
-/// One folder name per interpreter, pip, index and requirement set (order and duplicates aside).
-fn key(python: &Python, index_url: &str, requirements: &[String]) -> String {
+/// An error with its causes, on one line, for a build failure's message.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// One folder name per interpreter, pip, index, installer generation, exclude-newer and requirement
+/// set (order and duplicates aside).
+fn key(
+    python: &Python,
+    index_url: &str,
+    exclude_newer: Option<Timestamp>,
+    requirements: &[String],
+) -> String {
     let mut sorted: Vec<&str> = requirements.iter().map(|r| r.trim()).collect();
     sorted.sort_unstable();
     sorted.dedup();
+    let exclude_newer = exclude_newer.map(|at| at.to_string()).unwrap_or_default();
     let mut hasher = Sha256::new();
     for part in [
         python.executable.to_string_lossy().as_ref(),
@@ -117,6 +254,8 @@ fn key(python: &Python, index_url: &str, requirements: &[String]) -> String {
             .unwrap_or_default()
             .as_ref(),
         index_url,
+        INSTALLERS,
+        &exclude_newer,
     ]
     .into_iter()
     .chain(sorted)
@@ -145,36 +284,45 @@ mod tests {
         Python {
             executable: executable.into(),
             pip_wheel: None,
+            host: None,
         }
     }
 
     #[test]
-    fn the_key_ignores_order_and_duplicates_but_not_the_interpreter_index_or_requirements() {
+    fn the_key_ignores_order_and_duplicates_but_not_the_interpreter_index_cutoff_or_requirements() {
         let reqs = |list: &[&str]| list.iter().map(|r| r.to_string()).collect::<Vec<_>>();
         let a = python("/usr/bin/python3.11");
         let index = "https://pypi.org/simple";
-        let base = key(&a, index, &reqs(&["setuptools>=40.8.0", "wheel"]));
+        let both = reqs(&["setuptools>=40.8.0", "wheel"]);
+        let base = key(&a, index, None, &both);
         assert_eq!(
-            base,
-            key(&a, index, &reqs(&["wheel", "setuptools>=40.8.0", "wheel"]))
-        );
-        assert_ne!(base, key(&a, index, &reqs(&["setuptools>=40.8.0"])));
-        assert_ne!(
-            base,
-            key(
-                &python("/opt/python3.11"),
-                index,
-                &reqs(&["setuptools>=40.8.0", "wheel"])
-            )
-        );
-        assert_ne!(
             base,
             key(
                 &a,
-                "http://127.0.0.1:9/simple",
-                &reqs(&["setuptools>=40.8.0", "wheel"])
+                index,
+                None,
+                &reqs(&["wheel", "setuptools>=40.8.0", "wheel"])
             )
         );
+        assert_ne!(base, key(&a, index, None, &reqs(&["setuptools>=40.8.0"])));
+        assert_ne!(base, key(&python("/opt/python3.11"), index, None, &both));
+        assert_ne!(base, key(&a, "http://127.0.0.1:9/simple", None, &both));
+        let cutoff: Timestamp = "2026-11-01T00:00:00Z".parse().unwrap();
+        assert_ne!(base, key(&a, index, Some(cutoff), &both));
+        // An environment made by fave-lock before its own installer (the same parts without the
+        // installer generation) has another key, so it is never taken for one of these.
+        let mut hasher = Sha256::new();
+        for part in [
+            "/usr/bin/python3.11",
+            "",
+            index,
+            "setuptools>=40.8.0",
+            "wheel",
+        ] {
+            hasher.update(part.as_bytes());
+            hasher.update([0]);
+        }
+        assert_ne!(base, hex::encode(&hasher.finalize()[..16]));
     }
 
     #[test]

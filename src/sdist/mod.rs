@@ -6,6 +6,9 @@
 //!            └▶ download (hash checked) ─▶ PKG-INFO: Metadata-Version ≥ 2.2 and Requires-Dist,
 //!                                          Requires-Python, Provides-Extra not `Dynamic` (PEP 643) ─▶ used as is
 //!                                       └▶ otherwise: unpack ─▶ build.rs (PEP 517 in an isolated venv) ─▶ METADATA
+//!
+//! build venv (env.rs, shared per requirement set) ─▶ requires.rs: resolve for the build interpreter, wheels only
+//!                                                  └▶ install.rs: unpack the wheels (pip when not wheels only)
 //! ```
 //!
 //! A PEP 643 PKG-INFO is as good as a wheel's METADATA for resolving, and reading it costs one download;
@@ -15,16 +18,19 @@
 mod archive;
 mod build;
 mod env;
+mod install;
+mod requires;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 pub use archive::ArchiveError;
-pub use build::{BuildSystem, Python, find_python};
+pub use build::{BuildSystem, Host, Python, find_python};
 
 use crate::index::{DistFile, IndexClient, IndexError};
 use crate::tags::PythonVersion;
@@ -34,7 +40,7 @@ const CACHE_FOLDER: &str = "sdist-metadata-v1";
 /// The shared build environments, under [`CACHE_FOLDER`].
 const ENVIRONMENTS_FOLDER: &str = "envs";
 
-/// Builds at once: each one runs pip and a compiler's worth of Python; more would only fight for cores.
+/// Builds at once: each one runs a compiler's worth of Python; more would only fight for cores.
 const CONCURRENT_BUILDS: usize = 2;
 
 /// How an sdist's metadata may be had.
@@ -44,6 +50,8 @@ pub struct SdistSettings {
     pub python: PythonVersion,
     /// The deadline of one build.
     pub build_timeout: Duration,
+    /// The run's `--exclude-newer`: build requirements are resolved with it too, as uv does.
+    pub exclude_newer: Option<Timestamp>,
 }
 
 impl SdistSettings {
@@ -52,6 +60,7 @@ impl SdistSettings {
         SdistSettings {
             python,
             build_timeout: Duration::from_secs(600),
+            exclude_newer: None,
         }
     }
 }
@@ -122,7 +131,7 @@ pub fn is_sdist(filename: &str) -> bool {
 /// The core metadata bytes of the sdist `file`: from the cache, its PKG-INFO when that is static
 /// (PEP 643), or a PEP 517 build.
 pub async fn metadata(
-    client: &IndexClient,
+    client: &Arc<IndexClient>,
     file: &DistFile,
     settings: &SdistSettings,
 ) -> Result<Vec<u8>, SdistError> {
@@ -187,7 +196,8 @@ pub async fn metadata(
         python,
         environments: env::Environments {
             folder: folder.join(ENVIRONMENTS_FOLDER),
-            index_url: client.settings().index_url.clone(),
+            client: client.clone(),
+            exclude_newer: settings.exclude_newer,
         },
         timeout: settings.build_timeout,
     };
