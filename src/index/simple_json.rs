@@ -350,9 +350,15 @@ mod tests {
             panic!("{page:?}")
         };
         assert_eq!(first.filename, "a-1.0.tar.gz");
-        assert_eq!((first.yanked.as_deref(), first.core_metadata), (None, false));
+        assert_eq!(
+            (first.yanked.as_deref(), first.core_metadata),
+            (None, false)
+        );
         // A null `core-metadata` is no value: the older name then answers.
-        assert_eq!((second.yanked.as_deref(), second.core_metadata), (None, true));
+        assert_eq!(
+            (second.yanked.as_deref(), second.core_metadata),
+            (None, true)
+        );
         let late_v2 = r#"{"files": [], "meta": {"api-version": "2.0"}}"#;
         assert!(parse(late_v2.as_bytes(), &page_url(), &name()).is_err());
         let trailing = r#"{"files": []} {"files": []}"#;
