@@ -258,7 +258,7 @@ pub(super) async fn declared_requirement(
     let Some(candidate) = map.usable.get(version) else {
         return Ok(None);
     };
-    let metadata = resolver.core_metadata(&candidate.metadata_file).await?;
+    let metadata = resolver.core_metadata(candidate.metadata_file()).await?;
     let markers = &resolver.targets()[0].markers;
     Ok(metadata.requires_dist.iter().find_map(|text| {
         let parsed: Requirement = crate::requirements::pep508::parse_requirement(text).ok()?;
@@ -322,7 +322,7 @@ async fn raise(
         {
             continue;
         }
-        if direct && !accepts(resolver, &candidate.metadata_file, &clash.package, other).await? {
+        if direct && !accepts(resolver, candidate.metadata_file(), &clash.package, other).await? {
             continue;
         }
         if trials == MAX_TRIALS {

@@ -501,7 +501,7 @@ async fn still_dead(
     candidate: &crate::resolve::Candidate,
     step: &Step,
 ) -> Result<bool, ResolveError> {
-    let Ok(requirements) = resolver.requires_dist(&candidate.metadata_file).await? else {
+    let Ok(requirements) = resolver.requires_dist(candidate.metadata_file()).await? else {
         return Ok(true);
     };
     let markers = &resolver.targets()[0].markers;

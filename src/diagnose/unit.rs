@@ -208,7 +208,7 @@ async fn invalid_metadata(
         return Ok(None);
     }
     let Err(invalid) = resolver
-        .requires_dist(&map.usable[version].metadata_file)
+        .requires_dist(map.usable[version].metadata_file())
         .await?
     else {
         return Ok(None);
@@ -222,7 +222,7 @@ async fn invalid_metadata(
         .filter(|(v, c)| *v != version && c.yanked.is_none())
         .take(12)
     {
-        if resolver.requires_dist(&entry.metadata_file).await?.is_ok() {
+        if resolver.requires_dist(entry.metadata_file()).await?.is_ok() {
             fixes.push(replace_fix(
                 input,
                 candidate,

@@ -24,10 +24,34 @@ pub struct Candidate {
     pub file: DistFile,
     /// `Some(reason)` when every fitting file is yanked (PEP 592).
     pub yanked: Option<String>,
+    /// The file whose core metadata describes the release when that is not `file` (see
+    /// [`metadata_file`](Self::metadata_file)); `None` for most releases, so that a candidate holds
+    /// one copy of its file: warm runs decode thousands of candidates from the cache.
+    other_metadata_file: Option<DistFile>,
+}
+
+impl Candidate {
+    /// A candidate installing `file`, whose core metadata is read from `metadata_file` (`None`: from
+    /// `file` itself).
+    pub fn new(
+        file: DistFile,
+        yanked: Option<String>,
+        metadata_file: Option<DistFile>,
+    ) -> Candidate {
+        let other_metadata_file = metadata_file.filter(|metadata_file| *metadata_file != file);
+        Candidate {
+            file,
+            yanked,
+            other_metadata_file,
+        }
+    }
+
     /// The file whose core metadata describes the release: `file` itself, except for an sdist whose
     /// release also has wheels (for other targets): like uv, fave-lock then reads a wheel's METADATA,
     /// which a release shares across its files, instead of building the sdist to learn the same.
-    pub metadata_file: DistFile,
+    pub fn metadata_file(&self) -> &DistFile {
+        self.other_metadata_file.as_ref().unwrap_or(&self.file)
+    }
 }
 
 /// Why a release cannot install on the target.
@@ -314,11 +338,12 @@ fn select<'a>(
     } else {
         chosen
     };
-    Ok(Candidate {
-        file: chosen.clone(),
-        yanked: chosen.yanked.clone(),
-        metadata_file: metadata_file.clone(),
-    })
+    let other_metadata_file = (!std::ptr::eq(metadata_file, chosen)).then(|| metadata_file.clone());
+    Ok(Candidate::new(
+        chosen.clone(),
+        chosen.yanked.clone(),
+        other_metadata_file,
+    ))
 }
 
 /// A release's wheel tags for a report line: all of them when few, else how many, the CPython span and
@@ -601,6 +626,23 @@ mod tests {
         let candidate = &versions.usable[&v("1.0")];
         assert_eq!(candidate.file.filename, "demo-1.0-py3-none-any.whl");
         assert_eq!(candidate.yanked, None);
+    }
+
+    #[test]
+    fn a_candidate_reads_metadata_from_its_own_file_unless_given_another() {
+        let wheel = file("demo-1.0-py3-none-any.whl", "2024-01-01T00:00:00Z");
+        let sdist = file("demo-1.0.tar.gz", "2024-01-01T00:00:00Z");
+        let plain = Candidate::new(wheel.clone(), None, None);
+        assert_eq!(plain.metadata_file(), &wheel);
+        // Naming the file itself is the same candidate as naming none: one copy is kept.
+        assert_eq!(
+            Candidate::new(wheel.clone(), None, Some(wheel.clone())),
+            plain
+        );
+        let built = Candidate::new(sdist.clone(), None, Some(wheel.clone()));
+        assert_eq!(built.file, sdist);
+        assert_eq!(built.metadata_file(), &wheel);
+        assert_ne!(built, Candidate::new(sdist, None, None));
     }
 
     #[test]

@@ -340,7 +340,7 @@ impl Fetcher {
         if !first_visit {
             return;
         }
-        let file = candidate.metadata_file.clone();
+        let file = candidate.metadata_file().clone();
         // A guess never starts a build: it takes seconds and runs the project's code, for a release
         // the solver may never ask about (uv's prefetch skips sdists too).
         if crate::sdist::is_sdist(&file.filename) {

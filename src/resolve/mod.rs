@@ -526,7 +526,7 @@ async fn build_target(
             warnings.push(format!("{name}=={version} is yanked{reason}; it is locked because it is pinned exactly ({})", target.oci));
         }
         let metadata = fetcher
-            .metadata(&candidate.metadata_file)
+            .metadata(candidate.metadata_file())
             .await
             .map_err(ResolveError::Index)?;
         let active: Vec<ExtraName> = extras

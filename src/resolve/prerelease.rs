@@ -64,7 +64,7 @@ pub(super) async fn notes(
         };
         let mut cause = String::new();
         let metadata = fetcher
-            .metadata(&candidate.metadata_file)
+            .metadata(candidate.metadata_file())
             .await
             .map_err(ResolveError::Index)?;
         if let Ok(requirements) = &metadata.requires_dist {
@@ -135,7 +135,7 @@ async fn metadata_of(
     let file = map
         .as_deref()
         .and_then(|map| map.usable.get(&package.version))
-        .map_or(&package.file, |candidate| &candidate.metadata_file)
+        .map_or(&package.file, |candidate| candidate.metadata_file())
         .clone();
     fetcher.metadata(&file).await.map_err(ResolveError::Index)
 }

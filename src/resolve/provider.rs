@@ -168,7 +168,7 @@ impl Provider {
             .handle
             .block_on(super::within(
                 self.deadline,
-                self.fetcher.metadata(&candidate.metadata_file),
+                self.fetcher.metadata(candidate.metadata_file()),
             ))
             .ok_or(ProviderError::Cancelled)?
             .map_err(ProviderError::Index)?;

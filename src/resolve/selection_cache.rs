@@ -105,11 +105,11 @@ pub fn encode<M: Borrow<VersionMap>>(maps: &[M], out: &mut Writer) {
             out.str(&version.to_string());
             out.file(&candidate.file);
             out.opt(candidate.yanked.as_deref(), Writer::str);
-            if candidate.metadata_file == candidate.file {
+            if candidate.metadata_file() == &candidate.file {
                 out.u8(1);
             } else {
                 out.u8(0);
-                out.file(&candidate.metadata_file);
+                out.file(candidate.metadata_file());
             }
         }
         out.len(map.unusable.len());
@@ -132,15 +132,11 @@ pub fn decode(bytes: &[u8], targets: usize) -> Option<Vec<VersionMap>> {
             let file = input.file()?;
             let yanked = input.opt(|input| input.str().map(str::to_string))?;
             let metadata_file = if input.bool()? {
-                file.clone()
+                None
             } else {
-                input.file()?
+                Some(input.file()?)
             };
-            Some(Candidate {
-                file,
-                yanked,
-                metadata_file,
-            })
+            Some(Candidate::new(file, yanked, metadata_file))
         })?;
         let unusable = read_sorted(&mut input, read_unusable)?;
         maps.push(VersionMap { usable, unusable });
@@ -284,32 +280,23 @@ mod tests {
             ..file("demo-1.5.tar.gz")
         };
         let mut first = VersionMap::default();
-        first.usable.insert(
-            v("2.0"),
-            Candidate {
-                file: wheel.clone(),
-                yanked: None,
-                metadata_file: wheel,
-            },
-        );
+        first
+            .usable
+            .insert(v("2.0"), Candidate::new(wheel.clone(), None, Some(wheel)));
         first.usable.insert(
             v("1.5"),
-            Candidate {
-                file: DistFile {
+            Candidate::new(
+                DistFile {
                     yanked: Some("broken".to_string()),
                     ..sdist
                 },
-                yanked: Some("broken".to_string()),
-                metadata_file: file("demo-1.5-cp311-cp311-manylinux_2_17_x86_64.whl"),
-            },
+                Some("broken".to_string()),
+                Some(file("demo-1.5-cp311-cp311-manylinux_2_17_x86_64.whl")),
+            ),
         );
         first.usable.insert(
             v("1!0.1.post2.dev3+local.7"),
-            Candidate {
-                file: file("demo-0.1.whl"),
-                yanked: Some(String::new()),
-                metadata_file: file("demo-0.1.whl"),
-            },
+            Candidate::new(file("demo-0.1.whl"), Some(String::new()), None),
         );
         let nearest = [
             None,
