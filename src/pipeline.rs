@@ -1,8 +1,8 @@
 //! The resolve pipeline, in its one order: resolve every image → explain the ones that do not resolve
 //! (and apply the checked fixes when asked) → the numpy ABI check → verify every file of the new locks
-//! → stage and rename all outputs at once. The ABI check's scan of an image starts as soon as that
-//! image's lock is known, while the other images still resolve; its outcome is taken in the order
-//! above. `fave-lock resolve` runs all of it; `check`'s diff (and so
+//! → stage and rename all outputs at once. The ABI check's scan of an image starts while that image
+//! still resolves (the wheels of each release the solver tries that depends on numpy) and ends once
+//! its lock is known, while the other images still resolve; its outcome is taken in the order above. `fave-lock resolve` runs all of it; `check`'s diff (and so
 //! the server's `/api/check`) runs only the resolve, in memory. The caller renders the typed
 //! [`Outcome`]; nothing here prints.
 //!
@@ -331,9 +331,11 @@ fn abi_options(abi: &AbiOptions, options: &PipelineOptions) -> AbiOptions {
     }
 }
 
-/// Resolve one image and, when its lock installs numpy ≥ 2, start its ABI check at once, while the
-/// other images still resolve. The report waits for its turn in [`check_abi`]: it is discarded when
-/// another image does not resolve, and its errors surface only where the check's would.
+/// Resolve one image and, when its lock installs numpy ≥ 2, run its ABI check at once, while the
+/// other images still resolve. The check has a head start: the wheels of releases that depend on numpy
+/// are read as soon as the solver tries them ([`abi::Prescan`]), and the check takes those scans. The
+/// report waits for its turn in [`check_abi`]: it is discarded when another image does not resolve,
+/// and its errors surface only where the check's would.
 async fn lock_and_check_abi(
     job: &ImageJob,
     resolver: &Resolver,
@@ -344,13 +346,24 @@ async fn lock_and_check_abi(
     Result<LockedImage, ImageError>,
     Option<Result<AbiReport, AbiError>>,
 ) {
-    let result = job.lock_with(resolver, input).await;
+    let prescan = abi_options.map(|options| Arc::new(abi::Prescan::new(client.clone(), options)));
+    let result = match &prescan {
+        Some(prescan) => {
+            let watched = resolver.watched_by(prescan.clone());
+            job.lock_with(&watched, input).await
+        }
+        None => job.lock_with(resolver, input).await,
+    };
+    tracing::debug!(image = %job.name, "resolved");
     let report = match (&result, abi_options) {
         (Ok(image), Some(abi_options)) if abi::lock_has_numpy_2(&image.lock) => {
-            Some(abi::check_lock(client, &image.lock, abi_options).await)
+            let prescan = prescan.as_deref();
+            Some(abi::check_lock_with(client, &image.lock, abi_options, prescan).await)
         }
         _ => None,
     };
+    // Dropping the head start cancels the scans the check did not take.
+    drop(prescan);
     (result, report)
 }
 

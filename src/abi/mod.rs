@@ -18,6 +18,7 @@
 mod cache;
 mod classify;
 mod fetch;
+mod prescan;
 mod wheel;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ pub use cache::ResultCache;
 pub use classify::{ModuleClass, classify_reader};
 use fetch::Fetched;
 pub use fetch::ScanSource;
+pub use prescan::Prescan;
 pub use wheel::{ModuleAbi, ScanError, is_extension_module, scan_wheels};
 
 use crate::index::{DistFile, IndexClient, IndexError};
@@ -224,6 +226,17 @@ pub async fn check_lock(
     lock: &Lock,
     options: &AbiOptions,
 ) -> Result<AbiReport, AbiError> {
+    check_lock_with(client, lock, options, None).await
+}
+
+/// [`check_lock`], taking the scans `prescan` started during the resolve instead of fetching those
+/// wheels again: the same report, sooner.
+pub async fn check_lock_with(
+    client: &IndexClient,
+    lock: &Lock,
+    options: &AbiOptions,
+    prescan: Option<&Prescan>,
+) -> Result<AbiReport, AbiError> {
     let numpy = numpy_name();
     let context = &lock.context;
     let tags = context.tags();
@@ -248,7 +261,7 @@ pub async fn check_lock(
         }
     }
     let files: Vec<&DistFile> = jobs.iter().map(|job| job.file).collect();
-    let scans = scan_dist_files(client, &files, options).await?;
+    let scans = scan_files(client, &files, options, prescan).await?;
     let oci = |targets: &[usize]| -> Vec<String> {
         targets
             .iter()
@@ -328,6 +341,16 @@ pub async fn scan_dist_files(
     files: &[&DistFile],
     options: &AbiOptions,
 ) -> Result<Vec<Scan>, AbiError> {
+    scan_files(client, files, options, None).await
+}
+
+/// [`scan_dist_files`], taking head-start scans from `prescan` where there are some.
+async fn scan_files(
+    client: &IndexClient,
+    files: &[&DistFile],
+    options: &AbiOptions,
+    prescan: Option<&Prescan>,
+) -> Result<Vec<Scan>, AbiError> {
     let results = ResultCache::new(&options.cache_dir);
     let mut scans: Vec<Scan> = vec![Scan::default(); files.len()];
     let mut to_fetch = Vec::new();
@@ -350,7 +373,14 @@ pub async fn scan_dist_files(
             let file = files[index];
             let wheels = &wheels;
             async move {
-                let fetched = fetch::fetch_and_scan(client, wheels, file, options).await?;
+                let early = match prescan {
+                    Some(prescan) => prescan.take(file).await,
+                    None => None,
+                };
+                let fetched = match early {
+                    Some(fetched) => Some(fetched),
+                    None => fetch::fetch_and_scan(client, wheels, file, options).await?,
+                };
                 Ok::<_, AbiError>((index, fetched))
             }
         })

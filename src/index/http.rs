@@ -250,12 +250,21 @@ impl Pace {
     }
 }
 
+/// What a request holds until its body is read: one of the client's permits, and for a speculative
+/// request one of the speculative share too.
+pub(crate) struct Permit<'a> {
+    _client: Option<SemaphorePermit<'a>>,
+    _gate: super::priority::Gate<'a>,
+}
+
 /// Shared HTTP machinery for one index client.
 pub(crate) struct Http {
     /// Built at the first request: building it loads the system's TLS roots (a few milliseconds, a
     /// tenth of an offline run), which a run answered from the cache never needs.
     client: OnceCell<reqwest::Client>,
     permits: Semaphore,
+    /// The share of `permits` speculative requests may hold (see `priority.rs`).
+    speculative: Semaphore,
     stats: Arc<IndexStats>,
     deadlines: Deadlines,
 }
@@ -275,6 +284,9 @@ impl Http {
         Ok(Http {
             client: OnceCell::new(),
             permits: Semaphore::new(concurrency.clamp(1, Semaphore::MAX_PERMITS)),
+            speculative: Semaphore::new(
+                super::priority::speculative_share(concurrency).clamp(1, Semaphore::MAX_PERMITS),
+            ),
             stats,
             deadlines,
         })
@@ -330,10 +342,15 @@ impl Http {
         &self,
         url: &Url,
         headers: &HeaderMap,
-    ) -> Result<(Answer, Option<SemaphorePermit<'_>>), Failure> {
+    ) -> Result<(Answer, Permit<'_>), Failure> {
+        // A guess first waits for the speculative share, so it never holds every permit.
+        let gate = super::priority::pass(&self.speculative).await;
         // The semaphore is never closed, so `acquire` cannot fail; without a permit we would still be
         // correct, only less polite.
-        let permit = self.permits.acquire().await.ok();
+        let permit = Permit {
+            _client: self.permits.acquire().await.ok(),
+            _gate: gate,
+        };
         let client = self.client().await.map_err(Failure::Fatal)?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let request = client.get(url.clone()).headers(headers.clone());

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Every request goes through `http.rs`, which bounds requests in flight, keeps their deadlines and
-//! retries (`retry.rs`).
+//! retries (`retry.rs`); speculative requests hold at most half of the slots (`priority.rs`).
 
 pub(crate) mod cache;
 mod client;
@@ -23,6 +23,7 @@ pub(crate) mod metadata;
 mod model;
 pub(crate) mod page_codec;
 mod partial;
+mod priority;
 pub(crate) mod range;
 mod retry;
 pub(crate) mod simple_html;
@@ -40,3 +41,4 @@ pub use http::{InFlight, requests_in_flight};
 pub(crate) use metadata::{fields as metadata_fields, parse as parse_metadata};
 pub use model::{CoreMetadata, DistFile, IndexSettings, IndexStats, ProjectPage, ProjectResponse};
 pub use partial::{PartialError, PartialWheel};
+pub use priority::Speculation;

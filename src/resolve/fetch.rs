@@ -17,6 +17,7 @@ use super::{ResolveOptions, Target};
 use crate::index::page_codec::Writer;
 use crate::index::{
     CoreMetadata, DistFile, IndexClient, IndexError, PageStamp, ProjectPage, ProjectResponse,
+    Speculation,
 };
 use crate::requirements::pep508::parse_index_requirement;
 
@@ -39,8 +40,18 @@ pub struct InvalidRequirement {
 }
 
 /// Runs each keyed future once; later callers await the first one's result.
+///
+/// A cell first asked for by a guess (the crawl, fetch-ahead) remembers that guess; whoever then
+/// waits for it outside any guess (the solver) promotes it, so its requests stop queueing behind the
+/// other guesses (see `index::priority`).
 struct Memo<K, V> {
-    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+    cells: Mutex<HashMap<K, Cell<V>>>,
+}
+
+struct Cell<V> {
+    value: Arc<OnceCell<V>>,
+    /// The guess that asked first; `None` when something awaited it from the start.
+    speculation: Option<Arc<Speculation>>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
@@ -51,12 +62,23 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     }
 
     async fn get<F: Future<Output = V>>(&self, key: &K, init: impl FnOnce() -> F) -> V {
+        let current = Speculation::current();
         let cell = {
             let mut cells = self
                 .cells
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            cells.entry(key.clone()).or_default().clone()
+            let cell = cells.entry(key.clone()).or_insert_with(|| Cell {
+                value: Arc::default(),
+                speculation: current.clone(),
+            });
+            if current.is_none()
+                && let Some(speculation) = &cell.speculation
+                && cell.value.get().is_none()
+            {
+                speculation.promote();
+            }
+            cell.value.clone()
         };
         cell.get_or_init(init).await.clone()
     }
@@ -69,7 +91,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         cells
             .values()
-            .filter_map(|cell| cell.get().cloned())
+            .filter_map(|cell| cell.value.get().cloned())
             .collect()
     }
 }
@@ -281,7 +303,8 @@ impl Fetcher {
         extras: Vec<ExtraName>,
     ) {
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.crawl_one(target, name, range, extras).await });
+        let crawl = this.crawl_one(target, name, range, extras);
+        tokio::spawn(Speculation::new().scope(crawl));
     }
 
     async fn crawl_one(
@@ -313,7 +336,8 @@ impl Fetcher {
         for version in versions {
             let this = Arc::clone(self);
             let (name, extras) = (name.clone(), extras.to_vec());
-            tokio::spawn(async move { this.crawl_release(target, name, version, extras).await });
+            let guess = this.crawl_release(target, name, version, extras);
+            tokio::spawn(Speculation::new().scope(guess));
         }
     }
 

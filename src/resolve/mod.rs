@@ -239,6 +239,17 @@ pub async fn resolve(
 pub struct Resolver {
     fetcher: Arc<Fetcher>,
     deadline: Option<std::time::Instant>,
+    watcher: Option<Arc<dyn DecisionWatcher>>,
+}
+
+/// Hears every release the solver tries, as soon as it lists the release's dependencies, so work that
+/// depends on the outcome can start before the resolve ends (the numpy ABI check reads the wheels of
+/// packages that depend on numpy). The solver may still backtrack away from the release: a watcher
+/// guesses, and must not block (it is called on the solver's thread).
+pub trait DecisionWatcher: Send + Sync {
+    /// `name` at the version whose file for this target is `file` depends on `dependencies` there (with
+    /// the extra being resolved, if any).
+    fn tried(&self, name: &PackageName, file: &DistFile, dependencies: &[&PackageName]);
 }
 
 impl Resolver {
@@ -250,6 +261,16 @@ impl Resolver {
         Resolver {
             fetcher: Arc::new(Fetcher::new(client, targets, options)),
             deadline: None,
+            watcher: None,
+        }
+    }
+
+    /// The same resolver (sharing its fetches) telling `watcher` about each release it tries.
+    pub fn watched_by(&self, watcher: Arc<dyn DecisionWatcher>) -> Resolver {
+        Resolver {
+            fetcher: self.fetcher.clone(),
+            deadline: self.deadline,
+            watcher: Some(watcher),
         }
     }
 
@@ -259,6 +280,7 @@ impl Resolver {
         Resolver {
             fetcher: self.fetcher.clone(),
             deadline: Some(deadline),
+            watcher: None,
         }
     }
 
@@ -272,6 +294,7 @@ impl Resolver {
         Resolver {
             fetcher: Arc::new(Fetcher::new(self.client(), targets, self.options().clone())),
             deadline: self.deadline,
+            watcher: None,
         }
     }
 
@@ -298,6 +321,7 @@ impl Resolver {
                     .with_build_deadline(self.deadline),
             ),
             deadline: self.deadline,
+            watcher: None,
         }
     }
 
@@ -328,6 +352,7 @@ impl Resolver {
                     .with_build_deadline(self.deadline),
             ),
             deadline: self.deadline,
+            watcher: None,
         }
     }
 
@@ -408,6 +433,7 @@ impl Resolver {
                 &constraints,
             );
             provider.deadline = self.deadline;
+            provider.watcher = self.watcher.clone();
             solvers.push(tokio::task::spawn_blocking(move || {
                 pubgrub::resolve(&provider, PubGrubPackage::Root, Version::new([0]))
                     .map_err(Box::new)

@@ -46,6 +46,8 @@ pub struct Provider {
     tried: RefCell<HashMap<PubGrubPackage, u32>>,
     /// Give up (PubGrub asks between decisions) once this instant passes.
     pub(crate) deadline: Option<std::time::Instant>,
+    /// Hears each release tried (see [`super::DecisionWatcher`]).
+    pub(crate) watcher: Option<Arc<dyn super::DecisionWatcher>>,
 }
 
 impl Provider {
@@ -78,6 +80,7 @@ impl Provider {
             discovered: RefCell::default(),
             tried: RefCell::default(),
             deadline: None,
+            watcher: None,
         }
     }
 
@@ -193,6 +196,11 @@ impl Provider {
             None => self.edges(requirements, &[], Some(name)),
             Some(extra) => self.edges(requirements, std::slice::from_ref(extra), Some(name)),
         };
+        if let Some(watcher) = &self.watcher {
+            let dependencies: Vec<&PackageName> =
+                edges.iter().filter_map(|(node, _)| node.name()).collect();
+            watcher.tried(name, &candidate.file, &dependencies);
+        }
         if extra.is_some() {
             edges.push((
                 PubGrubPackage::Package(name.clone()),

@@ -205,6 +205,10 @@ struct State {
     failures: VecDeque<Failure>,
     /// Whole-file downloads still to be served with one byte flipped (a flaky proxy).
     corrupt_downloads: usize,
+    /// Paths whose requests wait, unanswered, until released.
+    held: Vec<String>,
+    /// Paths in the order their requests arrived (held ones included).
+    arrived: Vec<String>,
     log: Vec<LoggedRequest>,
 }
 
@@ -287,6 +291,8 @@ impl IndexServer {
                 range_lie: None,
                 failures: VecDeque::new(),
                 corrupt_downloads: 0,
+                held: Vec::new(),
+                arrived: Vec::new(),
                 log: Vec::new(),
             },
         }
@@ -343,6 +349,22 @@ impl IndexServer {
     /// with their middle byte flipped, as a flaky proxy would.
     pub fn corrupt_next_downloads(&self, count: usize) {
         self.state().corrupt_downloads += count;
+    }
+
+    /// Keep requests for `path` waiting, unanswered (and unlogged), until [`IndexServer::release`]: a
+    /// slow file, without a clock.
+    pub fn hold(&self, path: &str) {
+        self.state().held.push(path.to_string());
+    }
+
+    /// The paths asked for so far in the order the requests arrived, answered or still held.
+    pub fn arrived(&self) -> Vec<String> {
+        self.state().arrived.clone()
+    }
+
+    /// Answer the requests held for `path`, and the ones to come.
+    pub fn release(&self, path: &str) {
+        self.state().held.retain(|held| held != path);
     }
 
     /// Yank (`Some(reason)`) or un-yank (`None`) a listed file.
@@ -456,6 +478,20 @@ fn serve_connection(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<
     let Some(request) = read_request(&mut reader)? else {
         return Ok(());
     };
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .arrived
+        .push(request.path.clone());
+    let is_held = || {
+        let state = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.held.contains(&request.path)
+    };
+    while is_held() {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let response = {
         let mut state = state
             .lock()
