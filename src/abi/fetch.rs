@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use super::wheel::{ModuleAbi, ScanError, is_extension_module, scan_wheels};
 use super::{AbiError, AbiOptions};
 use crate::index::{DistFile, IndexClient};
-use crate::verify::{Lookup, WheelCache};
+use crate::verify::{CachedDownloadError, Lookup, WheelCache};
 
 /// Where the bytes of a scanned wheel came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,20 +131,20 @@ async fn download(
     file: &DistFile,
     sha256: &str,
 ) -> Result<(PathBuf, u64), AbiError> {
-    let downloaded = client
-        .download(file, &wheels.temp_dir(), &|_| {})
+    wheels
+        .download(client, file, Some(sha256))
         .await
-        .map_err(|source| AbiError::Download {
-            url: file.url.clone(),
-            source,
-        })?;
-    if !downloaded.sha256.eq_ignore_ascii_case(sha256) {
-        return Err(AbiError::HashMismatch {
-            filename: file.filename.clone(),
-            expected: sha256.to_string(),
-            actual: downloaded.sha256,
-        });
-    }
-    let len = downloaded.size;
-    Ok((wheels.store(downloaded)?, len))
+        .map_err(|error| match error {
+            CachedDownloadError::Download { url, source } => AbiError::Download { url, source },
+            CachedDownloadError::HashMismatch {
+                filename,
+                expected,
+                actual,
+            } => AbiError::HashMismatch {
+                filename,
+                expected,
+                actual,
+            },
+            CachedDownloadError::Cache(error) => AbiError::Cache(error),
+        })
 }

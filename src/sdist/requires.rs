@@ -14,36 +14,15 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::build::Host;
-use crate::index::{DistFile, IndexClient, IndexError};
+use crate::index::{DistFile, IndexClient};
 use crate::requirements::pep508::parse_index_requirement;
 use crate::requirements::{InputRequirement, Location, RequirementsInput};
 use crate::resolve::{ResolveOptions, Resolver, SdistPolicy, Target};
-use crate::verify::{Lookup, WheelCache};
+use crate::verify::{CachedDownloadError, Lookup, WheelCache};
 
 /// Why a set of build requirements is not installable from wheels by fave-lock: pip is asked instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct NotWheelsOnly(pub String);
-
-/// Why a chosen wheel could not be had.
-#[derive(Debug, thiserror::Error)]
-pub(super) enum FetchError {
-    #[error("cannot download the build requirement `{filename}`")]
-    Download {
-        filename: String,
-        #[source]
-        source: IndexError,
-    },
-    #[error(
-        "the build requirement `{filename}` has sha256 {actual}, but the index lists {expected}"
-    )]
-    HashMismatch {
-        filename: String,
-        expected: String,
-        actual: String,
-    },
-    #[error(transparent)]
-    Cache(#[from] crate::verify::WheelCacheError),
-}
 
 /// What [`resolve`] returns: a boxed future of a type named here, not an opaque one. A resolve may
 /// read an sdist's metadata, which may make a build environment, which resolves: refusing sdists stops
@@ -130,7 +109,10 @@ fn first_line(text: &str) -> String {
 
 /// The wheel `file` on disk: from the wheel cache (`<cache>/wheels-v1`, which `verify` fills too),
 /// else downloaded, checked against the index's sha256, and stored there.
-pub(super) async fn fetch(client: &IndexClient, file: &DistFile) -> Result<PathBuf, FetchError> {
+pub(super) async fn fetch(
+    client: &IndexClient,
+    file: &DistFile,
+) -> Result<PathBuf, CachedDownloadError> {
     let cache = WheelCache::new(&client.settings().cache_dir);
     if let Some(sha256) = &file.sha256
         // Without re-hashing a lookup is one `stat`.
@@ -138,24 +120,8 @@ pub(super) async fn fetch(client: &IndexClient, file: &DistFile) -> Result<PathB
     {
         return Ok(path);
     }
-    let downloaded = client
-        .download(file, &cache.temp_dir(), &|_| {})
-        .await
-        .map_err(|source| FetchError::Download {
-            filename: file.filename.clone(),
-            source,
-        })?;
-    if let Some(expected) = &file.sha256
-        && !expected.eq_ignore_ascii_case(&downloaded.sha256)
-    {
-        return Err(FetchError::HashMismatch {
-            filename: file.filename.clone(),
-            expected: expected.clone(),
-            actual: downloaded.sha256,
-        });
-    }
-    // Stored under its own hash even when the index gave none: the name is true either way.
-    Ok(cache.store(downloaded)?)
+    let (path, _len) = cache.download(client, file, file.sha256.as_deref()).await?;
+    Ok(path)
 }
 
 /// `name==version` of each file, for the build log.

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::index::DownloadedFile;
+use crate::index::{DistFile, DownloadedFile, IndexClient, IndexError};
 
 /// Bump when the layout changes; old entries are then simply not found.
 const LAYOUT: &str = "wheels-v1";
@@ -30,6 +30,26 @@ pub struct WheelCacheError {
     pub path: PathBuf,
     #[source]
     pub source: std::io::Error,
+}
+
+/// Why [`WheelCache::download`] stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum CachedDownloadError {
+    #[error("cannot download `{url}`")]
+    Download {
+        url: String,
+        #[source]
+        source: IndexError,
+    },
+    /// The bytes are not the ones the caller expected: an integrity failure, nothing is stored.
+    #[error("`{filename}` downloaded with sha256 {actual}, but {expected} was expected")]
+    HashMismatch {
+        filename: String,
+        expected: String,
+        actual: String,
+    },
+    #[error(transparent)]
+    Cache(#[from] WheelCacheError),
 }
 
 /// What a lookup found.
@@ -128,6 +148,37 @@ impl WheelCache {
         }
         crate::fs::persist(downloaded.file, &path).map_err(|write| error(write.source))?;
         Ok(path)
+    }
+}
+
+impl WheelCache {
+    /// Download `file` whole and store it under its hash, after checking that hash against `expected`
+    /// when given (without one the name is still true: it is the hash of the bytes). The path of the
+    /// entry and the file's length.
+    pub async fn download(
+        &self,
+        client: &IndexClient,
+        file: &DistFile,
+        expected: Option<&str>,
+    ) -> Result<(PathBuf, u64), CachedDownloadError> {
+        let downloaded = client
+            .download(file, &self.temp_dir(), &|_| {})
+            .await
+            .map_err(|source| CachedDownloadError::Download {
+                url: file.url.clone(),
+                source,
+            })?;
+        if let Some(expected) = expected
+            && !expected.eq_ignore_ascii_case(&downloaded.sha256)
+        {
+            return Err(CachedDownloadError::HashMismatch {
+                filename: file.filename.clone(),
+                expected: expected.to_string(),
+                actual: downloaded.sha256,
+            });
+        }
+        let len = downloaded.size;
+        Ok((self.store(downloaded)?, len))
     }
 }
 

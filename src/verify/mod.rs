@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use futures::{StreamExt, TryStreamExt};
 use pep508_rs::PackageName;
 
-pub use cache::{Lookup, WheelCache, WheelCacheError};
+pub use cache::{CachedDownloadError, Lookup, WheelCache, WheelCacheError};
 pub(crate) use checks::fitting_targets;
 pub use finding::{Code, Finding, Severity, is_integrity};
 pub use unhashed::hash_unhashed;
