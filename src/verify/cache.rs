@@ -6,8 +6,9 @@
 //! <cache dir>/wheels-v1/tmp/                    downloads in progress (same file system, so a rename)
 //! ```
 //!
-//! A file enters the cache only after its bytes, hashed while they streamed in, matched the lock, and it
-//! enters by an atomic rename of the finished download. So a present entry holds the bytes its name says,
+//! A file enters the cache only under the hash of its bytes, hashed while they streamed in, and only after
+//! that hash matched the lock or index when one lists it; it enters by an atomic rename of the finished
+//! download. So a present entry holds the bytes its name says,
 //! unless something outside fave-lock changed the folder: a lookup checks the size only (one `stat`), and
 //! re-hashing every entry is opt-in (`--rehash`), which costs reading the whole cache (~225 MB for the base
 //! image's x86_64 wheels, about a second at 230 MB/s). An entry that fails either check is removed and
