@@ -340,11 +340,15 @@ fn the_check_reads_a_tried_wheel_before_the_resolve_ends_and_reports_as_after_it
         text
     };
     let server = IndexServer::builder()
-        .wheel(Wheel::from_bytes(
-            NUMBA,
-            bytes.clone(),
-            metadata("numba", "0.68.1", &["numpy>=2"]).into_bytes(),
-        ))
+        .wheel(
+            Wheel::from_bytes(
+                NUMBA,
+                bytes.clone(),
+                metadata("numba", "0.68.1", &["numpy>=2"]).into_bytes(),
+            )
+            // The graph is the test's, not the real wheel's METADATA: read from the `.metadata` file.
+            .advertise_metadata(),
+        )
         .wheel(Wheel::posing_as(
             "numpy-2.1.0-py3-none-any.whl",
             &metadata("numpy", "2.1.0", &[]),

@@ -28,7 +28,9 @@ fn release(base: &str, old: &str, new: &str) -> Wheel {
     let metadata = std::fs::read_to_string(dir.join(format!("{base}.metadata")))
         .unwrap()
         .replace(&format!("Version: {old}"), &format!("Version: {new}"));
+    // The version is in the `.metadata` file only (advertised, so that is where it is read).
     Wheel::from_bytes(&base.replace(old, new), bytes, metadata.into_bytes())
+        .advertise_metadata()
         .upload_time("2025-06-01T00:00:00Z")
 }
 

@@ -86,6 +86,7 @@ fn a_fix_proposes_the_newest_final_release_not_a_pre_release() {
                 six.bytes.to_vec(),
                 metadata.into_bytes(),
             )
+            .advertise_metadata()
             .upload_time("2024-01-01T00:00:00Z"),
         )
         .wheel(

@@ -20,8 +20,9 @@ use support::index_server::IndexServer;
 use support::project::{EXCLUDE_NEWER, Project};
 
 const REQUIREMENTS: &str = "packaging\nsix\nidna\n";
-/// packaging's PEP 658 metadata file (3 KB).
-const PACKAGING_METADATA: &str = "packaging-24.2-py3-none-any.whl.metadata";
+/// packaging's wheel (65 KB): the index lists no `.metadata` files, so one suffix range of it is where
+/// the run reads packaging's METADATA.
+const PACKAGING_WHEEL: &str = "packaging-24.2-py3-none-any.whl";
 /// `--timeout` of every faulty run.
 const TIMEOUT_SECS: u64 = 6;
 /// How long after `--timeout` a run may take to end (start-up, shutdown, a loaded machine).
@@ -323,10 +324,10 @@ fn resets_are_retried() {
 
 #[test]
 fn a_file_that_always_resets_is_an_error() {
-    let expect = Expect::Error(2, &[PACKAGING_METADATA, "after 3 retries"]);
+    let expect = Expect::Error(2, &[PACKAGING_WHEEL, "after 3 retries"]);
     case(
         &[],
-        Rule::file(PACKAGING_METADATA, Fault::Reset),
+        Rule::file(PACKAGING_WHEEL, Fault::Reset),
         "reset",
         expect,
     );
@@ -360,9 +361,9 @@ fn a_response_head_that_does_not_come_is_abandoned_and_retried() {
 
 #[test]
 fn a_body_below_the_minimum_pace_is_abandoned_and_retried() {
-    // 200 bytes/s against a minimum of 1 KB/s judged every 0.5 s; packaging's `.metadata` (3 KB)
-    // would take 16 s at that pace.
-    let rule = Rule::file(PACKAGING_METADATA, Fault::Trickle { bytes_per_sec: 200 }).times(2);
+    // 200 bytes/s against a minimum of 1 KB/s judged every 0.5 s; the 64 KiB range of packaging's
+    // wheel would take minutes at that pace.
+    let rule = Rule::file(PACKAGING_WHEEL, Fault::Trickle { bytes_per_sec: 200 }).times(2);
     let (_, run) = case(&[], rule, "trickle", Expect::SameLock);
     assert!(run.elapsed < Duration::from_secs(5), "{}", run.describe());
 }
@@ -498,7 +499,7 @@ fn config_mode_checks_every_hash_by_default() {
 }
 
 /// The same proxy in front of live PyPI (pages from pypi.org, files from files.pythonhosted.org, both
-/// through the proxy): passing faults on the way to real pages, metadata files and wheels leave the lock
+/// through the proxy): passing faults on the way to real pages, range reads of wheels and whole wheels leave the lock
 /// as it is without them, and a lie about a real wheel's hash is an integrity error.
 #[test]
 #[ignore = "live: needs PyPI; scripts/test.sh runs it"]
@@ -507,7 +508,8 @@ fn live_pypi_through_faults() {
     bench
         .proxy
         .add(Rule::page("six", Fault::status(503).retry_after("1")).times(1));
-    bench.proxy.add(Rule::metadata_files(Fault::Reset).times(1));
+    // PyPI here advertises no `.metadata` files: metadata comes from range reads of the wheels.
+    bench.proxy.add(Rule::wheels(Fault::Reset).times(1));
     bench.proxy.add(Rule::pages(Fault::ErrorPage).times(1));
     let run = bench.check(
         Rule::wheels(Fault::Truncate).times(2),

@@ -22,6 +22,8 @@ fn release(name: &str) -> Wheel {
         &format!("{name}-1.0-py3-none-any.whl"),
         &format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"),
     )
+    // One request per metadata, by a path the test can wait for.
+    .advertise_metadata()
 }
 
 async fn file_of(client: &IndexClient, name: &str) -> DistFile {

@@ -55,6 +55,15 @@ fn counter(client: &IndexClient) -> (u64, u64) {
 }
 
 /// The paths the server saw, in order.
+/// Each request's path, `Range` header and status, in order.
+fn path_range_status(server: &IndexServer) -> Vec<(String, Option<String>, u16)> {
+    server
+        .requests()
+        .into_iter()
+        .map(|request| (request.path, request.range, request.status))
+        .collect()
+}
+
 fn paths(server: &IndexServer) -> Vec<String> {
     server
         .requests()
@@ -144,8 +153,10 @@ async fn html_pages_are_read_when_json_is_not_offered() {
 }
 
 #[tokio::test]
-async fn metadata_comes_from_the_pep_658_file() {
-    let server = IndexServer::builder().wheel(Wheel::fixture(SIX)).start();
+async fn metadata_comes_from_the_pep_658_file_the_page_advertises() {
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).advertise_metadata())
+        .start();
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     let six = page(&client, "six").await;
@@ -159,75 +170,90 @@ async fn metadata_comes_from_the_pep_658_file() {
     );
     assert_eq!(metadata.license.as_deref(), Some("MIT"));
     assert!(metadata.requires_dist.is_empty());
-    // Not advertised on the page, asked for anyway (PyPI's behaviour), and nothing else fetched.
-    assert!(!six.files[0].core_metadata);
+    // Advertised on the page: that file, and nothing else fetched.
+    assert!(six.files[0].core_metadata);
     assert_eq!(paths(&server), [format!("/files/{SIX}.metadata")]);
 }
 
+/// PyPI as served here lists no `core-metadata` yet serves most `.metadata` files, slowly when its CDN
+/// has not cached them and with a 404 for recent uploads; a suffix range of the wheel answers at once.
+/// So, whether or not the server has the file, an unadvertised `.metadata` file is not asked for while
+/// the server answers ranges.
 #[tokio::test]
-async fn metadata_comes_from_range_reads_without_pep_658() {
-    let server = IndexServer::builder()
-        .wheel(Wheel::fixture(IDNA))
-        .metadata_files(false)
-        .start();
-    let cache = tempfile::tempdir().unwrap();
-    let client = client(&server, cache.path());
-    let idna = page(&client, "idna").await;
-    server.clear_requests();
-    let bytes_before = client.stats.bytes.load(Ordering::Relaxed);
-    let metadata = client.metadata(&idna.files[0]).await.unwrap();
-    assert_eq!(
-        (metadata.name.as_str(), metadata.version.as_str()),
-        ("idna", "3.10")
-    );
-    assert_eq!(metadata.requires_python.as_deref(), Some(">=3.6"));
-    assert_eq!(metadata.requires_dist.len(), 4);
-    assert_eq!(
-        metadata.requires_dist[0],
-        "ruff >= 0.6.2 ; extra == \"all\""
-    );
-    assert_eq!(metadata.provides_extra, ["all"]);
-    let requests = server.requests();
-    let summary: Vec<(Option<&str>, u16)> = requests
-        .iter()
-        .map(|request| (request.range.as_deref(), request.status))
-        .collect();
-    // The `.metadata` file is missing; one suffix range holds directory and METADATA.
-    assert_eq!(summary, [(None, 404), (Some("bytes=-65536"), 206)]);
-    assert_eq!(
-        client.stats.bytes.load(Ordering::Relaxed) - bytes_before,
-        65536
-    );
+async fn metadata_comes_from_range_reads_when_the_page_advertises_no_metadata_file() {
+    for serve_metadata_files in [false, true] {
+        let server = IndexServer::builder()
+            .wheel(Wheel::fixture(IDNA))
+            .metadata_files(serve_metadata_files)
+            .start();
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&server, cache.path());
+        let idna = page(&client, "idna").await;
+        assert!(!idna.files[0].core_metadata);
+        server.clear_requests();
+        let bytes_before = client.stats.bytes.load(Ordering::Relaxed);
+        let metadata = client.metadata(&idna.files[0]).await.unwrap();
+        assert_eq!(
+            (metadata.name.as_str(), metadata.version.as_str()),
+            ("idna", "3.10")
+        );
+        assert_eq!(metadata.requires_python.as_deref(), Some(">=3.6"));
+        assert_eq!(metadata.requires_dist.len(), 4);
+        assert_eq!(
+            metadata.requires_dist[0],
+            "ruff >= 0.6.2 ; extra == \"all\""
+        );
+        assert_eq!(metadata.provides_extra, ["all"]);
+        // One suffix range holds directory and METADATA.
+        assert_eq!(
+            path_range_status(&server),
+            [(
+                format!("/files/{IDNA}"),
+                Some("bytes=-65536".to_string()),
+                206
+            )]
+        );
+        assert_eq!(
+            client.stats.bytes.load(Ordering::Relaxed) - bytes_before,
+            65536
+        );
+    }
 }
 
+/// Without ranges, an unadvertised `.metadata` file is worth one request before the whole wheel.
 #[tokio::test]
-async fn metadata_comes_from_a_full_download_without_ranges() {
-    let server = IndexServer::builder()
-        .wheel(Wheel::fixture(PACKAGING))
-        .metadata_files(false)
-        .ranges(false)
-        .start();
-    let cache = tempfile::tempdir().unwrap();
-    let client = client(&server, cache.path());
-    let packaging = page(&client, "packaging").await;
-    server.clear_requests();
-    assert_packaging(&client.metadata(&packaging.files[0]).await.unwrap());
-    let statuses: Vec<(Option<String>, u16)> = server
-        .requests()
-        .into_iter()
-        .map(|request| (request.range, request.status))
-        .collect();
-    assert_eq!(
-        statuses,
-        [
-            (None, 404),
-            (Some("bytes=-65536".to_string()), 200),
-            (None, 200)
-        ]
-    );
-    // The temporary download is gone.
-    let downloads = cache.path().join("downloads");
-    assert_eq!(std::fs::read_dir(downloads).unwrap().count(), 0);
+async fn without_ranges_metadata_comes_from_the_metadata_file_or_a_full_download() {
+    let wheel = format!("/files/{PACKAGING}");
+    let suffix = Some("bytes=-65536".to_string());
+    for serve_metadata_files in [false, true] {
+        let server = IndexServer::builder()
+            .wheel(Wheel::fixture(PACKAGING))
+            .metadata_files(serve_metadata_files)
+            .ranges(false)
+            .start();
+        let cache = tempfile::tempdir().unwrap();
+        let client = client(&server, cache.path());
+        let packaging = page(&client, "packaging").await;
+        server.clear_requests();
+        assert_packaging(&client.metadata(&packaging.files[0]).await.unwrap());
+        let metadata_file = (format!("{wheel}.metadata"), None, 404);
+        let expected = if serve_metadata_files {
+            vec![
+                (wheel.clone(), suffix.clone(), 200),
+                (metadata_file.0, None, 200),
+            ]
+        } else {
+            vec![
+                (wheel.clone(), suffix.clone(), 200),
+                metadata_file,
+                (wheel.clone(), None, 200),
+            ]
+        };
+        assert_eq!(path_range_status(&server), expected);
+        // The temporary download is gone.
+        let downloads = cache.path().join("downloads");
+        assert_eq!(std::fs::read_dir(downloads).map_or(0, |dir| dir.count()), 0);
+    }
 }
 
 #[tokio::test]
@@ -406,7 +432,10 @@ async fn a_missing_project_is_not_found() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_and_client_errors_are_not() {
-    let server = IndexServer::builder().wheel(Wheel::fixture(SIX)).start();
+    // Advertised, so the metadata below is asked for as a `.metadata` file first.
+    let server = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).advertise_metadata())
+        .start();
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     server.fail_next(1, 503);

@@ -273,6 +273,7 @@ fn prerelease_index() -> IndexServer {
             bytes.clone(),
             metadata.into_bytes(),
         )
+        .advertise_metadata()
         .upload_time("2024-01-01T00:00:00Z")
     };
     IndexServer::builder()
@@ -422,6 +423,7 @@ fn requires_dist_from_the_index_goes_through_the_same_guard() {
         .wheel(Wheel::fixture(PACKAGING).upload_time("2024-11-08T09:47:44Z"))
         .wheel(
             Wheel::from_bytes("demo-1.0-py3-none-any.whl", bytes, metadata.into())
+                .advertise_metadata()
                 .upload_time("2024-01-01T00:00:00Z"),
         )
         .start();

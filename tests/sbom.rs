@@ -574,6 +574,7 @@ fn dotted_names_and_local_versions_are_purls_packageurl_python_agrees_with() {
         six.bytes.to_vec(),
         metadata.as_bytes().to_vec(),
     )
+    .advertise_metadata()
     .upload_time("2024-01-01T00:00:00Z");
     let server = IndexServer::builder().wheel(wheel).start();
     let project = Project::new(&server.url(), "zope.interface==7.0.3+fave\n");

@@ -328,6 +328,7 @@ fn an_sdist_whose_release_has_other_wheels_takes_their_metadata_without_a_build(
                 b"Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\nRequires-Dist: six\n"
                     .to_vec(),
             )
+            .advertise_metadata()
             .upload_time("2024-01-01T00:00:00Z"),
         )
         .start();

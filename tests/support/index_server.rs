@@ -32,6 +32,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 /// Which page formats the server answers with.
@@ -98,12 +100,32 @@ impl Wheel {
         }
     }
 
-    /// six's real wheel file listed as another project's release (`filename`), with `metadata` as the
-    /// METADATA its page serves (PEP 658): a dependency graph shaped by the test out of real wheel
-    /// bytes. Nothing reads the file itself unless a lock is written.
+    /// A wheel `filename` whose METADATA is `metadata`, the same in its `.metadata` file (PEP 658) and
+    /// inside the zip (read with ranges): a dependency graph shaped by the test, as a wheel that pip or
+    /// fave-lock's installer would take (WHEEL and RECORD included, stored entries with their CRC-32).
     pub fn posing_as(filename: &str, metadata: &str) -> Wheel {
-        let six = Wheel::fixture("six-1.16.0-py2.py3-none-any.whl");
-        Wheel::from_bytes(filename, six.bytes.to_vec(), metadata.as_bytes().to_vec())
+        let mut parts = filename.split('-');
+        let dist_info = format!(
+            "{}-{}.dist-info",
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default()
+        );
+        let wheel = "Wheel-Version: 1.0\nGenerator: fave-lock-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+        let mut files: Vec<(String, Vec<u8>)> = vec![
+            (
+                format!("{dist_info}/METADATA"),
+                metadata.as_bytes().to_vec(),
+            ),
+            (format!("{dist_info}/WHEEL"), wheel.as_bytes().to_vec()),
+        ];
+        let mut record = String::new();
+        for (name, bytes) in &files {
+            let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
+            let _ = writeln!(record, "{name},sha256={digest},{}", bytes.len());
+        }
+        let _ = writeln!(record, "{dist_info}/RECORD,,");
+        files.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+        Wheel::from_bytes(filename, stored_zip(&files), metadata.as_bytes().to_vec())
     }
 
     /// An sdist `NAME-VERSION.tar.gz` holding `members` under its top folder `NAME-VERSION/`.
@@ -839,4 +861,48 @@ pub fn normalize(name: &str) -> String {
         }
     }
     normalized
+}
+
+/// A zip archive of `files`, stored (not compressed), as a wheel holds them.
+fn stored_zip(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut directory = Vec::new();
+    for (name, bytes) in files {
+        let mut crc = flate2::Crc::new();
+        crc.update(bytes);
+        let offset = out.len() as u32;
+        let (crc, len, name_len) = (crc.sum(), bytes.len() as u32, name.len() as u16);
+        // Local header: signature, version, flags, method 0, time, date, CRC, sizes, name, extra.
+        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+        for field in [crc, len, len] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(bytes);
+        // Central directory entry: as the local header, plus comment, disk, attributes and offset.
+        directory.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
+        directory.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
+        for field in [crc, len, len] {
+            directory.extend_from_slice(&field.to_le_bytes());
+        }
+        directory.extend_from_slice(&name_len.to_le_bytes());
+        directory.extend_from_slice(&[0; 8]);
+        directory.extend_from_slice(&(0o100644u32 << 16).to_le_bytes());
+        directory.extend_from_slice(&offset.to_le_bytes());
+        directory.extend_from_slice(name.as_bytes());
+    }
+    let (directory_offset, directory_len) = (out.len() as u32, directory.len() as u32);
+    out.extend_from_slice(&directory);
+    let count = files.len() as u16;
+    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&directory_len.to_le_bytes());
+    out.extend_from_slice(&directory_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
 }
