@@ -204,20 +204,50 @@ async fn metadata_comes_from_range_reads_when_the_page_advertises_no_metadata_fi
             "ruff >= 0.6.2 ; extra == \"all\""
         );
         assert_eq!(metadata.provides_extra, ["all"]);
-        // One suffix range holds directory and METADATA.
+        // One suffix range holds directory and METADATA: idna's 70 KB wheel is small enough to be
+        // read whole (larger wheels get a 64 KiB tail first; see `range_tests.rs`).
+        let size = idna.files[0].size.unwrap();
         assert_eq!(
             path_range_status(&server),
             [(
                 format!("/files/{IDNA}"),
-                Some("bytes=-65536".to_string()),
+                Some(format!("bytes=-{size}")),
                 206
             )]
         );
         assert_eq!(
             client.stats.bytes.load(Ordering::Relaxed) - bytes_before,
-            65536
+            size
         );
     }
+}
+
+/// A small wheel is read whole by the first range request: its METADATA may sit at the start of the
+/// zip (pdm-backend writes it first), where a 64 KiB tail would need a second round trip.
+#[tokio::test]
+async fn a_small_wheel_is_read_whole_in_one_request() {
+    let padding = vec![b'x'; 150 << 10];
+    let wheel = Wheel::posing_as_with(
+        "early-1.0-py3-none-any.whl",
+        "Metadata-Version: 2.1\nName: early\nVersion: 1.0\nRequires-Dist: six\n",
+        &[("early/data.bin", &padding)],
+    );
+    let size = wheel.bytes.len();
+    let server = IndexServer::builder().wheel(wheel).start();
+    let cache = tempfile::tempdir().unwrap();
+    let client = client(&server, cache.path());
+    let early = page(&client, "early").await;
+    server.clear_requests();
+    let metadata = client.metadata(&early.files[0]).await.unwrap();
+    assert_eq!(metadata.requires_dist, ["six"]);
+    assert_eq!(
+        path_range_status(&server),
+        [(
+            "/files/early-1.0-py3-none-any.whl".to_string(),
+            Some(format!("bytes=-{size}")),
+            206
+        )]
+    );
 }
 
 /// Without ranges, an unadvertised `.metadata` file is worth one request before the whole wheel.

@@ -104,6 +104,12 @@ impl Wheel {
     /// inside the zip (read with ranges): a dependency graph shaped by the test, as a wheel that pip or
     /// fave-lock's installer would take (WHEEL and RECORD included, stored entries with their CRC-32).
     pub fn posing_as(filename: &str, metadata: &str) -> Wheel {
+        Wheel::posing_as_with(filename, metadata, &[])
+    }
+
+    /// [`Wheel::posing_as`] with `extra` files after METADATA (so METADATA sits at the start of the
+    /// zip, as pdm-backend writes it).
+    pub fn posing_as_with(filename: &str, metadata: &str, extra: &[(&str, &[u8])]) -> Wheel {
         let mut parts = filename.split('-');
         let dist_info = format!(
             "{}-{}.dist-info",
@@ -118,6 +124,11 @@ impl Wheel {
             ),
             (format!("{dist_info}/WHEEL"), wheel.as_bytes().to_vec()),
         ];
+        files.extend(
+            extra
+                .iter()
+                .map(|(name, bytes)| ((*name).to_string(), bytes.to_vec())),
+        );
         let mut record = String::new();
         for (name, bytes) in &files {
             let digest = URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
