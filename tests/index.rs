@@ -39,11 +39,12 @@ async fn page(client: &IndexClient, project: &str) -> Arc<ProjectPage> {
     }
 }
 
-fn file<'a>(page: &'a ProjectPage, filename: &str) -> &'a DistFile {
+fn file(page: &ProjectPage, filename: &str) -> DistFile {
     page.files
         .iter()
-        .find(|file| file.filename == filename)
+        .find(|file| file.filename() == filename)
         .unwrap()
+        .to_dist_file()
 }
 
 fn counter(client: &IndexClient) -> (u64, u64) {
@@ -85,7 +86,7 @@ async fn json_page_lists_every_field() {
     let six = page(&client, "six").await;
     assert_eq!(six.name, name("six"));
     assert_eq!(
-        six.files,
+        six.files.to_dist_files(),
         [DistFile {
             filename: SIX.to_string(),
             url: server.file_url(SIX),
@@ -98,8 +99,11 @@ async fn json_page_lists_every_field() {
         }]
     );
     let idna = page(&client, "IDNA").await;
-    assert_eq!(idna.files[0].yanked.as_deref(), Some(""));
-    assert!(idna.files[0].core_metadata);
+    assert_eq!(
+        idna.files.get(0).unwrap().to_dist_file().yanked.as_deref(),
+        Some("")
+    );
+    assert!(idna.files.get(0).unwrap().to_dist_file().core_metadata);
     let requests = server.requests();
     assert_eq!(paths(&server), ["/simple/six/", "/simple/idna/"]);
     assert_eq!(
@@ -136,7 +140,7 @@ async fn html_pages_are_read_when_json_is_not_offered() {
         Some("")
     );
     // The HTML page's metadata is read like any other.
-    let metadata = client.metadata(entry).await.unwrap();
+    let metadata = client.metadata(&entry).await.unwrap();
     assert_eq!(
         (metadata.name.as_str(), metadata.version.as_str()),
         ("idna", "3.10")
@@ -150,7 +154,10 @@ async fn metadata_comes_from_the_pep_658_file() {
     let client = client(&server, cache.path());
     let six = page(&client, "six").await;
     server.clear_requests();
-    let metadata = client.metadata(&six.files[0]).await.unwrap();
+    let metadata = client
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(metadata.name, "six");
     assert_eq!(metadata.version, "1.16.0");
     assert_eq!(
@@ -160,7 +167,7 @@ async fn metadata_comes_from_the_pep_658_file() {
     assert_eq!(metadata.license.as_deref(), Some("MIT"));
     assert!(metadata.requires_dist.is_empty());
     // Not advertised on the page, asked for anyway (PyPI's behaviour), and nothing else fetched.
-    assert!(!six.files[0].core_metadata);
+    assert!(!six.files.get(0).unwrap().to_dist_file().core_metadata);
     assert_eq!(paths(&server), [format!("/files/{SIX}.metadata")]);
 }
 
@@ -175,7 +182,10 @@ async fn metadata_comes_from_range_reads_without_pep_658() {
     let idna = page(&client, "idna").await;
     server.clear_requests();
     let bytes_before = client.stats.bytes.load(Ordering::Relaxed);
-    let metadata = client.metadata(&idna.files[0]).await.unwrap();
+    let metadata = client
+        .metadata(&idna.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(
         (metadata.name.as_str(), metadata.version.as_str()),
         ("idna", "3.10")
@@ -211,7 +221,12 @@ async fn metadata_comes_from_a_full_download_without_ranges() {
     let client = client(&server, cache.path());
     let packaging = page(&client, "packaging").await;
     server.clear_requests();
-    assert_packaging(&client.metadata(&packaging.files[0]).await.unwrap());
+    assert_packaging(
+        &client
+            .metadata(&packaging.files.get(0).unwrap().to_dist_file())
+            .await
+            .unwrap(),
+    );
     let statuses: Vec<(Option<String>, u16)> = server
         .requests()
         .into_iter()
@@ -241,7 +256,10 @@ async fn a_full_download_with_another_hash_is_refused() {
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     let six = page(&client, "six").await;
-    match client.metadata(&six.files[0]).await {
+    match client
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+    {
         Err(IndexError::HashMismatch {
             expected, actual, ..
         }) => {
@@ -269,7 +287,10 @@ async fn damaged_wheels_are_errors() {
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     let broken = page(&client, "broken").await;
-    let error = client.metadata(&broken.files[0]).await.unwrap_err();
+    let error = client
+        .metadata(&broken.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap_err();
     assert!(matches!(error, IndexError::Malformed { .. }), "{error:?}");
 }
 
@@ -309,7 +330,11 @@ async fn idna_entries(
     let idna = page(&client, "idna").await;
     server.clear_requests();
     let copy = client
-        .fetch_entries(&idna.files[0], &cache.path().join("partial"), wanted)
+        .fetch_entries(
+            &idna.files.get(0).unwrap().to_dist_file(),
+            &cache.path().join("partial"),
+            wanted,
+        )
         .await;
     (copy, server, cache)
 }
@@ -441,7 +466,9 @@ async fn transient_failures_are_retried_and_client_errors_are_not() {
     server.clear_requests();
     server.fail_next(1, 403);
     let six = page(&client, "six").await; // from the cache
-    let error = client.metadata(&six.files[0]).await;
+    let error = client
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await;
     // A 4xx on the `.metadata` file just means "no such file": the client moves on to range reads.
     assert_eq!(error.unwrap().name, "six");
 
@@ -479,10 +506,16 @@ async fn pages_and_metadata_are_cached() {
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     let first = page(&client, "six").await;
-    client.metadata(&first.files[0]).await.unwrap();
+    client
+        .metadata(&first.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(counter(&client), (2, 0));
     let second = page(&client, "six").await;
-    client.metadata(&second.files[0]).await.unwrap();
+    client
+        .metadata(&second.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(counter(&client), (2, 2));
     assert_eq!(first, second);
 
@@ -498,7 +531,14 @@ async fn pages_and_metadata_are_cached() {
     })
     .unwrap();
     refresh
-        .metadata(&page(&refresh, "six").await.files[0])
+        .metadata(
+            &page(&refresh, "six")
+                .await
+                .files
+                .get(0)
+                .unwrap()
+                .to_dist_file(),
+        )
         .await
         .unwrap();
     assert_eq!(counter(&refresh), (1, 1));
@@ -511,7 +551,14 @@ async fn pages_and_metadata_are_cached() {
     })
     .unwrap();
     assert_eq!(
-        page(&stale, "six").await.files[0].yanked.as_deref(),
+        page(&stale, "six")
+            .await
+            .files
+            .get(0)
+            .unwrap()
+            .to_dist_file()
+            .yanked
+            .as_deref(),
         Some("oops")
     );
     assert_eq!(counter(&stale), (1, 0));
@@ -526,7 +573,10 @@ async fn offline_answers_from_the_cache_or_fails() {
     let cache = tempfile::tempdir().unwrap();
     let online = client(&server, cache.path());
     let six = page(&online, "six").await;
-    online.metadata(&six.files[0]).await.unwrap();
+    online
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     server.clear_requests();
 
     let offline = IndexClient::new(IndexSettings {
@@ -536,13 +586,20 @@ async fn offline_answers_from_the_cache_or_fails() {
     })
     .unwrap();
     assert_eq!(page(&offline, "six").await, six);
-    assert_eq!(offline.metadata(&six.files[0]).await.unwrap().name, "six");
+    assert_eq!(
+        offline
+            .metadata(&six.files.get(0).unwrap().to_dist_file())
+            .await
+            .unwrap()
+            .name,
+        "six"
+    );
     let error = offline.project(&name("idna")).await.unwrap_err();
     assert!(
         matches!(&error, IndexError::Offline { what } if what.contains("`idna`")),
         "{error:?}"
     );
-    let mut idna = six.files[0].clone();
+    let mut idna = six.files.get(0).unwrap().to_dist_file();
     idna.url = server.file_url(IDNA);
     assert!(matches!(
         offline.metadata(&idna).await,
@@ -558,7 +615,10 @@ async fn corrupt_cache_entries_are_misses() {
     let cache = tempfile::tempdir().unwrap();
     let first = client(&server, cache.path());
     let six = page(&first, "six").await;
-    first.metadata(&six.files[0]).await.unwrap();
+    first
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     let entries = files_under(cache.path());
     assert_eq!(entries.len(), 2, "{entries:?}");
     for (index, entry) in entries.iter().enumerate() {
@@ -571,12 +631,22 @@ async fn corrupt_cache_entries_are_misses() {
     }
     let second = client(&server, cache.path());
     assert_eq!(page(&second, "six").await, six);
-    assert_eq!(second.metadata(&six.files[0]).await.unwrap().name, "six");
+    assert_eq!(
+        second
+            .metadata(&six.files.get(0).unwrap().to_dist_file())
+            .await
+            .unwrap()
+            .name,
+        "six"
+    );
     assert_eq!(counter(&second), (2, 0));
     // The entries were rewritten whole.
     let third = client(&server, cache.path());
     page(&third, "six").await;
-    third.metadata(&six.files[0]).await.unwrap();
+    third
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(counter(&third), (0, 2));
 }
 
@@ -602,7 +672,12 @@ async fn concurrent_requests_share_one_client() {
             let client = client.clone();
             tokio::spawn(async move {
                 let page = page(&client, project).await;
-                client.metadata(&page.files[0]).await.unwrap().name.clone()
+                client
+                    .metadata(&page.files.get(0).unwrap().to_dist_file())
+                    .await
+                    .unwrap()
+                    .name
+                    .clone()
             })
         })
         .collect();
@@ -632,7 +707,7 @@ async fn live_pypi_six() {
             .starts_with("https://files.pythonhosted.org/packages/")
     );
     assert!(wheel.upload_time.is_some());
-    let metadata = client.metadata(wheel).await.unwrap();
+    let metadata = client.metadata(&wheel).await.unwrap();
     assert_eq!(metadata.name, "six");
     assert_eq!(metadata.version, "1.16.0");
     assert_eq!(
