@@ -286,6 +286,10 @@ pub struct PageFilesBuilder {
     prefixes: Vec<Box<str>>,
     strings: Vec<Box<str>>,
     string_indexes: HashMap<Box<str>, u32>,
+    /// The prefix and `requires-python` of the file pushed last: a page lists a release's files
+    /// together, so the next file most often has the same (checked before searching or hashing).
+    last_prefix: u8,
+    last_requires_python: u32,
 }
 
 impl PageFilesBuilder {
@@ -330,7 +334,16 @@ impl PageFilesBuilder {
         if file.core_metadata {
             flags |= CORE_METADATA;
         }
-        let requires_python = file.requires_python.map_or(NONE, |text| self.intern(text));
+        let requires_python = match file.requires_python {
+            None => NONE,
+            Some(text) if self.string(self.last_requires_python) == Some(text) => {
+                self.last_requires_python
+            }
+            Some(text) => {
+                self.last_requires_python = self.intern(text);
+                self.last_requires_python
+            }
+        };
         let yanked = file.yanked.map_or(NONE, |text| self.intern(text));
         let upload_time = file.upload_time.unwrap_or_default();
         self.entries.push(Entry {
@@ -361,6 +374,13 @@ impl PageFilesBuilder {
 
     /// The index of `url`'s prefix (added when new and there is room) and the rest of `url`.
     fn prefix_of<'u>(&mut self, url: &'u str) -> (u8, &'u str) {
+        let last = &self.prefixes[usize::from(self.last_prefix)];
+        if self.last_prefix != 0
+            && let Some(rest) = url.strip_prefix(&**last)
+            && !rest.is_empty()
+        {
+            return (self.last_prefix, rest);
+        }
         let prefix = shared_prefix(url);
         if prefix.is_empty() {
             return (0, url);
@@ -374,9 +394,16 @@ impl PageFilesBuilder {
             None => return (0, url),
         };
         match u8::try_from(index) {
-            Ok(index) => (index, &url[prefix.len()..]),
+            Ok(index) => {
+                self.last_prefix = index;
+                (index, &url[prefix.len()..])
+            }
             Err(_) => (0, url),
         }
+    }
+
+    fn string(&self, index: u32) -> Option<&str> {
+        self.strings.get(index as usize).map(|text| &**text)
     }
 
     fn intern(&mut self, text: &str) -> u32 {
@@ -415,11 +442,22 @@ fn shared_prefix(url: &str) -> &str {
 /// The 32 bytes of a SHA-256 written as 64 lower-case hex digits; `None` for any other text, which
 /// could not be written back the same from bytes.
 fn sha256_bytes(hash: &str) -> Option<[u8; 32]> {
-    let is_lower_hex = hash
-        .bytes()
-        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
+    fn nibble(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            _ => None,
+        }
+    }
+    let digits = hash.as_bytes();
+    if digits.len() != 64 {
+        return None;
+    }
     let mut bytes = [0; 32];
-    (is_lower_hex && hex::decode_to_slice(hash, &mut bytes).is_ok()).then_some(bytes)
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(bytes)
 }
 
 #[cfg(test)]

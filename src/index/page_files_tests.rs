@@ -102,6 +102,10 @@ fn odd_files_come_back_exactly() {
         file("ünï-1.0.tar.gz", "https://h.example/ünï/ünï-1.0.tar.gz"),
         // The filename longer than what follows the prefix.
         file("example/a-3.3.tar.gz", "https://h.example/a-3.3.tar.gz"),
+        // A URL that is its prefix alone, after one with that prefix; then the other host again.
+        file("a-3.4.tar.gz", "https://h.example/pkgs/a-3.4.tar.gz"),
+        file("a-3.5.tar.gz", "https://h.example/pkgs/"),
+        file("a-3.6.tar.gz", "https://h.example/a-3.6.tar.gz"),
     ];
     let compact = round_trip(&files);
     // The two hashes that are not lower-case hex are kept as text, the rest as bytes.
