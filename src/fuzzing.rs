@@ -138,6 +138,9 @@ fn select_files(page: &crate::index::ProjectPage) {
         allow_sdist: &allow_sdist,
         allowed_hashes: None,
     };
+    // The compact file list gives back every file as stored: building it again from them changes nothing.
+    let files = crate::index::PageFiles::from(page.files.to_dist_files());
+    assert_eq!(files, page.files, "the page's files round trip");
     let versions = VersionMap::new(page, &policy);
     let _ = versions.best(&Ranges::full(), false);
     let _ = versions.best_unusable(&Ranges::higher_than(Version::new([0])));

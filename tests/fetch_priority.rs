@@ -31,7 +31,7 @@ async fn file_of(client: &IndexClient, name: &str) -> DistFile {
     let ProjectResponse::Found(page) = client.project(&name).await.unwrap() else {
         panic!("{name} is listed");
     };
-    page.files[0].clone()
+    page.files.get(0).unwrap().to_dist_file()
 }
 
 fn metadata_path(name: &str) -> String {

@@ -39,11 +39,12 @@ async fn page(client: &IndexClient, project: &str) -> Arc<ProjectPage> {
     }
 }
 
-fn file<'a>(page: &'a ProjectPage, filename: &str) -> &'a DistFile {
+fn file(page: &ProjectPage, filename: &str) -> DistFile {
     page.files
         .iter()
-        .find(|file| file.filename == filename)
+        .find(|file| file.filename() == filename)
         .unwrap()
+        .to_dist_file()
 }
 
 fn counter(client: &IndexClient) -> (u64, u64) {
@@ -94,7 +95,7 @@ async fn json_page_lists_every_field() {
     let six = page(&client, "six").await;
     assert_eq!(six.name, name("six"));
     assert_eq!(
-        six.files,
+        six.files.to_dist_files(),
         [DistFile {
             filename: SIX.to_string(),
             url: server.file_url(SIX),
@@ -107,8 +108,11 @@ async fn json_page_lists_every_field() {
         }]
     );
     let idna = page(&client, "IDNA").await;
-    assert_eq!(idna.files[0].yanked.as_deref(), Some(""));
-    assert!(idna.files[0].core_metadata);
+    assert_eq!(
+        idna.files.get(0).unwrap().to_dist_file().yanked.as_deref(),
+        Some("")
+    );
+    assert!(idna.files.get(0).unwrap().to_dist_file().core_metadata);
     let requests = server.requests();
     assert_eq!(paths(&server), ["/simple/six/", "/simple/idna/"]);
     assert_eq!(
@@ -145,7 +149,7 @@ async fn html_pages_are_read_when_json_is_not_offered() {
         Some("")
     );
     // The HTML page's metadata is read like any other.
-    let metadata = client.metadata(entry).await.unwrap();
+    let metadata = client.metadata(&entry).await.unwrap();
     assert_eq!(
         (metadata.name.as_str(), metadata.version.as_str()),
         ("idna", "3.10")
@@ -161,7 +165,10 @@ async fn metadata_comes_from_the_pep_658_file_the_page_advertises() {
     let client = client(&server, cache.path());
     let six = page(&client, "six").await;
     server.clear_requests();
-    let metadata = client.metadata(&six.files[0]).await.unwrap();
+    let metadata = client
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(metadata.name, "six");
     assert_eq!(metadata.version, "1.16.0");
     assert_eq!(
@@ -171,7 +178,7 @@ async fn metadata_comes_from_the_pep_658_file_the_page_advertises() {
     assert_eq!(metadata.license.as_deref(), Some("MIT"));
     assert!(metadata.requires_dist.is_empty());
     // Advertised on the page: that file, and nothing else fetched.
-    assert!(six.files[0].core_metadata);
+    assert!(six.files.get(0).unwrap().to_dist_file().core_metadata);
     assert_eq!(paths(&server), [format!("/files/{SIX}.metadata")]);
 }
 
@@ -189,10 +196,10 @@ async fn metadata_comes_from_range_reads_when_the_page_advertises_no_metadata_fi
         let cache = tempfile::tempdir().unwrap();
         let client = client(&server, cache.path());
         let idna = page(&client, "idna").await;
-        assert!(!idna.files[0].core_metadata);
+        assert!(!idna.files.get(0).unwrap().to_dist_file().core_metadata);
         server.clear_requests();
         let bytes_before = client.stats.bytes.load(Ordering::Relaxed);
-        let metadata = client.metadata(&idna.files[0]).await.unwrap();
+        let metadata = client.metadata(&idna.files.get(0).unwrap().to_dist_file()).await.unwrap();
         assert_eq!(
             (metadata.name.as_str(), metadata.version.as_str()),
             ("idna", "3.10")
@@ -206,7 +213,7 @@ async fn metadata_comes_from_range_reads_when_the_page_advertises_no_metadata_fi
         assert_eq!(metadata.provides_extra, ["all"]);
         // One suffix range holds directory and METADATA: idna's 70 KB wheel is small enough to be
         // read whole (larger wheels get a 64 KiB tail first; see `range_tests.rs`).
-        let size = idna.files[0].size.unwrap();
+        let size = idna.files.get(0).unwrap().to_dist_file().size.unwrap();
         assert_eq!(
             path_range_status(&server),
             [(
@@ -238,7 +245,7 @@ async fn a_small_wheel_is_read_whole_in_one_request() {
     let client = client(&server, cache.path());
     let early = page(&client, "early").await;
     server.clear_requests();
-    let metadata = client.metadata(&early.files[0]).await.unwrap();
+    let metadata = client.metadata(&early.files.get(0).unwrap().to_dist_file()).await.unwrap();
     assert_eq!(metadata.requires_dist, ["six"]);
     assert_eq!(
         path_range_status(&server),
@@ -265,7 +272,7 @@ async fn without_ranges_metadata_comes_from_the_metadata_file_or_a_full_download
         let client = client(&server, cache.path());
         let packaging = page(&client, "packaging").await;
         server.clear_requests();
-        assert_packaging(&client.metadata(&packaging.files[0]).await.unwrap());
+        assert_packaging(&client.metadata(&packaging.files.get(0).unwrap().to_dist_file()).await.unwrap());
         let metadata_file = (format!("{wheel}.metadata"), None, 404);
         let expected = if serve_metadata_files {
             vec![
@@ -297,7 +304,10 @@ async fn a_full_download_with_another_hash_is_refused() {
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     let six = page(&client, "six").await;
-    match client.metadata(&six.files[0]).await {
+    match client
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+    {
         Err(IndexError::HashMismatch {
             expected, actual, ..
         }) => {
@@ -325,7 +335,10 @@ async fn damaged_wheels_are_errors() {
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     let broken = page(&client, "broken").await;
-    let error = client.metadata(&broken.files[0]).await.unwrap_err();
+    let error = client
+        .metadata(&broken.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap_err();
     assert!(matches!(error, IndexError::Malformed { .. }), "{error:?}");
 }
 
@@ -365,7 +378,11 @@ async fn idna_entries(
     let idna = page(&client, "idna").await;
     server.clear_requests();
     let copy = client
-        .fetch_entries(&idna.files[0], &cache.path().join("partial"), wanted)
+        .fetch_entries(
+            &idna.files.get(0).unwrap().to_dist_file(),
+            &cache.path().join("partial"),
+            wanted,
+        )
         .await;
     (copy, server, cache)
 }
@@ -500,7 +517,9 @@ async fn transient_failures_are_retried_and_client_errors_are_not() {
     server.clear_requests();
     server.fail_next(1, 403);
     let six = page(&client, "six").await; // from the cache
-    let error = client.metadata(&six.files[0]).await;
+    let error = client
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await;
     // A 4xx on the `.metadata` file just means "no such file": the client moves on to range reads.
     assert_eq!(error.unwrap().name, "six");
 
@@ -538,10 +557,16 @@ async fn pages_and_metadata_are_cached() {
     let cache = tempfile::tempdir().unwrap();
     let client = client(&server, cache.path());
     let first = page(&client, "six").await;
-    client.metadata(&first.files[0]).await.unwrap();
+    client
+        .metadata(&first.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(counter(&client), (2, 0));
     let second = page(&client, "six").await;
-    client.metadata(&second.files[0]).await.unwrap();
+    client
+        .metadata(&second.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(counter(&client), (2, 2));
     assert_eq!(first, second);
 
@@ -557,7 +582,14 @@ async fn pages_and_metadata_are_cached() {
     })
     .unwrap();
     refresh
-        .metadata(&page(&refresh, "six").await.files[0])
+        .metadata(
+            &page(&refresh, "six")
+                .await
+                .files
+                .get(0)
+                .unwrap()
+                .to_dist_file(),
+        )
         .await
         .unwrap();
     assert_eq!(counter(&refresh), (1, 1));
@@ -570,7 +602,14 @@ async fn pages_and_metadata_are_cached() {
     })
     .unwrap();
     assert_eq!(
-        page(&stale, "six").await.files[0].yanked.as_deref(),
+        page(&stale, "six")
+            .await
+            .files
+            .get(0)
+            .unwrap()
+            .to_dist_file()
+            .yanked
+            .as_deref(),
         Some("oops")
     );
     assert_eq!(counter(&stale), (1, 0));
@@ -585,7 +624,10 @@ async fn offline_answers_from_the_cache_or_fails() {
     let cache = tempfile::tempdir().unwrap();
     let online = client(&server, cache.path());
     let six = page(&online, "six").await;
-    online.metadata(&six.files[0]).await.unwrap();
+    online
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     server.clear_requests();
 
     let offline = IndexClient::new(IndexSettings {
@@ -595,13 +637,20 @@ async fn offline_answers_from_the_cache_or_fails() {
     })
     .unwrap();
     assert_eq!(page(&offline, "six").await, six);
-    assert_eq!(offline.metadata(&six.files[0]).await.unwrap().name, "six");
+    assert_eq!(
+        offline
+            .metadata(&six.files.get(0).unwrap().to_dist_file())
+            .await
+            .unwrap()
+            .name,
+        "six"
+    );
     let error = offline.project(&name("idna")).await.unwrap_err();
     assert!(
         matches!(&error, IndexError::Offline { what } if what.contains("`idna`")),
         "{error:?}"
     );
-    let mut idna = six.files[0].clone();
+    let mut idna = six.files.get(0).unwrap().to_dist_file();
     idna.url = server.file_url(IDNA);
     assert!(matches!(
         offline.metadata(&idna).await,
@@ -617,7 +666,10 @@ async fn corrupt_cache_entries_are_misses() {
     let cache = tempfile::tempdir().unwrap();
     let first = client(&server, cache.path());
     let six = page(&first, "six").await;
-    first.metadata(&six.files[0]).await.unwrap();
+    first
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     let entries = files_under(cache.path());
     assert_eq!(entries.len(), 2, "{entries:?}");
     for (index, entry) in entries.iter().enumerate() {
@@ -630,12 +682,22 @@ async fn corrupt_cache_entries_are_misses() {
     }
     let second = client(&server, cache.path());
     assert_eq!(page(&second, "six").await, six);
-    assert_eq!(second.metadata(&six.files[0]).await.unwrap().name, "six");
+    assert_eq!(
+        second
+            .metadata(&six.files.get(0).unwrap().to_dist_file())
+            .await
+            .unwrap()
+            .name,
+        "six"
+    );
     assert_eq!(counter(&second), (2, 0));
     // The entries were rewritten whole.
     let third = client(&server, cache.path());
     page(&third, "six").await;
-    third.metadata(&six.files[0]).await.unwrap();
+    third
+        .metadata(&six.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(counter(&third), (0, 2));
 }
 
@@ -661,7 +723,12 @@ async fn concurrent_requests_share_one_client() {
             let client = client.clone();
             tokio::spawn(async move {
                 let page = page(&client, project).await;
-                client.metadata(&page.files[0]).await.unwrap().name.clone()
+                client
+                    .metadata(&page.files.get(0).unwrap().to_dist_file())
+                    .await
+                    .unwrap()
+                    .name
+                    .clone()
             })
         })
         .collect();
@@ -691,7 +758,7 @@ async fn live_pypi_six() {
             .starts_with("https://files.pythonhosted.org/packages/")
     );
     assert!(wheel.upload_time.is_some());
-    let metadata = client.metadata(wheel).await.unwrap();
+    let metadata = client.metadata(&wheel).await.unwrap();
     assert_eq!(metadata.name, "six");
     assert_eq!(metadata.version, "1.16.0");
     assert_eq!(

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use pep440_rs::{Operator, Version};
 use pep508_rs::{MarkerEnvironment, PackageName, Requirement, VersionOrUrl};
 
-use crate::index::{DistFile, ProjectResponse};
+use crate::index::{PageFiles, ProjectResponse};
 use crate::lock::listing::{ListingChange, compare_with_index};
 use crate::lock::{Lock, LockedPackage};
 use crate::requirements::RequirementsInput;
@@ -89,10 +89,14 @@ pub fn check_index(context: &IndexContext<'_>) -> Vec<Finding> {
             }
         };
         for locked in &package.files {
-            let entry = page.files.iter().find(|f| f.filename == locked.filename);
+            let entry = page
+                .files
+                .iter()
+                .find(|f| f.filename() == locked.filename)
+                .map(|entry| entry.to_dist_file());
             // The comparison `verify` makes, without the cutoff (the resolve's business); a changed
             // size comes with a changed hash, which says more, so `check` leaves it to `verify`.
-            for change in compare_with_index(locked, entry, None) {
+            for change in compare_with_index(locked, entry.as_ref(), None) {
                 let name = &locked.filename;
                 let reason = match &change {
                     ListingChange::Gone => format!("`{name}` is gone from the index"),
@@ -138,7 +142,7 @@ fn newer_release_fix(
     context: &IndexContext<'_>,
     package: &LockedPackage,
     newer: &Version,
-    files: &[DistFile],
+    files: &PageFiles,
 ) -> String {
     let name = &package.name;
     let mut steps = Vec::new();
@@ -160,11 +164,11 @@ fn newer_release_fix(
         .iter()
         .filter(|file| {
             matches!(
-                DistFilename::parse(&file.filename, name),
+                DistFilename::parse(file.filename(), name),
                 Some(DistFilename::Wheel(wheel)) if wheel.version == *newer
             )
         })
-        .filter_map(|file| file.upload_time)
+        .filter_map(|file| file.upload_time())
         .min();
     if let (Some(cutoff), Some(uploaded)) = (context.lock.context.exclude_newer, uploaded)
         && uploaded > cutoff
@@ -185,7 +189,7 @@ fn newer_release_fix(
 fn newer_release(
     context: &IndexContext<'_>,
     package: &LockedPackage,
-    files: &[DistFile],
+    files: &PageFiles,
 ) -> Option<Version> {
     let targets = targets(context.lock);
     candidates(context, package, files)
@@ -201,7 +205,7 @@ fn newer_release(
 fn candidates(
     context: &IndexContext<'_>,
     package: &LockedPackage,
-    files: &[DistFile],
+    files: &PageFiles,
 ) -> BTreeSet<Version> {
     let pinned = is_pinned(context.input, &package.name);
     let tags: Vec<Tags> = context
@@ -212,11 +216,11 @@ fn candidates(
         .map(|target| Tags::new(context.lock.context.python, target.platform))
         .collect();
     let mut versions = BTreeSet::new();
-    for file in files {
-        if file.yanked.is_some() || file.upload_time.is_some_and(|time| time > context.now) {
+    for file in files.iter() {
+        if file.yanked().is_some() || file.upload_time().is_some_and(|time| time > context.now) {
             continue;
         }
-        let Some(DistFilename::Wheel(wheel)) = DistFilename::parse(&file.filename, &package.name)
+        let Some(DistFilename::Wheel(wheel)) = DistFilename::parse(file.filename(), &package.name)
         else {
             continue;
         };
@@ -364,7 +368,7 @@ mod tests {
     use std::path::Path;
     use std::sync::Arc;
 
-    use crate::index::ProjectPage;
+    use crate::index::{DistFile, ProjectPage};
     use crate::lock::parse_pylock;
     use crate::requirements::parse_str;
 
@@ -389,7 +393,7 @@ mod tests {
                 files.iter_mut().for_each(&change);
                 let page = ProjectPage {
                     name: package.name.clone(),
-                    files,
+                    files: files.into(),
                 };
                 (package.name.clone(), ProjectResponse::Found(Arc::new(page)))
             })
@@ -434,10 +438,12 @@ mod tests {
                 unreachable!()
             };
             let mut page = (**page).clone();
-            let mut file = page.files[0].clone();
+            let mut files = page.files.to_dist_files();
+            let mut file = files[0].clone();
             file.filename = (*filename).to_string();
             file.upload_time = Some("2026-01-01T00:00:00Z".parse().unwrap());
-            page.files.push(file);
+            files.push(file);
+            page.files = files.into();
             pages.insert(name, ProjectResponse::Found(Arc::new(page)));
         }
         pages

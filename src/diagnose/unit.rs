@@ -482,14 +482,14 @@ async fn upload_days(
 ) -> Result<BTreeMap<Version, Option<Timestamp>>, ResolveError> {
     let mut uploads: BTreeMap<Version, Option<Timestamp>> = BTreeMap::new();
     if let Some(page) = resolver.page(name).await? {
-        for file in &page.files {
-            let version = match DistFilename::parse(&file.filename, &page.name) {
+        for file in page.files.iter() {
+            let version = match DistFilename::parse(file.filename(), &page.name) {
                 Some(DistFilename::Wheel(wheel)) => wheel.version,
                 Some(DistFilename::Sdist(sdist)) => sdist.version,
                 None => continue,
             };
-            let entry = uploads.entry(version).or_insert(file.upload_time);
-            *entry = match (*entry, file.upload_time) {
+            let entry = uploads.entry(version).or_insert(file.upload_time());
+            *entry = match (*entry, file.upload_time()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -516,7 +516,7 @@ pub(super) async fn move_fix(
         .files
         .iter()
         .filter_map(
-            |file| match DistFilename::parse(&file.filename, &page.name) {
+            |file| match DistFilename::parse(file.filename(), &page.name) {
                 Some(DistFilename::Wheel(wheel)) if range.contains(&wheel.version) => {
                     Some(wheel.python_tags)
                 }

@@ -329,7 +329,8 @@ mod tests {
                 requires_python: Some(">=3.8".to_string()),
                 yanked: None,
                 core_metadata: false,
-            }],
+            }]
+            .into(),
         }
     }
 
@@ -384,7 +385,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(dir.path().to_path_buf());
         let mut big = page("numpy");
-        let template = big.files[0].clone();
+        let template = big.files.get(0).unwrap().to_dist_file();
         big.files = (0..4415)
             .map(|index| DistFile {
                 filename: format!("numpy-1.{index}.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"),

@@ -8,6 +8,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
+use super::page_files::PageFiles;
+
 /// One file listed on a project page.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DistFile {
@@ -29,10 +31,11 @@ pub struct DistFile {
 }
 
 /// A project's page: every file the index lists for it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProjectPage {
     pub name: PackageName,
-    pub files: Vec<DistFile>,
+    /// Held compactly (see [`PageFiles`]): a run keeps every page it reads.
+    pub files: PageFiles,
 }
 
 /// The outcome of asking for a project: a missing project is an answer, not an error.

@@ -17,11 +17,14 @@
 
 use std::str::FromStr;
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use pep508_rs::PackageName;
 
 use super::cache::CachedPage;
 use super::model::{DistFile, ProjectPage};
+use super::page_files::{FileFields, PageFilesBuilder};
 
 /// The first bytes of an entry; the last one is the format version.
 const MAGIC: &[u8; 4] = b"FLP\x01";
@@ -31,7 +34,7 @@ pub(crate) fn encode(index_url: &str, fetched_at: Timestamp, page: &ProjectPage)
     let estimate = page
         .files
         .iter()
-        .map(|file| file.filename.len() + file.url.len() + 160)
+        .map(|file| file.filename().len() + file.url_len() + 160)
         .sum::<usize>();
     let mut out = Writer(Vec::with_capacity(64 + index_url.len() + estimate));
     out.0.extend_from_slice(MAGIC);
@@ -39,8 +42,8 @@ pub(crate) fn encode(index_url: &str, fetched_at: Timestamp, page: &ProjectPage)
     out.time(fetched_at);
     out.str(page.name.as_ref());
     out.len(page.files.len());
-    for file in &page.files {
-        out.file(file);
+    for file in page.files.iter() {
+        out.fields(&file.fields());
     }
     out.0
 }
@@ -63,14 +66,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<CachedPage> {
     let name = PackageName::from_str(input.str()?).ok()?;
     let count = input.len()?;
     // Each file takes at least 14 bytes, so a corrupt count cannot make us reserve gigabytes.
-    let mut files = Vec::with_capacity(count.min(input.0.len() / 14));
+    let mut files = PageFilesBuilder::default();
     for _ in 0..count {
-        files.push(input.file()?);
+        files.push(input.fields()?);
     }
-    input.is_empty().then_some(CachedPage {
+    input.is_empty().then(|| CachedPage {
         index_url,
         fetched_at,
-        page: ProjectPage { name, files },
+        page: ProjectPage {
+            name,
+            files: files.build(),
+        },
     })
 }
 
@@ -120,13 +126,17 @@ impl Writer {
     }
 
     pub(crate) fn file(&mut self, file: &DistFile) {
-        self.str(&file.filename);
+        self.fields(&file.fields());
+    }
+
+    pub(crate) fn fields(&mut self, file: &FileFields<'_>) {
+        self.str(file.filename);
         self.str(&file.url);
         self.opt(file.sha256.as_deref(), Writer::str);
         self.opt(file.size, Writer::u64);
         self.opt(file.upload_time, Writer::time);
-        self.opt(file.requires_python.as_deref(), Writer::str);
-        self.opt(file.yanked.as_deref(), Writer::str);
+        self.opt(file.requires_python, Writer::str);
+        self.opt(file.yanked, Writer::str);
         self.0.push(u8::from(file.core_metadata));
     }
 }
@@ -190,14 +200,19 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn file(&mut self) -> Option<DistFile> {
-        Some(DistFile {
-            filename: self.str()?.to_string(),
-            url: self.str()?.to_string(),
-            sha256: self.opt(|input| input.str().map(str::to_string))?,
+        self.fields().map(FileFields::into_owned)
+    }
+
+    /// A file as [`Writer::fields`] wrote it, borrowing its text from the entry.
+    pub(crate) fn fields(&mut self) -> Option<FileFields<'a>> {
+        Some(FileFields {
+            filename: self.str()?,
+            url: Cow::Borrowed(self.str()?),
+            sha256: self.opt(|input| input.str().map(Cow::Borrowed))?,
             size: self.opt(Reader::u64)?,
             upload_time: self.opt(Reader::time)?,
-            requires_python: self.opt(|input| input.str().map(str::to_string))?,
-            yanked: self.opt(|input| input.str().map(str::to_string))?,
+            requires_python: self.opt(Reader::str)?,
+            yanked: self.opt(Reader::str)?,
             core_metadata: self.bool()?,
         })
     }
@@ -235,7 +250,7 @@ mod tests {
         };
         ProjectPage {
             name: PackageName::from_str("six").unwrap(),
-            files: vec![file, bare],
+            files: vec![file, bare].into(),
         }
     }
 

@@ -15,6 +15,7 @@ use pep508_rs::PackageName;
 use reqwest::Url;
 
 use super::model::{DistFile, ProjectPage};
+use super::page_files::PageFilesBuilder;
 use super::simple_json::{normalize_sha256, resolve_url};
 
 /// A start tag: lower-cased name, attributes with decoded values, and the byte offsets of its `<` and
@@ -38,7 +39,7 @@ impl Tag<'_> {
 /// anchor is ignored.
 pub(crate) fn parse(html: &str, page_url: &Url, name: &PackageName) -> ProjectPage {
     let mut base = page_url.clone();
-    let mut files = Vec::new();
+    let mut files = PageFilesBuilder::default();
     let mut tags = Tags { html, position: 0 };
     while let Some(tag) = tags.next() {
         match tag.name.as_str() {
@@ -50,14 +51,16 @@ pub(crate) fn parse(html: &str, page_url: &Url, name: &PackageName) -> ProjectPa
             "a" => {
                 let (text, after) = anchor_text(html, tag.end);
                 tags.position = after;
-                files.extend(dist_file(&tag, &text, &base));
+                if let Some(file) = dist_file(&tag, &text, &base) {
+                    files.push(file.fields());
+                }
             }
             _ => {}
         }
     }
     ProjectPage {
         name: name.clone(),
-        files,
+        files: files.build(),
     }
 }
 
@@ -70,7 +73,7 @@ pub(crate) fn is_project_page(html: &str, page: &ProjectPage) -> bool {
         ".whl", ".tar.gz", ".zip", ".tar.bz2", ".tar.xz", ".tgz", ".tar", ".egg",
     ];
     let links_a_distribution = page.files.iter().any(|file| {
-        let filename = file.filename.to_ascii_lowercase();
+        let filename = file.filename().to_ascii_lowercase();
         DISTRIBUTION_SUFFIXES
             .iter()
             .any(|suffix| filename.ends_with(suffix))

@@ -15,7 +15,7 @@ fn page_url() -> Url {
 }
 
 fn files(html: &str) -> Vec<DistFile> {
-    parse(html, &page_url(), &name()).files
+    parse(html, &page_url(), &name()).files.to_dist_files()
 }
 
 #[test]
@@ -32,9 +32,10 @@ fn parses_a_trimmed_real_page() {
         &name(),
     )
     .unwrap();
-    assert_eq!(page.files.len(), 5);
+    let (page, from_json) = (page.files.to_dist_files(), from_json.files.to_dist_files());
+    assert_eq!(page.len(), 5);
     // HTML carries no size or upload time; everything else agrees with the JSON page.
-    for (html, json) in page.files.iter().zip(&from_json.files) {
+    for (html, json) in page.iter().zip(&from_json) {
         let json_without_extras = DistFile {
             size: None,
             upload_time: None,
@@ -42,9 +43,9 @@ fn parses_a_trimmed_real_page() {
         };
         assert_eq!(html, &json_without_extras);
     }
-    assert_eq!(page.files[1].requires_python.as_deref(), Some(">=3.7"));
+    assert_eq!(page[1].requires_python.as_deref(), Some(">=3.7"));
     assert_eq!(
-        page.files[3].yanked.as_deref(),
+        page[3].yanked.as_deref(),
         Some("Yanked due to conflicts with CVE-2024-35195 mitigation ")
     );
 }

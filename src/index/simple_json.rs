@@ -14,20 +14,21 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::model::{DistFile, ProjectPage};
+use super::model::ProjectPage;
+use super::page_files::{FileFields, PageFiles, PageFilesBuilder};
 
 /// The JSON API major version this parser understands; PEP 691 says clients must refuse another major.
 const SUPPORTED_MAJOR: &str = "1";
 
-/// The page's top level. Each file entry is converted as soon as it is read, so a big page never exists
-/// twice over (entries as parsed, then as [`DistFile`]s): that doubled the parse's peak, 19 MB of a cold
+/// The page's top level. Each file entry is stored as soon as it is read, so a big page never exists
+/// twice over (entries as parsed, then as stored files): that doubled the parse's peak, 19 MB of a cold
 /// resolve's 57 MB heap (heaptrack, base image).
 struct PageSeed<'u> {
     page_url: &'u Url,
 }
 
 struct Parsed {
-    files: Vec<DistFile>,
+    files: PageFiles,
     api_version: Option<String>,
 }
 
@@ -141,26 +142,26 @@ struct FilesSeed<'u> {
 }
 
 impl<'de> DeserializeSeed<'de> for FilesSeed<'_> {
-    type Value = Vec<DistFile>;
+    type Value = PageFiles;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<DistFile>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<PageFiles, D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
 
 impl<'de> Visitor<'de> for FilesSeed<'_> {
-    type Value = Vec<DistFile>;
+    type Value = PageFiles;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a list of files")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<DistFile>, A::Error> {
-        let mut files = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PageFiles, A::Error> {
+        let mut files = PageFilesBuilder::default();
         while let Some(file) = seq.next_element::<File<'de>>()? {
-            files.extend(convert(file, self.page_url));
+            push(&mut files, file, self.page_url);
         }
-        Ok(files)
+        Ok(files.build())
     }
 }
 
@@ -214,32 +215,36 @@ impl<'de> Visitor<'de> for FlagVisitor {
     }
 }
 
-/// One file entry; `None` for an entry whose URL cannot be resolved (it could not be fetched anyway).
-fn convert(file: File<'_>, page_url: &Url) -> Option<DistFile> {
-    let url = resolve_url(page_url, &file.url)?;
+/// Store one file entry; an entry whose URL cannot be resolved is left out (it could not be fetched
+/// anyway).
+fn push(files: &mut PageFilesBuilder, file: File<'_>, page_url: &Url) {
+    let Some(url) = resolve_url(page_url, &file.url) else {
+        return;
+    };
     let metadata_flag = file.core_metadata.or(file.dist_info_metadata);
-    Some(DistFile {
-        filename: file.filename.into_owned(),
-        url,
+    files.push(FileFields {
+        filename: &file.filename,
+        url: Cow::Owned(url),
         sha256: file
             .hashes
             .and_then(|hashes| hashes.sha256)
-            .and_then(|hash| normalize_sha256(&hash)),
+            .and_then(|hash| normalize_sha256(&hash))
+            .map(Cow::Owned),
         size: file.size,
         // A timestamp that does not parse is dropped rather than failing the whole page.
         upload_time: file
             .upload_time
             .and_then(|time| time.parse::<Timestamp>().ok()),
-        requires_python: file.requires_python.map(Cow::into_owned),
-        yanked: match file.yanked {
+        requires_python: file.requires_python.as_deref(),
+        yanked: match &file.yanked {
             // PEP 592 in JSON: `true` or a reason string means yanked.
-            Some(Flag::Bool(true)) => Some(String::new()),
+            Some(Flag::Bool(true)) => Some(""),
             Some(Flag::Text(reason)) => Some(reason),
             _ => None,
         },
         // PEP 691/714: the metadata flag is `true` or a dict of hashes when the file exists.
         core_metadata: matches!(metadata_flag, Some(Flag::Bool(true) | Flag::Object)),
-    })
+    });
 }
 
 /// `href` made absolute against `base`, without a fragment.
@@ -275,8 +280,9 @@ mod tests {
     #[test]
     fn parses_a_trimmed_real_page() {
         let page = parse(REQUESTS.as_bytes(), &page_url(), &name()).unwrap();
-        assert_eq!(page.files.len(), 5);
-        let sdist = &page.files[0];
+        let files = page.files.to_dist_files();
+        assert_eq!(files.len(), 5);
+        let sdist = &files[0];
         assert_eq!(sdist.filename, "requests-0.2.0.tar.gz");
         assert_eq!(sdist.requires_python, None);
         assert_eq!(sdist.yanked, None);
@@ -285,7 +291,7 @@ mod tests {
             sdist.upload_time,
             Some("2011-02-14T08:49:42.641660Z".parse().unwrap())
         );
-        let yanked = &page.files[2];
+        let yanked = &files[2];
         assert_eq!(yanked.filename, "requests-2.32.0-py3-none-any.whl");
         assert_eq!(yanked.requires_python.as_deref(), Some(">=3.8"));
         assert_eq!(
@@ -316,7 +322,8 @@ mod tests {
              "dist-info-metadata": true, "unknown-field": [1, 2]}
         ]}"##;
         let page = parse(body.as_bytes(), &page_url(), &name()).unwrap();
-        let [first, second, third] = page.files.as_slice() else {
+        let files = page.files.to_dist_files();
+        let [first, second, third] = files.as_slice() else {
             panic!("{page:?}")
         };
         assert_eq!(first.url, "https://pypi.org/files/a-1.0-py3-none-any.whl");
@@ -346,7 +353,8 @@ mod tests {
              "core-metadata": null, "dist-info-metadata": {"sha256": "00"}}
         ], "name": "a", "versions": ["1.0", "2.0"], "meta": {"api-version": "1.1"}}"#;
         let page = parse(body.as_bytes(), &page_url(), &name()).unwrap();
-        let [first, second] = page.files.as_slice() else {
+        let files = page.files.to_dist_files();
+        let [first, second] = files.as_slice() else {
             panic!("{page:?}")
         };
         assert_eq!(first.filename, "a-1.0.tar.gz");

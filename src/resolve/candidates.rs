@@ -14,7 +14,7 @@ use pep508_rs::PackageName;
 use version_ranges::Ranges;
 
 use super::Target;
-use crate::index::{DistFile, ProjectPage};
+use crate::index::{DistFile, FileRef, ProjectPage};
 use crate::tags::{DistFilename, IncompatibleTag, PythonVersion, TagCompatibility};
 
 /// A release that can install on the target.
@@ -26,8 +26,9 @@ pub struct Candidate {
     pub yanked: Option<String>,
     /// The file whose core metadata describes the release when that is not `file` (see
     /// [`metadata_file`](Self::metadata_file)); `None` for most releases, so that a candidate holds
-    /// one copy of its file: warm runs decode thousands of candidates from the cache.
-    other_metadata_file: Option<DistFile>,
+    /// one copy of its file: warm runs decode thousands of candidates from the cache. Boxed, so that
+    /// the candidates of a version map (kept for the whole run) do not each reserve room for a file.
+    other_metadata_file: Option<Box<DistFile>>,
 }
 
 impl Candidate {
@@ -38,7 +39,9 @@ impl Candidate {
         yanked: Option<String>,
         metadata_file: Option<DistFile>,
     ) -> Candidate {
-        let other_metadata_file = metadata_file.filter(|metadata_file| *metadata_file != file);
+        let other_metadata_file = metadata_file
+            .filter(|metadata_file| *metadata_file != file)
+            .map(Box::new);
         Candidate {
             file,
             yanked,
@@ -50,7 +53,7 @@ impl Candidate {
     /// release also has wheels (for other targets): like uv, fave-lock then reads a wheel's METADATA,
     /// which a release shares across its files, instead of building the sdist to learn the same.
     pub fn metadata_file(&self) -> &DistFile {
-        self.other_metadata_file.as_ref().unwrap_or(&self.file)
+        self.other_metadata_file.as_deref().unwrap_or(&self.file)
     }
 }
 
@@ -104,7 +107,7 @@ impl Releases {
     pub fn new(page: &ProjectPage) -> Releases {
         let mut by_version: BTreeMap<Version, Vec<(DistFilename, usize)>> = BTreeMap::new();
         for (index, file) in page.files.iter().enumerate() {
-            if let Some(parsed) = DistFilename::parse(&file.filename, &page.name) {
+            if let Some(parsed) = DistFilename::parse(file.filename(), &page.name) {
                 let version = match &parsed {
                     DistFilename::Wheel(wheel) => wheel.version.clone(),
                     DistFilename::Sdist(sdist) => sdist.version.clone(),
@@ -153,9 +156,9 @@ impl VersionMap {
         let mut requires_python = RequiresPythonMemo::default();
         let mut map = VersionMap::default();
         for (version, files) in &releases.by_version {
-            let files: Vec<(&DistFilename, &DistFile)> = files
+            let files: Vec<(&DistFilename, FileRef<'_>)> = files
                 .iter()
-                .map(|(parsed, index)| (parsed, &page.files[*index]))
+                .filter_map(|(parsed, index)| Some((parsed, page.files.get(*index)?)))
                 .collect();
             match select(&page.name, &files, policy, &mut requires_python) {
                 Ok(candidate) => {
@@ -227,7 +230,7 @@ impl VersionMap {
 /// Choose the file a release would install on the target, or say why there is none.
 fn select<'a>(
     name: &PackageName,
-    files: &[(&DistFilename, &'a DistFile)],
+    files: &[(&DistFilename, FileRef<'a>)],
     policy: &Policy<'_>,
     requires_python: &mut RequiresPythonMemo<'a>,
 ) -> Result<Candidate, Unusable> {
@@ -237,11 +240,7 @@ fn select<'a>(
         Some(allowed) => {
             hashed = files
                 .iter()
-                .filter(|(_, file)| {
-                    file.sha256
-                        .as_ref()
-                        .is_some_and(|hash| allowed.contains(hash))
-                })
+                .filter(|(_, file)| file.sha256().is_some_and(|hash| allowed.contains(&*hash)))
                 .copied()
                 .collect();
             if hashed.is_empty() {
@@ -253,13 +252,18 @@ fn select<'a>(
     };
     let in_time: Vec<_> = files
         .iter()
-        .filter(|(_, file)| match (policy.exclude_newer, file.upload_time) {
-            (Some(cutoff), Some(uploaded)) => uploaded <= cutoff,
-            _ => true,
-        })
+        .filter(
+            |(_, file)| match (policy.exclude_newer, file.upload_time()) {
+                (Some(cutoff), Some(uploaded)) => uploaded <= cutoff,
+                _ => true,
+            },
+        )
         .collect();
     if in_time.is_empty() {
-        let earliest = files.iter().filter_map(|(_, file)| file.upload_time).min();
+        let earliest = files
+            .iter()
+            .filter_map(|(_, file)| file.upload_time())
+            .min();
         return Err(Unusable::NewerThanCutoff {
             earliest: earliest.unwrap_or_default(),
         });
@@ -267,26 +271,26 @@ fn select<'a>(
     let python = &policy.target.python_full;
     let for_python: Vec<_> = in_time
         .iter()
-        .filter(|(_, file)| requires_python.allows(file.requires_python.as_deref(), python))
+        .filter(|(_, file)| requires_python.allows(file.requires_python(), python))
         .collect();
     if for_python.is_empty() {
         let specifiers = in_time
             .iter()
-            .find_map(|(_, file)| file.requires_python.clone())
+            .find_map(|(_, file)| file.requires_python().map(str::to_string))
             .unwrap_or_default();
         return Err(Unusable::RequiresPython { specifiers });
     }
-    let mut best: Option<(bool, TagCompatibility, &DistFile)> = None;
+    let mut best: Option<(bool, TagCompatibility, FileRef<'_>)> = None;
     let mut nearest = None;
     let mut sdist = None;
-    for (parsed, file) in for_python.iter().map(|entry| **entry) {
+    for &(parsed, file) in for_python.iter().map(|entry| **entry) {
         match parsed {
             DistFilename::Wheel(wheel) => {
                 match policy.target.tags.compatibility(wheel) {
                     TagCompatibility::Incompatible(miss) => nearest = nearest.max(Some(miss)),
                     compatible => {
                         // Prefer an unyanked file over a yanked one, then pip's tag order.
-                        let key = (file.yanked.is_none(), compatible, *file);
+                        let key = (file.yanked().is_none(), compatible, file);
                         if best
                             .as_ref()
                             .is_none_or(|current| (key.0, key.1) > (current.0, current.1))
@@ -332,16 +336,17 @@ fn select<'a>(
                 .map(|(_, file)| *file)
         };
         wheels()
-            .find(|file| file.filename.contains(machine))
+            .find(|file| file.filename().contains(machine))
             .or_else(|| wheels().next())
             .unwrap_or(chosen)
     } else {
         chosen
     };
-    let other_metadata_file = (!std::ptr::eq(metadata_file, chosen)).then(|| metadata_file.clone());
+    let other_metadata_file =
+        (!metadata_file.is_same_entry(&chosen)).then(|| metadata_file.to_dist_file());
     Ok(Candidate::new(
-        chosen.clone(),
-        chosen.yanked.clone(),
+        chosen.to_dist_file(),
+        chosen.yanked().map(str::to_string),
         other_metadata_file,
     ))
 }
@@ -566,7 +571,7 @@ mod tests {
     ) -> VersionMap {
         let page = ProjectPage {
             name: PackageName::from_str("demo").unwrap(),
-            files,
+            files: files.into(),
         };
         let target = target();
         let allow_sdist = super::super::SdistPolicy::default();
@@ -643,6 +648,50 @@ mod tests {
         assert_eq!(built.file, sdist);
         assert_eq!(built.metadata_file(), &wheel);
         assert_ne!(built, Candidate::new(sdist, None, None));
+    }
+
+    #[test]
+    fn candidates_carry_the_page_files_exactly_as_listed() {
+        // Files the compact page keeps in its fallback forms: a hash that is not lower-case hex, a URL
+        // that does not end with the filename, one with a query string, one on another host.
+        let wheel = DistFile {
+            sha256: Some("AB".repeat(32)),
+            url: "https://files.example/download?name=demo-1.0-py3-none-any.whl&v=1".to_string(),
+            requires_python: Some(">=3.8, <4".to_string()),
+            ..file("demo-1.0-py3-none-any.whl", "2024-01-01T00:00:00.5Z")
+        };
+        let sdist = DistFile {
+            sha256: None,
+            size: None,
+            url: "https://mirror.example/d/123".to_string(),
+            ..yanked(file("demo-2.0.tar.gz", "2024-02-01T00:00:00Z"), "bad")
+        };
+        let other_machine = DistFile {
+            url: "relative/demo-2.0-py3-none-manylinux_2_17_aarch64.whl".to_string(),
+            ..file(
+                "demo-2.0-py3-none-manylinux_2_17_aarch64.whl",
+                "2024-02-01T00:00:00Z",
+            )
+        };
+        let page = ProjectPage {
+            name: PackageName::from_str("demo").unwrap(),
+            files: vec![wheel.clone(), sdist.clone(), other_machine.clone()].into(),
+        };
+        let target = target();
+        let allow_sdist = super::super::SdistPolicy::all();
+        let policy = Policy {
+            target: &target,
+            exclude_newer: None,
+            allow_sdist: &allow_sdist,
+            allowed_hashes: None,
+        };
+        let versions = VersionMap::new(&page, &policy);
+        assert_eq!(versions.usable[&v("1.0")].file, wheel);
+        let built = &versions.usable[&v("2.0")];
+        assert_eq!(
+            (&built.file, built.metadata_file(), built.yanked.as_deref()),
+            (&sdist, &other_machine, Some("bad"))
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ use super::selection_cache;
 use super::{ResolveOptions, Target};
 use crate::index::page_codec::Writer;
 use crate::index::{
-    CoreMetadata, DistFile, IndexClient, IndexError, PageStamp, ProjectPage, ProjectResponse,
-    Speculation,
+    CoreMetadata, DerivedKey, DistFile, IndexClient, IndexError, PageStamp, ProjectPage,
+    ProjectResponse, Speculation,
 };
 use crate::requirements::pep508::parse_index_requirement;
 
@@ -99,6 +99,53 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 /// One project's version maps, indexed like [`Fetcher::targets`].
 type TargetMaps = Arc<[Arc<VersionMap>]>;
 
+/// Answers shared by every fetcher derived from one (another sdist policy, another Python): a
+/// diagnosis resolves many variants, and each kept its own copy of every page and version map it read
+/// (openvoice's cold diagnosis: 20 MB of maps decoded again, then 20 MB of pages, of a 75 MB heap
+/// peak; heaptrack). Only answers are kept, never a failure, so a variant still asks again where an
+/// earlier one could not get an answer; each fetcher keeps its own memo in front, so what one has
+/// fetched (its "found projects") does not change with what the others did.
+struct Kept<K, V> {
+    values: Mutex<HashMap<K, V>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Kept<K, V> {
+    fn get(&self, key: &K) -> Option<V> {
+        self.lock().get(key).cloned()
+    }
+
+    /// Keep `value` unless another fetcher kept one first (the first stays, so every fetcher then
+    /// reads the same).
+    fn keep(&self, key: K, value: &V) {
+        self.lock().entry(key).or_insert_with(|| value.clone());
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
+        self.values
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<K, V> Default for Kept<K, V> {
+    fn default() -> Self {
+        Kept {
+            values: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A project and the slot and rest of its selection key (see [`selection_cache::key`]: the targets and
+/// everything of the options that selection reads for the project).
+type SelectionKey = (PackageName, Vec<u8>, Vec<u8>);
+
+fn selection_key(name: &PackageName, key: &DerivedKey) -> SelectionKey {
+    (name.clone(), key.slot.clone(), key.rest.clone())
+}
+
+/// A page with the stamp of the cache entry that holds it.
+type StampedPage = (ProjectResponse, Option<PageStamp>);
+
 /// A node the crawler has visited: target, project, release, active extras.
 type CrawlKey = (usize, PackageName, Version, Vec<ExtraName>);
 
@@ -108,13 +155,20 @@ pub struct Fetcher {
     targets: Vec<Target>,
     options: ResolveOptions,
     /// Each page with the stamp of the cache entry that holds it.
-    pages: Memo<PackageName, Shared<(ProjectResponse, Option<PageStamp>)>>,
-    metadata: Memo<String, Shared<Arc<Metadata>>>,
+    pages: Memo<PackageName, Shared<StampedPage>>,
+    /// The pages found by any fetcher derived from the same one: a page does not depend on the
+    /// targets or the options.
+    kept_pages: Arc<Kept<PackageName, StampedPage>>,
+    /// Core metadata, shared by every fetcher derived from one for the same targets (a file's
+    /// metadata does not depend on the options, and an sdist's is built for the first target's Python).
+    metadata: Arc<Memo<String, Shared<Arc<Metadata>>>>,
     /// Sdist metadata, shared by every fetcher derived from one (a diagnosis's variants with another
     /// sdist policy): a build takes seconds, and one that failed fails the same way in every variant.
     sdists: Arc<Memo<String, Shared<Arc<CoreMetadata>>>>,
     /// Each project's version maps, one per target (`None` when the project does not exist).
     version_maps: Memo<PackageName, Shared<Option<TargetMaps>>>,
+    /// The version maps of any fetcher derived from the same one, by selection key.
+    kept_maps: Arc<Kept<SelectionKey, TargetMaps>>,
     crawled: Mutex<HashSet<CrawlKey>>,
     /// Builds of sdist metadata stop at this instant (a diagnosis checking an "allow this sdist" fix
     /// within its time budget); `None` leaves only the build's own timeout.
@@ -128,20 +182,36 @@ impl Fetcher {
             targets,
             options,
             pages: Memo::new(),
-            metadata: Memo::new(),
+            kept_pages: Arc::default(),
+            metadata: Arc::new(Memo::new()),
             sdists: Arc::new(Memo::new()),
             version_maps: Memo::new(),
+            kept_maps: Arc::default(),
             crawled: Mutex::default(),
             build_deadline: None,
         }
     }
 
-    /// A fetcher for the same client and targets with other `options`, sharing this one's sdist
-    /// metadata; the rest of the memo depends on the options, so it starts empty.
+    /// A fetcher for the same client and targets with other `options`, sharing this one's pages,
+    /// metadata and the version maps its options select alike; the rest of the memo starts empty.
     pub fn derived(&self, options: ResolveOptions) -> Fetcher {
         Fetcher {
+            kept_pages: self.kept_pages.clone(),
+            metadata: self.metadata.clone(),
             sdists: self.sdists.clone(),
+            kept_maps: self.kept_maps.clone(),
             ..Fetcher::new(self.client.clone(), self.targets.clone(), options)
+        }
+    }
+
+    /// A fetcher for the same client and options and other `targets`, sharing this one's pages and
+    /// the version maps (keyed by their targets), not its metadata: an sdist's is built for the
+    /// targets' Python.
+    pub fn for_targets(&self, targets: Vec<Target>) -> Fetcher {
+        Fetcher {
+            kept_pages: self.kept_pages.clone(),
+            kept_maps: self.kept_maps.clone(),
+            ..Fetcher::new(self.client.clone(), targets, self.options.clone())
         }
     }
 
@@ -173,13 +243,15 @@ impl Fetcher {
         Ok(self.page_stamped(name).await?.0)
     }
 
-    async fn page_stamped(
-        &self,
-        name: &PackageName,
-    ) -> Shared<(ProjectResponse, Option<PageStamp>)> {
+    async fn page_stamped(&self, name: &PackageName) -> Shared<StampedPage> {
         self.pages
             .get(name, || async {
-                self.client.project_stamped(name).await.map_err(Arc::new)
+                if let Some(page) = self.kept_pages.get(name) {
+                    return Ok(page);
+                }
+                let page = self.client.project_stamped(name).await.map_err(Arc::new)?;
+                self.kept_pages.keep(name.clone(), &page);
+                Ok(page)
             })
             .await
     }
@@ -255,17 +327,25 @@ impl Fetcher {
     /// cached one the client would use as is, else computed from the page (and then stored).
     async fn load_version_maps(&self, name: &PackageName) -> Shared<Option<TargetMaps>> {
         let key = selection_cache::key(&self.targets, &self.options, name);
-        if let Some(key) = key.clone() {
+        if let Some(key) = &key {
+            if let Some(maps) = self.kept_maps.get(&selection_key(name, key)) {
+                return Ok(Some(maps));
+            }
             let targets = self.targets.len();
             let decode = move |bytes: &[u8]| selection_cache::decode(bytes, targets);
-            if let Some(maps) = self.client.derived(name, key, decode).await {
-                return Ok(Some(maps.into_iter().map(Arc::new).collect()));
+            if let Some(maps) = self.client.derived(name, key.clone(), decode).await {
+                let maps: TargetMaps = maps.into_iter().map(Arc::new).collect();
+                self.kept_maps.keep(selection_key(name, key), &maps);
+                return Ok(Some(maps));
             }
         }
         let (ProjectResponse::Found(page), stamp) = self.page_stamped(name).await? else {
             return Ok(None);
         };
         let maps = self.version_maps_of(&page);
+        if let Some(key) = &key {
+            self.kept_maps.keep(selection_key(name, key), &maps);
+        }
         if let (Some(key), Some(stamp)) = (key, stamp) {
             let stored = maps.clone();
             let encode = move |out: &mut Writer| selection_cache::encode(&stored, out);
@@ -411,3 +491,7 @@ fn parse_requires_dist(entries: &[String]) -> Result<Vec<Requirement>, InvalidRe
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "fetch_tests.rs"]
+mod tests;

@@ -289,10 +289,10 @@ impl Resolver {
     }
 
     /// A resolver with the same client, options and deadline for other `targets` (another Python:
-    /// nothing of this one's memo applies).
+    /// of this one's memo, only the version maps keyed by their targets apply).
     pub fn for_targets(&self, targets: Vec<Target>) -> Resolver {
         Resolver {
-            fetcher: Arc::new(Fetcher::new(self.client(), targets, self.options().clone())),
+            fetcher: Arc::new(self.fetcher.for_targets(targets)),
             deadline: self.deadline,
             watcher: None,
         }

@@ -478,7 +478,8 @@ mod tests {
                     upload_time: Some("2026-11-05T00:00:00Z".parse().unwrap()),
                     ..file("demo-2.0-py3-none-any.whl")
                 },
-            ],
+            ]
+            .into(),
         };
         let cache = crate::index::cache::Cache::new(dir.path().to_path_buf());
         let index = client.settings().index_url.clone();

@@ -478,9 +478,10 @@ async fn index_findings(
                     let entry = page.as_ref().and_then(|page| {
                         page.files
                             .iter()
-                            .find(|entry| entry.filename == job.file.filename)
+                            .find(|entry| entry.filename() == job.file.filename)
+                            .map(|entry| entry.to_dist_file())
                     });
-                    checks::index_checks(job.package, job.file, entry, cutoff)
+                    checks::index_checks(job.package, job.file, entry.as_ref(), cutoff)
                 })
                 .collect();
             Ok::<_, VerifyError>(findings)
