@@ -199,7 +199,10 @@ async fn metadata_comes_from_range_reads_when_the_page_advertises_no_metadata_fi
         assert!(!idna.files.get(0).unwrap().to_dist_file().core_metadata);
         server.clear_requests();
         let bytes_before = client.stats.bytes.load(Ordering::Relaxed);
-        let metadata = client.metadata(&idna.files.get(0).unwrap().to_dist_file()).await.unwrap();
+        let metadata = client
+            .metadata(&idna.files.get(0).unwrap().to_dist_file())
+            .await
+            .unwrap();
         assert_eq!(
             (metadata.name.as_str(), metadata.version.as_str()),
             ("idna", "3.10")
@@ -245,7 +248,10 @@ async fn a_small_wheel_is_read_whole_in_one_request() {
     let client = client(&server, cache.path());
     let early = page(&client, "early").await;
     server.clear_requests();
-    let metadata = client.metadata(&early.files.get(0).unwrap().to_dist_file()).await.unwrap();
+    let metadata = client
+        .metadata(&early.files.get(0).unwrap().to_dist_file())
+        .await
+        .unwrap();
     assert_eq!(metadata.requires_dist, ["six"]);
     assert_eq!(
         path_range_status(&server),
@@ -272,7 +278,12 @@ async fn without_ranges_metadata_comes_from_the_metadata_file_or_a_full_download
         let client = client(&server, cache.path());
         let packaging = page(&client, "packaging").await;
         server.clear_requests();
-        assert_packaging(&client.metadata(&packaging.files.get(0).unwrap().to_dist_file()).await.unwrap());
+        assert_packaging(
+            &client
+                .metadata(&packaging.files.get(0).unwrap().to_dist_file())
+                .await
+                .unwrap(),
+        );
         let metadata_file = (format!("{wheel}.metadata"), None, 404);
         let expected = if serve_metadata_files {
             vec![
