@@ -169,14 +169,26 @@ pub fn page_cache(data: &[u8]) {
 }
 
 /// The payload of a stored file selection (`resolve::selection_cache`) for one target, then what the
-/// solver asks of it.
+/// solver asks of it. The payload's CRC is set to match the input first: a forged entry that passes
+/// the check must still never panic, and the fuzzer would not find one that does by guessing CRCs.
 pub fn selection_cache(data: &[u8]) {
-    if let Some(maps) = crate::resolve::selection_cache::decode(data, 1) {
+    let mut bytes = data.to_vec();
+    if bytes.len() >= 4 {
+        let crc = crc32fast::hash(&bytes[4..]);
+        bytes[..4].copy_from_slice(&crc.to_le_bytes());
+    }
+    let bytes = std::sync::Arc::new(bytes);
+    if let Some(maps) = crate::resolve::selection_cache::decode(&bytes, 0, 1) {
         for map in &maps {
             let _ = map.best(&Ranges::full(), false);
             let _ = map.best_unusable(&Ranges::full());
             for unusable in map.unusable.values() {
                 let _ = unusable.to_string();
+            }
+            for (version, _) in map.usable.iter().rev().take(3) {
+                let _ = map.usable.get(version);
+                let _ = map.usable.range(version.clone()..).count();
+                let _ = map.next_below(&Ranges::full(), version, false, 2).count();
             }
         }
     }

@@ -204,13 +204,10 @@ async fn invalid_metadata(
     input: &InputRequirement,
 ) -> Result<Option<Finding>, ResolveError> {
     let requirement = &input.requirement;
-    if range.as_singleton().is_none() {
+    let (Some(_), Some(chosen)) = (range.as_singleton(), map.usable.get(version)) else {
         return Ok(None);
-    }
-    let Err(invalid) = resolver
-        .requires_dist(map.usable[version].metadata_file())
-        .await?
-    else {
+    };
+    let Err(invalid) = resolver.requires_dist(chosen.metadata_file()).await? else {
         return Ok(None);
     };
     let name = &requirement.name;
@@ -423,7 +420,7 @@ async fn no_such_version(
     };
     let fixes = nearest
         .iter()
-        .filter(|v| map.usable.get(*v).is_some_and(|c| c.yanked.is_none()))
+        .filter(|v| map.usable.get(v).is_some_and(|c| c.yanked.is_none()))
         .map(|v| {
             replace_fix(
                 input,

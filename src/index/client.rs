@@ -48,7 +48,7 @@ impl IndexClient {
     pub fn new(settings: IndexSettings) -> Result<IndexClient, IndexError> {
         let stats = Arc::<IndexStats>::default();
         let http = Http::new(settings.concurrency, stats.clone())?;
-        let cache = Cache::new(settings.cache_dir.clone());
+        let cache = Cache::new(settings.cache_dir.clone()).inline_reads(settings.offline);
         Ok(IndexClient {
             settings,
             stats,
@@ -106,7 +106,7 @@ impl IndexClient {
         &self,
         name: &PackageName,
         key: DerivedKey,
-        decode: impl FnOnce(&[u8]) -> Option<T> + Send + 'static,
+        decode: impl FnOnce(&Arc<Vec<u8>>, usize) -> Option<T> + Send + 'static,
     ) -> Option<T> {
         if !self.may_use_cached_page() {
             return None;

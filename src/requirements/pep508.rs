@@ -245,12 +245,24 @@ fn normalize(text: &str) -> Result<String, Pep508Error> {
 
 /// Append `piece` (which starts at byte `offset` of the text) with tabs outside quoted strings made
 /// spaces: pep508_rs's name and version scanners stop at a tab, packaging's treat it as whitespace.
+/// Every `Requires-Dist` entry of a run passes here, so text without a tab is copied as is, and a
+/// tab's quoting is looked up by binary search (the tokens are in order): a per-character scan over
+/// every token made a long entry quadratic.
 fn push_untabbed(out: &mut String, piece: &str, tokens: &[Token<'_>], offset: usize) {
+    if !piece.contains('\t') {
+        out.push_str(piece);
+        return;
+    }
     for (index, character) in piece.char_indices() {
         let at = offset + index;
-        let quoted = tokens
-            .iter()
-            .any(|token| token.kind == Kind::Quoted && token.start <= at && at < token.end);
+        let quoted = character == '\t' && {
+            // The last token starting at or before `at` is the only one that can contain it.
+            let next = tokens.partition_point(|token| token.start <= at);
+            next > 0 && {
+                let token = &tokens[next - 1];
+                token.kind == Kind::Quoted && at < token.end
+            }
+        };
         out.push(if character == '\t' && !quoted {
             ' '
         } else {

@@ -14,6 +14,8 @@ use pep508_rs::PackageName;
 use version_ranges::Ranges;
 
 use super::Target;
+use super::version_table::{StoredValue, VersionTable};
+use crate::index::page_codec::{Reader, Writer};
 use crate::index::{DistFile, FileRef, ProjectPage};
 use crate::tags::{DistFilename, IncompatibleTag, PythonVersion, TagCompatibility};
 
@@ -80,8 +82,111 @@ pub enum Unusable {
 /// Every release of a package, split by whether it can install on one target.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct VersionMap {
-    pub usable: BTreeMap<Version, Candidate>,
-    pub unusable: BTreeMap<Version, Unusable>,
+    pub usable: VersionTable<Candidate>,
+    pub unusable: VersionTable<Unusable>,
+}
+
+/// As stored: `file · opt<str> yanked · u8 (0: metadata file follows as a file | 1: same as file)`.
+impl StoredValue for Candidate {
+    fn read(input: &mut Reader<'_>) -> Option<Candidate> {
+        let file = input.file()?;
+        let yanked = input.opt(|input| input.str().map(str::to_string))?;
+        let metadata_file = if input.bool()? {
+            None
+        } else {
+            Some(input.file()?)
+        };
+        Some(Candidate::new(file, yanked, metadata_file))
+    }
+}
+
+impl Candidate {
+    pub(crate) fn write(&self, out: &mut Writer) {
+        out.file(&self.file);
+        out.opt(self.yanked.as_deref(), Writer::str);
+        match &self.other_metadata_file {
+            None => out.u8(1),
+            Some(metadata_file) => {
+                out.u8(0);
+                out.file(metadata_file);
+            }
+        }
+    }
+}
+
+/// As stored: `u8 0 · time earliest | u8 1 · str specifiers | u8 2 · u64 files
+/// | u8 3 · opt<u8 nearest> · u32 k · k × str wheel tag · u8 has_sdist`.
+impl StoredValue for Unusable {
+    fn read(input: &mut Reader<'_>) -> Option<Unusable> {
+        Some(match input.u8()? {
+            0 => Unusable::NewerThanCutoff {
+                earliest: input.time()?,
+            },
+            1 => Unusable::RequiresPython {
+                specifiers: input.str()?.to_string(),
+            },
+            2 => Unusable::NoFileWithHash {
+                files: usize::try_from(input.u64()?).ok()?,
+            },
+            3 => {
+                let nearest = input.opt(|input| match input.u8()? {
+                    0 => Some(IncompatibleTag::Python),
+                    1 => Some(IncompatibleTag::Abi),
+                    2 => Some(IncompatibleTag::Platform),
+                    _ => None,
+                })?;
+                let count = input.len()?;
+                let mut wheel_tags = Vec::with_capacity(count.min(input.0.len() / 4));
+                for _ in 0..count {
+                    wheel_tags.push(input.str()?.to_string());
+                }
+                Unusable::NoWheel {
+                    nearest,
+                    wheel_tags,
+                    has_sdist: input.bool()?,
+                }
+            }
+            _ => return None,
+        })
+    }
+}
+
+impl Unusable {
+    pub(crate) fn write(&self, out: &mut Writer) {
+        match self {
+            Unusable::NewerThanCutoff { earliest } => {
+                out.u8(0);
+                out.time(*earliest);
+            }
+            Unusable::RequiresPython { specifiers } => {
+                out.u8(1);
+                out.str(specifiers);
+            }
+            Unusable::NoFileWithHash { files } => {
+                out.u8(2);
+                out.u64(u64::try_from(*files).unwrap_or(u64::MAX));
+            }
+            Unusable::NoWheel {
+                nearest,
+                wheel_tags,
+                has_sdist,
+            } => {
+                out.u8(3);
+                out.opt(*nearest, |out, nearest| {
+                    out.u8(match nearest {
+                        IncompatibleTag::Python => 0,
+                        IncompatibleTag::Abi => 1,
+                        IncompatibleTag::Platform => 2,
+                    });
+                });
+                out.len(wheel_tags.len());
+                for tag in wheel_tags {
+                    out.str(tag);
+                }
+                out.u8(u8::from(*has_sdist));
+            }
+        }
+    }
 }
 
 /// What selection needs to know besides the page.
@@ -178,15 +283,20 @@ impl VersionMap {
     /// pre-release only when `allow_prerelease` or no final release fits.
     pub fn best(&self, range: &Ranges<Version>, allow_prerelease: bool) -> Option<&Version> {
         let exact = range.as_singleton();
-        let fits = |(version, candidate): &(&Version, &Candidate)| {
-            range.contains(*version) && (candidate.yanked.is_none() || exact == Some(*version))
-        };
-        let mut in_range = self.usable.iter().rev().filter(fits);
+        // Versions first: a stored table decodes a release's file only once its version fits.
+        let mut in_range = self.usable.positions(range).rev().filter_map(|at| {
+            let version = self.usable.version_at(at)?;
+            if !range.contains(version) {
+                return None;
+            }
+            let candidate = self.usable.value_at(at)?;
+            (candidate.yanked.is_none() || exact == Some(version)).then_some(version)
+        });
         if allow_prerelease {
-            return in_range.next().map(|(version, _)| version);
+            return in_range.next();
         }
         let mut first_pre = None;
-        for (version, _) in in_range {
+        for version in in_range {
             if !version.any_prerelease() {
                 return Some(version);
             }
@@ -207,23 +317,31 @@ impl VersionMap {
         count: usize,
     ) -> impl Iterator<Item = (&'a Version, &'a Candidate)> {
         let allow_prerelease = allow_prerelease || chosen.any_prerelease();
-        self.usable
-            .range(..chosen.clone())
+        let below = range.intersection(&Ranges::strictly_lower_than(chosen.clone()));
+        let positions = self.usable.positions(&below);
+        positions
             .rev()
-            .filter(move |(version, candidate)| {
-                range.contains(*version)
-                    && candidate.yanked.is_none()
-                    && (allow_prerelease || !version.any_prerelease())
+            .filter_map(move |at| {
+                let version = self.usable.version_at(at)?;
+                let unwanted_pre = !allow_prerelease && version.any_prerelease();
+                if unwanted_pre || !below.contains(version) {
+                    return None;
+                }
+                let candidate = self.usable.value_at(at)?;
+                candidate.yanked.is_none().then_some((version, candidate))
             })
             .take(count)
     }
 
     /// The highest unusable release in `range`, to explain why nothing in it installs.
     pub fn best_unusable(&self, range: &Ranges<Version>) -> Option<(&Version, &Unusable)> {
-        self.unusable
-            .iter()
-            .rev()
-            .find(|(version, _)| range.contains(*version))
+        self.unusable.positions(range).rev().find_map(|at| {
+            let version = self.unusable.version_at(at)?;
+            if !range.contains(version) {
+                return None;
+            }
+            Some((version, self.unusable.value_at(at)?))
+        })
     }
 }
 

@@ -332,7 +332,9 @@ impl Fetcher {
                 return Ok(Some(maps));
             }
             let targets = self.targets.len();
-            let decode = move |bytes: &[u8]| selection_cache::decode(bytes, targets);
+            let decode = move |bytes: &Arc<Vec<u8>>, payload: usize| {
+                selection_cache::decode(bytes, payload, targets)
+            };
             if let Some(maps) = self.client.derived(name, key.clone(), decode).await {
                 let maps: TargetMaps = maps.into_iter().map(Arc::new).collect();
                 self.kept_maps.keep(selection_key(name, key), &maps);
@@ -372,6 +374,13 @@ impl Fetcher {
             .collect()
     }
 
+    /// Whether guessing ahead can pay: it overlaps round trips to the index with the solver's work.
+    /// Offline there are none, only cache reads the solver makes as fast itself, so a guess is pure
+    /// cost (a task spawned per edge, reads of releases the solver never asks about).
+    fn speculates(&self) -> bool {
+        !self.client.settings().offline
+    }
+
     /// Start fetching, in the background, what resolving `name` in `range` will most likely need: its
     /// page, the metadata of the release PubGrub would pick, and recursively the same for its
     /// dependencies. Errors are left for the solver to meet (and report) when it asks.
@@ -382,6 +391,9 @@ impl Fetcher {
         range: Ranges<Version>,
         extras: Vec<ExtraName>,
     ) {
+        if !self.speculates() {
+            return;
+        }
         let this = Arc::clone(self);
         let crawl = this.crawl_one(target, name, range, extras);
         tokio::spawn(Speculation::new().scope(crawl));
@@ -413,6 +425,9 @@ impl Fetcher {
         versions: impl IntoIterator<Item = Version>,
         extras: &[ExtraName],
     ) {
+        if !self.speculates() {
+            return;
+        }
         for version in versions {
             let this = Arc::clone(self);
             let (name, extras) = (name.clone(), extras.to_vec());

@@ -8,6 +8,7 @@ mod prerelease;
 mod provider;
 mod report;
 pub(crate) mod selection_cache;
+mod version_table;
 mod wording;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +26,7 @@ pub use candidates::{
 };
 pub use fetch::{InvalidRequirement, requirement_range};
 pub use report::{Incompatibility, NoSolution, TargetFailure};
+pub use version_table::VersionTable;
 pub use wording::range_text;
 
 use crate::index::{CoreMetadata, DistFile, IndexClient, IndexError, ProjectPage, ProjectResponse};

@@ -13,34 +13,35 @@
 //! time, so that a rebuilt binary whose selection rules changed never reads an older build's choices).
 //! The page is named by its stamp (fetch time and entry length), so a page fetched again is a miss.
 //!
-//! Payload layout (primitives as in `index::page_codec`, all checked; any surprise is a miss):
+//! Payload layout (primitives as in `index::page_codec`; tables as in `version_table`, read in place):
 //!
 //! ```text
-//! u32 targets · targets × map
-//! map       = u32 n · n × (str version · candidate) · u32 m · m × (str version · unusable)
+//! u32 crc32 of the rest · u32 targets · targets × u32 offset of a map · maps
+//! map       = table of (version, candidate) · table of (version, unusable)   (the usable table's offset
+//!             is the map's; the unusable one follows it, at the offset in the map's first u32 after
+//!             its own)
 //! candidate = file · opt<str> yanked · u8 (0: metadata file follows as a file | 1: same as file)
 //! unusable  = u8 0 · time earliest | u8 1 · str specifiers | u8 2 · u64 files
 //!           | u8 3 · opt<u8 nearest> · u32 k · k × str wheel tag · u8 has_sdist
 //! ```
 //!
-//! Versions are stored in order and must decode strictly increasing.
+//! Offsets count from the CRC's first byte. A run decodes only the releases the solver looks at (see
+//! `version_table`), so the whole payload is checked by its CRC first: a torn or corrupted entry is a
+//! miss, not a wrong release found halfway through a resolve.
 
 use std::borrow::Borrow;
-use std::collections::BTreeMap;
-use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use pep440_rs::Version;
 use pep508_rs::PackageName;
 
-use super::candidates::{Candidate, Unusable, VersionMap};
+use super::candidates::VersionMap;
+use super::version_table::{VersionTable, write_table};
 use super::{ResolveOptions, Target};
 use crate::index::DerivedKey;
 use crate::index::page_codec::{Reader, Writer};
-use crate::tags::IncompatibleTag;
 
 /// Bump when the key or payload layout changes.
-const FORMAT: u8 = 1;
+const FORMAT: u8 = 2;
 
 /// The key of `name`'s entry for these targets and options; `None` when the build cannot be identified
 /// (then nothing is cached: an entry of unknown provenance could hold an older build's choices). The
@@ -97,153 +98,76 @@ fn build_identity() -> Option<&'static [u8]> {
 
 /// Append every target's map.
 pub fn encode<M: Borrow<VersionMap>>(maps: &[M], out: &mut Writer) {
+    let base = out.0.len();
+    out.0.extend_from_slice(&[0; 4]);
     out.len(maps.len());
-    for map in maps {
+    let offsets = out.0.len();
+    out.0.resize(offsets + 4 * maps.len(), 0);
+    for (at, map) in maps.iter().enumerate() {
         let map = map.borrow();
-        out.len(map.usable.len());
-        for (version, candidate) in &map.usable {
-            out.str(&version.to_string());
-            out.file(&candidate.file);
-            out.opt(candidate.yanked.as_deref(), Writer::str);
-            if candidate.metadata_file() == &candidate.file {
-                out.u8(1);
-            } else {
-                out.u8(0);
-                out.file(candidate.metadata_file());
-            }
-        }
-        out.len(map.unusable.len());
-        for (version, unusable) in &map.unusable {
-            out.str(&version.to_string());
-            write_unusable(out, unusable);
-        }
+        let offset = u32::try_from(out.0.len() - base).unwrap_or(u32::MAX);
+        out.0[offsets + 4 * at..offsets + 4 * at + 4].copy_from_slice(&offset.to_le_bytes());
+        // Where the unusable table starts, patched once the usable one is written.
+        let unusable_at = out.0.len();
+        out.0.extend_from_slice(&[0; 4]);
+        let usable: Vec<_> = map.usable.iter().collect();
+        write_table(out, base, usable.into_iter(), |out, candidate| {
+            candidate.write(out);
+        });
+        let offset = u32::try_from(out.0.len() - base).unwrap_or(u32::MAX);
+        out.0[unusable_at..unusable_at + 4].copy_from_slice(&offset.to_le_bytes());
+        let unusable: Vec<_> = map.unusable.iter().collect();
+        write_table(out, base, unusable.into_iter(), |out, unusable| {
+            unusable.write(out);
+        });
     }
+    let crc = crc32fast::hash(&out.0[base + 4..]);
+    out.0[base..base + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
-/// Read back what [`encode`] wrote for `targets` targets; `None` on any surprise.
-pub fn decode(bytes: &[u8], targets: usize) -> Option<Vec<VersionMap>> {
-    let mut input = Reader(bytes);
+/// The maps [`encode`] wrote at `base` of `bytes` (to the end) for `targets` targets; `None` when the
+/// CRC, the target count or a table's bounds do not check. Releases are decoded when asked for.
+pub fn decode(bytes: &Arc<Vec<u8>>, base: usize, targets: usize) -> Option<Vec<VersionMap>> {
+    let payload = bytes.get(base..)?;
+    let (crc, rest) = payload.split_first_chunk::<4>()?;
+    if crc32fast::hash(rest) != u32::from_le_bytes(*crc) {
+        return None;
+    }
+    let mut input = Reader(rest);
     if input.len()? != targets {
         return None;
     }
     let mut maps = Vec::with_capacity(targets);
     for _ in 0..targets {
-        let usable = read_sorted(&mut input, |input| {
-            let file = input.file()?;
-            let yanked = input.opt(|input| input.str().map(str::to_string))?;
-            let metadata_file = if input.bool()? {
-                None
-            } else {
-                Some(input.file()?)
-            };
-            Some(Candidate::new(file, yanked, metadata_file))
-        })?;
-        let unusable = read_sorted(&mut input, read_unusable)?;
-        maps.push(VersionMap { usable, unusable });
+        let at = offset(&mut input)?;
+        let unusable_at = offset(&mut Reader(payload.get(at..)?))?;
+        maps.push(VersionMap {
+            usable: VersionTable::stored(bytes, base, at + 4)?,
+            unusable: VersionTable::stored(bytes, base, unusable_at)?,
+        });
     }
-    input.is_empty().then_some(maps)
+    Some(maps)
 }
 
-/// A count, then that many (version, value) pairs in strictly increasing version order.
-fn read_sorted<'a, T>(
-    input: &mut Reader<'a>,
-    mut read: impl FnMut(&mut Reader<'a>) -> Option<T>,
-) -> Option<BTreeMap<Version, T>> {
-    let count = input.len()?;
-    // Each pair takes at least 5 bytes, so a corrupt count cannot make us reserve gigabytes.
-    let mut pairs: Vec<(Version, T)> = Vec::with_capacity(count.min(input.0.len() / 5));
-    for _ in 0..count {
-        let version = Version::from_str(input.str()?).ok()?;
-        if pairs.last().is_some_and(|(last, _)| *last >= version) {
-            return None;
-        }
-        let value = read(input)?;
-        pairs.push((version, value));
-    }
-    // Sorted input: the map is built in one pass.
-    Some(pairs.into_iter().collect())
-}
-
-fn write_unusable(out: &mut Writer, unusable: &Unusable) {
-    match unusable {
-        Unusable::NewerThanCutoff { earliest } => {
-            out.u8(0);
-            out.time(*earliest);
-        }
-        Unusable::RequiresPython { specifiers } => {
-            out.u8(1);
-            out.str(specifiers);
-        }
-        Unusable::NoFileWithHash { files } => {
-            out.u8(2);
-            out.u64(u64::try_from(*files).unwrap_or(u64::MAX));
-        }
-        Unusable::NoWheel {
-            nearest,
-            wheel_tags,
-            has_sdist,
-        } => {
-            out.u8(3);
-            out.opt(*nearest, |out, nearest| {
-                out.u8(match nearest {
-                    IncompatibleTag::Python => 0,
-                    IncompatibleTag::Abi => 1,
-                    IncompatibleTag::Platform => 2,
-                });
-            });
-            out.len(wheel_tags.len());
-            for tag in wheel_tags {
-                out.str(tag);
-            }
-            out.u8(u8::from(*has_sdist));
-        }
-    }
-}
-
-fn read_unusable(input: &mut Reader<'_>) -> Option<Unusable> {
-    Some(match input.u8()? {
-        0 => Unusable::NewerThanCutoff {
-            earliest: input.time()?,
-        },
-        1 => Unusable::RequiresPython {
-            specifiers: input.str()?.to_string(),
-        },
-        2 => Unusable::NoFileWithHash {
-            files: usize::try_from(input.u64()?).ok()?,
-        },
-        3 => {
-            let nearest = input.opt(|input| match input.u8()? {
-                0 => Some(IncompatibleTag::Python),
-                1 => Some(IncompatibleTag::Abi),
-                2 => Some(IncompatibleTag::Platform),
-                _ => None,
-            })?;
-            let count = input.len()?;
-            let mut wheel_tags = Vec::with_capacity(count.min(input.0.len() / 4));
-            for _ in 0..count {
-                wheel_tags.push(input.str()?.to_string());
-            }
-            Unusable::NoWheel {
-                nearest,
-                wheel_tags,
-                has_sdist: input.bool()?,
-            }
-        }
-        _ => return None,
-    })
+fn offset(input: &mut Reader<'_>) -> Option<usize> {
+    input.len()
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
-    use std::sync::Arc;
+    use std::str::FromStr;
 
     use jiff::Timestamp;
+    use pep440_rs::Version;
+    use version_ranges::Ranges;
 
     use super::*;
     use crate::index::{DistFile, IndexClient, IndexSettings, ProjectPage};
     use crate::resolve::SdistPolicy;
+    use crate::resolve::candidates::{Candidate, Unusable};
     use crate::resolve::fetch::Fetcher;
+    use crate::tags::IncompatibleTag;
     use crate::tags::{Arch, Platform, PythonVersion};
 
     fn target(minor: u8) -> Target {
@@ -340,35 +264,133 @@ mod tests {
         out.0
     }
 
+    fn decoded(bytes: &[u8], targets: usize) -> Option<Vec<VersionMap>> {
+        decode(&Arc::new(bytes.to_vec()), 0, targets)
+    }
+
+    /// `bytes` with its CRC made to match, as a forger would.
+    fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+        let crc = crc32fast::hash(&bytes[4..]);
+        bytes[..4].copy_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    /// Everything the solver and the diagnosis ask of a map.
+    fn ask_everything(map: &VersionMap) {
+        let _ = map.best(&Ranges::full(), false);
+        let _ = map.best(&Ranges::full(), true);
+        let _ = map.best_unusable(&Ranges::full());
+        let _ = format!("{map:?}");
+        for (version, _) in map.usable.iter().rev() {
+            let _ = map.usable.get(version);
+            let _ = map.usable.range(..version.clone()).count();
+            let _ = map.next_below(&Ranges::full(), version, false, 3).count();
+        }
+        for unusable in map.unusable.values() {
+            let _ = unusable.to_string();
+        }
+    }
+
     #[test]
     fn maps_round_trip_exactly() {
         let bytes = encoded(&maps());
-        let decoded = decode(&bytes, 2).unwrap();
+        let decoded = decoded(&bytes, 2).unwrap();
         assert_eq!(decoded, maps());
         // Versions keep their spelling, which the lock prints.
         let spelled = |maps: &[VersionMap]| -> Vec<String> {
             maps[0].usable.keys().map(Version::to_string).collect()
         };
         assert_eq!(spelled(&decoded), spelled(&maps()));
-        assert!(decode(&bytes, 1).is_none(), "another number of targets");
+        assert!(
+            self::decoded(&bytes, 1).is_none(),
+            "another number of targets"
+        );
+        // Encoding what was read in place writes the same bytes.
+        assert_eq!(encoded(&decoded), bytes);
+    }
+
+    #[test]
+    fn a_stored_map_answers_lookups_as_the_computed_one() {
+        let computed = maps();
+        let stored = decoded(&encoded(&computed), 2).unwrap();
+        let (computed, stored) = (&computed[0], &stored[0]);
+        for text in ["0", "0.1", "0.3rc1", "1.5", "2.0", "2.1", "3.0", "9"] {
+            let version = v(text);
+            assert_eq!(
+                stored.usable.get(&version),
+                computed.usable.get(&version),
+                "{text}"
+            );
+            assert_eq!(
+                stored.unusable.get(&version),
+                computed.unusable.get(&version),
+                "{text}"
+            );
+            let ranges = [
+                Ranges::higher_than(version.clone()),
+                Ranges::strictly_lower_than(version.clone()),
+                Ranges::singleton(version.clone()),
+            ];
+            for range in ranges {
+                assert_eq!(
+                    stored.best(&range, false),
+                    computed.best(&range, false),
+                    "{text}"
+                );
+                assert_eq!(
+                    stored.best_unusable(&range),
+                    computed.best_unusable(&range),
+                    "{text}"
+                );
+                let next = |map: &VersionMap| -> Vec<Version> {
+                    map.next_below(&range, &version, true, 5)
+                        .map(|(version, _)| version.clone())
+                        .collect()
+                };
+                assert_eq!(next(stored), next(computed), "{text}");
+            }
+            let above = |map: &VersionMap| -> Vec<Version> {
+                map.usable
+                    .range(version.clone()..)
+                    .map(|(v, _)| v.clone())
+                    .collect()
+            };
+            assert_eq!(above(stored), above(computed), "{text}");
+        }
     }
 
     #[test]
     fn truncated_extended_or_corrupted_payloads_are_misses() {
         let bytes = encoded(&maps());
         for len in 0..bytes.len() {
-            assert!(decode(&bytes[..len], 2).is_none(), "prefix of {len} bytes");
+            assert!(decoded(&bytes[..len], 2).is_none(), "prefix of {len} bytes");
         }
         let mut longer = bytes.clone();
         longer.push(0);
-        assert!(decode(&longer, 2).is_none());
-        // Flipping any single byte never panics; where it still decodes, it decodes to something.
+        assert!(decoded(&longer, 2).is_none());
+        // Any single flipped byte fails the CRC.
         for at in 0..bytes.len() {
             let mut flipped = bytes.clone();
             flipped[at] ^= 0x80;
-            let _ = decode(&flipped, 2);
+            assert!(decoded(&flipped, 2).is_none(), "byte {at} flipped");
         }
-        // Versions out of order are refused rather than silently merged.
+    }
+
+    /// A forged entry whose CRC matches is read in place and decoded late: whatever it holds, no
+    /// question asked of it panics (the fuzz target `selection_cache` does the same at random).
+    #[test]
+    fn forged_entries_with_a_matching_crc_never_panic() {
+        let bytes = encoded(&maps());
+        for at in 4..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut forged = bytes.clone();
+                forged[at] ^= flip;
+                if let Some(maps) = decoded(&resealed(forged), 2) {
+                    maps.iter().for_each(ask_everything);
+                }
+            }
+        }
+        // Versions out of order are not checked up front; lookups then miss, they do not panic.
         let mut swapped = VersionMap::default();
         swapped
             .unusable
@@ -381,7 +403,8 @@ mod tests {
         let two = bytes.windows(3).position(|w| w == b"2.0").unwrap();
         bytes[one] = b'2';
         bytes[two] = b'1';
-        assert!(decode(&bytes, 1).is_none());
+        let maps = decoded(&resealed(bytes), 1).unwrap();
+        ask_everything(&maps[0]);
     }
 
     /// The fuzz target's seed is a payload the decoder accepts, so fuzzing starts past the checks.
@@ -392,7 +415,7 @@ mod tests {
             "/fuzz/corpus/selection_cache/typing-extensions.fls"
         ))
         .unwrap();
-        let maps = decode(&seed, 1).unwrap();
+        let maps = decoded(&seed, 1).unwrap();
         assert_eq!(maps[0].usable.len(), 2);
         assert_eq!(maps[0].unusable.len(), 4);
         assert_eq!(encoded(&maps), seed);
