@@ -78,7 +78,17 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// Split the stem (filename without `.whl`) on `-`, naming what is missing when there are too few fields.
     fn split(stem: &'a str) -> Result<Fields<'a>, &'static str> {
-        let parts: Vec<&str> = stem.split('-').collect();
+        // Seven slots tell every count the match below tells apart, without collecting into a `Vec`
+        // (a heap allocation per file of every page).
+        let mut parts: [&str; 7] = [""; 7];
+        let mut count = 0;
+        for part in stem.split('-') {
+            if count < parts.len() {
+                parts[count] = part;
+            }
+            count += 1;
+        }
+        let parts = &parts[..count.min(parts.len())];
         let fields = |build_tag, [name, version, python, abi, platform]: [&'a str; 5]| Fields {
             name,
             version,
@@ -87,7 +97,7 @@ impl<'a> Fields<'a> {
             abi,
             platform,
         };
-        match parts[..] {
+        match *parts {
             [name, version, python, abi, platform] => {
                 Ok(fields(None, [name, version, python, abi, platform]))
             }
