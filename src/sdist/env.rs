@@ -13,6 +13,11 @@
 //! environment: its `setup.py` writes into the source tree and the output folder, and anything the
 //! backend asks for on top (`get_requires_for_build_wheel`) gets an environment of its own, keyed with
 //! it.
+//!
+//! An environment also keeps the bytecode of what its builds import (`hooks.py` writes it there, and only
+//! there, even under `PYTHONDONTWRITEBYTECODE`): every hook is a new Python process, which otherwise
+//! compiled setuptools from source again (0.42 s a hook against 0.17 s; rtvc-old's cold diagnosis, ten
+//! builds, 12.1 s → 6.1 s).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -20,8 +20,36 @@ def load_backend(spec, backend_path):
     return backend
 
 
+def keep_the_environments_bytecode():
+    """Let the build environment's modules keep their bytecode, even under PYTHONDONTWRITEBYTECODE.
+
+    The environment is fave-lock's own cache folder, shared by every build that needs the same requirements,
+    and each hook is a new process: without bytecode every one of them compiles setuptools again (0.37 s
+    against 0.13 s to import `setuptools.build_meta` here). Only files under `sys.prefix` (the environment)
+    get it: the user's wish for no bytecode still holds for the interpreter's own library.
+    """
+    if not sys.dont_write_bytecode:
+        return
+    try:
+        from importlib.machinery import SourceFileLoader
+
+        write = SourceFileLoader._cache_bytecode
+    except (ImportError, AttributeError):
+        return
+    environment = os.path.join(sys.prefix, "")
+
+    def cache_bytecode(self, source_path, bytecode_path, data):
+        if source_path.startswith(environment):
+            return write(self, source_path, bytecode_path, data)
+        return None
+
+    SourceFileLoader._cache_bytecode = cache_bytecode
+    sys.dont_write_bytecode = False
+
+
 def main():
     hook, source, out, spec, backend_path = sys.argv[1:6]
+    keep_the_environments_bytecode()
     os.chdir(source)
     backend = load_backend(spec, json.loads(backend_path))
     if hook == "requires":
