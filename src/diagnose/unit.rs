@@ -515,7 +515,7 @@ pub(super) async fn move_fix(
         .filter_map(
             |file| match DistFilename::parse(file.filename(), &page.name) {
                 Some(DistFilename::Wheel(wheel)) if range.contains(&wheel.version) => {
-                    Some(wheel.python_tags)
+                    Some(wheel.python_tags().map(str::to_string).collect::<Vec<_>>())
                 }
                 _ => None,
             },

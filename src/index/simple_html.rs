@@ -196,7 +196,7 @@ fn dist_file(tag: &Tag<'_>, text: &str, base: &Url) -> Option<DistFile> {
         .fragment()
         .and_then(|fragment| fragment.strip_prefix("sha256="))
         .and_then(normalize_sha256);
-    let url = resolve_url(base, href)?;
+    let url = resolve_url(base, href)?.into_owned();
     let filename = match text.trim() {
         "" => joined.path_segments()?.next_back()?.to_string(),
         text => text.to_string(),

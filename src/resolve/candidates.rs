@@ -429,11 +429,7 @@ fn select<'a>(
             let wheel_tags: BTreeSet<String> = for_python
                 .iter()
                 .filter_map(|(parsed, _)| match parsed {
-                    DistFilename::Wheel(wheel) => Some(tag_triple(
-                        &wheel.python_tags,
-                        &wheel.abi_tags,
-                        &wheel.platform_tags,
-                    )),
+                    DistFilename::Wheel(wheel) => Some(wheel.tag_sets().to_string()),
                     DistFilename::Sdist(_) => None,
                 })
                 .collect();
@@ -575,15 +571,6 @@ pub fn cpython_of(tag: &str) -> Option<PythonVersion> {
         major: major.parse().ok()?,
         minor: minor.parse().ok()?,
     })
-}
-
-fn tag_triple(python: &[String], abi: &[String], platform: &[String]) -> String {
-    format!(
-        "{}-{}-{}",
-        python.join("."),
-        abi.join("."),
-        platform.join(".")
-    )
 }
 
 /// Whether a `requires-python` value admits `python`; an unparsable value does not exclude anything,
