@@ -324,15 +324,15 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), IndexErr
     write_bytes(path, &bytes)
 }
 
-/// Write an entry atomically.
+/// Write an entry atomically (not synced: see [`crate::fs::write_cache_entry`]).
 fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
-    crate::fs::write_atomic(path, bytes).map_err(|error| IndexError::Cache {
+    crate::fs::write_cache_entry(path, bytes).map_err(|error| IndexError::Cache {
         path: path.to_path_buf(),
         source: error.source,
     })
 }
 
-/// Run a cache write on the blocking pool: it syncs to disk, which can take milliseconds.
+/// Run a cache write on the blocking pool: creating, writing and renaming a file can take milliseconds.
 async fn blocking<T: Send + 'static>(
     path: PathBuf,
     write: impl FnOnce(&Path) -> Result<T, IndexError> + Send + 'static,
