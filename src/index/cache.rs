@@ -96,7 +96,8 @@ pub(crate) struct Cache {
     /// Read entries on the calling thread instead of the blocking pool (see [`Cache::inline_reads`]).
     inline: bool,
     /// Folder names already hashed: every page and derived entry of a run names the same index and
-    /// mostly the same key slot, and software SHA-256 of them was 5 % of an offline run (callgrind).
+    /// mostly the same key slot, and hashing them again was 0.7 M of an offline run's 20.5 M
+    /// instructions (callgrind).
     hashed: Arc<std::sync::Mutex<std::collections::HashMap<Vec<u8>, Arc<str>>>>,
 }
 

@@ -244,13 +244,6 @@ impl<'a> FileRef<'a> {
         std::ptr::eq(self.entry, other.entry)
     }
 
-    /// The URL as its two stored parts, the shared prefix and the rest, so a writer can copy it
-    /// without joining them first.
-    pub(crate) fn url_parts(&self) -> (&'a str, &'a str) {
-        let prefix = &self.files.prefixes[usize::from(self.entry.prefix)];
-        (prefix, self.text(self.entry.url_start, self.entry.url_end))
-    }
-
     pub fn fields(&self) -> FileFields<'a> {
         FileFields {
             filename: self.filename(),
@@ -467,19 +460,16 @@ fn sha256_bytes(hash: &str) -> Option<[u8; 32]> {
     Some(bytes)
 }
 
+/// A SHA-256 as 64 lower-case hex digits. `hex::encode` collects one `char` at a time (2,200
+/// instructions a hash; every file of every page passes here when a page is stored: callgrind), its
+/// `encode_to_slice` writes bytes.
+fn lower_hex(bytes: &[u8; 32]) -> String {
+    let mut digits = [0; 64];
+    // The output is exactly twice the input's length, so this cannot fail.
+    let _ = hex::encode_to_slice(bytes, &mut digits);
+    String::from_utf8_lossy(&digits).into_owned()
+}
+
 #[cfg(test)]
 #[path = "page_files_tests.rs"]
 mod tests;
-
-/// `bytes` as lower-case hex. `hex::encode` collects one `char` at a time (2,200 instructions per
-/// SHA-256; every file of every page passes here when a page is stored: callgrind).
-pub(crate) fn lower_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[usize::from(byte >> 4)]);
-        out.push(DIGITS[usize::from(byte & 0xf)]);
-    }
-    // Only ASCII digits were pushed.
-    String::from_utf8(out).unwrap_or_default()
-}

@@ -255,15 +255,12 @@ fn push_untabbed(out: &mut String, piece: &str, tokens: &[Token<'_>], offset: us
     }
     for (index, character) in piece.char_indices() {
         let at = offset + index;
-        let quoted = character == '\t' && {
-            // The last token starting at or before `at` is the only one that can contain it.
+        // The last token starting at or before `at` is the only one that can contain it.
+        let quoted = || {
             let next = tokens.partition_point(|token| token.start <= at);
-            next > 0 && {
-                let token = &tokens[next - 1];
-                token.kind == Kind::Quoted && at < token.end
-            }
+            next > 0 && tokens[next - 1].kind == Kind::Quoted && at < tokens[next - 1].end
         };
-        out.push(if character == '\t' && !quoted {
+        out.push(if character == '\t' && !quoted() {
             ' '
         } else {
             character

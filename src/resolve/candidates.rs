@@ -98,10 +98,8 @@ impl StoredValue for Candidate {
         };
         Some(Candidate::new(file, yanked, metadata_file))
     }
-}
 
-impl Candidate {
-    pub(crate) fn write(&self, out: &mut Writer) {
+    fn write(&self, out: &mut Writer) {
         out.file(&self.file);
         out.opt(self.yanked.as_deref(), Writer::str);
         match &self.other_metadata_file {
@@ -149,10 +147,8 @@ impl StoredValue for Unusable {
             _ => return None,
         })
     }
-}
 
-impl Unusable {
-    pub(crate) fn write(&self, out: &mut Writer) {
+    fn write(&self, out: &mut Writer) {
         match self {
             Unusable::NewerThanCutoff { earliest } => {
                 out.u8(0);
@@ -284,11 +280,7 @@ impl VersionMap {
     pub fn best(&self, range: &Ranges<Version>, allow_prerelease: bool) -> Option<&Version> {
         let exact = range.as_singleton();
         // Versions first: a stored table decodes a release's file only once its version fits.
-        let mut in_range = self.usable.positions(range).rev().filter_map(|at| {
-            let version = self.usable.version_at(at)?;
-            if !range.contains(version) {
-                return None;
-            }
+        let mut in_range = self.usable.newest_in(range).filter_map(|(at, version)| {
             let candidate = self.usable.value_at(at)?;
             (candidate.yanked.is_none() || exact == Some(version)).then_some(version)
         });
@@ -309,39 +301,30 @@ impl VersionMap {
     /// [`VersionMap::best`] would offer next if `chosen` is ruled out, hence worth fetching ahead. Yanked
     /// ones are left out (only an exact pin takes one, and a pin has no next release), and so are
     /// pre-releases unless they are allowed or `chosen` is one (no final release was left).
-    pub fn next_below<'a>(
-        &'a self,
+    pub fn next_below(
+        &self,
         range: &Ranges<Version>,
         chosen: &Version,
         allow_prerelease: bool,
         count: usize,
-    ) -> impl Iterator<Item = (&'a Version, &'a Candidate)> {
+    ) -> Vec<(&Version, &Candidate)> {
         let allow_prerelease = allow_prerelease || chosen.any_prerelease();
         let below = range.intersection(&Ranges::strictly_lower_than(chosen.clone()));
-        let positions = self.usable.positions(&below);
-        positions
-            .rev()
-            .filter_map(move |at| {
-                let version = self.usable.version_at(at)?;
-                let unwanted_pre = !allow_prerelease && version.any_prerelease();
-                if unwanted_pre || !below.contains(version) {
-                    return None;
-                }
+        self.usable
+            .newest_in(&below)
+            .filter(|(_, version)| allow_prerelease || !version.any_prerelease())
+            .filter_map(|(at, version)| {
                 let candidate = self.usable.value_at(at)?;
                 candidate.yanked.is_none().then_some((version, candidate))
             })
             .take(count)
+            .collect()
     }
 
     /// The highest unusable release in `range`, to explain why nothing in it installs.
     pub fn best_unusable(&self, range: &Ranges<Version>) -> Option<(&Version, &Unusable)> {
-        self.unusable.positions(range).rev().find_map(|at| {
-            let version = self.unusable.version_at(at)?;
-            if !range.contains(version) {
-                return None;
-            }
-            Some((version, self.unusable.value_at(at)?))
-        })
+        let mut in_range = self.unusable.newest_in(range);
+        in_range.find_map(|(at, version)| Some((version, self.unusable.value_at(at)?)))
     }
 }
 
@@ -963,6 +946,7 @@ mod tests {
         let next = |range: &Ranges<Version>, chosen: &str, pre: bool, count: usize| {
             versions
                 .next_below(range, &v(chosen), pre, count)
+                .into_iter()
                 .map(|(version, _)| version.to_string())
                 .collect::<Vec<_>>()
         };

@@ -509,4 +509,4 @@ fn parse_requires_dist(entries: &[String]) -> Result<Vec<Requirement>, InvalidRe
 
 #[cfg(test)]
 #[path = "fetch_tests.rs"]
-mod tests;
+pub(super) mod tests;

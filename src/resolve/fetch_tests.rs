@@ -10,9 +10,29 @@ use crate::index::{DistFile, IndexSettings};
 use crate::resolve::SdistPolicy;
 use crate::tags::{Arch, Platform, PythonVersion};
 
-fn target(minor: u8) -> Target {
+/// CPython 3.`minor` on x86_64 with glibc 2.36.
+pub(in crate::resolve) fn target(minor: u8) -> Target {
     let platform = Platform::new(Arch::X86_64, (2, 36)).unwrap();
     Target::new("linux/amd64", PythonVersion { major: 3, minor }, platform)
+}
+
+/// An offline client on the cache folder `dir`, that folder's cache, and the client's index URL: a
+/// test writes pages into the cache and reads them back through the client.
+pub(in crate::resolve) fn offline_cache(
+    dir: &std::path::Path,
+) -> (Arc<IndexClient>, crate::index::cache::Cache, String) {
+    let settings = IndexSettings {
+        cache_dir: dir.to_path_buf(),
+        offline: true,
+        ..IndexSettings::default()
+    };
+    let client = Arc::new(IndexClient::new(settings).unwrap());
+    let index = client.settings().index_url.clone();
+    (
+        client,
+        crate::index::cache::Cache::new(dir.to_path_buf()),
+        index,
+    )
 }
 
 fn name(text: &str) -> PackageName {
@@ -55,14 +75,7 @@ async fn map(fetcher: &Fetcher, project: &str) -> Arc<VersionMap> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn variants_share_pages_and_maps_selected_alike_but_not_failures() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = IndexSettings {
-        cache_dir: dir.path().to_path_buf(),
-        offline: true,
-        ..IndexSettings::default()
-    };
-    let client = Arc::new(IndexClient::new(settings).unwrap());
-    let cache = crate::index::cache::Cache::new(dir.path().to_path_buf());
-    let index = client.settings().index_url.clone();
+    let (client, cache, index) = offline_cache(dir.path());
     let fetched_at = Timestamp::now();
     let write = async |project: &str| {
         let page = Arc::new(page(project));

@@ -242,6 +242,7 @@ impl Provider {
         };
         let next = map
             .next_below(range, chosen, allow_prerelease, window)
+            .into_iter()
             .map(|(version, _)| version.clone());
         self.fetcher.prefetch(self.target, name, next, extras);
     }

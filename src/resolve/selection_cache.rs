@@ -35,7 +35,7 @@ use std::sync::{Arc, OnceLock};
 use pep508_rs::PackageName;
 
 use super::candidates::VersionMap;
-use super::version_table::{VersionTable, write_table};
+use super::version_table::{VersionTable, patch_offset, write_table};
 use super::{ResolveOptions, Target};
 use crate::index::DerivedKey;
 use crate::index::page_codec::{Reader, Writer};
@@ -105,21 +105,13 @@ pub fn encode<M: Borrow<VersionMap>>(maps: &[M], out: &mut Writer) {
     out.0.resize(offsets + 4 * maps.len(), 0);
     for (at, map) in maps.iter().enumerate() {
         let map = map.borrow();
-        let offset = u32::try_from(out.0.len() - base).unwrap_or(u32::MAX);
-        out.0[offsets + 4 * at..offsets + 4 * at + 4].copy_from_slice(&offset.to_le_bytes());
+        patch_offset(out, offsets + 4 * at, base);
         // Where the unusable table starts, patched once the usable one is written.
         let unusable_at = out.0.len();
         out.0.extend_from_slice(&[0; 4]);
-        let usable: Vec<_> = map.usable.iter().collect();
-        write_table(out, base, usable.into_iter(), |out, candidate| {
-            candidate.write(out);
-        });
-        let offset = u32::try_from(out.0.len() - base).unwrap_or(u32::MAX);
-        out.0[unusable_at..unusable_at + 4].copy_from_slice(&offset.to_le_bytes());
-        let unusable: Vec<_> = map.unusable.iter().collect();
-        write_table(out, base, unusable.into_iter(), |out, unusable| {
-            unusable.write(out);
-        });
+        write_table(out, base, &map.usable);
+        patch_offset(out, unusable_at, base);
+        write_table(out, base, &map.unusable);
     }
     let crc = crc32fast::hash(&out.0[base + 4..]);
     out.0[base..base + 4].copy_from_slice(&crc.to_le_bytes());
@@ -139,18 +131,14 @@ pub fn decode(bytes: &Arc<Vec<u8>>, base: usize, targets: usize) -> Option<Vec<V
     }
     let mut maps = Vec::with_capacity(targets);
     for _ in 0..targets {
-        let at = offset(&mut input)?;
-        let unusable_at = offset(&mut Reader(payload.get(at..)?))?;
+        let at = input.len()?;
+        let unusable_at = Reader(payload.get(at..)?).len()?;
         maps.push(VersionMap {
             usable: VersionTable::stored(bytes, base, at + 4)?,
             unusable: VersionTable::stored(bytes, base, unusable_at)?,
         });
     }
     Some(maps)
-}
-
-fn offset(input: &mut Reader<'_>) -> Option<usize> {
-    input.len()
 }
 
 #[cfg(test)]
@@ -163,17 +151,12 @@ mod tests {
     use version_ranges::Ranges;
 
     use super::*;
-    use crate::index::{DistFile, IndexClient, IndexSettings, ProjectPage};
+    use crate::index::{DistFile, ProjectPage};
     use crate::resolve::SdistPolicy;
     use crate::resolve::candidates::{Candidate, Unusable};
     use crate::resolve::fetch::Fetcher;
-    use crate::tags::IncompatibleTag;
-    use crate::tags::{Arch, Platform, PythonVersion};
-
-    fn target(minor: u8) -> Target {
-        let platform = Platform::new(Arch::X86_64, (2, 36)).unwrap();
-        Target::new("linux/amd64", PythonVersion { major: 3, minor }, platform)
-    }
+    use crate::resolve::fetch::tests::{offline_cache, target};
+    use crate::tags::{Arch, IncompatibleTag, Platform, PythonVersion};
 
     fn file(filename: &str) -> DistFile {
         DistFile {
@@ -284,7 +267,7 @@ mod tests {
         for (version, _) in map.usable.iter().rev() {
             let _ = map.usable.get(version);
             let _ = map.usable.range(..version.clone()).count();
-            let _ = map.next_below(&Ranges::full(), version, false, 3).count();
+            let _ = map.next_below(&Ranges::full(), version, false, 3).len();
         }
         for unusable in map.unusable.values() {
             let _ = unusable.to_string();
@@ -344,6 +327,7 @@ mod tests {
                 );
                 let next = |map: &VersionMap| -> Vec<Version> {
                     map.next_below(&range, &version, true, 5)
+                        .into_iter()
                         .map(|(version, _)| version.clone())
                         .collect()
                 };
@@ -486,12 +470,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_stored_selection_serves_only_its_own_page_and_policy() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = IndexSettings {
-            cache_dir: dir.path().to_path_buf(),
-            offline: true,
-            ..IndexSettings::default()
-        };
-        let client = Arc::new(IndexClient::new(settings).unwrap());
+        let (client, cache, index) = offline_cache(dir.path());
         let name = PackageName::from_str("demo").unwrap();
         let page = ProjectPage {
             name: name.clone(),
@@ -504,8 +483,6 @@ mod tests {
             ]
             .into(),
         };
-        let cache = crate::index::cache::Cache::new(dir.path().to_path_buf());
-        let index = client.settings().index_url.clone();
         let fetched_at: Timestamp = "2026-11-06T00:00:00Z".parse().unwrap();
         cache
             .write_page(&index, Arc::new(page.clone()), fetched_at)

@@ -29,9 +29,10 @@ use version_ranges::Ranges;
 
 use crate::index::page_codec::{Reader, Writer};
 
-/// A value a stored table decodes from the bytes after an entry's version.
+/// A value a stored table holds after each entry's version.
 pub(crate) trait StoredValue: Sized {
     fn read(input: &mut Reader<'_>) -> Option<Self>;
+    fn write(&self, out: &mut Writer);
 }
 
 /// Releases in strictly increasing version order, each with a `T`.
@@ -69,8 +70,8 @@ impl<T> Default for VersionTable<T> {
 
 impl<T> VersionTable<T> {
     /// The table [`write_table`] wrote at `base + at` of `bytes`, its offsets counting from `base`;
-    /// `None` unless its count and every offset lie within `bytes` (the entries themselves are
-    /// decoded when asked for).
+    /// `None` unless its count and offsets lie within `bytes` (the entries themselves are decoded
+    /// when asked for).
     pub(crate) fn stored(bytes: &Arc<Vec<u8>>, base: usize, at: usize) -> Option<VersionTable<T>>
     where
         T: StoredValue,
@@ -78,17 +79,8 @@ impl<T> VersionTable<T> {
         let mut input = Reader(bytes.get(base.checked_add(at)?..)?);
         let count = input.len()?;
         let index = base + at + 4;
-        let offsets = bytes.get(index..index.checked_add(count.checked_mul(4)?)?)?;
-        let in_bounds = offsets.chunks_exact(4).all(|offset| {
-            let offset = u32::from_le_bytes([offset[0], offset[1], offset[2], offset[3]]);
-            usize::try_from(offset)
-                .ok()
-                .and_then(|offset| base.checked_add(offset))
-                .is_some_and(|at| at < bytes.len())
-        });
-        if !in_bounds {
-            return None;
-        }
+        // The offsets must be there; each is checked when its entry is read (see `Stored::entry`).
+        bytes.get(index..index.checked_add(count.checked_mul(4)?)?)?;
         let slots = (0..count)
             .map(|_| Slot {
                 version: OnceLock::new(),
@@ -133,9 +125,7 @@ impl<T> Stored<T> {
             .get_or_init(|| Version::from_str(self.entry(at).str()?).ok())
             .as_ref()
     }
-}
 
-impl<T> Stored<T> {
     fn value(&self, at: usize) -> Option<&T> {
         self.slots
             .get(at)?
@@ -164,12 +154,24 @@ impl<T> VersionTable<T> {
         self.len() == 0
     }
 
-    /// The positions of the releases within `range`'s bounds, oldest first: a search on versions,
-    /// which decodes no value.
-    pub fn positions(&self, range: &Ranges<Version>) -> std::ops::Range<usize> {
-        let Some((low, high)) = range.bounding_range() else {
-            return 0..0;
+    /// The releases whose version lies in `range`, newest first, as (position, version): a search on
+    /// versions, which decodes no value (take one with [`VersionTable::value_at`]).
+    pub fn newest_in<'t, 'r>(
+        &'t self,
+        range: &'r Ranges<Version>,
+    ) -> impl Iterator<Item = (usize, &'t Version)> + use<'t, 'r, T> {
+        let span = match range.bounding_range() {
+            Some((low, high)) => self.span(low, high),
+            None => 0..0,
         };
+        span.rev().filter_map(move |at| {
+            let version = self.version_at(at)?;
+            range.contains(version).then_some((at, version))
+        })
+    }
+
+    /// The positions of the releases between `low` and `high`.
+    fn span(&self, low: Bound<&Version>, high: Bound<&Version>) -> std::ops::Range<usize> {
         let start = match low {
             Bound::Included(version) => self.position(version, false),
             Bound::Excluded(version) => self.position(version, true),
@@ -184,7 +186,7 @@ impl<T> VersionTable<T> {
     }
 
     /// The version at position `at`, if it decodes; its value is not decoded.
-    pub fn version_at(&self, at: usize) -> Option<&Version> {
+    fn version_at(&self, at: usize) -> Option<&Version> {
         match &self.inner {
             Inner::Owned(entries) => entries.get(at).map(|(version, _)| version),
             Inner::Stored(stored) => stored.version(at),
@@ -201,10 +203,7 @@ impl<T> VersionTable<T> {
 
     /// Release number `at`, if it decodes.
     fn at(&self, at: usize) -> Option<(&Version, &T)> {
-        match &self.inner {
-            Inner::Owned(entries) => entries.get(at).map(|(version, value)| (version, value)),
-            Inner::Stored(stored) => Some((stored.version(at)?, stored.value(at)?)),
-        }
+        Some((self.version_at(at)?, self.value_at(at)?))
     }
 
     /// The number of releases ordered before `version` (or also equal to it, with `equal_too`); a
@@ -239,10 +238,6 @@ impl<T> VersionTable<T> {
         }
     }
 
-    pub fn contains_key(&self, version: &Version) -> bool {
-        self.get(version).is_some()
-    }
-
     /// Every release that decodes, in increasing version order (reverse it for newest first).
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Version, &T)> {
         (0..self.len()).filter_map(|at| self.at(at))
@@ -253,17 +248,8 @@ impl<T> VersionTable<T> {
         &self,
         range: impl RangeBounds<Version>,
     ) -> impl DoubleEndedIterator<Item = (&Version, &T)> {
-        let start = match range.start_bound() {
-            Bound::Included(version) => self.position(version, false),
-            Bound::Excluded(version) => self.position(version, true),
-            Bound::Unbounded => 0,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(version) => self.position(version, true),
-            Bound::Excluded(version) => self.position(version, false),
-            Bound::Unbounded => self.len(),
-        };
-        (start..end.max(start)).filter_map(|at| self.at(at))
+        self.span(range.start_bound(), range.end_bound())
+            .filter_map(|at| self.at(at))
     }
 
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Version> {
@@ -272,11 +258,6 @@ impl<T> VersionTable<T> {
 
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &T> {
         self.iter().map(|(_, value)| value)
-    }
-
-    /// The newest release, if it decodes.
-    pub fn last_key_value(&self) -> Option<(&Version, &T)> {
-        self.iter().next_back()
     }
 
     /// Add or replace `version`'s value. A stored table is decoded in full first: only tables being
@@ -308,16 +289,6 @@ impl<T> Index<&Version> for VersionTable<T> {
     }
 }
 
-impl<T> FromIterator<(Version, T)> for VersionTable<T> {
-    fn from_iter<I: IntoIterator<Item = (Version, T)>>(entries: I) -> Self {
-        let mut table = VersionTable::default();
-        for (version, value) in entries {
-            table.insert(version, value);
-        }
-        table
-    }
-}
-
 impl<T: PartialEq> PartialEq for VersionTable<T> {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len() && self.iter().eq(other.iter())
@@ -332,22 +303,21 @@ impl<T: fmt::Debug> fmt::Debug for VersionTable<T> {
     }
 }
 
-/// Append `entries` (in increasing version order) as a stored table whose offsets count from byte
-/// `base` of `out`; `write` appends one value.
-pub(crate) fn write_table<'a, T: 'a>(
-    out: &mut Writer,
-    base: usize,
-    entries: impl ExactSizeIterator<Item = (&'a Version, &'a T)>,
-    mut write: impl FnMut(&mut Writer, &T),
-) {
-    let count = entries.len();
-    out.len(count);
+/// Append `table`'s releases as a stored table whose offsets count from byte `base` of `out`.
+pub(crate) fn write_table<T: StoredValue>(out: &mut Writer, base: usize, table: &VersionTable<T>) {
+    let entries: Vec<_> = table.iter().collect();
+    out.len(entries.len());
     let index = out.0.len();
-    out.0.resize(index + count * 4, 0);
-    for (at, (version, value)) in entries.enumerate() {
-        let offset = u32::try_from(out.0.len() - base).unwrap_or(u32::MAX);
-        out.0[index + at * 4..index + at * 4 + 4].copy_from_slice(&offset.to_le_bytes());
+    out.0.resize(index + entries.len() * 4, 0);
+    for (at, (version, value)) in entries.into_iter().enumerate() {
+        patch_offset(out, index + at * 4, base);
         out.str(&version.to_string());
-        write(out, value);
+        value.write(out);
     }
+}
+
+/// Write where `out` ends now, counted from `base`, into the four bytes at `slot`.
+pub(crate) fn patch_offset(out: &mut Writer, slot: usize, base: usize) {
+    let offset = u32::try_from(out.0.len() - base).unwrap_or(u32::MAX);
+    out.0[slot..slot + 4].copy_from_slice(&offset.to_le_bytes());
 }
