@@ -168,6 +168,67 @@ fn a_backend_without_the_metadata_hook_builds_a_wheel_and_its_metadata_is_read()
     );
 }
 
+/// An in-tree backend that asks for nothing on top and whose metadata hook checks which process the
+/// requires hook ran in: `same` demands the same one (it fails when each hook gets a new process),
+/// otherwise it demands a fresh one (it fails when both share a process).
+fn process_checking_backend(name: &str, same: bool) -> String {
+    let module = name.replace('-', "_");
+    format!(
+        r#"
+import os
+REQUIRES_RAN_HERE = False
+def get_requires_for_build_wheel(config_settings=None):
+    global REQUIRES_RAN_HERE
+    REQUIRES_RAN_HERE = True
+    return []
+def prepare_metadata_for_build_wheel(out, config_settings=None):
+    if REQUIRES_RAN_HERE != {same}:
+        raise RuntimeError("requires hook ran in this process: %s" % REQUIRES_RAN_HERE)
+    folder = "{module}-1.0.dist-info"
+    os.makedirs(os.path.join(out, folder))
+    with open(os.path.join(out, folder, "METADATA"), "w") as f:
+        f.write("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\nRequires-Dist: six\n")
+    return folder
+"#,
+        same = if same { "True" } else { "False" },
+    )
+}
+
+/// A backend that asks for nothing on top has both hooks answered by one Python process (a start and
+/// the backend's import saved); a metadata hook that fails in that process runs again alone in a fresh
+/// one, as PEP 517 recommends, so a backend that changes process-wide state still builds.
+#[test]
+#[ignore = "python: builds an sdist with CPython 3.11; scripts/test.sh runs it"]
+fn both_hooks_share_a_process_and_a_failure_there_is_retried_alone() {
+    let mut builder = IndexServer::builder()
+        .wheel(Wheel::fixture(SIX).upload_time("2021-05-05T14:18:17Z"))
+        .metadata_files(false);
+    for (name, same) in [("one-process", true), ("fresh-process", false)] {
+        let module = name.replace('-', "_");
+        let pkg_info = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
+        let bytes = tree_sdist(
+            &format!("{module}-1.0"),
+            &pkg_info,
+            &process_checking_backend(name, same),
+        );
+        builder = builder.wheel(
+            Wheel::from_bytes(&format!("{module}-1.0.tar.gz"), bytes, Vec::new())
+                .upload_time("2024-01-01T00:00:00Z"),
+        );
+    }
+    let server = builder.start();
+    for name in ["one-process", "fresh-process"] {
+        let dir = project(&format!("{name}\n"));
+        let out = resolve(dir.path(), &server, &[], &[]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out));
+        let lock = std::fs::read_to_string(dir.path().join("out.txt")).unwrap();
+        assert!(
+            lock.contains(&format!("{name}==1.0")) && lock.contains("six==1.16.0"),
+            "{name}: six comes from the built metadata only: {lock}"
+        );
+    }
+}
+
 /// broken-demo 0.3, whose in-tree backend fails with a log.
 fn broken_sdist() -> Vec<u8> {
     let pkg_info = "Metadata-Version: 2.1\nName: broken-demo\nVersion: 0.3\n";

@@ -262,7 +262,7 @@ pub async fn metadata(
             .get(&context.python, &system.requires, &mut log)
             .await?;
         let backend_path = serde_json::to_string(&system.backend_path).unwrap_or_default();
-        let hook = |name: &'static str| {
+        let hook = |name: &'static str, out: &Path| {
             [
                 hooks.as_os_str().to_owned(),
                 name.into(),
@@ -272,19 +272,42 @@ pub async fn metadata(
                 backend_path.clone().into(),
             ]
         };
-        run(&mut log, &env.join("bin/python"), &hook("requires")).await?;
-        let extra: Vec<String> = read_result(&out)?;
-        // What the backend asks for on top gets an environment of its own: the shared one stays as
-        // its key says.
-        let env = if extra.is_empty() {
-            env
-        } else {
-            let all: Vec<String> = system.requires.iter().chain(&extra).cloned().collect();
-            environments.get(&context.python, &all, &mut log).await?
+        // One process for both hooks when the backend asks for nothing on top (hooks.py).
+        let together = run(
+            &mut log,
+            &env.join("bin/python"),
+            &hook("requires+metadata", &out),
+        )
+        .await;
+        let extra: Vec<String> = match read_answer(&out, "requires.json") {
+            Ok(extra) => extra,
+            Err(unanswered) => return Err(together.err().unwrap_or(unanswered)),
         };
-        std::fs::remove_file(out.join("result.json")).map_err(|error| BuildFailure::io(&error))?;
-        run(&mut log, &env.join("bin/python"), &hook("metadata")).await?;
-        let result: serde_json::Map<String, serde_json::Value> = read_result(&out)?;
+        let out = if together.is_ok() && extra.is_empty() {
+            out
+        } else {
+            // PEP 517 asks frontends for a fresh process per hook, so that a backend may change
+            // process-wide state: a metadata hook that failed after the requires hook in the same
+            // process gets its own, with an empty output folder.
+            if extra.is_empty() {
+                log.push_str(
+                    "# the metadata hook failed in the requires hook's process: again, alone\n",
+                );
+            }
+            // What the backend asks for on top gets an environment of its own: the shared one stays
+            // as its key says.
+            let env = if extra.is_empty() {
+                env
+            } else {
+                let all: Vec<String> = system.requires.iter().chain(&extra).cloned().collect();
+                environments.get(&context.python, &all, &mut log).await?
+            };
+            let fresh = work.join("out-alone");
+            std::fs::create_dir_all(&fresh).map_err(|error| BuildFailure::io(&error))?;
+            run(&mut log, &env.join("bin/python"), &hook("metadata", &fresh)).await?;
+            fresh
+        };
+        let result: serde_json::Map<String, serde_json::Value> = read_answer(&out, "result.json")?;
         if let Some(folder) = result.get("dist-info").and_then(|value| value.as_str()) {
             return std::fs::read(out.join(folder).join("METADATA"))
                 .map_err(|error| BuildFailure::io(&error));
@@ -422,8 +445,8 @@ pub(super) async fn run(
     }
 }
 
-fn read_result<T: serde::de::DeserializeOwned>(out: &Path) -> Result<T, BuildFailure> {
-    let text = std::fs::read(out.join("result.json")).map_err(|error| BuildFailure::io(&error))?;
+fn read_answer<T: serde::de::DeserializeOwned>(out: &Path, name: &str) -> Result<T, BuildFailure> {
+    let text = std::fs::read(out.join(name)).map_err(|error| BuildFailure::io(&error))?;
     serde_json::from_slice(&text)
         .map_err(|error| BuildFailure::new(&format!("the hook's answer: {error}"), ""))
 }
