@@ -42,6 +42,22 @@ fn target() -> Target {
     )
 }
 
+/// A resolver on `server` for [`target`], sdists allowed, caching under `cache`.
+fn resolver(server: &IndexServer, cache: &Path) -> Resolver {
+    let client = IndexClient::new(IndexSettings {
+        index_url: server.url(),
+        cache_dir: cache.to_path_buf(),
+        concurrency: 4,
+        ..IndexSettings::default()
+    })
+    .unwrap();
+    let options = ResolveOptions {
+        allow_sdist: SdistPolicy::all(),
+        ..ResolveOptions::default()
+    };
+    Resolver::new(Arc::new(client), vec![target()], options)
+}
+
 /// The wheels whose METADATA the server was asked for (a range read of the wheel, as the index lists
 /// no `.metadata` files), by path.
 fn metadata_requests(server: &IndexServer) -> Vec<String> {
@@ -78,21 +94,10 @@ fn a_rejected_release_makes_the_next_ones_be_fetched_ahead_but_never_an_sdist() 
     }
     let server = builder.start();
     let cache = tempfile::tempdir().unwrap();
-    let client = IndexClient::new(IndexSettings {
-        index_url: server.url(),
-        cache_dir: cache.path().to_path_buf(),
-        concurrency: 4,
-        ..IndexSettings::default()
-    })
-    .unwrap();
-    let options = ResolveOptions {
-        allow_sdist: SdistPolicy::all(),
-        ..ResolveOptions::default()
-    };
     let input = fave_lock::requirements::parse_str("pin==1\ntop\n", Path::new("r.in")).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let resolution = runtime
-        .block_on(Resolver::new(Arc::new(client), vec![target()], options).resolve(&input))
+        .block_on(resolver(&server, cache.path()).resolve(&input))
         .unwrap();
     let chosen: Vec<String> = resolution.targets[0]
         .packages
@@ -134,6 +139,55 @@ fn a_rejected_release_makes_the_next_ones_be_fetched_ahead_but_never_an_sdist() 
             .iter()
             .any(|request| request.path.contains("top-1.6.tar.gz")),
         "the sdist is never fetched speculatively: {:?}",
+        server.requests()
+    );
+}
+
+/// A diagnosis warms each fix's requirement before checking it: the release the requirement picks is
+/// fetched with no resolve asked for, its dependencies crawled, and an sdist release (which a guess never
+/// touches) is fetched too, since the check that follows will need its metadata. Here its PKG-INFO is
+/// PEP 643 static, so the metadata comes without a build.
+#[test]
+fn warming_a_requirement_fetches_its_release_even_an_sdist_and_its_dependencies() {
+    let static_pkg_info = "Metadata-Version: 2.2\nName: solo\nVersion: 1.0\nRequires-Dist: later\n";
+    let server = IndexServer::builder()
+        .wheel(release("top", "1.0", &["later"]))
+        .wheel(release("top", "2.0", &[]))
+        .wheel(release("later", "3", &[]))
+        .wheel(
+            Wheel::sdist(
+                "solo-1.0.tar.gz",
+                &[
+                    ("PKG-INFO", static_pkg_info),
+                    ("setup.py", "raise SystemExit('no build expected')\n"),
+                ],
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let resolver = resolver(&server, cache.path());
+    let seen = |path: &str| server.requests().iter().any(|request| request.path == path);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        for line in ["top==1.0", "solo"] {
+            resolver.warm(&line.parse().unwrap());
+        }
+        let expected = [
+            "/files/top-1.0-py3-none-any.whl",
+            "/files/later-3-py3-none-any.whl",
+            "/files/solo-1.0.tar.gz",
+        ];
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while !expected.iter().all(|path| seen(path)) {
+            assert!(Instant::now() < give_up, "warmed: {:?}", server.requests());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    // Only the release the requirement picks: not the newer one `top==1.0` excludes.
+    assert!(
+        !seen("/files/top-2.0-py3-none-any.whl"),
+        "{:?}",
         server.requests()
     );
 }

@@ -325,7 +325,10 @@ async fn diagnose_input(
     // Comparing lines with constraints is quick and needs no build: worth it even when a slow line
     // used up the budget.
     match constraint::find(resolver, input).await {
-        Ok(found) => problems.extend(found),
+        Ok(found) => {
+            warm_fixes(resolver, &found);
+            problems.extend(found);
+        }
         Err(ResolveError::TimedOut) => {
             incomplete.push(out_of_time(
                 "while comparing the input lines with the constraints",
@@ -366,6 +369,7 @@ async fn diagnose_input(
             // it back): reporting it once is enough, and looking further would only repeat it.
             Ok(Some(problem)) if problems.iter().any(|p| p.summary == problem.summary) => break,
             Ok(Some(problem)) => {
+                warm_fixes(resolver, std::slice::from_ref(&problem));
                 working.apply_first(&problem);
                 problems.push(problem);
             }
@@ -374,6 +378,7 @@ async fn diagnose_input(
                     break;
                 }
                 Ok(Some(problem)) => {
+                    warm_fixes(resolver, std::slice::from_ref(&problem));
                     working.apply_first(&problem);
                     problems.push(problem);
                 }
@@ -462,6 +467,26 @@ async fn diagnose_input(
         incomplete,
         not_applied: Vec::new(),
     })
+}
+
+/// Start fetching what checking `problems`' fixes will need (every fix is checked by resolving with
+/// it, and the next round resolves with the first ones): each release a fix pins, built if it is an
+/// sdist, and its dependencies. The round trips and builds then overlap the rest of the diagnosis
+/// rather than follow it one check after another.
+pub(super) fn warm_fixes(resolver: &Resolver, problems: &[Problem]) {
+    let fixes = problems.iter().flat_map(|problem| &problem.fixes);
+    // A fix that allows an sdist is checked by a resolver with another policy, whose memo this is not.
+    for fix in fixes.filter(|fix| fix.allow_sdist.is_empty()) {
+        let lines = fix
+            .edits
+            .iter()
+            .filter_map(|edit| edit.replacement.as_deref());
+        for requirement in
+            lines.filter_map(|text| crate::requirements::pep508::parse_requirement(text).ok())
+        {
+            resolver.warm(&requirement);
+        }
+    }
 }
 
 /// A failure that is no clash between two requirements: a constraint that empties a dependency's

@@ -54,7 +54,10 @@ pub async fn find(
     };
     while let Some(result) = checks.next().await {
         match result {
-            Ok(problems) => found.problems.extend(problems),
+            Ok(problems) => {
+                super::warm_fixes(resolver, &problems);
+                found.problems.extend(problems);
+            }
             Err(ResolveError::TimedOut) => found.timed_out = true,
             Err(other) => return Err(other),
         }

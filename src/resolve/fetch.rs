@@ -391,28 +391,45 @@ impl Fetcher {
         range: Ranges<Version>,
         extras: Vec<ExtraName>,
     ) {
-        if !self.speculates() {
-            return;
-        }
-        let this = Arc::clone(self);
-        let crawl = this.crawl_one(target, name, range, extras);
-        tokio::spawn(Speculation::new().scope(crawl));
+        self.spawn_crawl(target, name, range, extras, Guess::WheelsOnly);
     }
 
-    async fn crawl_one(
-        self: Arc<Self>,
+    /// As [`Fetcher::crawl`], for a requirement the caller is about to resolve with (a diagnosis's
+    /// proposed fix, checked next): the release it would pick is fetched even when that means building
+    /// its sdist, so that the build overlaps whatever the caller does first.
+    pub fn warm(
+        self: &Arc<Self>,
         target: usize,
         name: PackageName,
         range: Ranges<Version>,
         extras: Vec<ExtraName>,
     ) {
-        let Ok(Some(map)) = self.versions(target, &name).await else {
+        self.spawn_crawl(target, name, range, extras, Guess::Builds);
+    }
+
+    fn spawn_crawl(
+        self: &Arc<Self>,
+        target: usize,
+        name: PackageName,
+        range: Ranges<Version>,
+        extras: Vec<ExtraName>,
+        guess: Guess,
+    ) {
+        if !self.speculates() {
             return;
+        }
+        let this = Arc::clone(self);
+        let crawl = async move {
+            let Ok(Some(map)) = this.versions(target, &name).await else {
+                return;
+            };
+            let Some(version) = map.best(&range, this.options.prereleases).cloned() else {
+                return;
+            };
+            this.crawl_release(target, name, version, extras, guess)
+                .await;
         };
-        let Some(version) = map.best(&range, self.options.prereleases).cloned() else {
-            return;
-        };
-        self.crawl_release(target, name, version, extras).await;
+        tokio::spawn(Speculation::new().scope(crawl));
     }
 
     /// Start fetching, in the background, the metadata of `versions` of `name` (and, as
@@ -431,7 +448,7 @@ impl Fetcher {
         for version in versions {
             let this = Arc::clone(self);
             let (name, extras) = (name.clone(), extras.to_vec());
-            let guess = this.crawl_release(target, name, version, extras);
+            let guess = this.crawl_release(target, name, version, extras, Guess::WheelsOnly);
             tokio::spawn(Speculation::new().scope(guess));
         }
     }
@@ -443,6 +460,7 @@ impl Fetcher {
         name: PackageName,
         version: Version,
         extras: Vec<ExtraName>,
+        guess: Guess,
     ) {
         let Ok(Some(map)) = self.versions(target, &name).await else {
             return;
@@ -450,6 +468,13 @@ impl Fetcher {
         let Some(candidate) = map.usable.get(&version) else {
             return;
         };
+        let file = candidate.metadata_file().clone();
+        // A guess never starts a build: it takes seconds and runs the project's code, for a release
+        // the solver may never ask about (uv's prefetch skips sdists too). Checked before the visit is
+        // recorded, so that a warm-up for the same release still builds it.
+        if guess == Guess::WheelsOnly && crate::sdist::is_sdist(&file.filename) {
+            return;
+        }
         let key = (target, name, version, extras.clone());
         let first_visit = self
             .crawled
@@ -457,12 +482,6 @@ impl Fetcher {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(key);
         if !first_visit {
-            return;
-        }
-        let file = candidate.metadata_file().clone();
-        // A guess never starts a build: it takes seconds and runs the project's code, for a release
-        // the solver may never ask about (uv's prefetch skips sdists too).
-        if crate::sdist::is_sdist(&file.filename) {
             return;
         }
         let Ok(metadata) = self.metadata(&file).await else {
@@ -483,6 +502,14 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// Whether fetching ahead may build an sdist for the release it starts from (its dependencies are
+/// crawled wheels only either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guess {
+    WheelsOnly,
+    Builds,
 }
 
 /// The version range a requirement allows; a direct URL allows nothing from the index.

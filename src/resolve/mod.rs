@@ -392,6 +392,23 @@ impl Resolver {
             .map_err(ResolveError::Index)
     }
 
+    /// Start fetching, in the background, what resolving with `requirement` will need on each target
+    /// it applies to: the release it would pick (its sdist built if that is all the release has) and,
+    /// wheels only, its dependencies' likely releases. For a requirement about to be resolved with, so
+    /// that its round trips and build overlap the caller's work until then.
+    pub fn warm(&self, requirement: &Requirement) {
+        for (index, target) in self.targets().iter().enumerate() {
+            if requirement.marker.evaluate(&target.markers, &[]) {
+                self.fetcher.warm(
+                    index,
+                    requirement.name.clone(),
+                    fetch::requirement_range(requirement),
+                    requirement.extras.clone(),
+                );
+            }
+        }
+    }
+
     /// Every file the index lists for `name`; `None` when the project does not exist.
     pub async fn page(&self, name: &PackageName) -> Result<Option<Arc<ProjectPage>>, ResolveError> {
         match self.fetcher.page(name).await.map_err(ResolveError::Index)? {
