@@ -191,3 +191,55 @@ fn warming_a_requirement_fetches_its_release_even_an_sdist_and_its_dependencies(
         server.requests()
     );
 }
+
+/// A crawl that meets a release only an sdist gives never builds it, but a build is then likely: the
+/// environment most builds use (setuptools' legacy default, `setuptools>=40.8.0`) is made ahead. Here no
+/// build follows at all (the sdist's PKG-INFO is PEP 643 static), so the ready environment in the cache
+/// can only come from that preparation. The local index's "setuptools" is a wheel posing as it.
+#[test]
+#[ignore = "python: makes a venv with CPython 3.11; scripts/test.sh runs it"]
+fn meeting_an_sdist_prepares_the_common_build_environment_ahead() {
+    let static_pkg_info = "Metadata-Version: 2.2\nName: solo\nVersion: 1.0\n";
+    let server = IndexServer::builder()
+        .wheel(release("setuptools", "80.0", &[]))
+        .wheel(
+            Wheel::sdist(
+                "solo-1.0.tar.gz",
+                &[
+                    ("PKG-INFO", static_pkg_info),
+                    ("setup.py", "raise SystemExit('no build expected')\n"),
+                ],
+            )
+            .upload_time("2024-01-01T00:00:00Z"),
+        )
+        .start();
+    let cache = tempfile::tempdir().unwrap();
+    let input = fave_lock::requirements::parse_str("solo\n", Path::new("r.in")).unwrap();
+    let envs = cache.path().join("sdist-metadata-v1/envs");
+    let ready = || {
+        std::fs::read_dir(&envs).into_iter().flatten().any(|entry| {
+            std::fs::read_to_string(entry.unwrap().path().join("fave-lock-ready"))
+                .is_ok_and(|requirements| requirements == "setuptools>=40.8.0")
+        })
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let resolution = resolver(&server, cache.path())
+            .resolve(&input)
+            .await
+            .unwrap();
+        assert_eq!(resolution.targets[0].packages.len(), 1);
+        let give_up = Instant::now() + Duration::from_secs(120);
+        while !ready() {
+            assert!(Instant::now() < give_up, "no environment in {envs:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    // No build ran: the metadata came from the PKG-INFO.
+    let built = std::fs::read_dir(cache.path().join("sdist-metadata-v1"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".metadata"))
+        .count();
+    assert_eq!(built, 0);
+}

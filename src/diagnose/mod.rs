@@ -317,18 +317,24 @@ async fn diagnose_input(
         &context.phase,
         format!("checking {} input lines", input.requirements.len()),
     );
-    let lines = unit::find(resolver, input, context).await?;
+    // Comparing lines with constraints needs pages only and no build: done beside the line checks (so
+    // that the releases its fixes pin are warmed early), and worth it even when a slow line used up the
+    // budget.
+    let constraints = async {
+        let found = constraint::find(resolver, input).await;
+        if let Ok(found) = &found {
+            warm_fixes(resolver, found);
+        }
+        found
+    };
+    let (lines, constraints) = futures::join!(unit::find(resolver, input, context), constraints);
+    let lines = lines?;
     let mut problems = lines.problems;
     if lines.timed_out {
         incomplete.push(out_of_time("while checking the input lines one by one"));
     }
-    // Comparing lines with constraints is quick and needs no build: worth it even when a slow line
-    // used up the budget.
-    match constraint::find(resolver, input).await {
-        Ok(found) => {
-            warm_fixes(resolver, &found);
-            problems.extend(found);
-        }
+    match constraints {
+        Ok(found) => problems.extend(found),
         Err(ResolveError::TimedOut) => {
             incomplete.push(out_of_time(
                 "while comparing the input lines with the constraints",

@@ -170,6 +170,8 @@ pub struct Fetcher {
     /// The version maps of any fetcher derived from the same one, by selection key.
     kept_maps: Arc<Kept<SelectionKey, TargetMaps>>,
     crawled: Mutex<HashSet<CrawlKey>>,
+    /// Whether the common build environment was asked for ahead of a build ([`sdist::prepare`]).
+    builds_prepared: std::sync::atomic::AtomicBool,
     /// Builds of sdist metadata stop at this instant (a diagnosis checking an "allow this sdist" fix
     /// within its time budget); `None` leaves only the build's own timeout.
     build_deadline: Option<std::time::Instant>,
@@ -188,6 +190,7 @@ impl Fetcher {
             version_maps: Memo::new(),
             kept_maps: Arc::default(),
             crawled: Mutex::default(),
+            builds_prepared: std::sync::atomic::AtomicBool::new(false),
             build_deadline: None,
         }
     }
@@ -291,10 +294,16 @@ impl Fetcher {
             .await
     }
 
-    /// An sdist's metadata, read or built for the targets' Python (one per image, so the first target's).
-    async fn sdist_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+    /// How sdists build: for the targets' Python (one per image, so the first target's).
+    fn sdist_settings(&self) -> crate::sdist::SdistSettings {
         let mut settings = crate::sdist::SdistSettings::new(self.targets[0].python);
         settings.exclude_newer = self.options.exclude_newer;
+        settings
+    }
+
+    /// An sdist's metadata, read or built for the targets' Python.
+    async fn sdist_metadata(&self, file: &DistFile) -> Result<Arc<CoreMetadata>, IndexError> {
+        let mut settings = self.sdist_settings();
         if let Some(deadline) = self.build_deadline {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             settings.build_timeout = settings.build_timeout.min(left);
@@ -453,6 +462,21 @@ impl Fetcher {
         }
     }
 
+    /// A guess met a release that only an sdist can give: a build is likely to follow, so have the
+    /// environment most builds use made by then, once per fetcher (the environment itself is made
+    /// once per cache).
+    fn prepare_builds(&self) {
+        if self
+            .builds_prepared
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let (client, settings) = (self.client.clone(), self.sdist_settings());
+        let prepare = async move { crate::sdist::prepare(&client, &settings).await };
+        tokio::spawn(Speculation::new().scope(prepare));
+    }
+
     /// Fetch the metadata of one release once per target and set of extras, then crawl its dependencies.
     async fn crawl_release(
         self: Arc<Self>,
@@ -473,6 +497,7 @@ impl Fetcher {
         // the solver may never ask about (uv's prefetch skips sdists too). Checked before the visit is
         // recorded, so that a warm-up for the same release still builds it.
         if guess == Guess::WheelsOnly && crate::sdist::is_sdist(&file.filename) {
+            self.prepare_builds();
             return;
         }
         let key = (target, name, version, extras.clone());

@@ -45,14 +45,19 @@ pub struct BuildSystem {
 }
 
 impl BuildSystem {
-    /// Read `pyproject.toml` at `source`; without one (or without `build-backend`), setuptools'
-    /// legacy backend, as pip and uv do.
-    pub fn read(source: &Path) -> Result<BuildSystem, String> {
-        let legacy = || BuildSystem {
+    /// Setuptools' legacy backend and PEP 517's default requirement for it.
+    pub fn legacy() -> BuildSystem {
+        BuildSystem {
             requires: vec!["setuptools>=40.8.0".to_string()],
             backend: "setuptools.build_meta:__legacy__".to_string(),
             backend_path: Vec::new(),
-        };
+        }
+    }
+
+    /// Read `pyproject.toml` at `source`; without one (or without `build-backend`), setuptools'
+    /// legacy backend, as pip and uv do.
+    pub fn read(source: &Path) -> Result<BuildSystem, String> {
+        let legacy = BuildSystem::legacy;
         let Ok(text) = std::fs::read_to_string(source.join("pyproject.toml")) else {
             return Ok(legacy());
         };
