@@ -30,6 +30,21 @@ fn release(name: &str, version: &str, requires: &[&str]) -> Wheel {
     .upload_time("2024-01-01T00:00:00Z")
 }
 
+/// An sdist-only release whose PKG-INFO is PEP 643 static: its metadata needs no build (its setup.py
+/// refuses one).
+fn static_sdist(name: &str, version: &str, requires: &[&str]) -> Wheel {
+    let pkg_info =
+        metadata(name, version, requires).replace("Metadata-Version: 2.1", "Metadata-Version: 2.2");
+    Wheel::sdist(
+        &format!("{name}-{version}.tar.gz"),
+        &[
+            ("PKG-INFO", pkg_info.as_str()),
+            ("setup.py", "raise SystemExit('no build expected')\n"),
+        ],
+    )
+    .upload_time("2024-01-01T00:00:00Z")
+}
+
 fn target() -> Target {
     let python = PythonVersion {
         major: 3,
@@ -149,21 +164,11 @@ fn a_rejected_release_makes_the_next_ones_be_fetched_ahead_but_never_an_sdist() 
 /// PEP 643 static, so the metadata comes without a build.
 #[test]
 fn warming_a_requirement_fetches_its_release_even_an_sdist_and_its_dependencies() {
-    let static_pkg_info = "Metadata-Version: 2.2\nName: solo\nVersion: 1.0\nRequires-Dist: later\n";
     let server = IndexServer::builder()
         .wheel(release("top", "1.0", &["later"]))
         .wheel(release("top", "2.0", &[]))
         .wheel(release("later", "3", &[]))
-        .wheel(
-            Wheel::sdist(
-                "solo-1.0.tar.gz",
-                &[
-                    ("PKG-INFO", static_pkg_info),
-                    ("setup.py", "raise SystemExit('no build expected')\n"),
-                ],
-            )
-            .upload_time("2024-01-01T00:00:00Z"),
-        )
+        .wheel(static_sdist("solo", "1.0", &["later"]))
         .start();
     let cache = tempfile::tempdir().unwrap();
     let resolver = resolver(&server, cache.path());
@@ -199,19 +204,9 @@ fn warming_a_requirement_fetches_its_release_even_an_sdist_and_its_dependencies(
 #[test]
 #[ignore = "python: makes a venv with CPython 3.11; scripts/test.sh runs it"]
 fn meeting_an_sdist_prepares_the_common_build_environment_ahead() {
-    let static_pkg_info = "Metadata-Version: 2.2\nName: solo\nVersion: 1.0\n";
     let server = IndexServer::builder()
         .wheel(release("setuptools", "80.0", &[]))
-        .wheel(
-            Wheel::sdist(
-                "solo-1.0.tar.gz",
-                &[
-                    ("PKG-INFO", static_pkg_info),
-                    ("setup.py", "raise SystemExit('no build expected')\n"),
-                ],
-            )
-            .upload_time("2024-01-01T00:00:00Z"),
-        )
+        .wheel(static_sdist("solo", "1.0", &[]))
         .start();
     let cache = tempfile::tempdir().unwrap();
     let input = fave_lock::requirements::parse_str("solo\n", Path::new("r.in")).unwrap();
