@@ -148,6 +148,9 @@ type StampedPage = (ProjectResponse, Option<PageStamp>);
 
 /// A node the crawler has visited: target, project, release, active extras.
 type CrawlKey = (usize, PackageName, Version, Vec<ExtraName>);
+/// A guess as asked for: the same edge is met by every resolve of a diagnosis (70 fix checks on
+/// home-assistant), and each spawned task is held, with its whole future, until it runs.
+type GuessKey = (usize, PackageName, Ranges<Version>, Vec<ExtraName>, Guess);
 
 /// Index access shared by every target's solver and the crawler.
 pub struct Fetcher {
@@ -170,6 +173,7 @@ pub struct Fetcher {
     /// The version maps of any fetcher derived from the same one, by selection key.
     kept_maps: Arc<Kept<SelectionKey, TargetMaps>>,
     crawled: Mutex<HashSet<CrawlKey>>,
+    guessed: Mutex<HashSet<GuessKey>>,
     /// Whether the common build environment was asked for ahead of a build ([`sdist::prepare`]).
     builds_prepared: std::sync::atomic::AtomicBool,
     /// Builds of sdist metadata stop at this instant (a diagnosis checking an "allow this sdist" fix
@@ -190,6 +194,7 @@ impl Fetcher {
             version_maps: Memo::new(),
             kept_maps: Arc::default(),
             crawled: Mutex::default(),
+            guessed: Mutex::default(),
             builds_prepared: std::sync::atomic::AtomicBool::new(false),
             build_deadline: None,
         }
@@ -427,16 +432,26 @@ impl Fetcher {
         if !self.speculates() {
             return;
         }
+        let key = (target, name.clone(), range.clone(), extras.clone(), guess);
+        let first = self
+            .guessed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key);
+        if !first {
+            return;
+        }
         let this = Arc::clone(self);
+        // The awaited futures are boxed: a spawned task holds its future's largest state from the
+        // start, and a page fetch's or a build's is large, for thousands of tasks waiting their turn.
         let crawl = async move {
-            let Ok(Some(map)) = this.versions(target, &name).await else {
+            let Ok(Some(map)) = Box::pin(this.versions(target, &name)).await else {
                 return;
             };
             let Some(version) = map.best(&range, this.options.prereleases).cloned() else {
                 return;
             };
-            this.crawl_release(target, name, version, extras, guess)
-                .await;
+            Box::pin(this.crawl_release(target, name, version, extras, guess)).await;
         };
         tokio::spawn(Speculation::new().scope(crawl));
     }
@@ -486,7 +501,7 @@ impl Fetcher {
         extras: Vec<ExtraName>,
         guess: Guess,
     ) {
-        let Ok(Some(map)) = self.versions(target, &name).await else {
+        let Ok(Some(map)) = Box::pin(self.versions(target, &name)).await else {
             return;
         };
         let Some(candidate) = map.usable.get(&version) else {
@@ -509,7 +524,7 @@ impl Fetcher {
         if !first_visit {
             return;
         }
-        let Ok(metadata) = self.metadata(&file).await else {
+        let Ok(metadata) = Box::pin(self.metadata(&file)).await else {
             return;
         };
         let Ok(requirements) = &metadata.requires_dist else {
@@ -531,7 +546,7 @@ impl Fetcher {
 
 /// Whether fetching ahead may build an sdist for the release it starts from (its dependencies are
 /// crawled wheels only either way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Guess {
     WheelsOnly,
     Builds,

@@ -141,8 +141,17 @@ impl Provider {
                         _ => None,
                     })
                     .collect();
-                self.fetcher
-                    .crawl(self.target, name.clone(), range.clone(), extras);
+                // An input line pinned to one release will need that release's metadata, whatever
+                // else happens: when only an sdist gives it, its build starts now, beside the others
+                // (as uv does for pinned direct requirements), rather than when the solver reaches it
+                // (mailu-admin-2019: sixteen pinned sdists built one after another).
+                if from.is_none() && range.as_singleton().is_some() {
+                    self.fetcher
+                        .warm(self.target, name.clone(), range.clone(), extras);
+                } else {
+                    self.fetcher
+                        .crawl(self.target, name.clone(), range.clone(), extras);
+                }
             }
         }
         merged.into_iter().collect()
