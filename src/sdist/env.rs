@@ -133,18 +133,16 @@ impl Environments {
             Plan::Wheels { files, .. } => self.download(files),
             _ => Vec::new(),
         };
+        // Whatever ends this (a failure, or the build's time running out, which drops this future),
+        // no download goes on without a reader.
+        let _stop = StopOnDrop(downloads.iter().map(Download::abort_handle).collect());
         let mut venv: Vec<&std::ffi::OsStr> = vec!["-m".as_ref(), "venv".as_ref()];
         // pip itself is needed in the environment only when pip installs and has no wheel to run from.
         if !matches!(plan, Plan::Pip(_)) || python.pip_wheel.is_some() {
             venv.push("--without-pip".as_ref());
         }
         venv.push(dir.as_os_str());
-        if let Err(failure) = super::build::run(log, &python.executable, &venv).await {
-            for download in &downloads {
-                download.abort();
-            }
-            return Err(failure);
-        }
+        super::build::run(log, &python.executable, &venv).await?;
         let installer = match plan {
             Plan::Nothing => "none needed",
             Plan::Wheels { python, files } => {
@@ -152,9 +150,6 @@ impl Environments {
                 // Where `venv` puts site-packages on CPython for POSIX; anything else would install
                 // where the interpreter does not look.
                 if !layout.site_packages.is_dir() {
-                    for download in &downloads {
-                        download.abort();
-                    }
                     return Err(BuildFailure::new(
                         &format!("the new venv has no `{}`", layout.site_packages.display()),
                         "",
@@ -241,9 +236,20 @@ impl Environments {
 /// A build requirement's wheel being fetched into the wheel cache: its path there.
 type Download = tokio::task::JoinHandle<Result<PathBuf, CachedDownloadError>>;
 
+/// Stops these tasks when dropped (a finished one is left as it is).
+struct StopOnDrop(Vec<tokio::task::AbortHandle>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// Unpack `files` into the environment at `layout`, each as soon as its download is done; the
 /// installer keeps their order's outcome (a later wheel's file replaces an earlier one's). The first
-/// download to fail stops the others.
+/// download to fail ends it (the caller stops the others).
 async fn install(
     layout: Layout,
     files: &[DistFile],
@@ -251,10 +257,6 @@ async fn install(
 ) -> Result<(), BuildFailure> {
     use futures::StreamExt;
 
-    let aborts: Vec<_> = downloads
-        .iter()
-        .map(|download| download.abort_handle())
-        .collect();
     let mut arrivals: futures::stream::FuturesUnordered<_> = downloads
         .into_iter()
         .enumerate()
@@ -270,9 +272,6 @@ async fn install(
             Ok(Err(error)) => BuildFailure::new(&error_chain(&error), ""),
             Err(error) => BuildFailure::new(&format!("a download: {error}"), ""),
         };
-        for abort in &aborts {
-            abort.abort();
-        }
         // Dropping the installer joins its workers: off the async threads.
         tokio::task::spawn_blocking(move || drop(installer));
         return Err(failure);

@@ -22,7 +22,7 @@ use std::io::{Read, Write};
 use std::ops::Range;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
@@ -82,6 +82,7 @@ impl Installer {
             layout,
             queue: Mutex::new(Queue::default()),
             changed: Condvar::new(),
+            dropped: AtomicBool::new(false),
             claims: Mutex::new(Claims::default()),
             failure: Mutex::new(None),
             first_failure: AtomicU64::new(u64::MAX),
@@ -164,6 +165,9 @@ impl Installer {
 
 impl Drop for Installer {
     fn drop(&mut self) {
+        // The slices being written stop at their next file: a drop (a failed download, a build
+        // out of time) waits for one file per worker, not for the rest of torch.
+        self.shared.dropped.store(true, Ordering::Release);
         lock(&self.shared.queue).closed = true;
         self.shared.changed.notify_all();
         for worker in self.workers.drain(..) {
@@ -179,6 +183,8 @@ struct Shared {
     queue: Mutex<Queue>,
     /// A job was queued, the queue was drained, or it was closed.
     changed: Condvar,
+    /// The installer is dropped.
+    dropped: AtomicBool,
     claims: Mutex<Claims>,
     /// The failure first in order so far.
     failure: Mutex<Option<(Slot, InstallError)>>,
@@ -350,6 +356,9 @@ impl Shared {
                 let mut buffer = vec![0; 64 << 10];
                 let count = steps.len();
                 for index in steps {
+                    if self.dropped.load(Ordering::Acquire) {
+                        return;
+                    }
                     self.step(&wheel, index, &mut buffer);
                 }
                 if wheel.remaining.fetch_sub(count, Ordering::AcqRel) == count && wheel.has_record {
@@ -728,10 +737,10 @@ impl Shared {
                                 return Err(conflict(&folder));
                             }
                         }
-                        Err(error) => return Err(write_error(wheel, &folder, error).into()),
+                        Err(error) => return Err(self.io_failure(wheel, &folder, error)),
                     }
                 }
-                Err(error) => return Err(write_error(wheel, &folder, error).into()),
+                Err(error) => return Err(self.io_failure(wheel, &folder, error)),
             }
         }
         let target = folder.join(name);
@@ -751,8 +760,18 @@ impl Shared {
             .mode(step.mode)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&target)
-            .map_err(|error| write_error(wheel, &target, error))?;
+            .map_err(|error| self.io_failure(wheel, &target, error))?;
         Ok((target, Out::File(file)))
+    }
+
+    /// A write error, unless `path` is one of the set's file/folder clashes: then another worker made
+    /// the other kind there between this one's look and its write (reported already).
+    fn io_failure(&self, wheel: &Wheel, path: &Path, error: std::io::Error) -> Failure {
+        if self.is_clash(path) {
+            Failure::Clash
+        } else {
+            Failure::Install(write_error(wheel, path, error))
+        }
     }
 }
 
