@@ -262,6 +262,7 @@ async fn install(
         .enumerate()
         .map(|(order, download)| async move { (order, download.await) })
         .collect();
+    let started = std::time::Instant::now();
     let mut installer = Installer::new(layout);
     while let Some((order, fetched)) = arrivals.next().await {
         let failure = match fetched {
@@ -276,6 +277,12 @@ async fn install(
         tokio::task::spawn_blocking(move || drop(installer));
         return Err(failure);
     }
+    // How long the unpacking runs past the downloads, for tuning.
+    tracing::debug!(
+        wheels = files.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "build environment: the last wheel arrived"
+    );
     tokio::task::spawn_blocking(move || installer.wait())
         .await
         .map_err(|error| BuildFailure::new(&format!("the installer: {error}"), ""))?
