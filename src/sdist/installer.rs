@@ -77,6 +77,7 @@ impl Installer {
         Installer::with_workers(layout, (cores + 1).min(MAX_WORKERS))
     }
 
+    /// An installer with `count` worker threads (at least one).
     pub fn with_workers(layout: Layout, count: usize) -> Installer {
         let shared = Arc::new(Shared {
             layout,
@@ -329,18 +330,16 @@ impl Shared {
                         .unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            // Counted as done even when it panics, so that `wait` returns (and reports the wheel
-            // that was not finished).
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(job)));
+            // Counted as done even when it panics, and the worker goes on (the panic hook has
+            // printed it): `wait` returns and reports the wheel that was not finished, instead of
+            // waiting for jobs no worker is left to take.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(job)));
             let mut queue = lock(&self.queue);
             queue.running -= 1;
             let drained = queue.jobs.is_empty() && queue.running == 0;
             drop(queue);
             if drained {
                 self.changed.notify_all();
-            }
-            if let Err(panic) = outcome {
-                std::panic::resume_unwind(panic);
             }
         }
     }
