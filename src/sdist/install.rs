@@ -17,10 +17,8 @@
 //! with `O_EXCL`, so that nothing lands outside the environment whatever the archive says. Nothing is
 //! byte-compiled: a build imports its backend once, and Python compiles what it imports.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use base64::Engine;
@@ -60,7 +58,7 @@ impl Layout {
     }
 
     /// The interpreter of the environment, for `#!` lines.
-    fn python(&self) -> PathBuf {
+    pub(super) fn python(&self) -> PathBuf {
         self.bin.join("python")
     }
 }
@@ -124,109 +122,141 @@ struct Planned<'a> {
     relative: PathBuf,
 }
 
-/// Installs wheels into one new environment, one after the other. A file an earlier wheel wrote may
-/// be replaced (as pip does when two wheels ship the same file); anything else already there (the
-/// venv's own `bin/python`, a symbolic link to the base interpreter) is a conflict, never written
-/// through.
-pub(super) struct Installer {
-    layout: Layout,
-    /// Every file written so far, relative to the environment's root.
-    written: BTreeSet<PathBuf>,
+/// One file an install writes: its place (a plain relative path below one of the layout's
+/// folders), its mode, and what goes in it.
+pub(super) struct Step {
+    pub base: PathBuf,
+    pub relative: PathBuf,
+    pub mode: u32,
+    pub content: Content,
 }
 
-impl Installer {
-    pub fn new(layout: Layout) -> Installer {
-        Installer {
-            layout,
-            written: BTreeSet::new(),
-        }
-    }
+/// What a [`Step`] writes.
+pub(super) enum Content {
+    /// A zip entry's bytes; a script's `#!python` line rewritten (see [`script_head`]).
+    Entry { entry: Entry, script: bool },
+    /// These bytes (a console script's launcher, INSTALLER).
+    Bytes(Vec<u8>),
+    /// The wheel's RECORD, made from the hashes of every other step: always the last step.
+    Record,
+}
 
-    /// Install the wheel at `path` (named `filename` on the index). Blocking: call it off the async
-    /// threads.
-    pub fn install(&mut self, path: &Path, filename: &str) -> Result<Installed, InstallError> {
-        let invalid = |reason: String| InstallError::Invalid {
-            wheel: filename.to_string(),
-            reason,
-        };
-        let read_error = |source: ZipFileError| InstallError::Read {
-            wheel: filename.to_string(),
-            source,
-        };
-        let parsed: WheelFilename = filename
-            .parse()
-            .map_err(|error: crate::tags::FilenameError| invalid(error.reason))?;
-        let mut file = File::open(path).map_err(|error| read_error(error.into()))?;
-        let entries = zip_file::read_directory(&mut file).map_err(read_error)?;
-        let metadata =
-            zip::find_metadata(&entries, filename).map_err(|error| read_error(error.into()))?;
-        let dist_info = metadata
-            .name
-            .strip_suffix("/METADATA")
-            .unwrap_or_default()
-            .to_string();
-        let stem = dist_info.strip_suffix(".dist-info").unwrap_or_default();
-        check_wheel_version(path, &entries, &dist_info).map_err(|problem| match problem {
-            WheelFileProblem::Read(source) => read_error(source),
-            WheelFileProblem::Invalid(reason) => invalid(reason),
-        })?;
-        let plan = plan(filename, &entries, &dist_info, &format!("{stem}.data"))?;
-        let declared: u64 = plan.iter().map(|item| item.entry.uncompressed_len).sum();
-        if declared > MAX_UNPACKED_LEN {
-            return Err(invalid(format!(
-                "it unpacks to {declared} bytes, over fave-lock's limit of {MAX_UNPACKED_LEN}"
-            )));
-        }
-        let layout = self.layout.clone();
-        let mut writer = Writer {
-            wheel: filename,
-            wheel_path: path,
-            layout: &layout,
-            written: &mut self.written,
-            record: BTreeMap::new(),
-        };
-        let headers = layout.include.join(parsed.name.as_ref());
-        for item in &plan {
+/// What installing one wheel writes, decided before anything of it is written.
+pub(super) struct WheelPlan {
+    /// The `.dist-info` folder, relative to site-packages.
+    pub dist_info: String,
+    /// Its entries in the archive's order, then its console scripts, INSTALLER and RECORD.
+    pub steps: Vec<Step>,
+    /// Why its `entry_points.txt` cannot be used, when it cannot: installing one wheel after the other,
+    /// this came after every entry was written, so it stands where the scripts would (the steps stop
+    /// there).
+    pub late_error: Option<InstallError>,
+}
+
+/// Read the wheel at `path` (named `filename` on the index) and decide where each of its files goes,
+/// refusing it as a whole when it is not a wheel fave-lock installs or an entry could write outside
+/// its place: nothing is written before every name passed.
+pub(super) fn plan_wheel(
+    layout: &Layout,
+    path: &Path,
+    filename: &str,
+) -> Result<WheelPlan, InstallError> {
+    let invalid = |reason: String| InstallError::Invalid {
+        wheel: filename.to_string(),
+        reason,
+    };
+    let read_error = |source: ZipFileError| InstallError::Read {
+        wheel: filename.to_string(),
+        source,
+    };
+    let parsed: WheelFilename = filename
+        .parse()
+        .map_err(|error: crate::tags::FilenameError| invalid(error.reason))?;
+    let mut file = File::open(path).map_err(|error| read_error(error.into()))?;
+    let entries = zip_file::read_directory(&mut file).map_err(read_error)?;
+    let metadata =
+        zip::find_metadata(&entries, filename).map_err(|error| read_error(error.into()))?;
+    let dist_info = metadata
+        .name
+        .strip_suffix("/METADATA")
+        .unwrap_or_default()
+        .to_string();
+    let stem = dist_info.strip_suffix(".dist-info").unwrap_or_default();
+    check_wheel_version(path, &entries, &dist_info).map_err(|problem| match problem {
+        WheelFileProblem::Read(source) => read_error(source),
+        WheelFileProblem::Invalid(reason) => invalid(reason),
+    })?;
+    let planned = plan(filename, &entries, &dist_info, &format!("{stem}.data"))?;
+    let declared: u64 = planned.iter().map(|item| item.entry.uncompressed_len).sum();
+    if declared > MAX_UNPACKED_LEN {
+        return Err(invalid(format!(
+            "it unpacks to {declared} bytes, over fave-lock's limit of {MAX_UNPACKED_LEN}"
+        )));
+    }
+    let headers = layout.include.join(parsed.name.as_ref());
+    let mut steps: Vec<Step> = planned
+        .into_iter()
+        .map(|item| {
             let (base, mode) = match item.scheme {
                 Scheme::SitePackages => (&layout.site_packages, executable_or_not(item.entry)),
                 Scheme::Scripts => (&layout.bin, 0o755),
                 Scheme::Headers => (&headers, 0o644),
                 Scheme::Data => (&layout.root, executable_or_not(item.entry)),
             };
-            writer.extract(item, base, mode)?;
-        }
-        let entry_points = format!("{dist_info}/entry_points.txt");
-        if let Some(entry) = entries.iter().find(|entry| entry.name == entry_points) {
-            let text = read_entry(path, entry).map_err(read_error)?;
-            for script in console_scripts(&String::from_utf8_lossy(&text)).map_err(invalid)? {
-                let launcher = launcher(&layout.python(), &script);
-                writer.write_new(
-                    &layout.bin,
-                    Path::new(&script.name),
-                    launcher.as_bytes(),
-                    0o755,
-                )?;
+            Step {
+                base: base.clone(),
+                relative: item.relative,
+                mode,
+                content: Content::Entry {
+                    entry: item.entry.clone(),
+                    script: item.scheme == Scheme::Scripts,
+                },
             }
-        }
-        let dist_info_dir = Path::new(&dist_info);
-        writer.write_new(
-            &layout.site_packages,
-            &dist_info_dir.join("INSTALLER"),
-            format!("{INSTALLER}\n").as_bytes(),
-            0o644,
-        )?;
-        let record = writer.record_text(&dist_info);
-        writer.write_new(
-            &layout.site_packages,
-            &dist_info_dir.join("RECORD"),
-            record.as_bytes(),
-            0o644,
-        )?;
-        Ok(Installed {
-            dist_info,
-            files: writer.record.into_keys().collect(),
         })
+        .collect();
+    let entry_points = format!("{dist_info}/entry_points.txt");
+    let scripts = match entries.iter().find(|entry| entry.name == entry_points) {
+        None => Ok(Vec::new()),
+        Some(entry) => read_entry(path, entry)
+            .map_err(read_error)
+            .and_then(|text| console_scripts(&String::from_utf8_lossy(&text)).map_err(invalid)),
+    };
+    let scripts = match scripts {
+        Ok(scripts) => scripts,
+        Err(error) => {
+            return Ok(WheelPlan {
+                dist_info,
+                steps,
+                late_error: Some(error),
+            });
+        }
+    };
+    for script in scripts {
+        steps.push(Step {
+            base: layout.bin.clone(),
+            relative: PathBuf::from(&script.name),
+            mode: 0o755,
+            content: Content::Bytes(launcher(&layout.python(), &script).into_bytes()),
+        });
     }
+    let dist_info_dir = Path::new(&dist_info);
+    steps.push(Step {
+        base: layout.site_packages.clone(),
+        relative: dist_info_dir.join("INSTALLER"),
+        mode: 0o644,
+        content: Content::Bytes(format!("{INSTALLER}\n").into_bytes()),
+    });
+    steps.push(Step {
+        base: layout.site_packages.clone(),
+        relative: dist_info_dir.join("RECORD"),
+        mode: 0o644,
+        content: Content::Record,
+    });
+    Ok(WheelPlan {
+        dist_info,
+        steps,
+        late_error: None,
+    })
 }
 
 enum WheelFileProblem {
@@ -262,7 +292,7 @@ fn check_wheel_version(
 }
 
 /// A small entry (WHEEL, entry_points.txt) whole, checked against its size and CRC-32.
-fn read_entry(path: &Path, entry: &Entry) -> Result<Vec<u8>, ZipFileError> {
+pub(super) fn read_entry(path: &Path, entry: &Entry) -> Result<Vec<u8>, ZipFileError> {
     zip::check_entry(entry)?;
     let reader = zip_file::entry_reader(File::open(path)?, entry)?;
     let mut checked = Checked::new(reader);
@@ -364,168 +394,27 @@ fn executable_or_not(entry: &Entry) -> u32 {
     }
 }
 
-/// Writes the files of one wheel, remembering each one's hash and size for RECORD.
-struct Writer<'a> {
-    wheel: &'a str,
-    wheel_path: &'a Path,
-    layout: &'a Layout,
-    /// The environment's files so far (see [`Installer`]).
-    written: &'a mut BTreeSet<PathBuf>,
-    /// This wheel's files, relative to the root ─▶ (urlsafe base64 SHA-256, size).
-    record: BTreeMap<PathBuf, (String, u64)>,
-}
-
-impl Writer<'_> {
-    fn read_error(&self, source: ZipFileError) -> InstallError {
-        InstallError::Read {
-            wheel: self.wheel.to_string(),
-            source,
-        }
+/// RECORD (PEP 376, CSV): each file (relative to the root ─▶ urlsafe base64 SHA-256, size) relative
+/// to site-packages with its hash and size, then RECORD itself without either.
+pub(super) fn record_text<'a>(
+    layout: &Layout,
+    dist_info: &str,
+    files: impl Iterator<Item = (&'a PathBuf, &'a str, u64)>,
+) -> String {
+    let site = layout
+        .site_packages
+        .strip_prefix(&layout.root)
+        .unwrap_or(&layout.site_packages);
+    let mut text = String::new();
+    for (path, hash, len) in files {
+        let relative = relative_path(path, site);
+        text.push_str(&format!("{},sha256={hash},{len}\n", csv_field(&relative)));
     }
-
-    fn write_error(&self, path: &Path, source: std::io::Error) -> InstallError {
-        InstallError::Write {
-            wheel: self.wheel.to_string(),
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    /// Stream one entry into its place, checking its size and CRC-32; a script's `#!python` line
-    /// names the environment's interpreter instead.
-    fn extract(&mut self, item: &Planned<'_>, base: &Path, mode: u32) -> Result<(), InstallError> {
-        let entry = item.entry;
-        let inflate_error = |error: std::io::Error| {
-            self.read_error(
-                ZipError::Inflate {
-                    name: entry.name.clone(),
-                    message: error.to_string(),
-                }
-                .into(),
-            )
-        };
-        let file = File::open(self.wheel_path).map_err(|error| self.read_error(error.into()))?;
-        let reader = zip_file::entry_reader(file, entry).map_err(|error| self.read_error(error))?;
-        let mut source = Checked::new(reader);
-        let head = if item.scheme == Scheme::Scripts {
-            script_head(&mut source, &self.layout.python()).map_err(inflate_error)?
-        } else {
-            Vec::new()
-        };
-        let (target, out) = self.create(base, &item.relative, mode)?;
-        let mut sink = Hashing::new(out);
-        sink.write_all(&head)
-            .map_err(|error| self.write_error(&target, error))?;
-        let mut buffer = vec![0; 64 << 10];
-        loop {
-            let read = source.read(&mut buffer).map_err(inflate_error)?;
-            if read == 0 {
-                break;
-            }
-            sink.write_all(&buffer[..read])
-                .map_err(|error| self.write_error(&target, error))?;
-        }
-        source
-            .finish(entry)
-            .map_err(|error| self.read_error(error.into()))?;
-        let (hash, len) = sink.finish();
-        self.remember(&target, hash, len);
-        Ok(())
-    }
-
-    /// Write `bytes` as a new file at `base/relative`.
-    fn write_new(
-        &mut self,
-        base: &Path,
-        relative: &Path,
-        bytes: &[u8],
-        mode: u32,
-    ) -> Result<(), InstallError> {
-        let (target, mut out) = self.create(base, relative, mode)?;
-        out.write_all(bytes)
-            .map_err(|error| self.write_error(&target, error))?;
-        let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(bytes));
-        self.remember(&target, hash, bytes.len() as u64);
-        Ok(())
-    }
-
-    fn remember(&mut self, target: &Path, hash: String, len: u64) {
-        let relative = target
-            .strip_prefix(&self.layout.root)
-            .unwrap_or(target)
-            .to_path_buf();
-        self.written.insert(relative.clone());
-        self.record.insert(relative, (hash, len));
-    }
-
-    /// Create `base/relative` (a plain relative path), making the folders on the way one at a time:
-    /// a component that exists must be a real folder, never a symbolic link (a venv's `lib64` is one).
-    fn create(
-        &self,
-        base: &Path,
-        relative: &Path,
-        mode: u32,
-    ) -> Result<(PathBuf, File), InstallError> {
-        let conflict = |path: &Path| InstallError::Conflict {
-            wheel: self.wheel.to_string(),
-            path: path.to_path_buf(),
-        };
-        let mut parts: Vec<&std::ffi::OsStr> = relative.iter().collect();
-        let name = parts.pop().ok_or_else(|| conflict(base))?;
-        std::fs::create_dir_all(base).map_err(|error| self.write_error(base, error))?;
-        let mut folder = base.to_path_buf();
-        for part in parts {
-            folder.push(part);
-            match std::fs::symlink_metadata(&folder) {
-                Ok(meta) if meta.file_type().is_dir() => {}
-                Ok(_) => return Err(conflict(&folder)),
-                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                    std::fs::create_dir(&folder)
-                        .map_err(|error| self.write_error(&folder, error))?;
-                }
-                Err(error) => return Err(self.write_error(&folder, error)),
-            }
-        }
-        let target = folder.join(name);
-        let relative_to_root = target.strip_prefix(&self.layout.root).unwrap_or(&target);
-        match std::fs::symlink_metadata(&target) {
-            Ok(meta) if meta.file_type().is_file() && self.written.contains(relative_to_root) => {
-                std::fs::remove_file(&target).map_err(|error| self.write_error(&target, error))?;
-            }
-            Ok(_) => return Err(conflict(&target)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(self.write_error(&target, error)),
-        }
-        // O_EXCL: never through a symbolic link, never over something that appeared meanwhile.
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&target)
-            .map_err(|error| self.write_error(&target, error))?;
-        Ok((target, file))
-    }
-
-    /// RECORD (PEP 376, CSV): each file relative to site-packages with its hash and size, then
-    /// RECORD itself without either.
-    fn record_text(&self, dist_info: &str) -> String {
-        let site = self
-            .layout
-            .site_packages
-            .strip_prefix(&self.layout.root)
-            .unwrap_or(&self.layout.site_packages);
-        let mut text = String::new();
-        for (path, (hash, len)) in &self.record {
-            let relative = relative_path(path, site);
-            text.push_str(&format!("{},sha256={hash},{len}\n", csv_field(&relative)));
-        }
-        text.push_str(&format!(
-            "{},,\n",
-            csv_field(&format!("{dist_info}/RECORD"))
-        ));
-        text
-    }
+    text.push_str(&format!(
+        "{},,\n",
+        csv_field(&format!("{dist_info}/RECORD"))
+    ));
+    text
 }
 
 /// `path` relative to `base` (both relative to one root), with `..` where they part.
@@ -553,14 +442,14 @@ fn csv_field(text: &str) -> String {
 
 /// A reader that counts and CRCs what passes, to check an entry against its central directory
 /// record once read.
-struct Checked<R> {
+pub(super) struct Checked<R> {
     inner: R,
     crc: flate2::Crc,
     len: u64,
 }
 
 impl<R: Read> Checked<R> {
-    fn new(inner: R) -> Checked<R> {
+    pub(super) fn new(inner: R) -> Checked<R> {
         Checked {
             inner,
             crc: flate2::Crc::new(),
@@ -570,7 +459,7 @@ impl<R: Read> Checked<R> {
 
     /// Whether what was read is the entry's declared size and CRC-32 (the reader stops one byte past
     /// the declared size, so a longer entry is caught too).
-    fn finish(self, entry: &Entry) -> Result<(), ZipError> {
+    pub(super) fn finish(self, entry: &Entry) -> Result<(), ZipError> {
         if self.len == entry.uncompressed_len && self.crc.sum() == entry.crc32 {
             Ok(())
         } else {
@@ -589,14 +478,14 @@ impl<R: Read> Read for Checked<R> {
 }
 
 /// A writer that hashes and counts what it writes, for RECORD.
-struct Hashing<W> {
+pub(super) struct Hashing<W> {
     inner: W,
     hasher: Sha256,
     len: u64,
 }
 
 impl<W: Write> Hashing<W> {
-    fn new(inner: W) -> Hashing<W> {
+    pub(super) fn new(inner: W) -> Hashing<W> {
         Hashing {
             inner,
             hasher: Sha256::new(),
@@ -605,7 +494,7 @@ impl<W: Write> Hashing<W> {
     }
 
     /// RECORD's urlsafe, unpadded base64 SHA-256, and the length.
-    fn finish(self) -> (String, u64) {
+    pub(super) fn finish(self) -> (String, u64) {
         let hash = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.hasher.finalize());
         (hash, self.len)
     }
@@ -627,7 +516,7 @@ impl<W: Write> Write for Hashing<W> {
 /// What a script starts with once installed: its first bytes as they are, or, for a `#!python` (or
 /// `#!pythonw`) line, which the wheel spec asks installers to rewrite, the environment's interpreter
 /// (the rest of that line is read and dropped).
-fn script_head(source: &mut impl Read, python: &Path) -> std::io::Result<Vec<u8>> {
+pub(super) fn script_head(source: &mut impl Read, python: &Path) -> std::io::Result<Vec<u8>> {
     const MARKER: &[u8] = b"#!python";
     let mut head = Vec::new();
     source

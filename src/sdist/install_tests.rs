@@ -2,8 +2,10 @@
 //! PyPI in the live test, whose scripts then run), on a hand-made wheel with every `.data` scheme, and on
 //! hostile wheels, which must be refused with nothing written outside the environment.
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 
+use super::super::installer::Installer;
 use super::*;
 use crate::index::zip::tests::build_zip_with_modes;
 
@@ -645,4 +647,265 @@ async fn live_pypi_wheels_install_into_a_venv_and_their_scripts_run() {
     };
     assert_eq!(installer_of("jsonpointer-3.9.dist-info"), "fave-lock\n");
     assert_eq!(installer_of("wheel-0.45.1.dist-info"), "fave-lock\n");
+}
+
+/// Every path below the environment (symbolic links not followed) ─▶ its mode and its bytes (a link's
+/// target).
+fn tree(root: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+    let mut tree = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let relative = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let content = if meta.file_type().is_symlink() {
+                std::fs::read_link(&path)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if meta.is_dir() {
+                stack.push(path);
+                Vec::new()
+            } else {
+                std::fs::read(&path).unwrap()
+            };
+            tree.insert(relative, (meta.permissions().mode() & 0o7777, content));
+        }
+    }
+    tree
+}
+
+/// A wheel of many small files in a few folders (more than one worker's slice), one of them shipped
+/// twice (the later entry is the one installed) and one shared with [`demo_wheel`]; and a script.
+fn many_files_wheel() -> Vec<u8> {
+    let contents: Vec<(String, Vec<u8>)> = (0..1300)
+        .map(|index| {
+            (
+                format!("many/part{}/module_{index}.py", index % 7),
+                format!("VALUE = {index}\n")
+                    .repeat(index % 50 + 1)
+                    .into_bytes(),
+            )
+        })
+        .collect();
+    let mut entries: Vec<(&str, &[u8], bool, u32)> = contents
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice(), true, 0o100_644))
+        .collect();
+    entries.extend_from_slice(&[
+        (
+            "many/part3/module_3.py",
+            b"SHIPPED = 'twice'\n",
+            true,
+            0o100_644,
+        ),
+        (
+            "demo/__init__.py",
+            b"def main():\n    return 5\n",
+            false,
+            0o100_644,
+        ),
+        (
+            "many-1.0.data/scripts/many-tool",
+            b"#!python\nprint(1)\n",
+            true,
+            0o100_644,
+        ),
+        (
+            "many-1.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: many\nVersion: 1.0\n",
+            true,
+            0o100_644,
+        ),
+        (
+            "many-1.0.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\n",
+            true,
+            0o100_644,
+        ),
+    ]);
+    build_zip_with_modes(&entries)
+}
+
+/// The wheels of [`parallel_installs_write_what_installing_in_order_writes`], in their order.
+fn set_of_wheels() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("six-1.16.0-py2.py3-none-any.whl", SIX.to_vec()),
+        ("demo-1.0-py3-none-any.whl", demo_wheel(&[])),
+        ("idna-3.10-py3-none-any.whl", IDNA.to_vec()),
+        ("many-1.0-py3-none-any.whl", many_files_wheel()),
+        ("packaging-24.2-py3-none-any.whl", PACKAGING.to_vec()),
+    ]
+}
+
+impl Sandbox {
+    /// The environment made anew (as `Sandbox::new` makes it), for another install at the same paths.
+    fn reset_env(&self) {
+        let root = self.dir.path();
+        std::fs::remove_dir_all(root.join("env")).unwrap();
+        std::fs::create_dir_all(root.join("env/bin")).unwrap();
+        std::fs::create_dir_all(root.join("env/lib/python3.11/site-packages")).unwrap();
+        std::os::unix::fs::symlink(root.join(SENTINEL), root.join("env/bin/python")).unwrap();
+        std::os::unix::fs::symlink(root.join("outside"), root.join("env/lib64")).unwrap();
+    }
+
+    /// Write the wheels into `wheels/` and add them to `installer` in `arrival` order (indices into
+    /// `wheels`, each the wheel's place in the set), then wait.
+    fn install_all(
+        &self,
+        installer: &mut Installer,
+        wheels: &[(&str, Vec<u8>)],
+        arrival: &[usize],
+    ) -> Result<Vec<Installed>, InstallError> {
+        let folder = self.dir.path().join("wheels");
+        std::fs::create_dir_all(&folder).unwrap();
+        for &order in arrival {
+            let (filename, bytes) = &wheels[order];
+            let path = folder.join(filename);
+            std::fs::write(&path, bytes).unwrap();
+            installer.add(order, path, filename);
+        }
+        installer.wait()
+    }
+}
+
+#[test]
+fn parallel_installs_write_what_installing_in_order_writes() {
+    let sandbox = Sandbox::new();
+    let wheels = set_of_wheels();
+    let mut serial = Installer::with_workers(sandbox.layout(), 1);
+    let in_order: Vec<Installed> = wheels
+        .iter()
+        .map(|(filename, bytes)| sandbox.install(&mut serial, filename, bytes).unwrap())
+        .collect();
+    let expected = tree(&sandbox.layout().root);
+    // The later entry of the one shipped twice, the later wheel's file of the one shared, and each
+    // RECORD with its own wheel's hash of the shared file.
+    let site = sandbox.site();
+    assert_eq!(
+        std::fs::read_to_string(site.join("many/part3/module_3.py")).unwrap(),
+        "SHIPPED = 'twice'\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.join("demo/__init__.py")).unwrap(),
+        "def main():\n    return 5\n"
+    );
+    let demo_record = std::fs::read_to_string(site.join("demo-1.0.dist-info/RECORD")).unwrap();
+    let many_record = std::fs::read_to_string(site.join("many-1.0.dist-info/RECORD")).unwrap();
+    let hash_in = |record: &str| {
+        record_hashes(record)
+            .into_iter()
+            .find(|(path, _)| path == "demo/__init__.py")
+            .map(|(_, hash)| hash)
+            .unwrap()
+    };
+    assert_eq!(
+        hash_in(&many_record),
+        hash_of(&site.join("demo/__init__.py"))
+    );
+    assert_ne!(hash_in(&demo_record), hash_in(&many_record));
+    assert!(expected.len() > 1300, "{}", expected.len());
+
+    // All at once, arriving in several orders, with several workers: the same tree, byte for byte,
+    // mode for mode, RECORD for RECORD, and the same report of what went where.
+    for arrival in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [3, 1, 4, 0, 2]] {
+        for workers in [2, 4] {
+            sandbox.reset_env();
+            let mut installer = Installer::with_workers(sandbox.layout(), workers);
+            let installed = sandbox
+                .install_all(&mut installer, &wheels, &arrival)
+                .unwrap();
+            assert_eq!(installed, in_order, "{arrival:?} {workers}");
+            let got = tree(&sandbox.layout().root);
+            assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                expected.keys().collect::<Vec<_>>(),
+                "{arrival:?} {workers}"
+            );
+            for (path, (mode, bytes)) in &expected {
+                assert_eq!(got[path].0, *mode, "{path}: {arrival:?} {workers}");
+                assert!(got[path].1 == *bytes, "{path}: {arrival:?} {workers}");
+            }
+            sandbox.assert_outside_untouched();
+        }
+    }
+}
+
+/// A wheel `name` 1.0 with one file `entry` (`x = 1`, of zip mode `mode`) besides its metadata.
+fn named_wheel(name: &str, entry: &str, mode: u32) -> Vec<u8> {
+    let metadata = format!("{name}-1.0.dist-info/METADATA");
+    let wheel_file = format!("{name}-1.0.dist-info/WHEEL");
+    let metadata_text = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
+    build_zip_with_modes(&[
+        (entry, b"x = 1\n", true, mode),
+        (&metadata, metadata_text.as_bytes(), true, 0o100_644),
+        (&wheel_file, b"Wheel-Version: 1.0\n", true, 0o100_644),
+    ])
+}
+
+#[test]
+fn a_file_and_a_folder_on_one_path_conflict_for_the_later_wheel_in_any_arrival_order() {
+    let wheel = |name: &str, entry: &str| named_wheel(name, entry, 0o100_644);
+    // The file first, then the folder; the folder first, then the file.
+    for (first, second) in [("clash", "clash/inner.py"), ("clash/inner.py", "clash")] {
+        let wheels = vec![
+            ("alpha-1.0-py3-none-any.whl", wheel("alpha", first)),
+            ("beta-1.0-py3-none-any.whl", wheel("beta", second)),
+        ];
+        let sandbox = Sandbox::new();
+        let mut serial = Installer::with_workers(sandbox.layout(), 1);
+        sandbox
+            .install(&mut serial, wheels[0].0, &wheels[0].1)
+            .unwrap();
+        let expected = sandbox
+            .install(&mut serial, wheels[1].0, &wheels[1].1)
+            .unwrap_err();
+        assert!(
+            matches!(&expected, InstallError::Conflict { wheel, path }
+                if wheel == "beta-1.0-py3-none-any.whl" && *path == sandbox.site().join("clash")),
+            "{expected:?}"
+        );
+        for arrival in [[0, 1], [1, 0]] {
+            for _ in 0..5 {
+                sandbox.reset_env();
+                let mut installer = Installer::with_workers(sandbox.layout(), 2);
+                let error = sandbox
+                    .install_all(&mut installer, &wheels, &arrival)
+                    .unwrap_err();
+                assert_eq!(error.to_string(), expected.to_string(), "{arrival:?}");
+                sandbox.assert_outside_untouched();
+            }
+        }
+    }
+}
+
+#[test]
+fn of_several_failures_the_first_in_order_is_reported() {
+    // The second wheel is refused (unsafe) and the fourth would write over the venv's `bin/python`;
+    // whatever arrives first, the report is the second's, as when installing in order.
+    let unsafe_wheel = demo_wheel(&[("../escaped.py", b"x", true, 0o100_644)]);
+    let over_python = named_wheel("owner", "owner-1.0.data/scripts/python", 0o100_755);
+    let wheels = vec![
+        ("six-1.16.0-py2.py3-none-any.whl", SIX.to_vec()),
+        ("demo-1.0-py3-none-any.whl", unsafe_wheel),
+        ("idna-3.10-py3-none-any.whl", IDNA.to_vec()),
+        ("owner-1.0-py3-none-any.whl", over_python),
+    ];
+    for arrival in [[0, 1, 2, 3], [3, 2, 1, 0]] {
+        let sandbox = Sandbox::new();
+        let mut installer = Installer::with_workers(sandbox.layout(), 2);
+        let error = sandbox
+            .install_all(&mut installer, &wheels, &arrival)
+            .unwrap_err();
+        assert!(
+            matches!(&error, InstallError::UnsafeEntry { entry, .. } if entry == "../escaped.py"),
+            "{arrival:?}: {error:?}"
+        );
+        sandbox.assert_outside_untouched();
+    }
 }

@@ -8,7 +8,8 @@
 //!                                       └▶ otherwise: unpack ─▶ build.rs (PEP 517 in an isolated venv) ─▶ METADATA
 //!
 //! build venv (env.rs, shared per requirement set) ─▶ requires.rs: resolve for the build interpreter, wheels only
-//!                                                  └▶ install.rs: unpack the wheels (pip when not wheels only)
+//!                                                  └▶ install.rs: unpack the wheels (pip when not wheels only),
+//!                                                     installer.rs: several at once, as they arrive
 //! ```
 //!
 //! A PEP 643 PKG-INFO is as good as a wheel's METADATA for resolving, and reading it costs one download;
@@ -19,6 +20,7 @@ mod archive;
 mod build;
 mod env;
 mod install;
+mod installer;
 mod requires;
 
 use std::path::PathBuf;
