@@ -239,31 +239,40 @@ fn meeting_an_sdist_prepares_the_common_build_environment_ahead() {
     assert_eq!(built, 0);
 }
 
-/// An input line pinned to one release will need that release's metadata, so it is fetched from the
-/// start, an sdist's included (as uv does for pinned direct requirements), rather than when the solver
-/// reaches it: here the solver never does (it decides `aaa` first, by name, and fails there), and the
-/// sdist is fetched all the same. A range (`later`) stays a guess that never touches an sdist.
+/// An input line's best release (for a pin, its only one) is fetched from the start, an sdist's
+/// included, rather than when the solver reaches it: here the solver never does (it decides `aaa` first,
+/// being pinned, and fails there), and both sdists are fetched all the same. A dependency's sdist
+/// (`deep`, which `top` needs) stays a guess that is never touched.
 #[test]
-fn an_exactly_pinned_input_line_is_fetched_from_the_start_even_an_sdist() {
+fn input_lines_have_their_best_release_fetched_from_the_start_even_an_sdist() {
     let server = IndexServer::builder()
         .wheel(release("aaa", "1", &[]))
         .wheel(static_sdist("solo", "1.0", &[]))
         .wheel(static_sdist("later", "3", &[]))
+        .wheel(release("top", "1", &["deep"]))
+        .wheel(static_sdist("deep", "2", &[]))
         .start();
     let cache = tempfile::tempdir().unwrap();
-    let input =
-        fave_lock::requirements::parse_str("aaa==99\nsolo==1.0\nlater>=2\n", Path::new("r.in"))
-            .unwrap();
+    let input = fave_lock::requirements::parse_str(
+        "aaa==99\nsolo==1.0\nlater>=2\ntop\n",
+        Path::new("r.in"),
+    )
+    .unwrap();
     let seen = |path: &str| server.requests().iter().any(|request| request.path == path);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let failed = resolver(&server, cache.path()).resolve(&input).await;
         assert!(failed.is_err(), "aaa 99 does not exist");
         let give_up = Instant::now() + Duration::from_secs(60);
-        while !seen("/files/solo-1.0.tar.gz") {
+        let expected = [
+            "/files/solo-1.0.tar.gz",
+            "/files/later-3.tar.gz",
+            "/files/top-1-py3-none-any.whl",
+        ];
+        while !expected.iter().all(|path| seen(path)) {
             assert!(Instant::now() < give_up, "{:?}", server.requests());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    assert!(!seen("/files/later-3.tar.gz"), "{:?}", server.requests());
+    assert!(!seen("/files/deep-2.tar.gz"), "{:?}", server.requests());
 }

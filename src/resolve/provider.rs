@@ -141,11 +141,13 @@ impl Provider {
                         _ => None,
                     })
                     .collect();
-                // An input line pinned to one release will need that release's metadata, whatever
-                // else happens: when only an sdist gives it, its build starts now, beside the others
-                // (as uv does for pinned direct requirements), rather than when the solver reaches it
-                // (mailu-admin-2019: sixteen pinned sdists built one after another).
-                if from.is_none() && range.as_singleton().is_some() {
+                // An input line's best release is the one the solver tries first (for a pin, the
+                // only one), and a failed resolve's diagnosis reads it for every line: when only an
+                // sdist gives it, its build starts now, beside the others (uv does so for pinned
+                // direct requirements), rather than when the solver reaches it (mailu-admin-2019:
+                // sixteen pinned sdists built one after another). Deeper edges stay wheels-only
+                // guesses: the solver may never take them.
+                if from.is_none() {
                     self.fetcher
                         .warm(self.target, name.clone(), range.clone(), extras);
                 } else {
