@@ -197,19 +197,21 @@ fn warming_a_requirement_fetches_its_release_even_an_sdist_and_its_dependencies(
     );
 }
 
-/// A crawl that meets a release only an sdist gives never builds it, but a build is then likely: the
-/// environment most builds use (setuptools' legacy default, `setuptools>=40.8.0`) is made ahead. Here no
-/// build follows at all (the sdist's PKG-INFO is PEP 643 static), so the ready environment in the cache
-/// can only come from that preparation. The local index's "setuptools" is a wheel posing as it.
+/// A crawl that meets a dependency's release only an sdist gives never builds it, but a build is then
+/// likely: the environment most builds use (setuptools' legacy default, `setuptools>=40.8.0`) is made
+/// ahead. Here no build follows at all (the sdist's PKG-INFO is PEP 643 static), so the ready environment
+/// in the cache can only come from that preparation. The local index's "setuptools" is a wheel posing as
+/// it.
 #[test]
 #[ignore = "python: makes a venv with CPython 3.11; scripts/test.sh runs it"]
 fn meeting_an_sdist_prepares_the_common_build_environment_ahead() {
     let server = IndexServer::builder()
         .wheel(release("setuptools", "80.0", &[]))
+        .wheel(release("top", "1", &["solo"]))
         .wheel(static_sdist("solo", "1.0", &[]))
         .start();
     let cache = tempfile::tempdir().unwrap();
-    let input = fave_lock::requirements::parse_str("solo\n", Path::new("r.in")).unwrap();
+    let input = fave_lock::requirements::parse_str("top\n", Path::new("r.in")).unwrap();
     let envs = cache.path().join("sdist-metadata-v1/envs");
     let ready = || {
         std::fs::read_dir(&envs).into_iter().flatten().any(|entry| {
@@ -223,7 +225,7 @@ fn meeting_an_sdist_prepares_the_common_build_environment_ahead() {
             .resolve(&input)
             .await
             .unwrap();
-        assert_eq!(resolution.targets[0].packages.len(), 1);
+        assert_eq!(resolution.targets[0].packages.len(), 2);
         let give_up = Instant::now() + Duration::from_secs(120);
         while !ready() {
             assert!(Instant::now() < give_up, "no environment in {envs:?}");
