@@ -433,12 +433,7 @@ impl Fetcher {
             return;
         }
         let key = (target, name.clone(), range.clone(), extras.clone(), guess);
-        let first = self
-            .guessed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key);
-        if !first {
+        if !first_time(&self.guessed, key) {
             return;
         }
         let this = Arc::clone(self);
@@ -515,13 +510,7 @@ impl Fetcher {
             self.prepare_builds();
             return;
         }
-        let key = (target, name, version, extras.clone());
-        let first_visit = self
-            .crawled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key);
-        if !first_visit {
+        if !first_time(&self.crawled, (target, name, version, extras.clone())) {
             return;
         }
         let Ok(metadata) = Box::pin(self.metadata(&file)).await else {
@@ -542,6 +531,13 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// Record `key` in `seen`; whether it was new.
+fn first_time<K: Eq + std::hash::Hash>(seen: &Mutex<HashSet<K>>, key: K) -> bool {
+    seen.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(key)
 }
 
 /// Whether fetching ahead may build an sdist for the release it starts from (its dependencies are

@@ -291,19 +291,17 @@ pub async fn metadata(
         let out = if together.is_ok() && extra.is_empty() {
             out
         } else {
-            // PEP 517 asks frontends for a fresh process per hook, so that a backend may change
-            // process-wide state: a metadata hook that failed after the requires hook in the same
-            // process gets its own, with an empty output folder.
-            if extra.is_empty() {
+            let env = if extra.is_empty() {
+                // PEP 517 asks frontends for a fresh process per hook, so that a backend may change
+                // process-wide state: a metadata hook that failed after the requires hook in the same
+                // process gets its own, with an empty output folder.
                 log.push_str(
                     "# the metadata hook failed in the requires hook's process: again, alone\n",
                 );
-            }
-            // What the backend asks for on top gets an environment of its own: the shared one stays
-            // as its key says.
-            let env = if extra.is_empty() {
                 env
             } else {
+                // What the backend asks for on top gets an environment of its own: the shared one
+                // stays as its key says.
                 let all: Vec<String> = system.requires.iter().chain(&extra).cloned().collect();
                 environments.get(&context.python, &all, &mut log).await?
             };

@@ -196,11 +196,7 @@ pub async fn metadata(
         archive::unpack(downloaded.file.path(), &filename, &source_dir).map_err(archive_error)?;
     let context = build::BuildContext {
         python,
-        environments: env::Environments {
-            folder: folder.join(ENVIRONMENTS_FOLDER),
-            client: client.clone(),
-            exclude_newer: settings.exclude_newer,
-        },
+        environments: environments(client, settings),
         timeout: settings.build_timeout,
     };
     // A build is the slowest thing a resolution can do: say when one starts and what it cost, so
@@ -227,15 +223,22 @@ pub async fn metadata(
 /// older sdist has no `[build-system]`), so that the first build does not wait for it (0.3-0.7 s here:
 /// resolving and fetching setuptools, the venv, unpacking). For a run that met an sdist it will likely
 /// build; what goes wrong is left for that build to report. The backend's bytecode is left to the
-/// first build: compiled here too, it would only be compiled twice at once.
+/// first build: compiled here too, it would only be compiled twice at once. Only guesses call it, and
+/// an offline run makes none.
 pub async fn prepare(client: &Arc<IndexClient>, settings: &SdistSettings) {
-    if client.settings().offline {
-        return;
-    }
     let Some(python) = python_for(settings.python).await else {
         return;
     };
-    let environments = env::Environments {
+    let mut log = String::new();
+    let _ = environments(client, settings)
+        .get(&python, &build::BuildSystem::legacy().requires, &mut log)
+        .await;
+}
+
+/// The shared build environments of `client`'s cache, made with its index and the run's
+/// `--exclude-newer`.
+fn environments(client: &Arc<IndexClient>, settings: &SdistSettings) -> env::Environments {
+    env::Environments {
         folder: client
             .settings()
             .cache_dir
@@ -243,11 +246,7 @@ pub async fn prepare(client: &Arc<IndexClient>, settings: &SdistSettings) {
             .join(ENVIRONMENTS_FOLDER),
         client: client.clone(),
         exclude_newer: settings.exclude_newer,
-    };
-    let mut log = String::new();
-    let _ = environments
-        .get(&python, &build::BuildSystem::legacy().requires, &mut log)
-        .await;
+    }
 }
 
 /// Whether a PKG-INFO can stand in for the built metadata (PEP 643): Metadata-Version 2.2 or later, and
