@@ -18,6 +18,7 @@ pub mod attach;
 pub mod check;
 pub mod config;
 pub mod diagnose;
+pub(crate) mod dns;
 pub mod finding;
 pub mod fs;
 #[doc(hidden)]

@@ -44,6 +44,7 @@ impl ArchiveClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("fave-lock/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
+            .dns_resolver(std::sync::Arc::new(crate::dns::SharedResolver::system()))
             .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|error| AptError::Fetch {

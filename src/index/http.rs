@@ -303,6 +303,7 @@ impl Http {
                 reqwest::Client::builder()
                     .user_agent(concat!("fave-lock/", env!("CARGO_PKG_VERSION")))
                     .connect_timeout(CONNECT_TIMEOUT.min(self.deadlines.response))
+                    .dns_resolver(Arc::new(crate::dns::SharedResolver::system()))
                     // A body that goes silent is caught by the pace check too, but only when it is on.
                     .read_timeout(self.deadlines.response)
                     .build()

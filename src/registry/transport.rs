@@ -118,6 +118,7 @@ impl Transport {
         let client = reqwest::Client::builder()
             .user_agent(concat!("fave-lock/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
+            .dns_resolver(Arc::new(crate::dns::SharedResolver::system()))
             .read_timeout(READ_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
             .redirect(redirect_policy())
