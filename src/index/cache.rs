@@ -10,8 +10,13 @@
 //! ```text
 //! simple-v2/<sha256(index url)[..16]>/<normalized name>.bin    CachedPage (binary, see page_codec.rs)
 //! derived-v1/<sha256(index url)[..16]>/<name>.<s[..16]>.bin    what a caller computed from that page
-//! metadata-v2/<h[..2]>/<h = sha256(file url)>.json              CoreMetadata
+//! metadata-v3/<h = sha256(file url)>.json                        CoreMetadata
 //! ```
+//!
+//! Metadata entries share one folder: per-hash subfolders (`metadata-v2`) cost a cold run one `mkdir`
+//! per new prefix, about 190 for a 62-package set, and creating a folder is the dearest file-system call
+//! a run makes (perf of a cold `benches/fastapi-template.in`: `mkdir` 8% of the process's CPU samples).
+//! A folder of many thousand files is no burden to current file systems (hashed directory indexes).
 //!
 //! A derived entry holds bytes a caller computed from one page and its own settings (the resolver's file
 //! selection per target), so that a repeat run need not decode the page at all. It names the page it
@@ -156,10 +161,7 @@ impl Cache {
     /// Where the core metadata of the file at `file_url` is stored.
     pub(crate) fn metadata_path(&self, file_url: &str) -> PathBuf {
         let hash = sha256_hex(file_url.as_bytes());
-        self.root
-            .join("metadata-v2")
-            .join(&hash[..2])
-            .join(format!("{hash}.json"))
+        self.root.join("metadata-v3").join(format!("{hash}.json"))
     }
 
     /// Where a derived entry of the page of `name` with key slot `slot` is stored.
@@ -598,5 +600,39 @@ mod tests {
                 .await
                 .is_none()
         );
+    }
+
+    #[tokio::test]
+    async fn metadata_entries_make_no_folder_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(dir.path().to_path_buf());
+        for index in 0..64 {
+            let url = format!("https://files.example/p{index}-1.0-py3-none-any.whl");
+            cache
+                .write_metadata(&url, Arc::new(CoreMetadata::default()))
+                .await
+                .unwrap();
+            assert!(cache.read_metadata(&url).await.is_some());
+        }
+        let folders: Vec<PathBuf> = walk(dir.path())
+            .into_iter()
+            .filter(|path| path.is_dir())
+            .collect();
+        assert_eq!(folders, [dir.path().join("metadata-v3")]);
+    }
+
+    /// Every path under `root`, depth first.
+    fn walk(root: &Path) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        for entry in std::fs::read_dir(root).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                paths.push(path.clone());
+                paths.extend(walk(&path));
+            } else {
+                paths.push(path);
+            }
+        }
+        paths
     }
 }
