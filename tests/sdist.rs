@@ -745,3 +745,59 @@ def prepare_metadata_for_build_wheel(out, config_settings=None):
     // The build was cut off, not waited for (its backend sleeps two minutes).
     assert!(started.elapsed().as_secs() < 100, "{:?}", started.elapsed());
 }
+
+/// The interpreter probe starts before the sdist's download has finished, not after it: held by the
+/// server, the download cannot finish until the probe has run. The stand-in interpreter only leaves a
+/// mark (it is no CPython), so the run then fails for want of one.
+#[test]
+fn the_interpreter_is_looked_for_while_the_sdist_downloads() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::{Duration, Instant};
+
+    let pkg_info = "Metadata-Version: 2.1\nName: probe-demo\nVersion: 1.0\n";
+    let server = index_with(
+        "probe_demo-1.0.tar.gz",
+        sdist(
+            "probe_demo-1.0",
+            &[("PKG-INFO", pkg_info), ("setup.py", "")],
+        ),
+    );
+    let dir = project("probe-demo\n");
+    let mark = dir.path().join("probed");
+    let python = dir.path().join("python3.11");
+    // `: >` is the shell's own: with `PATH` empty there is no `touch`.
+    std::fs::write(
+        &python,
+        format!("#!/bin/sh\n: > '{}'\nexit 1\n", mark.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let download = "/files/probe_demo-1.0.tar.gz";
+    server.hold(download);
+    let child = ad_hoc_command(dir.path(), &server.url(), Path::new("out.txt"))
+        .env("PATH", "")
+        .env("FAVE_LOCK_PYTHON", &python)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let give_up = Instant::now() + Duration::from_secs(20);
+    while !mark.exists() && Instant::now() < give_up {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let probed_while_held = mark.exists();
+    let arrived = server.arrived();
+    server.release(download);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        arrived.iter().any(|path| path == download),
+        "the download was asked for: {arrived:?}"
+    );
+    assert!(probed_while_held, "no probe while the download was held");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("CPython 3.11"),
+        "{}",
+        text(&out)
+    );
+}

@@ -153,6 +153,10 @@ pub async fn metadata(
     if client.settings().offline {
         return Err(SdistError::Offline { filename });
     }
+    // Look for the interpreter while the sdist downloads: the probe starts a Python (through a pyenv
+    // shim, a shell script first), 0.1-0.25 s that a cold home-assistant run spent after the download,
+    // on the way to its first build. The build's own call waits for this one's answer.
+    tokio::spawn(python_for(settings.python));
     let work = tempfile::Builder::new()
         .prefix("build-")
         .tempdir_in(ensure_dir(&folder)?)
