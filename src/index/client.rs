@@ -98,6 +98,24 @@ impl IndexClient {
         Ok((ProjectResponse::Found(page), Some(stamp)))
     }
 
+    /// The page of `name` as the cache entry stamped `stamp` holds it, whatever its age or `refresh`
+    /// say: a run that let go of a page it fetched reads that same page back rather than asking the
+    /// index again. When the entry is another (a run sharing the cache replaced it) or gone:
+    /// [`project_stamped`](Self::project_stamped).
+    pub(crate) async fn project_again(
+        &self,
+        name: &PackageName,
+        stamp: PageStamp,
+    ) -> Result<(ProjectResponse, Option<PageStamp>), IndexError> {
+        let index_url = self.settings.index_url.as_str();
+        if let Some((cached, found)) = self.cache.read_page(index_url, name).await
+            && found == stamp
+        {
+            return Ok((ProjectResponse::Found(Arc::new(cached.page)), Some(found)));
+        }
+        self.project_stamped(name).await
+    }
+
     /// The payload of the entry derived with `key` from the page of `name` that
     /// [`project`](Self::project) would answer from the cache right now, read from the page entry's
     /// header only and passed through `decode`; `None` when `project` would not use a cached page or no

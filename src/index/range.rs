@@ -102,6 +102,8 @@ impl Window {
             return Ok(());
         }
         let mut bytes = source.read(offset, self.start - offset).await?;
+        // Exactly: a plain extend doubles the capacity, and a torch wheel's directory is 2 MB.
+        bytes.reserve_exact(self.bytes.len());
         bytes.extend_from_slice(&self.bytes);
         self.bytes = bytes;
         self.start = offset;
@@ -110,17 +112,21 @@ impl Window {
 }
 
 /// The uncompressed METADATA of the wheel `wheel_filename`, read from `source`, starting with a tail of
-/// `tail_len` bytes.
+/// `tail_len` bytes. Of the directory only METADATA's entry is kept, and the bytes read so far only
+/// when they hold its data: what waits for the data's read holds next to nothing.
 pub(crate) async fn read_metadata(
     source: &mut impl ByteSource,
     wheel_filename: &str,
     tail_len: u64,
 ) -> Result<Vec<u8>, ReadError> {
-    let directory = read_directory(source, tail_len).await?;
-    let entry = zip::find_metadata(&directory.entries, wheel_filename)?;
-    zip::check_entry(entry)?;
-    let data = entry_data(source, &directory.window, entry, directory.file_len).await?;
-    Ok(zip::extract(entry, &data)?)
+    let (file_len, mut window, record) = locate_directory(source, tail_len).await?;
+    let entry = zip::find_metadata_in(
+        &directory(source, &mut window, &record).await?,
+        wheel_filename,
+    )?;
+    zip::check_entry(&entry)?;
+    let data = entry_data(source, window, &entry, file_len).await?;
+    Ok(zip::extract(&entry, &data)?)
 }
 
 /// A zip's central directory, read from its end.
@@ -130,8 +136,6 @@ pub(crate) struct Directory {
     /// Where the central directory starts: every entry's data ends before it.
     pub(crate) directory_offset: u64,
     pub(crate) entries: Vec<Entry>,
-    /// The bytes read so far, from some offset to the end of the file.
-    window: Window,
 }
 
 /// The central directory of the zip in `source`, starting with a tail of `tail_len` bytes (which for
@@ -140,6 +144,20 @@ pub(crate) async fn read_directory(
     source: &mut impl ByteSource,
     tail_len: u64,
 ) -> Result<Directory, ReadError> {
+    let (file_len, mut window, record) = locate_directory(source, tail_len).await?;
+    let entries = zip::parse_directory(&directory(source, &mut window, &record).await?)?;
+    Ok(Directory {
+        file_len,
+        directory_offset: record.directory_offset,
+        entries,
+    })
+}
+
+/// The file's length, the bytes read from its end, and its EOCD record, checked against the length.
+async fn locate_directory(
+    source: &mut impl ByteSource,
+    tail_len: u64,
+) -> Result<(u64, Window, zip::EndRecord), ReadError> {
     let (file_len, tail) = source.tail(tail_len).await?;
     let mut window = Window {
         start: file_len.saturating_sub(tail.len() as u64),
@@ -147,13 +165,7 @@ pub(crate) async fn read_directory(
     };
     let record = end_record(source, &mut window, file_len).await?;
     zip::check_directory_bounds(&record, file_len)?;
-    let entries = zip::parse_directory(&directory(source, &mut window, &record).await?)?;
-    Ok(Directory {
-        file_len,
-        directory_offset: record.directory_offset,
-        entries,
-        window,
-    })
+    Ok((file_len, window, record))
 }
 
 /// The central directory's bytes. When it ends inside the window, the window grows back to its start (one
@@ -221,7 +233,7 @@ async fn end_record(
 /// usually among the last entries), else with one read of header and data together.
 async fn entry_data(
     source: &mut impl ByteSource,
-    window: &Window,
+    window: Window,
     entry: &Entry,
     file_len: u64,
 ) -> Result<Vec<u8>, ReadError> {
@@ -233,9 +245,12 @@ async fn entry_data(
         + LOCAL_EXTRA_ALLOWANCE
         + entry.compressed_len;
     let guess = guess.min(available);
-    let chunk = match window.get(start, guess) {
-        Some(bytes) => Cow::Borrowed(bytes),
-        None => Cow::Owned(source.read(start, guess).await?),
+    let chunk = if let Some(bytes) = window.get(start, guess) {
+        Cow::Borrowed(bytes)
+    } else {
+        // Not held while the read waits for a permit, behind a diagnosis's other reads.
+        drop(window);
+        Cow::Owned(source.read(start, guess).await?)
     };
     let header_len = zip::local_header_len(&chunk)?;
     let end = header_len + entry.compressed_len;

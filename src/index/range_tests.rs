@@ -187,3 +187,19 @@ async fn live_range_read() {
         println!("matches the `.metadata` file");
     }
 }
+
+/// A window grown back holds exactly its bytes: a plain extend doubled the allocation of every
+/// directory read (a torch wheel's is 2 MB, and a diagnosis reads dozens at once).
+#[tokio::test]
+async fn a_grown_window_allocates_only_its_bytes() {
+    let mut source = MemorySource::new(IDNA);
+    let (file_len, tail) = source.tail(64).await.unwrap();
+    let mut window = Window {
+        start: file_len - tail.len() as u64,
+        bytes: tail,
+    };
+    window.extend_to(&mut source, 1000).await.unwrap();
+    assert_eq!(window.bytes.len() as u64, file_len - 1000);
+    assert_eq!(window.bytes.capacity(), window.bytes.len());
+    assert_eq!(window.get(1000, 10), Some(&IDNA[1000..1010]));
+}

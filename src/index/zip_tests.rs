@@ -296,3 +296,49 @@ fn survives_truncation_and_corruption() {
         let _ = metadata_of(&zip, "demo-1.0-py3-none-any.whl");
     }
 }
+
+/// `find_metadata_in` keeps only the candidates, and must answer as `find_metadata` over every entry:
+/// the same entry, the same error for none, several or a damaged directory.
+#[test]
+fn finding_metadata_in_the_directory_bytes_matches_the_full_parse() {
+    let several = build_zip(&[
+        ("a/b.dist-info/METADATA", b"nested", false),
+        ("Other-1.dist-info/METADATA", b"other", true),
+        ("my.pkg-2.0.dist-info/METADATA", b"mine", false),
+        ("my/pkg.py", b"", false),
+    ]);
+    let none = build_zip(&[("pkg/__init__.py", b"", false)]);
+    let directory = |zip: &[u8]| {
+        let (_, record) = find_end_record(zip).unwrap();
+        let start = record.directory_offset as usize;
+        zip[start..start + record.directory_len as usize].to_vec()
+    };
+    let mut cases = Vec::new();
+    for (zip, wheel) in [
+        (IDNA, "idna-3.10-py3-none-any.whl"),
+        (STORED, "demo-1.0-py3-none-any.whl"),
+        (&several, "my_pkg-2.0-py3-none-any.whl"),
+        (&several, "zzz-1-py3-none-any.whl"),
+        (&none, "pkg-1-py3-none-any.whl"),
+    ] {
+        let bytes = directory(zip);
+        for cut in [bytes.len(), bytes.len() - 1, bytes.len() / 2, 47] {
+            cases.push((bytes[..cut].to_vec(), wheel));
+        }
+        let mut corrupt = bytes.clone();
+        corrupt[0] ^= 0xff;
+        cases.push((corrupt, wheel));
+    }
+    for (bytes, wheel) in &cases {
+        let full =
+            parse_directory(bytes).and_then(|entries| find_metadata(&entries, wheel).cloned());
+        assert_eq!(
+            find_metadata_in(bytes, wheel),
+            full,
+            "{wheel}, {} bytes",
+            bytes.len()
+        );
+    }
+    let picked = find_metadata_in(&directory(&several), "my_pkg-2.0-py3-none-any.whl").unwrap();
+    assert_eq!(picked.name, "my.pkg-2.0.dist-info/METADATA");
+}

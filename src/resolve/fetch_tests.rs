@@ -121,3 +121,50 @@ async fn variants_share_pages_and_maps_selected_alike_but_not_failures() {
     found.sort();
     assert_eq!(found, [name("demo"), name("late")]);
 }
+
+/// A page read only for its version maps is let go of once they are made; asked for again (a
+/// diagnosis), it is read back from the cache entry it came from, even with `--refresh` (which would
+/// otherwise fetch it), and the fetcher still reports the project as found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_read_for_its_maps_is_let_go_and_read_back_from_its_cache_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = IndexSettings {
+        cache_dir: dir.path().to_path_buf(),
+        // Nothing listens there: any request fails, so an answer can only come from the cache.
+        index_url: "http://127.0.0.1:9/simple".to_string(),
+        ..IndexSettings::default()
+    };
+    let cache = crate::index::cache::Cache::new(dir.path().to_path_buf());
+    let written = Arc::new(page("demo"));
+    let stamp = cache
+        .write_page(&settings.index_url, written.clone(), Timestamp::now())
+        .await
+        .unwrap();
+    let client = Arc::new(IndexClient::new(settings.clone()).unwrap());
+    let root = Fetcher::new(client, vec![target(11)], ResolveOptions::default());
+    map(&root, "demo").await;
+    assert!(root.kept_pages.get(&name("demo")).is_none());
+    assert!(root.pages.peek(&name("demo")).is_none());
+    assert_eq!(root.page_stamps.get(&name("demo")), Some(stamp));
+    assert_eq!(root.found_projects(), [name("demo")]);
+
+    let refreshing = IndexSettings {
+        refresh: true,
+        ..settings
+    };
+    let client = Arc::new(IndexClient::new(refreshing).unwrap());
+    let (again, again_stamp) = client.project_again(&name("demo"), stamp).await.unwrap();
+    assert_eq!(again_stamp, Some(stamp));
+    match again {
+        ProjectResponse::Found(page) => {
+            assert_eq!(page.files.to_dist_files(), written.files.to_dist_files());
+        }
+        ProjectResponse::NotFound => panic!("demo not found"),
+    }
+    // Another entry than the one let go of: the client asks the index (which fails here).
+    let other = PageStamp {
+        len: stamp.len + 1,
+        ..stamp
+    };
+    assert!(client.project_again(&name("demo"), other).await.is_err());
+}
