@@ -83,13 +83,12 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         cell.get_or_init(init).await.clone()
     }
 
-    /// The value of `key`, if computed already.
-    fn peek(&self, key: &K) -> Option<V> {
-        let cells = self
-            .cells
+    /// Whether `key` is computed or being computed.
+    fn has(&self, key: &K) -> bool {
+        self.cells
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        cells.get(key).and_then(|cell| cell.value.get().cloned())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(key)
     }
 
     /// The values computed so far (none still being computed).
@@ -298,8 +297,9 @@ impl Fetcher {
     /// it back from the cache (as a warm run does). Every page kept for the run was most of a cold
     /// run's heap (massif, sd-webui-versions: 31 of 84 MB; paperless-ngx: 19 of 37 MB at the end).
     async fn page_for_maps(&self, name: &PackageName) -> Shared<StampedPage> {
-        if let Some(page) = self.pages.peek(name) {
-            return page;
+        // Held, or on its way to be: join it rather than fetch the page a second time.
+        if self.pages.has(name) {
+            return self.page_stamped(name).await;
         }
         if let Some(page) = self.kept_pages.get(name) {
             return Ok(page);

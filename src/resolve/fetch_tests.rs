@@ -144,7 +144,7 @@ async fn a_page_read_for_its_maps_is_let_go_and_read_back_from_its_cache_entry()
     let root = Fetcher::new(client, vec![target(11)], ResolveOptions::default());
     map(&root, "demo").await;
     assert!(root.kept_pages.get(&name("demo")).is_none());
-    assert!(root.pages.peek(&name("demo")).is_none());
+    assert!(!root.pages.has(&name("demo")));
     assert_eq!(root.page_stamps.get(&name("demo")), Some(stamp));
     assert_eq!(root.found_projects(), [name("demo")]);
 

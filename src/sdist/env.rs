@@ -126,30 +126,24 @@ impl Environments {
         }
         let started = std::time::Instant::now();
         let plan = self.plan(python, requirements, log).await?;
-        // The downloads run while the venv is made and the wheels that arrived first are unpacked: a
-        // torch environment (3 GB of wheels, 5.2 GB unpacked) took 13.5 s to download, then 22 s to
-        // unpack one wheel after the other.
-        let (arrivals, downloads) = match &plan {
-            Plan::Wheels { files, .. } => {
-                let (arrivals, downloads) = self.download(files);
-                (Some(arrivals), Some(downloads))
-            }
-            _ => (None, None),
-        };
-        // Whatever ends this (a failure, or the build's time running out, which drops this future),
-        // no download goes on without a reader.
-        let _stop = StopOnDrop(downloads.map(|task| task.abort_handle()));
-        let mut venv: Vec<&std::ffi::OsStr> = vec!["-m".as_ref(), "venv".as_ref()];
-        // pip itself is needed in the environment only when pip installs and has no wheel to run from.
-        if !matches!(plan, Plan::Pip(_)) || python.pip_wheel.is_some() {
-            venv.push("--without-pip".as_ref());
-        }
-        venv.push(dir.as_os_str());
-        super::build::run(log, &python.executable, &venv).await?;
         let installer = match plan {
-            Plan::Nothing => "none needed",
-            Plan::Wheels { python, files } => {
-                let layout = Layout::venv(dir, python);
+            Plan::Nothing => {
+                make_venv(log, python, dir, false).await?;
+                "none needed"
+            }
+            Plan::Wheels {
+                python: version,
+                files,
+            } => {
+                // The downloads run while the venv is made and the wheels that arrived first are
+                // unpacked: a torch environment (3 GB of wheels, 5.2 GB unpacked) took 13.5 s to
+                // download, then 22 s to unpack one wheel after the other.
+                let (arrivals, downloads) = self.download(&files);
+                // Whatever ends this (a failure, or the build's time running out, which drops this
+                // future), no download goes on without a reader.
+                let _stop = StopOnDrop(downloads.abort_handle());
+                make_venv(log, python, dir, false).await?;
+                let layout = Layout::venv(dir, version);
                 // Where `venv` puts site-packages on CPython for POSIX; anything else would install
                 // where the interpreter does not look.
                 if !layout.site_packages.is_dir() {
@@ -159,10 +153,6 @@ impl Environments {
                     ));
                 }
                 let count = files.len();
-                // Started above for every `Plan::Wheels`.
-                let arrivals = arrivals.ok_or_else(|| {
-                    BuildFailure::new("the build requirements' downloads did not start", "")
-                })?;
                 install(layout, &files, arrivals).await?;
                 log.push_str(&format!(
                     "# installed {count} wheel(s) by unpacking them (fave-lock, no pip)\n"
@@ -170,6 +160,7 @@ impl Environments {
                 "fave-lock"
             }
             Plan::Pip(reason) => {
+                make_venv(log, python, dir, python.pip_wheel.is_none()).await?;
                 log.push_str(&format!(
                     "# the build requirements cannot be installed from wheels by fave-lock ({reason}): pip installs them\n"
                 ));
@@ -269,14 +260,27 @@ type Arrival = (usize, Result<PathBuf, CachedDownloadError>);
 const DOWNLOADS_AT_ONCE: usize = 4;
 
 /// Stops the downloads when dropped (when they are done, nothing).
-struct StopOnDrop(Option<tokio::task::AbortHandle>);
+struct StopOnDrop(tokio::task::AbortHandle);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        if let Some(task) = &self.0 {
-            task.abort();
-        }
+        self.0.abort();
     }
+}
+
+/// Make an empty venv at `dir`; pip in it only `with_pip` (pip installs and has no wheel to run from).
+async fn make_venv(
+    log: &mut String,
+    python: &Python,
+    dir: &Path,
+    with_pip: bool,
+) -> Result<(), BuildFailure> {
+    let mut venv: Vec<&std::ffi::OsStr> = vec!["-m".as_ref(), "venv".as_ref()];
+    if !with_pip {
+        venv.push("--without-pip".as_ref());
+    }
+    venv.push(dir.as_os_str());
+    super::build::run(log, &python.executable, &venv).await
 }
 
 /// Unpack `files` into the environment at `layout`, each as soon as its download arrives; the
